@@ -1,0 +1,1 @@
+"""Semantics of sensitive instructions, grouped by class; each returns VcpuExit values."""

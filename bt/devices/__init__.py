@@ -1,0 +1,1 @@
+"""Devices on the port-I/O and MMIO buses, one per file."""

@@ -1,0 +1,36 @@
+"""The exception family of bt.
+
+    BtError                      every error bt raises on purpose
+    +-- BadInput                 the user's input is wrong: exit status 2, one line
+    |   +-- GuestImageError      the guest file is missing, unreadable or not a guest
+    |   +-- OptionError          a command-line option has a nonsense value
+    +-- TranslationError         a guest block could not be translated (reported as a guest crash)
+    +-- InternalError            a bug in bt itself, never the guest's or the user's fault
+
+Guest-visible faults are not exceptions: callouts return VcpuExit values (bt.exits).
+Messages name guest addresses as 0x... and the object that failed.
+"""
+
+
+class BtError(Exception):
+    """Base of every error bt raises on purpose."""
+
+
+class BadInput(BtError):
+    """The user's input is wrong; the CLI prints one line and exits with status 2."""
+
+
+class GuestImageError(BadInput):
+    """The guest image is missing, unreadable, malformed or does not fit guest memory."""
+
+
+class OptionError(BadInput):
+    """A command-line option has a value that makes no sense."""
+
+
+class TranslationError(BtError):
+    """A guest block could not be translated (undecodable bytes, unsupported encoding)."""
+
+
+class InternalError(BtError):
+    """A bug in bt: an invariant of the engine itself was broken."""

@@ -1,0 +1,1 @@
+"""The translation cache: blocks, code buffer, chaining, invalidation, statistics."""

@@ -1,0 +1,1 @@
+"""Guest-block scanner, sensitive-instruction table, rewriter and checked assembler."""
