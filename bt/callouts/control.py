@@ -1,0 +1,183 @@
+"""Callouts for control flow the monitor computes: RET, indirect JMP/CALL, far transfers, IRET, INT n."""
+
+from __future__ import annotations
+
+from bt import descriptors as D
+from bt.callouts.context import CalloutContext
+from bt.callouts.segments import mark_accessed
+from bt.exits import Fault, Goto, SoftInt, Unsupported, VcpuExit
+from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
+from translator.insn import GuestInsn, ImmOp, MemOp
+
+_OF = 1 << 11
+
+
+def _eip_mask(ctx: CalloutContext) -> int:
+    return 0xFFFFFFFF if ctx.vcpu.segs["cs"].big else 0xFFFF
+
+
+def ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """RET / RET imm16: pop the guest return address."""
+    size = insn.opsize
+    target = ctx.pop(size)
+    if insn.operands and isinstance(insn.operands[0], ImmOp):
+        ctx.adjust_sp(insn.operands[0].value & 0xFFFF)
+    return Goto(target & (0xFFFF if size == 2 else 0xFFFFFFFF))
+
+
+def jmp_indirect(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """JMP r/m32."""
+    return Goto(ctx.read_op(insn.operands[0], insn.opsize) & _eip_mask(ctx))
+
+
+def call_indirect(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """CALL r/m32: the target is read before the return address is pushed (ESP-relative)."""
+    target = ctx.read_op(insn.operands[0], insn.opsize)
+    ctx.push(insn.next_eip, insn.opsize)
+    return Goto(target & (0xFFFF if insn.opsize == 2 else 0xFFFFFFFF))
+
+
+def branch16(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """Near JMP/CALL/Jcc/LOOP with a 16-bit operand size: EIP is truncated to 16 bits."""
+    op = insn.operands[0]
+    target = ctx.read_op(op, 2) if not isinstance(op, ImmOp) else op.value
+    if insn.mnemonic == "call":
+        ctx.push(insn.next_eip & 0xFFFF, 2)
+    elif insn.mnemonic != "jmp":
+        return Unsupported(f"16-bit conditional branch {insn.text()}", insn.eip)
+    return Goto(target & 0xFFFF)
+
+
+def _far_pointer(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int] | Fault:
+    ops = insn.operands
+    if len(ops) == 2 and isinstance(ops[0], ImmOp) and isinstance(ops[1], ImmOp):
+        return ops[0].value & 0xFFFF, ops[1].value
+    op = ops[0]
+    if not isinstance(op, MemOp):
+        return Fault(6, None, insn.eip)
+    size = insn.opsize
+    offset = ctx.mem.read_u(ctx.linear(op), size)
+    sel = ctx.mem.read_u(ctx.linear(op, size), 2)
+    return sel, offset
+
+
+def _load_cs(ctx: CalloutContext, sel: int, eip: int, insn: GuestInsn) -> Fault | Unsupported | None:
+    desc, fault = D.check_code_far_transfer(ctx, sel, ctx.vcpu.cpl)
+    if fault is not None:
+        return Fault(fault.vector, fault.error_code, insn.eip)
+    if desc is None:
+        return Unsupported(f"far transfer through a gate (selector 0x{sel:04x})", insn.eip)
+    attr = mark_accessed(ctx, sel, desc)
+    cpl = ctx.vcpu.cpl
+    ctx.vcpu.segs["cs"] = SegmentCache((sel & ~3) | cpl, desc.base, desc.limit, attr)
+    return None
+
+
+def far_jmp(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """JMP ptr16:32 / JMP m16:32 to a code segment at the same privilege level."""
+    ptr = _far_pointer(ctx, insn)
+    if isinstance(ptr, Fault):
+        return ptr
+    sel, offset = ptr
+    err = _load_cs(ctx, sel, offset, insn)
+    if err is not None:
+        return err
+    return Goto(offset & _eip_mask(ctx))
+
+
+def far_call(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """CALL ptr16:32 / CALL m16:32: pushes CS (zero-extended, as QEMU) and the return EIP."""
+    ptr = _far_pointer(ctx, insn)
+    if isinstance(ptr, Fault):
+        return ptr
+    sel, offset = ptr
+    old_cs = ctx.vcpu.segs["cs"].selector
+    err = _load_cs(ctx, sel, offset, insn)
+    if err is not None:
+        return err
+    ctx.push(old_cs, insn.opsize)
+    ctx.push(insn.next_eip, insn.opsize)
+    return Goto(offset & _eip_mask(ctx))
+
+
+def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """RETF / RETF imm16 to the same privilege level."""
+    size = insn.opsize
+    offset = ctx.peek(size)
+    sel = ctx.peek(size, size) & 0xFFFF
+    if (sel & 3) != ctx.vcpu.cpl:
+        return Unsupported("far return to another privilege level", insn.eip)
+    err = _load_cs(ctx, sel, offset, insn)
+    if err is not None:
+        return err
+    ctx.adjust_sp(2 * size)
+    if insn.operands and isinstance(insn.operands[0], ImmOp):
+        ctx.adjust_sp(insn.operands[0].value & 0xFFFF)
+    return Goto(offset & _eip_mask(ctx))
+
+
+def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """IRET/IRETD to the same privilege level, with QEMU's rules for IF and IOPL."""
+    size = insn.opsize
+    vcpu = ctx.vcpu
+    if vcpu.eflags_sys & NT:
+        return Unsupported("IRET with NT set (task return)", insn.eip)
+    offset = ctx.peek(size)
+    sel = ctx.peek(size, size) & 0xFFFF
+    flags = ctx.peek(size, 2 * size)
+    if (sel & 3) != vcpu.cpl:
+        return Unsupported("IRET to another privilege level", insn.eip)
+    cpl = vcpu.cpl
+    err = _load_cs(ctx, sel, offset, insn)
+    if err is not None:
+        return err
+    ctx.adjust_sp(3 * size)
+    mask = TF | AC | ID | RF | NT
+    if cpl == 0:
+        mask |= IOPL | VIF | VIP
+    if cpl <= vcpu.iopl:
+        mask |= IF
+    if size == 2:
+        mask &= 0xFFFF
+    vcpu.eflags_sys = (vcpu.eflags_sys & ~mask) | (flags & mask)
+    vcpu.eflags_sys &= ~VM
+    ctx.set_arith_flags(flags)
+    return Goto(offset & _eip_mask(ctx))
+
+
+def int_n(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INT imm8: delivered by the run loop through the virtual IDT."""
+    op = insn.operands[0]
+    assert isinstance(op, ImmOp)
+    return SoftInt(op.value & 0xFF, insn.eip, insn.next_eip, True)
+
+
+def int3(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INT3: vector 3, a trap (returns after the instruction)."""
+    return SoftInt(3, insn.eip, insn.next_eip, True)
+
+
+def into(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INTO: vector 4 when OF is set, else nothing."""
+    if ctx.guest_eflags() & _OF:
+        return SoftInt(4, insn.eip, insn.next_eip, True)
+    return Goto(insn.next_eip)
+
+
+def int1(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INT1 (ICEBP): vector 1 without the gate DPL check."""
+    return SoftInt(1, insn.eip, insn.next_eip, False)
+
+
+def sysenter(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """SYSENTER: needs CPL 3 user mode, which comes with the platform work."""
+    if ctx.vcpu.msrs.get(0x174, 0) & 0xFFFC == 0:
+        return Fault(13, 0, insn.eip)
+    return Unsupported("SYSENTER into CPL 0", insn.eip)
+
+
+def sysexit(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """SYSEXIT: #GP at CPL > 0 or with a null SYSENTER_CS; the CPL 3 path comes later."""
+    if ctx.vcpu.cpl != 0 or ctx.vcpu.msrs.get(0x174, 0) & 0xFFFC == 0:
+        return Fault(13, 0, insn.eip)
+    return Unsupported("SYSEXIT to CPL 3", insn.eip)

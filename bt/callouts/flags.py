@@ -1,0 +1,61 @@
+"""Callouts for the flag instructions: CLI, STI, PUSHF, POPF, STAC, CLAC (IF/IOPL/AC are virtual)."""
+
+from __future__ import annotations
+
+from bt.callouts.context import CalloutContext
+from bt.exits import Fault, VcpuExit
+from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VM
+from translator.insn import GuestInsn
+
+
+def gp0(insn: GuestInsn) -> Fault:
+    """#GP(0) raised by `insn`."""
+    return Fault(13, 0, insn.eip)
+
+
+def cli(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """CLI: clear the virtual IF (#GP when CPL > IOPL)."""
+    if ctx.vcpu.cpl > ctx.vcpu.iopl:
+        return gp0(insn)
+    ctx.vcpu.eflags_sys &= ~IF
+    return None
+
+
+def sti(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """STI: set the virtual IF (#GP when CPL > IOPL)."""
+    if ctx.vcpu.cpl > ctx.vcpu.iopl:
+        return gp0(insn)
+    ctx.vcpu.eflags_sys |= IF
+    return None
+
+
+def pushf(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """PUSHF/PUSHFD: the guest's EFLAGS, with VM and RF cleared in the image (as QEMU)."""
+    value = ctx.guest_eflags() & ~(VM | RF)
+    ctx.push(value & (0xFFFF if insn.opsize == 2 else 0xFFFFFFFF), insn.opsize)
+    return None
+
+
+def popf(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """POPF/POPFD with QEMU's masks: IOPL only at CPL 0, IF only when CPL <= IOPL."""
+    value = ctx.pop(insn.opsize)
+    vcpu = ctx.vcpu
+    if vcpu.cpl == 0:
+        mask = TF | AC | ID | NT | IF | IOPL
+    elif vcpu.cpl <= vcpu.iopl:
+        mask = TF | AC | ID | NT | IF
+    else:
+        mask = TF | AC | ID | NT
+    if insn.opsize == 2:
+        mask &= 0xFFFF
+    vcpu.eflags_sys = (vcpu.eflags_sys & ~mask) | (value & mask)
+    ctx.set_arith_flags(value)
+    return None
+
+
+def stac(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """STAC: #UD on the reference CPU (qemu32 has no SMAP)."""
+    return Fault(6, None, insn.eip)
+
+
+clac = stac

@@ -1,0 +1,112 @@
+"""Callouts for port I/O: IN, OUT, INS, OUTS (with REP), checked against IOPL and the TSS bitmap."""
+
+from __future__ import annotations
+
+from bt.callouts.context import CalloutContext
+from bt.exits import Fault, VcpuExit
+from bt.vcpu import SegmentCache
+from translator.insn import GuestInsn, ImmOp, RegOp
+
+_DF = 1 << 10
+
+
+def _port_allowed(ctx: CalloutContext, port: int, size: int) -> bool:
+    vcpu = ctx.vcpu
+    if vcpu.cpl <= vcpu.iopl:
+        return True
+    tr: SegmentCache = vcpu.tr
+    # A 32-bit TSS (type 9/11) with an I/O map base at offset 0x66 (Intel SDM 19.5.2).
+    if (tr.flags >> 8) & 0x7 not in (1, 3) or tr.limit < 0x67:
+        return False
+    io_base = ctx.mem.read_u(tr.base + 0x66, 2)
+    byte = io_base + port // 8
+    if byte + 1 > tr.limit:
+        return False
+    bits = ctx.mem.read_u(tr.base + byte, 2)
+    want = ((1 << size) - 1) << (port & 7)
+    return not bits & want
+
+
+def _port_and_size(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int, str]:
+    """(port, access size, accumulator name) for IN/OUT."""
+    ops = insn.operands
+    if insn.mnemonic == "in":
+        acc, src = ops[0], ops[1]
+        port_op = src
+    else:
+        port_op, acc = ops[0], ops[1]
+    assert isinstance(acc, RegOp)
+    if isinstance(port_op, ImmOp):
+        port = port_op.value & 0xFF
+    else:
+        port = ctx.reg("dx")
+    return port, acc.size, acc.name
+
+
+def port_in(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """IN acc, imm8/DX."""
+    port, size, acc = _port_and_size(ctx, insn)
+    if not _port_allowed(ctx, port, size):
+        return Fault(13, 0, insn.eip)
+    ctx.set_reg(acc, ctx.io.read(port, size))
+    return None
+
+
+def port_out(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """OUT imm8/DX, acc."""
+    port, size, acc = _port_and_size(ctx, insn)
+    if not _port_allowed(ctx, port, size):
+        return Fault(13, 0, insn.eip)
+    ctx.io.write(port, size, ctx.reg(acc))
+    return None
+
+
+def _string_size(insn: GuestInsn) -> int:
+    return {"b": 1, "w": 2, "d": 4}[insn.mnemonic.split()[-1][-1]]
+
+
+def _count(ctx: CalloutContext, insn: GuestInsn) -> tuple[bool, int, str]:
+    rep = any(p in (0xF2, 0xF3) for p in insn.prefixes)
+    creg = "cx" if 0x67 in insn.prefixes else "ecx"
+    return rep, (ctx.reg(creg) if rep else 1), creg
+
+
+def ins(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INS/REP INS: port DX into ES:[EDI]."""
+    size = _string_size(insn)
+    port = ctx.reg("dx")
+    if not _port_allowed(ctx, port, size):
+        return Fault(13, 0, insn.eip)
+    rep, count, creg = _count(ctx, insn)
+    ireg = "di" if 0x67 in insn.prefixes else "edi"
+    step = -size if ctx.guest_eflags() & _DF else size
+    es = ctx.seg("es").base
+    for _ in range(count):
+        ctx.mem.write_u(es + ctx.reg(ireg), size, ctx.io.read(port, size))
+        ctx.set_reg(ireg, ctx.reg(ireg) + step)
+    if rep:
+        ctx.set_reg(creg, 0)
+    return None
+
+
+def outs(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """OUTS/REP OUTS: DS:[ESI] (or the override segment) to port DX."""
+    size = _string_size(insn)
+    port = ctx.reg("dx")
+    if not _port_allowed(ctx, port, size):
+        return Fault(13, 0, insn.eip)
+    rep, count, creg = _count(ctx, insn)
+    ireg = "si" if 0x67 in insn.prefixes else "esi"
+    step = -size if ctx.guest_eflags() & _DF else size
+    segname = "ds"
+    for p in insn.prefixes:
+        segname = {0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x26: "es", 0x64: "fs", 0x65: "gs"}.get(
+            p, segname
+        )
+    base = ctx.seg(segname).base
+    for _ in range(count):
+        ctx.io.write(port, size, ctx.mem.read_u(base + ctx.reg(ireg), size))
+        ctx.set_reg(ireg, ctx.reg(ireg) + step)
+    if rep:
+        ctx.set_reg(creg, 0)
+    return None

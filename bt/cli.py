@@ -1,0 +1,165 @@
+"""The `bt` command line: `bt run [GUEST] ...`; bad input is one line on stderr and status 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import IO, NoReturn
+
+from bt.errors import BadInput, BtError, InternalError, OptionError
+from bt.runloop import EXIT_BAD_INPUT, EXIT_CRASH, EXIT_LIMIT
+
+EXIT_INTERNAL = 70
+MAX_MEM_MIB = 3072
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"bt: error: {message} (try: bt {self.prog.split()[-1]} --help)\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(prog="bt", description="Binary-translation virtual machine for x86 guests.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="run a guest (the built-in demo when none is given)")
+    run.add_argument("guest", nargs="?", help="Multiboot ELF kernel or flat binary")
+    run.add_argument("--mem", type=_int, default=128, metavar="MIB", help="guest RAM (128)")
+    run.add_argument("--append", default="", metavar="STR", help="kernel command line")
+    run.add_argument("--serial", default="stdio", metavar="stdio|file:PATH|none",
+                     help="where COM1 output goes (stdio)")
+    run.add_argument("--max-insns", type=_int, metavar="N",
+                     help="stop after N guest instructions (counts instructions: slower)")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long")
+    run.add_argument("--stats", action="store_true", help="print engine statistics on stderr")
+    run.add_argument("--count-insns", action="store_true",
+                     help="count guest instructions exactly for --stats (slower)")
+    run.add_argument("--no-chain", action="store_true", help="never chain translated blocks")
+    run.add_argument("--load-addr", type=_int, metavar="ADDR",
+                     help="load GUEST as a flat binary at ADDR")
+    run.add_argument("--entry", type=_int, metavar="ADDR",
+                     help="entry point of a flat binary (default: --load-addr)")
+    return parser
+
+
+def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
+    if spec == "none":
+        return (lambda _b: None), None
+    if spec == "stdio":
+        out = sys.stdout.buffer
+
+        def write(data: bytes) -> None:
+            out.write(data)
+            if b"\n" in data:
+                out.flush()
+
+        return write, None
+    if spec.startswith("file:") and len(spec) > 5:
+        path = spec[5:]
+        try:
+            fh = open(path, "wb")  # noqa: SIM115 - closed by main after the run
+        except OSError as exc:
+            raise OptionError(f"--serial: cannot open {path}: {exc.strerror}") from None
+        return fh.write, fh
+    raise OptionError(f"--serial: expected stdio, file:PATH or none, got {spec!r}")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if not 1 <= args.mem <= MAX_MEM_MIB:
+        raise OptionError(f"--mem: {args.mem} MiB is outside 1..{MAX_MEM_MIB}")
+    if args.max_insns is not None and args.max_insns <= 0:
+        raise OptionError(f"--max-insns: must be positive, got {args.max_insns}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise OptionError(f"--timeout: must be positive, got {args.timeout}")
+    if args.entry is not None and args.load_addr is None:
+        raise OptionError("--entry needs --load-addr (it is for flat binaries)")
+    if args.load_addr is not None and not 0 <= args.load_addr < 1 << 32:
+        raise OptionError(f"--load-addr: 0x{args.load_addr:x} is not a 32-bit address")
+
+
+def _demo_path() -> str:
+    return str(resources.files("bt").joinpath("demo/demo.elf"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`bt run`: boot the guest and run it to the end."""
+    from bt.loader import load_guest
+    from bt.machine import Machine, MachineConfig
+
+    _check_options(args)
+    guest = args.guest if args.guest is not None else _demo_path()
+    mem_size = args.mem << 20
+    image = load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
+    sink, fh = _serial_sink(args.serial)
+    try:
+        machine = Machine(
+            MachineConfig(mem_size, chaining=not args.no_chain, count_insns=args.count_insns),
+            image,
+            sink,
+        )
+        result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
+    finally:
+        sys.stdout.flush()
+        if fh is not None:
+            fh.close()
+    if args.stats:
+        from bt.report import format_stats
+
+        sys.stderr.write(format_stats(machine, result))
+    if result.kind == "crash":
+        sys.stderr.write(f"bt: guest crashed at 0x{result.eip:08x}: {result.message}\n")
+        return EXIT_CRASH
+    if result.kind == "limit":
+        sys.stderr.write(f"bt: guest stopped at 0x{result.eip:08x}: {result.message}\n")
+        return EXIT_LIMIT
+    return result.status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `bt` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["run"]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    except BadInput as exc:
+        sys.stderr.write(f"bt: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except InternalError as exc:
+        sys.stderr.write(f"bt: internal error: {exc}\n")
+        return EXIT_INTERNAL
+    except BtError as exc:
+        sys.stderr.write(f"bt: error: {exc}\n")
+        return EXIT_CRASH
+    except KeyboardInterrupt:
+        sys.stderr.write("bt: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug in bt: one line, the traceback only on request
+        if os.environ.get("BT_TRACEBACK"):
+            traceback.print_exc()
+        sys.stderr.write(f"bt: internal error: {type(exc).__name__}: {exc} "
+                         "(set BT_TRACEBACK=1 for details)\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""Engine: owns the Unicorn CPU, its memory map and hooks; every hook runs inside one guard.
+
+Address spaces. Guest-physical RAM is Unicorn-physical [0, ram). Everything else below 4 GiB is
+unassigned MMIO (reads all ones... as the reference measures, writes dropped). The translation
+cache and the monitor's own page live in Unicorn-physical memory above 4 GiB, which no guest
+address can name. Unicorn runs in its virtual-TLB mode: the monitor answers every TLB fill, so
+a guest data access always gets the guest's view of an address, while instruction fetches
+(which only translated code makes) are served only from the translation-cache window
+[TC_LINEAR, TC_LINEAR + TC_SIZE). The real GDT, trampoline and monitor stack are visible only
+while the monitor itself loads a segment register (monitor mode); the guest runs at real CPL 3
+where it cannot use the kernel-mode TLB entries those loads create.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from unicorn import (
+    UC_ARCH_X86,
+    UC_ERR_EXCEPTION,
+    UC_HOOK_INTR,
+    UC_HOOK_TLB_FILL,
+    UC_MEM_FETCH,
+    UC_MEM_WRITE,
+    UC_MODE_32,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    UC_TLB_VIRTUAL,
+    Uc,
+    UcError,
+)
+from unicorn import x86_const as R
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+
+from bt.errors import InternalError
+from bt.types import PAGE_SIZE
+
+TC_LINEAR = 0xE0000000
+TC_SIZE = 64 << 20
+MON_LINEAR = 0xE4000000
+MON_SIZE = 0x1000
+TC_PHYS = 1 << 32
+MON_PHYS = TC_PHYS + TC_SIZE
+MAX_RAM = 0xC0000000
+
+# Real GDT selectors (the monitor's; the guest never sees them).
+SEL_CODE0 = 0x08
+SEL_DATA0 = 0x10
+SEL_CODE3 = 0x18 | 3
+SHADOW_SEL = {"es": 0x20 | 3, "ss": 0x28 | 3, "ds": 0x30 | 3, "fs": 0x38 | 3, "gs": 0x40 | 3}
+GDT_LIMIT = 0x47
+_TRAMPOLINE = MON_LINEAR + 0x800
+_ENTRY_STUB = TC_LINEAR + TC_SIZE - 16  # `int 0x82`: where the trampoline's IRET lands
+ENTRY_VECTOR = 0x82
+_NEVER = TC_LINEAR + TC_SIZE - 32  # emu_start's `until`: an address translated code never uses
+_STACK_TOP = MON_LINEAR + 0x1000
+
+GPRS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
+        R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
+_SEG_REG = {"es": R.UC_X86_REG_ES, "ss": R.UC_X86_REG_SS, "ds": R.UC_X86_REG_DS,
+            "fs": R.UC_X86_REG_FS, "gs": R.UC_X86_REG_GS}
+
+
+@dataclass(frozen=True, slots=True)
+class CpuException:
+    """A CPU exception raised by translated code, at the real EIP of the faulting instruction."""
+
+    vector: int
+    code_addr: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedAccess:
+    """A guest data access the memory view refused (a write to a page holding translated code,
+    or a fetch outside the translation cache)."""
+
+    kind: str  # "write" or "fetch"
+    page: int
+    code_addr: int
+
+
+def descriptor(base: int, limit: int, access: int, flags: int = 0xC) -> bytes:
+    """An 8-byte segment descriptor (limit in bytes, or in pages when flags has G)."""
+    if flags & 0x8:
+        limit >>= 12
+    lo = (limit & 0xFFFF) | ((base & 0xFFFF) << 16)
+    hi = ((base >> 16) & 0xFF) | (access << 8) | (((limit >> 16) & 0xF) << 16)
+    hi |= (flags & 0xF) << 20 | (base & 0xFF000000)
+    return struct.pack("<II", lo, hi)
+
+
+class Engine:
+    """The Unicorn instance, the guest's memory view, and the callout and exception hooks."""
+
+    def __init__(self, ram_size: int) -> None:
+        if ram_size <= 0 or ram_size % PAGE_SIZE or ram_size > MAX_RAM:
+            raise InternalError(f"bad RAM size {ram_size:#x}")
+        self.ram_size = ram_size
+        uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        self.uc = uc
+        uc.mem_map(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+        uc.mmio_map(ram_size, (1 << 32) - ram_size, self._unassigned_read, None,
+                    self._unassigned_write, None)
+        uc.mem_map(TC_PHYS, TC_SIZE + MON_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+        uc.ctl_tlb_mode(UC_TLB_VIRTUAL)
+        self.monitor_mode = False
+        self.protected_pages: set[int] = set()
+        self.denied: DeniedAccess | None = None
+        self.exception: CpuException | None = None
+        self.pending_error: BaseException | None = None
+        self.unassigned_value = 0xFFFFFFFF
+        self.tlb_fills = 0
+        self.on_callout: Callable[[int, int], None] = self._no_callout
+        uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
+        uc.hook_add(UC_HOOK_INTR, self._guard_intr)
+        self._write_gdt()
+
+    # -- guest memory view ----------------------------------------------------------------------
+    def _unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
+        return self.unassigned_value & ((1 << (8 * size)) - 1)
+
+    def _unassigned_write(self, uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
+        return None
+
+    def _guard_tlb(self, uc: Uc, vaddr: int, access: int, entry: object, _ud: object) -> bool:
+        try:
+            return self._tlb_fill(vaddr, access, entry)
+        except BaseException as exc:  # relayed after emu_start returns
+            self.pending_error = exc
+            uc.emu_stop()
+            return False
+
+    def _tlb_fill(self, vaddr: int, access: int, entry: object) -> bool:
+        self.tlb_fills += 1
+        if access == UC_MEM_FETCH:
+            if TC_LINEAR <= vaddr < TC_LINEAR + TC_SIZE:
+                entry.paddr = TC_PHYS + (vaddr - TC_LINEAR)  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_EXEC | UC_PROT_READ  # type: ignore[attr-defined]
+                return True
+            if self.monitor_mode and vaddr == MON_LINEAR:
+                entry.paddr = MON_PHYS  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_EXEC | UC_PROT_READ  # type: ignore[attr-defined]
+                return True
+            self.denied = DeniedAccess("fetch", vaddr, 0)
+            return False
+        if self.monitor_mode and vaddr == MON_LINEAR:
+            entry.paddr = MON_PHYS  # type: ignore[attr-defined]
+            entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
+            return True
+        # Guest view: no guest paging yet, so linear == guest-physical.
+        if vaddr in self.protected_pages:
+            if access == UC_MEM_WRITE:
+                self.denied = DeniedAccess("write", vaddr, 0)
+                return False
+            entry.paddr = vaddr  # type: ignore[attr-defined]
+            entry.perms = UC_PROT_READ  # type: ignore[attr-defined]
+            return True
+        entry.paddr = vaddr  # type: ignore[attr-defined]
+        entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
+        return True
+
+    def protect_page(self, page: int, on: bool) -> None:
+        """Write-protect a guest page (it holds translated code) or lift the protection."""
+        if on:
+            if page not in self.protected_pages:
+                self.protected_pages.add(page)
+                # The page may sit writable in the TLB already.
+                self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        else:
+            self.protected_pages.discard(page)
+            self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    # -- callouts and exceptions --------------------------------------------------------------
+    def _no_callout(self, vector: int, resume: int) -> None:
+        raise InternalError("callout with no run loop attached")
+
+    def _guard_intr(self, uc: Uc, vector: int, _ud: object) -> None:
+        try:
+            eip = uc.reg_read(R.UC_X86_REG_EIP)
+            if vector in (0x80, 0x81):
+                self.on_callout(vector, eip)
+            else:
+                self.exception = CpuException(vector, eip)
+                uc.emu_stop()
+        except BaseException as exc:
+            self.pending_error = exc
+            uc.emu_stop()
+
+    # -- code region ----------------------------------------------------------------------------
+    def write_code(self, addr: int, data: bytes) -> None:
+        """Write translated code at cache address `addr` and drop Unicorn's stale compilations."""
+        self.uc.mem_write(TC_PHYS + (addr - TC_LINEAR), data)
+        self.uc.ctl_remove_cache(addr, addr + len(data))
+
+    def read_code(self, addr: int, size: int) -> bytes:
+        """Bytes of translated code at cache address `addr`."""
+        return bytes(self.uc.mem_read(TC_PHYS + (addr - TC_LINEAR), size))
+
+    # -- real descriptor tables and privilege -----------------------------------------------------
+    def _write_gdt(self) -> None:
+        gdt = bytearray(GDT_LIMIT + 1)
+        gdt[0x08:0x10] = descriptor(0, 0xFFFFFFFF, 0x9B)  # CPL0 code, accessed
+        gdt[0x10:0x18] = descriptor(0, 0xFFFFFFFF, 0x93)  # CPL0 data
+        gdt[0x18:0x20] = descriptor(0, 0xFFFFFFFF, 0xFB)  # CPL3 code: runs translated code
+        for sel in SHADOW_SEL.values():
+            gdt[sel & ~7 : (sel & ~7) + 8] = descriptor(0, 0xFFFFFFFF, 0xF3)
+        self.uc.mem_write(MON_PHYS, bytes(gdt))
+        self.uc.mem_write(MON_PHYS + (_TRAMPOLINE - MON_LINEAR), b"\xcf")  # iretd
+        self.uc.reg_write(R.UC_X86_REG_GDTR, (0, MON_LINEAR, GDT_LIMIT, 0))
+
+    def enter_user_mode(self, code_addr: int, esp: int) -> None:
+        """Drop the real CPU to CPL 3 (only an IRET inside the emulation can: DESIGN fact 4)."""
+        uc = self.uc
+        self.monitor_mode = True
+        try:
+            uc.reg_write(R.UC_X86_REG_SS, SEL_DATA0)
+            uc.reg_write(R.UC_X86_REG_DS, SEL_DATA0)
+            frame = struct.pack("<IIIII", _ENTRY_STUB, SEL_CODE3, 0x2, esp, SHADOW_SEL["ss"])
+            uc.mem_write(MON_PHYS + 0x1000 - len(frame), frame)
+            uc.reg_write(R.UC_X86_REG_ESP, _STACK_TOP - len(frame))
+            self.write_code(_ENTRY_STUB, bytes((0xCD, ENTRY_VECTOR)))
+            uc.emu_start(_TRAMPOLINE, _NEVER)
+            if self.exception is None or self.exception.vector != ENTRY_VECTOR:
+                raise InternalError(f"monitor trampoline failed: {self.exception}")
+            self.exception = None
+            uc.reg_write(R.UC_X86_REG_ESP, esp)
+            for name in ("ds", "es", "fs", "gs"):
+                uc.reg_write(_SEG_REG[name], SHADOW_SEL[name])
+        finally:
+            self.monitor_mode = False
+        cs = uc.reg_read(R.UC_X86_REG_CS)
+        if cs != SEL_CODE3:
+            raise InternalError(f"real CPU did not reach CPL 3 (CS={cs:#x})")
+        uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def load_shadow(self, name: str, base: int, limit: int, flags: int, null: bool) -> None:
+        """Make the real segment register `name` address what the guest's does."""
+        sel = SHADOW_SEL[name]
+        if null:
+            # A null guest selector: the real register gets a usable flat segment instead,
+            # since QEMU does not check null segments on data accesses either.
+            base, limit, flags = 0, 0xFFFFFFFF, 0x00CF9300
+        access = 0xF3 if name == "ss" or not (flags >> 11) & 1 else 0xF1 | (flags >> 8) & 0x0E
+        # Real descriptors are always DPL 3 data so that CPL 3 can load them; reads through a
+        # code segment and expand-down limits need no real counterpart (QEMU checks no limits).
+        access = 0xF3 if name == "ss" else (0xF3 if not flags & 0x800 else 0xF1)
+        desc = descriptor(base, limit, access, flags=0x4 | (0x8 if limit > 0xFFFFF else 0))
+        off = sel & ~7
+        self.uc.mem_write(MON_PHYS + off, desc)
+        self.monitor_mode = True
+        try:
+            self.uc.reg_write(_SEG_REG[name], sel)
+        finally:
+            self.monitor_mode = False
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, code_addr: int, timeout_us: int = 0, count: int = 0) -> None:
+        """Execute translated code from `code_addr` until a hook stops the CPU."""
+        self.exception = None
+        self.denied = None
+        try:
+            self.uc.emu_start(code_addr, _NEVER, timeout=timeout_us, count=count)
+        except UcError as exc:
+            if self.pending_error is not None:
+                err, self.pending_error = self.pending_error, None
+                raise err from None
+            if exc.errno == UC_ERR_EXCEPTION and self.denied is not None:
+                eip = self.uc.reg_read(R.UC_X86_REG_EIP)
+                self.denied = DeniedAccess(self.denied.kind, self.denied.page, eip)
+                return
+            eip = self.uc.reg_read(R.UC_X86_REG_EIP)
+            self.exception = CpuException(_ERRNO_VECTOR.get(exc.errno, -1), eip)
+            self.exception_error = exc
+            return
+        if self.pending_error is not None:
+            err, self.pending_error = self.pending_error, None
+            raise err
+
+    def stop(self) -> None:
+        """Ask the CPU to stop after the current instruction (from inside a hook)."""
+        self.uc.emu_stop()
+
+    # -- registers ------------------------------------------------------------------------------
+    def read_gprs(self) -> list[int]:
+        """EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI."""
+        return list(self.uc.reg_read_batch(GPRS))
+
+    def read_reg(self, reg: int) -> int:
+        """One real register."""
+        return int(self.uc.reg_read(reg))
+
+    def write_reg(self, reg: int, value: int) -> None:
+        """Set one real register."""
+        self.uc.reg_write(reg, value)
+
+
+_ERRNO_VECTOR = {10: 6}  # UC_ERR_INSN_INVALID -> #UD

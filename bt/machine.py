@@ -1,0 +1,136 @@
+"""Machine: the builder that wires one VM (engine, memory, vCPU, buses, devices, translator, cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from unicorn import x86_const as R
+
+from bt.bootimage import BootImage
+from bt.bus import Bus
+from bt.callouts.context import CalloutContext
+from bt.devices.debugcon import DebugCon
+from bt.devices.exit_port import ExitPort
+from bt.devices.uart16550 import Uart16550
+from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.memory import GuestMemory
+from bt.runloop import RunLoop, RunResult
+from bt.vcpu import ARITH_FLAGS, SYSTEM_FLAGS, SegmentCache, Vcpu
+from cache.cache import TranslationCache
+from cache.codebuf import CodeBuffer
+from translator.assembler import Assembler
+from translator.rewriter import Rewriter
+from translator.scanner import Scanner
+
+COM1 = 0x3F8
+DEBUGCON = 0xE9
+EXIT_PORT = 0xF4
+
+
+@dataclass(frozen=True, slots=True)
+class MachineConfig:
+    """What the user chose for one VM."""
+
+    mem_size: int
+    chaining: bool = True
+    count_insns: bool = False
+
+
+class _ExitWatch:
+    """isa-debug-exit on the bus, telling the run loop when the guest asks to stop."""
+
+    def __init__(self, port: ExitPort, on_exit: Callable[[int], None]) -> None:
+        self._port = port
+        self._on_exit = on_exit
+
+    def read(self, offset: int, size: int) -> int:
+        return self._port.read(offset, size)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self._port.write(offset, size, value)
+        if self._port.exit_status is not None:
+            self._on_exit(self._port.exit_status)
+
+
+class Machine:
+    """One virtual PC running one guest image."""
+
+    def __init__(
+        self,
+        config: MachineConfig,
+        image: BootImage,
+        serial_out: Callable[[bytes], None],
+        debug_out: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.image = image
+        self.engine = Engine(config.mem_size)
+        self.memory = GuestMemory(self.engine, config.mem_size)
+        for chunk in image.chunks:
+            self.memory.load(chunk.paddr, chunk.data)
+        self.vcpu = _initial_vcpu(image)
+        self.io = Bus()
+        self.uart = Uart16550(serial_out)
+        self.io.register(COM1, 8, self.uart, "com1")
+        self.io.register(DEBUGCON, 1, DebugCon(debug_out or (lambda _b: None)), "debugcon")
+        self.asm = Assembler()
+        self.scanner = Scanner()
+        self.rewriter = Rewriter(self.asm)
+        self.codebuf = CodeBuffer(TC_LINEAR, TC_SIZE - 0x1000)  # the top page holds stubs
+        self.cache = TranslationCache(
+            self.engine,
+            self.codebuf,
+            self.rewriter.exit_slot,
+            chaining=config.chaining,
+            on_code_page=self.engine.protect_page,
+        )
+        self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io)
+        self.runloop = RunLoop(
+            self.engine, self.memory, self.vcpu, self.ctx, self.cache, self.scanner,
+            self.rewriter, image.entry,
+        )
+        exit_port = ExitPort()
+        self.io.register(
+            EXIT_PORT, 4,
+            _ExitWatch(exit_port, lambda st: self.runloop.request_shutdown(
+                st, f"guest wrote to the exit port (status {st})")),
+            "isa-debug-exit",
+        )
+        self._start_cpu(image)
+        if config.count_insns:
+            self.runloop.count_instructions()
+
+    def _start_cpu(self, image: BootImage) -> None:
+        eng = self.engine
+        eng.enter_user_mode(TC_LINEAR, image.gpr[4])
+        for name in ("es", "ss", "ds", "fs", "gs"):
+            seg = self.vcpu.segs[name]
+            eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=(seg.selector & ~3) == 0)
+        regs = [R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
+                R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI]
+        eng.uc.reg_write_batch(list(zip(regs, image.gpr, strict=True)))
+        # The real EFLAGS carry only the arithmetic bits; IF and IOPL stay the monitor's.
+        eng.uc.reg_write(R.UC_X86_REG_EFLAGS, (image.eflags & ARITH_FLAGS) | 0x2)
+
+    def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
+        """Run the guest until it halts, stops, crashes or reaches a limit."""
+        return self.runloop.run(max_insns=max_insns, timeout=timeout)
+
+
+def _initial_vcpu(image: BootImage) -> Vcpu:
+    names = ("es", "cs", "ss", "ds", "fs", "gs")
+    segs = {
+        n: SegmentCache(s.selector, s.base, s.limit, s.flags)
+        for n, s in zip(names, image.segments, strict=True)
+    }
+    return Vcpu(
+        segs=segs,
+        eflags_sys=image.eflags & SYSTEM_FLAGS,
+        cr0=image.cr0,
+        gdtr=image.gdtr,
+        idtr=image.idtr,
+        ldtr=SegmentCache(image.ldtr.selector, image.ldtr.base, image.ldtr.limit,
+                          image.ldtr.flags),
+        tr=SegmentCache(image.tr.selector, image.tr.base, image.tr.limit, image.tr.flags),
+    )

@@ -1,0 +1,38 @@
+"""Formats the engine's statistics records for `bt run --stats`."""
+
+from __future__ import annotations
+
+from bt.machine import Machine
+from bt.runloop import EXCEPTION_NAMES, RunResult
+
+
+def format_stats(machine: Machine, result: RunResult) -> str:
+    """A human-readable block of the cache and run-loop statistics."""
+    c = machine.cache.stats()
+    r = machine.runloop.stats()
+    lines = [
+        f"run: {result.kind} (status {result.status}) at 0x{result.eip:08x}: {result.message}",
+        f"time: {r.wall_seconds:.3f} s",
+        f"blocks: {c.blocks} live, {c.translations} translated, {c.code_bytes} code bytes "
+        f"of {c.capacity}",
+        f"lookups: {c.lookups}, hits {c.hits}",
+        f"chaining: {'on' if machine.cache.chaining else 'off'}, {c.chains} exits chained",
+        f"invalidations: {c.invalidations} (self-modifying writes: {r.smc_faults}), "
+        f"flushes {c.flushes}, code pages {c.code_pages}",
+        f"python entries: {r.python_entries} (callouts {r.callouts}, unchained exits "
+        f"{r.slot_exits}, emu_start {r.emu_starts}, TLB fills {r.tlb_fills})",
+    ]
+    if r.guest_insns is not None:
+        per = r.python_entries * 10000 / max(r.guest_insns, 1)
+        lines.append(f"guest instructions: {r.guest_insns} ({per:.3f} Python entries "
+                     "per 10,000)")
+    else:
+        lines.append("guest instructions: not counted (add --count-insns)")
+    if c.callouts:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(c.callouts.items(), key=lambda kv: -kv[1]))
+        lines.append(f"callouts by kind: {kinds}")
+    if r.interrupts:
+        vecs = ", ".join(f"{EXCEPTION_NAMES.get(v, f'vector {v}')}: {n}"
+                         for v, n in sorted(r.interrupts.items()))
+        lines.append(f"interrupts and exceptions delivered: {vecs}")
+    return "".join(f"stats: {line}\n" for line in lines)

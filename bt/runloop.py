@@ -1,0 +1,402 @@
+"""RunLoop: lookup -> translate on miss -> chain -> execute -> dispatch exits, with stats().
+
+Most exits are handled inside Unicorn's interrupt hook without leaving `emu_start`: the hook
+finds (or translates) the next block, chains the exit slot that led to it, and points the real
+EIP there. `emu_start` returns only for what needs the loop itself: HLT, a guest request to stop,
+a crash, a write into a page holding translated code, or a limit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from unicorn import UC_HOOK_BLOCK
+from unicorn import x86_const as R
+
+from bt.callouts.context import CalloutContext
+from bt.callouts.table import HANDLERS
+from bt.delivery import deliver, merge
+from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.errors import InternalError, TranslationError
+from bt.exits import (
+    ERROR_CODE_VECTORS,
+    Fault,
+    Goto,
+    Halt,
+    Shutdown,
+    SoftInt,
+    Unsupported,
+    VcpuExit,
+)
+from bt.memory import GuestMemory
+from bt.vcpu import Vcpu
+from cache.block import TBKey, TranslationBlock
+from cache.cache import TranslationCache
+from translator.rewriter import EXIT_VECTOR, Rewriter
+from translator.scanner import Scanner
+
+EXIT_HALT = 0
+EXIT_BAD_INPUT = 2
+EXIT_CRASH = 4
+EXIT_LIMIT = 6
+
+EXCEPTION_NAMES = {
+    0: "#DE divide error", 1: "#DB debug", 3: "#BP breakpoint", 4: "#OF overflow",
+    5: "#BR bound range", 6: "#UD invalid opcode", 7: "#NM device not available",
+    8: "#DF double fault", 10: "#TS invalid TSS", 11: "#NP segment not present",
+    12: "#SS stack fault", 13: "#GP general protection", 14: "#PF page fault",
+    16: "#MF x87 error", 17: "#AC alignment check", 18: "#MC machine check",
+    19: "#XM SIMD error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """How a run ended: `kind` is halt, exit-port, crash or limit."""
+
+    kind: str
+    status: int
+    message: str
+    eip: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """The run loop's counters (a snapshot)."""
+
+    guest_insns: int | None  # counted only when instruction counting is on
+    python_entries: int  # every time Python ran while the guest was running
+    callouts: int
+    slot_exits: int  # exits through an unchained slot
+    emu_starts: int
+    tlb_fills: int
+    smc_faults: int
+    interrupts: dict[int, int]  # deliveries by vector
+    wall_seconds: float
+
+
+@dataclass(slots=True)
+class _Limits:
+    max_insns: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(slots=True)
+class _Counters:
+    callouts: int = 0
+    slot_exits: int = 0
+    emu_starts: int = 0
+    smc: int = 0
+    vectors: Counter[int] = field(default_factory=Counter)
+
+
+class RunLoop:
+    """Runs the guest from its current state until it halts, stops, crashes or hits a limit."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        mem: GuestMemory,
+        vcpu: Vcpu,
+        ctx: CalloutContext,
+        cache: TranslationCache,
+        scanner: Scanner,
+        rewriter: Rewriter,
+        eip: int,
+    ) -> None:
+        self.engine = engine
+        self.mem = mem
+        self.vcpu = vcpu
+        self.ctx = ctx
+        self.cache = cache
+        self.scanner = scanner
+        self.rewriter = rewriter
+        self.eip = eip
+        self.limits = _Limits()
+        self._n = _Counters()
+        self._stop: VcpuExit | RunResult | None = None
+        self._guest_insns: int | None = None
+        self._wall = 0.0
+        self._deadline: float | None = None
+        engine.on_callout = self._on_callout
+        mem.on_code_write = self._on_code_write
+        self._current: TranslationBlock | None = None
+        self._current_hit = False
+
+    # -- configuration ----------------------------------------------------------------------------
+    def count_instructions(self) -> None:
+        """Count guest instructions exactly (a block hook: slow, for limits and measurement)."""
+        self._guest_insns = 0
+        self.engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR,
+                                TC_LINEAR + TC_SIZE - 1)
+
+    def _on_block(self, uc: object, address: int, size: int, _ud: object) -> None:
+        tb = self.cache.block_at(address)
+        if tb is None or self._guest_insns is None:
+            return
+        offs = [r.offset for r in tb.insns]
+        lo = bisect.bisect_left(offs, address - tb.code_addr)
+        hi = bisect.bisect_left(offs, address - tb.code_addr + size)
+        self._guest_insns += hi - lo
+        if self.limits.max_insns is not None and self._guest_insns >= self.limits.max_insns:
+            self._stop = RunResult("limit", EXIT_LIMIT,
+                                   f"instruction limit reached ({self.limits.max_insns})",
+                                   tb.guest_eip_at(address))
+            self.engine.stop()
+
+    # -- translation --------------------------------------------------------------------------------
+    def _key(self, eip: int, max_insns: int = 64) -> TBKey:
+        cs = self.vcpu.segs["cs"]
+        if not cs.big:
+            raise TranslationError(f"16-bit protected-mode code at 0x{eip:08x} is not supported")
+        return TBKey(eip, cs.base, "pm32", max_insns)
+
+    def block_for(self, eip: int) -> TranslationBlock:
+        """The block for guest `eip` in the current code segment, translated on a miss."""
+        key = self._key(eip)
+        tb = self.cache.lookup(key)
+        if tb is None:
+            tb = self._translate(key, watch=True)
+        return tb
+
+    def _translate(self, key: TBKey, watch: bool) -> TranslationBlock:
+        scanned = self.scanner.scan(self.mem, key.cs_base, key.eip, key.max_insns)
+        code = self.rewriter.rewrite(scanned, key.cs_base)
+        pages = self.mem.phys_pages(code.guest_ranges) if watch else ()
+        raw = b"".join(r.insn.raw for r in code.insns)
+        return self.cache.insert(key, code, pages, raw)
+
+    # -- hooks ----------------------------------------------------------------------------------------
+    def _on_code_write(self, page: int) -> None:
+        victims = self.cache.invalidate_page(page, "guest write (monitor)")
+        if self._current is not None and self._current in victims:
+            self._current_hit = True
+
+    def _on_callout(self, vector: int, resume: int) -> None:
+        self._n.callouts += 1
+        if vector == EXIT_VECTOR:
+            hit = self.cache.exit_at(resume)
+            if hit is None:
+                raise InternalError(f"exit from unknown code address 0x{resume:08x}")
+            tb, no = hit
+            slot = tb.exits[no]
+            slot.taken += 1
+            self._n.slot_exits += 1
+            if slot.target is None:
+                raise InternalError(f"reached a dead exit slot at 0x{slot.address:08x}")
+            self._continue(Goto(slot.target), tb, no)
+            return
+        found = self.cache.callout_at(resume)
+        if found is None:
+            raise InternalError(f"callout from unknown code address 0x{resume:08x}")
+        tb, site = found
+        self.cache.callout_counts[site.kind] += 1
+        ctx = self.ctx
+        ctx.begin()
+        self._current, self._current_hit = tb, False
+        try:
+            result = HANDLERS[site.kind](ctx, site.insn)
+        finally:
+            ctx.commit()
+            self._current = None
+        if result is None:
+            if self._current_hit:
+                # The callout wrote over its own block: go on in a fresh translation.
+                self._continue(Goto(site.insn.next_eip), None, -1)
+            return
+        self._continue(result, None, -1)
+
+    def _continue(self, result: VcpuExit, src: TranslationBlock | None, slot_no: int) -> None:
+        """Act on an exit from inside the hook: redirect to the next block or stop the CPU."""
+        if isinstance(result, (Fault, SoftInt)):
+            result = self._deliver(result)
+        if isinstance(result, Goto):
+            try:
+                tb = self.block_for(result.eip)
+            except TranslationError as exc:
+                self._stop = RunResult("crash", EXIT_CRASH, str(exc), result.eip)
+                self.engine.stop()
+                return
+            if src is not None and src.valid:
+                self.cache.chain(src, slot_no, tb)
+            tb.entries += 1
+            self.eip = result.eip
+            self.engine.uc.reg_write(R.UC_X86_REG_EIP, tb.code_addr)
+            return
+        self._stop = result
+        self.engine.stop()
+
+    def _deliver(self, event: Fault | SoftInt) -> VcpuExit:
+        ctx = self.ctx
+        ctx.begin()
+        try:
+            if isinstance(event, SoftInt):
+                self._n.vectors[event.vector] += 1
+                got = deliver(ctx, event.vector, None, event.next_eip, True, event.check_dpl)
+                if not isinstance(got, Fault):
+                    return got
+                current, fault = event.vector, got
+            else:
+                current, fault = -1, event
+            while True:
+                self._n.vectors[fault.vector] += 1
+                if current >= 0:
+                    nxt = merge(current, fault.vector)
+                    if nxt is None:
+                        return Unsupported(
+                            f"triple fault ({_name(fault.vector)} while delivering #DF)",
+                            fault.eip,
+                        )
+                    if nxt == 8:
+                        fault = Fault(8, 0, fault.eip)
+                code = fault.error_code
+                if fault.vector in ERROR_CODE_VECTORS and code is None:
+                    code = 0
+                got = deliver(ctx, fault.vector, code, fault.eip, False, False)
+                if not isinstance(got, Fault):
+                    return got
+                current, fault = fault.vector, got
+        finally:
+            ctx.commit()
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
+        """Run until the guest halts, asks to stop, crashes, or a limit is reached."""
+        self.limits = _Limits(max_insns, timeout)
+        if max_insns is not None and self._guest_insns is None:
+            self.count_instructions()
+        start = time.monotonic()
+        self._deadline = start + timeout if timeout is not None else None
+        try:
+            return self._loop()
+        finally:
+            self._wall += time.monotonic() - start
+
+    def _loop(self) -> RunResult:
+        eng = self.engine
+        try:
+            tb = self.block_for(self.eip)
+        except TranslationError as exc:
+            return RunResult("crash", EXIT_CRASH, str(exc), self.eip)
+        code_addr = tb.code_addr
+        while True:
+            timeout_us = 0
+            if self._deadline is not None:
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    return self._limit_result(code_addr)
+                timeout_us = max(1, int(left * 1e6))
+            self._stop = None
+            self._n.emu_starts += 1
+            eng.run(code_addr, timeout_us)
+            stop = self._stop
+            if stop is not None:
+                if isinstance(stop, RunResult):
+                    return stop
+                result = self._finish(stop)
+                if result is not None:
+                    return result
+                raise InternalError(f"unhandled exit {stop}")
+            if eng.denied is not None:
+                nxt = self._smc(eng.denied.page, eng.denied.code_addr)
+                if isinstance(nxt, RunResult):
+                    return nxt
+                code_addr = nxt
+                continue
+            if eng.exception is not None:
+                nxt = self._cpu_exception(eng.exception.vector, eng.exception.code_addr)
+                if isinstance(nxt, RunResult):
+                    return nxt
+                code_addr = nxt
+                continue
+            # emu_start returned by itself: the timeout expired.
+            code_addr = eng.read_reg(R.UC_X86_REG_EIP)
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return self._limit_result(code_addr)
+
+    def _limit_result(self, code_addr: int) -> RunResult:
+        tb = self.cache.block_at(code_addr)
+        eip = tb.guest_eip_at(code_addr) if tb is not None else self.eip
+        return RunResult("limit", EXIT_LIMIT, f"time limit reached ({self.limits.timeout} s)", eip)
+
+    def _finish(self, stop: VcpuExit) -> RunResult | None:
+        if isinstance(stop, Halt):
+            self.vcpu.halted = True
+            if self.vcpu.interrupts_enabled:
+                return RunResult("halt", EXIT_HALT,
+                                 "guest halted with interrupts enabled and no device that could "
+                                 "wake it", stop.eip)
+            return RunResult("halt", EXIT_HALT, "guest halted with interrupts disabled", stop.eip)
+        if isinstance(stop, Shutdown):
+            return RunResult("exit-port", stop.status, stop.reason, self.eip)
+        if isinstance(stop, Unsupported):
+            return RunResult("crash", EXIT_CRASH, stop.what, stop.eip)
+        return None
+
+    def request_shutdown(self, status: int, reason: str) -> None:
+        """Stop the CPU after the current instruction with process status `status`."""
+        self._stop = Shutdown(status, reason)
+        self.engine.stop()
+
+    def _guest_eip_of(self, code_addr: int) -> tuple[TranslationBlock | None, int]:
+        tb = self.cache.block_at(code_addr)
+        if tb is None:
+            return None, self.eip
+        return tb, tb.guest_eip_at(code_addr)
+
+    def _smc(self, page: int, code_addr: int) -> int | RunResult:
+        """A write by translated code to a page holding code: retire the page's blocks and
+        re-execute the writing instruction alone, so the following code is translated from
+        the bytes as they are after the write."""
+        self._n.smc += 1
+        tb, eip = self._guest_eip_of(code_addr)
+        if tb is None:
+            raise InternalError(f"write fault outside translated code at 0x{code_addr:08x}")
+        self.cache.invalidate_page(page, "guest write")
+        self.engine.protect_page(page, False)
+        key = self._key(eip, 1)
+        one = self._translate(key, watch=False)
+        one.entries += 1
+        # The one-shot block watches no page; the next one made for this EIP replaces it.
+        self.eip = eip
+        return one.code_addr
+
+    def _cpu_exception(self, vector: int, code_addr: int) -> int | RunResult:
+        _tb, eip = self._guest_eip_of(code_addr)
+        if vector < 0:
+            return RunResult("crash", EXIT_CRASH, "the CPU stopped on an unexpected error", eip)
+        code = 0 if vector in ERROR_CODE_VECTORS else None
+        got = self._deliver(Fault(vector, code, eip))
+        if isinstance(got, Goto):
+            self.eip = got.eip
+            try:
+                return self.block_for(got.eip).code_addr
+            except TranslationError as exc:
+                return RunResult("crash", EXIT_CRASH, str(exc), got.eip)
+        if isinstance(got, Unsupported):
+            return RunResult("crash", EXIT_CRASH, got.what, got.eip)
+        raise InternalError(f"delivery of vector {vector} gave {got}")
+
+    # -- statistics -------------------------------------------------------------------------------------
+    def stats(self) -> RunStats:
+        """A snapshot of the counters."""
+        n = self._n
+        fills = self.engine.tlb_fills
+        return RunStats(
+            guest_insns=self._guest_insns,
+            python_entries=n.callouts + n.emu_starts + fills,
+            callouts=n.callouts - n.slot_exits,
+            slot_exits=n.slot_exits,
+            emu_starts=n.emu_starts,
+            tlb_fills=fills,
+            smc_faults=n.smc,
+            interrupts=dict(n.vectors),
+            wall_seconds=self._wall,
+        )
+
+
+def _name(vector: int) -> str:
+    return EXCEPTION_NAMES.get(vector, f"vector {vector}")

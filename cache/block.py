@@ -1,0 +1,67 @@
+"""TBKey (what shaped a translation) and TranslationBlock (the translation and its links)."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from translator.rewriter import CalloutSite, InsnRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TBKey:
+    """Exactly what shaped a translation: compared on lookup, nothing else is."""
+
+    eip: int  # guest EIP (offset in CS)
+    cs_base: int
+    mode: str  # "pm32" for now; "pm16", "real", "v86" later
+    max_insns: int = 64  # 1 for the one-instruction blocks that follow a self-modifying write
+
+
+@dataclass(slots=True)
+class ExitSlot:
+    """A 5-byte exit of a block; `linked` is the block it jumps to when chained."""
+
+    address: int  # translation-cache address of the slot
+    target: int | None  # guest EIP it leads to, None where the monitor computes it
+    edge: str
+    linked: TranslationBlock | None = None
+    taken: int = 0  # times execution left through it into the monitor
+
+
+@dataclass(eq=False, slots=True)
+class TranslationBlock:
+    """One translated guest block: where it lives, what guest bytes it came from, its links."""
+
+    key: TBKey
+    code_addr: int
+    size: int
+    guest_ranges: tuple[tuple[int, int], ...]  # guest-linear byte ranges it was made from
+    guest_pages: tuple[int, ...]  # guest-physical pages those bytes lie on
+    insns: tuple[InsnRecord, ...]
+    callouts: tuple[CalloutSite, ...]
+    exits: list[ExitSlot]
+    guest_bytes: bytes
+    incoming: set[tuple[TranslationBlock, int]] = field(default_factory=set)  # (block, slot no)
+    valid: bool = True
+    entries: int = 0  # times the monitor started execution at this block
+    callout_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def guest_insn_count(self) -> int:
+        """How many guest instructions the block holds."""
+        return len(self.insns)
+
+    def guest_eip_at(self, code_addr: int) -> int:
+        """The guest EIP of the instruction whose translation covers `code_addr`."""
+        offs = [r.offset for r in self.insns]
+        i = bisect.bisect_right(offs, code_addr - self.code_addr) - 1
+        return self.insns[max(i, 0)].insn.eip
+
+    def insns_before(self, code_addr: int) -> int:
+        """Guest instructions whose translation starts before `code_addr` in this block."""
+        offs = [r.offset for r in self.insns]
+        return bisect.bisect_left(offs, code_addr - self.code_addr)
+
+    def __hash__(self) -> int:
+        return id(self)

@@ -1,0 +1,233 @@
+"""TranslationCache: lookup by TBKey, insertion, chaining, invalidation (one checklist), stats."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bt.errors import InternalError
+from cache.block import ExitSlot, TBKey, TranslationBlock
+from cache.chain import CodeWriter, link, unlink
+from cache.codebuf import CodeBuffer
+from translator.rewriter import CalloutSite, TranslatedCode
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """One invalidation event, kept for the inspector."""
+
+    reason: str
+    page: int | None
+    eip: int
+    code_addr: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """The cache's counters (a snapshot)."""
+
+    blocks: int
+    code_bytes: int
+    capacity: int
+    lookups: int
+    hits: int
+    translations: int
+    chains: int
+    invalidations: int
+    flushes: int
+    code_pages: int
+    callouts: dict[str, int]
+
+
+class TranslationCache:
+    """Owns every TranslationBlock; knows nothing of devices, the vCPU or the translator."""
+
+    HISTORY = 1000
+
+    def __init__(
+        self,
+        writer: CodeWriter,
+        buffer: CodeBuffer,
+        unchained_slot: bytes,
+        chaining: bool = True,
+        on_code_page: Callable[[int, bool], None] | None = None,
+    ) -> None:
+        self._writer = writer
+        self._buffer = buffer
+        self._unchained = unchained_slot
+        self.chaining = chaining
+        self._on_code_page = on_code_page  # told when a guest page gains or loses its last block
+        self._by_key: dict[TBKey, TranslationBlock] = {}
+        self._starts: list[int] = []
+        self._blocks: list[TranslationBlock] = []
+        self._by_page: dict[int, set[TranslationBlock]] = {}
+        self._callouts: dict[int, tuple[TranslationBlock, CalloutSite]] = {}
+        self._exits: dict[int, tuple[TranslationBlock, int]] = {}
+        self.history: list[Invalidation] = []
+        self._lookups = 0
+        self._hits = 0
+        self._translations = 0
+        self._chains = 0
+        self._invalidations = 0
+        self.callout_counts: Counter[str] = Counter()
+
+    # -- lookup -----------------------------------------------------------------------------
+    def lookup(self, key: TBKey) -> TranslationBlock | None:
+        """The valid block for `key`, if any."""
+        self._lookups += 1
+        tb = self._by_key.get(key)
+        if tb is not None:
+            self._hits += 1
+        return tb
+
+    def block_at(self, code_addr: int) -> TranslationBlock | None:
+        """The block whose code covers translation-cache address `code_addr`."""
+        i = bisect.bisect_right(self._starts, code_addr) - 1
+        if i < 0:
+            return None
+        tb = self._blocks[i]
+        return tb if code_addr < tb.code_addr + tb.size else None
+
+    def callout_at(self, resume: int) -> tuple[TranslationBlock, CalloutSite] | None:
+        """The callout whose `int` ends just before `resume`."""
+        return self._callouts.get(resume)
+
+    def exit_at(self, resume: int) -> tuple[TranslationBlock, int] | None:
+        """The exit slot whose `int` ends just before `resume`, as (block, slot number)."""
+        return self._exits.get(resume)
+
+    def blocks(self) -> list[TranslationBlock]:
+        """Every valid block, in code order."""
+        return [tb for tb in self._blocks if tb.valid]
+
+    # -- insertion --------------------------------------------------------------------------
+    def insert(
+        self, key: TBKey, code: TranslatedCode, pages: tuple[int, ...], guest_bytes: bytes
+    ) -> TranslationBlock:
+        """Place translated code in the code region and index it; flushes when full."""
+        addr = self._buffer.alloc(len(code.code))
+        if addr is None:
+            self.flush("code region full")
+            addr = self._buffer.alloc(len(code.code))
+            if addr is None:
+                raise InternalError(f"block of {len(code.code)} bytes exceeds the code region")
+        self._writer.write_code(addr, code.code)
+        exits = [ExitSlot(addr + e.offset, e.target, e.edge) for e in code.exits]
+        tb = TranslationBlock(
+            key=key,
+            code_addr=addr,
+            size=len(code.code),
+            guest_ranges=code.guest_ranges,
+            guest_pages=pages,
+            insns=code.insns,
+            callouts=code.callouts,
+            exits=exits,
+            guest_bytes=guest_bytes,
+        )
+        old = self._by_key.get(key)
+        if old is not None:
+            self.invalidate(old, "replaced")
+        self._by_key[key] = tb
+        self._starts.append(addr)
+        self._blocks.append(tb)
+        for page in pages:
+            holders = self._by_page.setdefault(page, set())
+            if not holders and self._on_code_page is not None:
+                self._on_code_page(page, True)
+            holders.add(tb)
+        for site in code.callouts:
+            self._callouts[addr + site.resume] = (tb, site)
+        for no, slot in enumerate(exits):
+            self._exits[slot.address + 2] = (tb, no)
+        self._translations += 1
+        return tb
+
+    # -- chaining ---------------------------------------------------------------------------
+    def chain(self, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> bool:
+        """Link `src`'s exit `slot_no` to `dst` if chaining is on and both are still valid."""
+        if not self.chaining or not (src.valid and dst.valid):
+            return False
+        if src.exits[slot_no].linked is not None:
+            return False
+        link(self._writer, src, slot_no, dst)
+        self._chains += 1
+        return True
+
+    # -- invalidation -----------------------------------------------------------------------
+    def invalidate(self, tb: TranslationBlock, reason: str, page: int | None = None) -> None:
+        """Retire one block, QEMU-style, by a fixed checklist."""
+        if not tb.valid:
+            return
+        # 1. no new lookups or chains can reach it
+        tb.valid = False
+        if self._by_key.get(tb.key) is tb:
+            del self._by_key[tb.key]
+        # 2. off the page index (and tell the memory when a page holds no code any more)
+        for p in tb.guest_pages:
+            holders = self._by_page.get(p)
+            if holders is not None:
+                holders.discard(tb)
+                if not holders:
+                    del self._by_page[p]
+                    if self._on_code_page is not None:
+                        self._on_code_page(p, False)
+        # 3. its callouts and exits no longer resolve
+        for site in tb.callouts:
+            self._callouts.pop(tb.code_addr + site.resume, None)
+        for slot in tb.exits:
+            self._exits.pop(slot.address + 2, None)
+        # 4. unlink its outgoing jumps
+        for no, _slot in enumerate(tb.exits):
+            unlink(self._writer, tb, no, self._unchained)
+        # 5. unpatch every block that jumps into it
+        for src, no in list(tb.incoming):
+            unlink(self._writer, src, no, self._unchained)
+        self._invalidations += 1
+        self.history.append(Invalidation(reason, page, tb.key.eip, tb.code_addr))
+        if len(self.history) > self.HISTORY:
+            del self.history[: len(self.history) - self.HISTORY]
+
+    def invalidate_page(self, page: int, reason: str) -> list[TranslationBlock]:
+        """Retire every block made from bytes on guest-physical `page`."""
+        victims = list(self._by_page.get(page, ()))
+        for tb in victims:
+            self.invalidate(tb, reason, page)
+        return victims
+
+    def is_code_page(self, page: int) -> bool:
+        """Whether any valid block was made from bytes on `page`."""
+        return page in self._by_page
+
+    def code_pages(self) -> list[int]:
+        """Every guest-physical page that holds translated code."""
+        return list(self._by_page)
+
+    def flush(self, reason: str) -> None:
+        """Retire every block and reclaim the whole code region."""
+        for tb in self.blocks():
+            self.invalidate(tb, reason)
+        self._starts.clear()
+        self._blocks.clear()
+        self._buffer.reset()
+
+    def stats(self) -> CacheStats:
+        """A snapshot of the counters."""
+        live = self.blocks()
+        return CacheStats(
+            blocks=len(live),
+            code_bytes=sum(tb.size for tb in live),
+            capacity=self._buffer.size,
+            lookups=self._lookups,
+            hits=self._hits,
+            translations=self._translations,
+            chains=self._chains,
+            invalidations=self._invalidations,
+            flushes=self._buffer.stats().flushes,
+            code_pages=len(self._by_page),
+            callouts=dict(self.callout_counts),
+        )
+
+
+__all__ = ["CacheStats", "Invalidation", "TranslationCache", "ExitSlot"]

@@ -1,0 +1,37 @@
+"""Block chaining: patch an exit slot into a direct jump to its target block, and undo it."""
+
+from __future__ import annotations
+
+import struct
+from typing import Protocol
+
+from cache.block import TranslationBlock
+
+
+class CodeWriter(Protocol):
+    """Where the cache writes translated code (the engine's view of the code region)."""
+
+    def write_code(self, addr: int, data: bytes) -> None:
+        """Write `data` at code address `addr`, dropping any stale compiled copy of it."""
+        ...
+
+
+def link(writer: CodeWriter, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> None:
+    """Make exit slot `slot_no` of `src` jump straight to `dst`."""
+    slot = src.exits[slot_no]
+    rel = dst.code_addr - (slot.address + 5)
+    writer.write_code(slot.address, b"\xe9" + struct.pack("<i", rel))
+    slot.linked = dst
+    dst.incoming.add((src, slot_no))
+
+
+def unlink(
+    writer: CodeWriter, src: TranslationBlock, slot_no: int, unchained: bytes
+) -> None:
+    """Restore exit slot `slot_no` of `src` to its unchained form (a return to the monitor)."""
+    slot = src.exits[slot_no]
+    if slot.linked is None:
+        return
+    slot.linked.incoming.discard((src, slot_no))
+    slot.linked = None
+    writer.write_code(slot.address, unchained)

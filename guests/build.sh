@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds every guest into guests/bin/<name>.elf and copies demo.elf into bt/demo/.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p bin obj ../bt/demo
+
+LDFLAGS=(-m elf_i386 -T link.ld --build-id=none --no-warn-rwx-segments -nostdlib)
+CFLAGS=(-m32 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -O2 -fno-asynchronous-unwind-tables
+        -fno-ident -Wall -Wextra)
+
+asm_guest() {               # one NASM source -> one ELF
+    nasm -f elf32 -I ./ -o "obj/$1.o" "$1.asm"
+    ld "${LDFLAGS[@]}" -o "bin/$1.elf" "obj/$1.o"
+}
+
+c_guest() {                 # shared crt0 stub + one C source -> one ELF
+    nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
+    gcc "${CFLAGS[@]}" -c -o "obj/$1.o" "$1.c"
+    ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
+}
+
+for g in flags descriptors segments control io interrupts smc isolation demo; do
+    [ -f "$g.asm" ] && asm_guest "$g"
+done
+for g in ckernel compute; do
+    [ -f "$g.c" ] && c_guest "$g"
+done
+cp bin/demo.elf ../bt/demo/demo.elf 2>/dev/null || true
+rm -rf obj
+ls -l bin

@@ -1,0 +1,195 @@
+"""Turns a scanned guest block into position-independent translated code plus its exits and callouts.
+
+Layout of one translated block:
+
+    [copied or rewritten guest instructions ...][exit slots]
+
+An exit slot is 5 bytes. Unchained it is `int 0x80; nop; nop; nop`, which returns to the monitor;
+the cache chains it by overwriting it with `jmp rel32` to the target block. A callout is
+`int 0x81`: the monitor finds the site by the address after it, runs the instruction's
+semantics against the virtual CPU, and execution goes on after it (or leaves the block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bt.errors import TranslationError
+from translator.assembler import Assembler
+from translator.insn import GuestInsn, ImmOp
+from translator.scanner import ScannedBlock
+from translator.sensitive import Rule, Sensitivity, classify
+
+EXIT_VECTOR = 0x80
+CALLOUT_VECTOR = 0x81
+SLOT_SIZE = 5
+# Unchained exit slot and callout; checked by Capstone when the Rewriter is made.
+_EXIT_TEXT = f"int {EXIT_VECTOR:#x}; nop; nop; nop"
+_CALLOUT_TEXT = f"int {CALLOUT_VECTOR:#x}"
+
+
+@dataclass(frozen=True, slots=True)
+class CalloutSite:
+    """A sensitive instruction turned into a callout; `resume` is the offset after the int."""
+
+    resume: int
+    insn: GuestInsn
+    kind: str
+    ends_block: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExitPlan:
+    """An exit slot at `offset`: where the guest goes when execution leaves through it."""
+
+    offset: int
+    target: int | None  # guest EIP, None for a slot that must never be reached
+    edge: str  # "jump", "taken", "fallthrough", "next"
+
+
+@dataclass(frozen=True, slots=True)
+class InsnRecord:
+    """One guest instruction, where its translation starts, and the rule applied to it."""
+
+    offset: int
+    insn: GuestInsn
+    sensitivity: Sensitivity
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatedCode:
+    """The rewriter's product: code that may be placed anywhere, and its metadata."""
+
+    code: bytes
+    insns: tuple[InsnRecord, ...]
+    callouts: tuple[CalloutSite, ...]
+    exits: tuple[ExitPlan, ...]
+    guest_ranges: tuple[tuple[int, int], ...]  # guest-linear [start, end) of the bytes read
+
+
+class Rewriter:
+    """Rewrites scanned guest blocks for one code segment base."""
+
+    def __init__(self, asm: Assembler) -> None:
+        self.exit_slot = asm.assemble(_EXIT_TEXT)
+        self.callout = asm.assemble(_CALLOUT_TEXT)
+        self._push = asm.template("push_imm32", "push {0}")
+        if len(self.exit_slot) != SLOT_SIZE:
+            raise TranslationError("exit slot encoding is not 5 bytes")
+
+    def rewrite(self, block: ScannedBlock, cs_base: int) -> TranslatedCode:
+        """Translate `block`; raises TranslationError for encodings it cannot handle."""
+        body = bytearray()
+        records: list[InsnRecord] = []
+        callouts: list[CalloutSite] = []
+        pending: list[tuple[int, int | None, str]] = []  # (patch position or -1, target, edge)
+        ranges: list[tuple[int, int]] = []
+
+        def add_exit(target: int | None, edge: str) -> None:
+            pending.append((len(body), target, edge))
+            body.extend(self.exit_slot)
+
+        def add_callout(insn: GuestInsn, sens: Sensitivity, ends: bool) -> None:
+            body.extend(self.callout)
+            callouts.append(CalloutSite(len(body), insn, sens.kind, ends))
+
+        for insn in block.insns:
+            sens = classify(insn)
+            records.append(InsnRecord(len(body), insn, sens))
+            _extend(ranges, insn.linear, insn.linear + insn.size)
+            rule = sens.rule
+            if rule is Rule.COPY:
+                body.extend(insn.raw)
+            elif sens.kind == "cs_access":
+                if cs_base != 0:
+                    raise TranslationError(
+                        f"CS-relative data access at 0x{insn.linear:08x} with CS base "
+                        f"0x{cs_base:08x} is not supported"
+                    )
+                # The real CS is flat and readable, so with a zero guest CS base the access
+                # reads the same linear address through the guest's memory view.
+                records[-1] = InsnRecord(records[-1].offset, insn, _COPY_CS)
+                body.extend(insn.raw)
+            elif rule is Rule.INLINE:
+                add_callout(insn, sens, False)
+            elif rule is Rule.EXIT:
+                add_callout(insn, sens, True)
+                add_exit(insn.next_eip, "next")
+            elif rule is Rule.INDIRECT:
+                add_callout(insn, sens, True)
+                add_exit(None, "never")
+            else:
+                self._branch(insn, sens, body, add_exit, add_callout)
+        if block.end_reason == "undecodable" and block.bad_eip is not None:
+            bad = _undecodable(block.bad_eip, cs_base)
+            records.append(InsnRecord(len(body), bad, _UNDECODABLE))
+            add_callout(bad, _UNDECODABLE, True)
+            add_exit(None, "never")
+        elif block.end_reason in ("limit", "page"):
+            add_exit(block.insns[-1].next_eip, "next")
+        exits = tuple(ExitPlan(off, target, edge) for off, target, edge in pending)
+        return TranslatedCode(bytes(body), tuple(records), tuple(callouts), exits, tuple(ranges))
+
+    def _branch(
+        self,
+        insn: GuestInsn,
+        sens: Sensitivity,
+        body: bytearray,
+        add_exit: _AddExit,
+        add_callout: _AddCallout,
+    ) -> None:
+        target = _direct_target(insn)
+        if insn.opsize != 4 or target is None:
+            # 16-bit operand size branches truncate EIP and push 16-bit return addresses:
+            # rare in 32-bit code, so the monitor performs them.
+            add_callout(insn, Sensitivity(Rule.INDIRECT, "branch16", sens.reason), True)
+            add_exit(None, "never")
+            return
+        if sens.kind == "jmp":
+            add_exit(target, "jump")
+        elif sens.kind == "call":
+            body.extend(self._push.emit(insn.next_eip))
+            add_exit(target, "jump")
+        elif sens.kind == "jcc":
+            op = insn.raw[len(insn.prefixes)]
+            cc = (insn.raw[len(insn.prefixes) + 1] if op == 0x0F else op) & 0x0F
+            body.extend(bytes((0x70 | cc, SLOT_SIZE)))
+            add_exit(insn.next_eip, "fallthrough")
+            add_exit(target, "taken")
+        elif sens.kind == "loop":
+            # LOOPcc/JECXZ keep their own opcode and address-size prefix; only the rel8 moves.
+            prefix = bytes(p for p in insn.prefixes if p == 0x67)
+            body.extend(prefix + bytes((insn.raw[len(insn.prefixes)], SLOT_SIZE)))
+            add_exit(insn.next_eip, "fallthrough")
+            add_exit(target, "taken")
+        else:
+            raise TranslationError(f"no translation for {insn.text()} at 0x{insn.linear:08x}")
+
+
+class _AddExit:
+    def __call__(self, target: int | None, edge: str) -> None: ...
+
+
+class _AddCallout:
+    def __call__(self, insn: GuestInsn, sens: Sensitivity, ends: bool) -> None: ...
+
+
+_UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the virtual IDT")
+_COPY_CS = Sensitivity(Rule.COPY, "copy", "reads through CS; copied since the guest CS base is 0")
+
+
+def _undecodable(eip: int, cs_base: int) -> GuestInsn:
+    return GuestInsn(eip, (cs_base + eip) & 0xFFFFFFFF, b"", 0, "(bad)", "", (), (), 4)
+
+
+def _direct_target(insn: GuestInsn) -> int | None:
+    if len(insn.operands) == 1 and isinstance(insn.operands[0], ImmOp):
+        return insn.operands[0].value & 0xFFFFFFFF
+    return None
+
+
+def _extend(ranges: list[tuple[int, int]], start: int, end: int) -> None:
+    if ranges and ranges[-1][1] == start:
+        ranges[-1] = (ranges[-1][0], end)
+    else:
+        ranges.append((start, end))
