@@ -6,7 +6,6 @@ import struct
 
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
-from bt.callouts.segments import mark_accessed
 from bt.exits import Fault, Goto, Unsupported
 from bt.vcpu import IF, NT, RF, TF, VM, SegmentCache
 
@@ -64,8 +63,8 @@ def deliver(
     vcpu.eflags_sys &= ~(TF | NT | RF | VM)
     if not gtype & 0x01:  # interrupt gate
         vcpu.eflags_sys &= ~IF
-    attr = mark_accessed(ctx, selector, desc)
-    vcpu.segs["cs"] = SegmentCache((selector & ~3) | vcpu.cpl, desc.base, desc.limit, attr)
+    # As on far transfers, QEMU leaves the code descriptor's accessed bit alone.
+    vcpu.segs["cs"] = SegmentCache((selector & ~3) | vcpu.cpl, desc.base, desc.limit, desc.attr)
     return Goto(offset)
 
 

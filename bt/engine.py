@@ -1,7 +1,7 @@
 """Engine: owns the Unicorn CPU, its memory map and hooks; every hook runs inside one guard.
 
 Address spaces. Guest-physical RAM is Unicorn-physical [0, ram). Everything else below 4 GiB is
-unassigned MMIO (reads all ones... as the reference measures, writes dropped). The translation
+unassigned MMIO (reads 0 as on the reference, writes dropped). The translation
 cache and the monitor's own page live in Unicorn-physical memory above 4 GiB, which no guest
 address can name. Unicorn runs in its virtual-TLB mode: the monitor answers every TLB fill, so
 a guest data access always gets the guest's view of an address, while instruction fetches
@@ -111,7 +111,7 @@ class Engine:
         self.denied: DeniedAccess | None = None
         self.exception: CpuException | None = None
         self.pending_error: BaseException | None = None
-        self.unassigned_value = 0xFFFFFFFF
+        self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
         self.tlb_fills = 0
         self.on_callout: Callable[[int, int], None] = self._no_callout
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)

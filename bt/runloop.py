@@ -202,6 +202,13 @@ class RunLoop:
         finally:
             ctx.commit()
             self._current = None
+        if site.ic_fields and isinstance(result, Goto) and tb.valid:
+            try:
+                dst = self.block_for(result.eip)
+            except TranslationError:
+                pass  # reported when execution gets there
+            else:
+                self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if result is None:
             if self._current_hit:
                 # The callout wrote over its own block: go on in a fresh translation.

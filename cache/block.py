@@ -46,6 +46,7 @@ class TranslationBlock:
     valid: bool = True
     entries: int = 0  # times the monitor started execution at this block
     callout_counts: dict[str, int] = field(default_factory=dict)
+    ic_state: dict[int, list[int]] = field(default_factory=dict)  # RET site -> [P1, P2, next]
 
     @property
     def guest_insn_count(self) -> int:

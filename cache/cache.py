@@ -155,6 +155,27 @@ class TranslationCache:
         self._chains += 1
         return True
 
+    def retarget_return_cache(
+        self, tb: TranslationBlock, site: CalloutSite, target: int, dst: TranslationBlock
+    ) -> None:
+        """Aim one entry of a RET site's inline cache at guest `target` (block `dst`)."""
+        if not tb.valid or not site.ic_fields:
+            return
+        state = tb.ic_state.setdefault(site.resume, [0, 0, 0])
+        entry = state[2]
+        state[2] ^= 1
+        state[entry] = target
+        p1, p2 = state[0], state[1]
+        values = (-p1, p1 - p2, p2, p1, p2)
+        for off, val in zip(site.ic_fields, values, strict=True):
+            self._writer.write_code(tb.code_addr + off, (val & 0xFFFFFFFF).to_bytes(4, "little"))
+        slot_no = site.ic_exits[entry]
+        unlink(self._writer, tb, slot_no, self._unchained)
+        tb.exits[slot_no].target = target
+        if self.chaining and dst.valid:
+            link(self._writer, tb, slot_no, dst)
+            self._chains += 1
+
     # -- invalidation -----------------------------------------------------------------------
     def invalidate(self, tb: TranslationBlock, reason: str, page: int | None = None) -> None:
         """Retire one block, QEMU-style, by a fixed checklist."""

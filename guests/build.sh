@@ -4,9 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p bin obj ../bt/demo
 
-LDFLAGS=(-m elf_i386 -T link.ld --build-id=none --no-warn-rwx-segments -nostdlib)
+LDFLAGS=(-m elf_i386 -T link.ld --build-id=none --no-warn-rwx-segments -z noexecstack -nostdlib)
 CFLAGS=(-m32 -ffreestanding -fno-pic -fno-stack-protector -nostdlib -O2 -fno-asynchronous-unwind-tables
-        -fno-ident -Wall -Wextra)
+        -fno-ident -Wall -Wextra -Wno-unused-function)
 
 asm_guest() {               # one NASM source -> one ELF
     nasm -f elf32 -I ./ -o "obj/$1.o" "$1.asm"
@@ -14,17 +14,16 @@ asm_guest() {               # one NASM source -> one ELF
 }
 
 c_guest() {                 # shared crt0 stub + one C source -> one ELF
-    nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
     gcc "${CFLAGS[@]}" -c -o "obj/$1.o" "$1.c"
     ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
 }
 
 for g in flags descriptors segments control io interrupts smc isolation demo; do
-    [ -f "$g.asm" ] && asm_guest "$g"
+    asm_guest "$g"
 done
+nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
 for g in ckernel compute; do
-    [ -f "$g.c" ] && c_guest "$g"
+    c_guest "$g"
 done
-cp bin/demo.elf ../bt/demo/demo.elf 2>/dev/null || true
+cp bin/demo.elf ../bt/demo/demo.elf
 rm -rf obj
-ls -l bin

@@ -1,8 +1,8 @@
 ; isolation: reads/writes at the linear addresses where the monitor keeps its translation cache
 ; (0xE0000000-0xE3FFFFFF) and its own pages (0xE4000000-...); with 128 MiB of RAM and no paging
 ; they are unassigned physical memory, so the guest must see what QEMU shows there.
-; QEMU 7.2 (pc, -m 128) reference: every read there returns 0xffffffff, writes are dropped
-; (reads back 0xffffffff), and a 4 KiB dword sum is 0xfffffc00 (1024 * 0xffffffff mod 2^32).
+; QEMU 7.2 (pc, -m 128) reference: every read there (byte, word, dword) returns 0, writes are
+; dropped (the pattern reads back as 0), and every 4 KiB sum there is 0.
 %include "common.inc"
 
 LASTPAGE equ 0x07FFF000                 ; last 4 KiB page of 128 MiB

@@ -136,7 +136,8 @@ main:
     HEX "dword", [word32], 8
     NL
 
-    ; PUSH segment registers, 32-bit and with 0x66.
+    ; PUSH segment registers, 32-bit and with 0x66.  QEMU 7.2 writes the selector
+    ; zero-extended to 32 bits (recent Intel CPUs write only 16 bits and keep 0xa5a5 above).
     PUSH_TEST "PUSH cs", {push cs}
     PUSH_TEST "PUSH ss", {push ss}
     PUSH_TEST "PUSH ds", {push ds}

@@ -36,6 +36,8 @@ class CalloutSite:
     insn: GuestInsn
     kind: str
     ends_block: bool
+    ic_fields: tuple[int, ...] = ()  # inline-cache disp32 offsets (see _ret_inline_cache)
+    ic_exits: tuple[int, ...] = ()  # exit-slot numbers of the inline-cache hits
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,8 @@ class Rewriter:
             elif rule is Rule.EXIT:
                 add_callout(insn, sens, True)
                 add_exit(insn.next_eip, "next")
+            elif rule is Rule.INDIRECT and sens.kind == "ret" and self._plain_ret(insn):
+                self._ret_inline_cache(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT:
                 add_callout(insn, sens, True)
                 add_exit(None, "never")
@@ -129,6 +133,61 @@ class Rewriter:
             add_exit(block.insns[-1].next_eip, "next")
         exits = tuple(ExitPlan(off, target, edge) for off, target, edge in pending)
         return TranslatedCode(bytes(body), tuple(records), tuple(callouts), exits, tuple(ranges))
+
+    @staticmethod
+    def _plain_ret(insn: GuestInsn) -> bool:
+        return insn.opsize == 4 and not insn.operands and insn.raw[-1] == 0xC3
+
+    def _ret_inline_cache(
+        self,
+        insn: GuestInsn,
+        sens: Sensitivity,
+        body: bytearray,
+        pending: list[tuple[int, int | None, str]],
+        callouts: list[CalloutSite],
+    ) -> None:
+        """RET with a two-entry inline cache of return targets, without touching EFLAGS.
+
+        ECX is swapped with the return address at [ESP] and compared by LEA and JECXZ (neither
+        writes flags). A hit restores ECX, pops, and leaves through an exit slot chained to the
+        predicted block; [ESP] then holds the return address, as after a real RET. A miss
+        restores both and calls the monitor, which re-aims one entry at the target it finds.
+        Entries start at 0, whose slots lead to guest address 0: correct for a return there.
+        """
+        xchg = b"\x87\x0c\x24"  # xchg ecx, [esp]
+        lea = b"\x8d\x89"  # lea ecx, [ecx + disp32]
+        pop = b"\x8d\x64\x24\x04"  # lea esp, [esp + 4]
+        start = len(body)
+        fields: list[int] = []
+        miss = bytearray()
+        miss += xchg
+        fields.append(start + len(miss) + 2)
+        miss += lea + b"\0\0\0\0"  # - P1
+        miss += b"\xe3\x00"  # jecxz hit1 (patched below)
+        j1 = len(miss) - 1
+        fields.append(start + len(miss) + 2)
+        miss += lea + b"\0\0\0\0"  # + P1 - P2
+        miss += b"\xe3\x00"  # jecxz hit2
+        j2 = len(miss) - 1
+        fields.append(start + len(miss) + 2)
+        miss += lea + b"\0\0\0\0"  # + P2
+        miss += xchg + self.callout
+        resume = start + len(miss)
+        miss += self.exit_slot  # never reached: the monitor always redirects after a RET
+        hits: list[int] = []
+        for jpos in (j1, j2):
+            miss[jpos] = len(miss) - (jpos + 1)
+            fields.append(start + len(miss) + 2)
+            miss += lea + b"\0\0\0\0" + xchg + pop  # + Pn, restore ECX, pop
+            hits.append(start + len(miss))
+            miss += self.exit_slot
+        body += miss
+        first_exit = len(pending)
+        pending.append((resume, None, "never"))
+        for h in hits:
+            pending.append((h, 0, "ret-cache"))
+        callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
+                                    (first_exit + 1, first_exit + 2)))
 
     def _branch(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
-from bt.callouts.segments import mark_accessed
 from bt.exits import Fault, Goto, SoftInt, Unsupported, VcpuExit
 from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
 from translator.insn import GuestInsn, ImmOp, MemOp
@@ -67,9 +66,9 @@ def _load_cs(ctx: CalloutContext, sel: int, eip: int, insn: GuestInsn) -> Fault 
         return Fault(fault.vector, fault.error_code, insn.eip)
     if desc is None:
         return Unsupported(f"far transfer through a gate (selector 0x{sel:04x})", insn.eip)
-    attr = mark_accessed(ctx, sel, desc)
+    # QEMU does not set the accessed bit of a code segment on far transfers (measured).
     cpl = ctx.vcpu.cpl
-    ctx.vcpu.segs["cs"] = SegmentCache((sel & ~3) | cpl, desc.base, desc.limit, attr)
+    ctx.vcpu.segs["cs"] = SegmentCache((sel & ~3) | cpl, desc.base, desc.limit, desc.attr)
     return None
 
 

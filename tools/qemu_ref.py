@@ -1,0 +1,121 @@
+"""Run the guests under qemu-system-i386 and record their serial output and exit status."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN_DIR = ROOT / "guests" / "bin"
+EXPECTED_DIR = ROOT / "guests" / "expected"
+
+QEMU = "qemu-system-i386"
+# The reference machine: QEMU's pc machine, 128 MiB, COM1 on stdio, isa-debug-exit at 0xf4
+# (exit status (V << 1) | 1), debugcon on 0xe9 so port 0xe9 reads back 0xe9.
+BASE_OPTIONS: dict[str, str] = {
+    "-serial": "stdio",
+    "-display": "none",
+    "-device": "isa-debug-exit,iobase=0xf4,iosize=4",
+    "-debugcon": "file:/dev/null",
+    "-m": "128",
+}
+BASE_ARGS: tuple[str, ...] = (*(x for kv in BASE_OPTIONS.items() for x in kv), "-no-reboot")
+
+# Per-guest extra QEMU arguments: the one table to edit when a guest wants something more.
+GUEST_ARGS: dict[str, tuple[str, ...]] = {
+    "ckernel": ("-append", "bt test cmdline"),
+}
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RefResult:
+    """What one guest printed on COM1 and how QEMU exited."""
+
+    name: str
+    serial: bytes
+    status: int
+
+
+def run_guest(name: str, timeout: float) -> RefResult:
+    """Boot guests/bin/<name>.elf under QEMU.
+
+    The kernel is named relative to guests/bin so that the Multiboot command line QEMU builds
+    ("<kernel> <append>") does not depend on where the checkout lives.
+    """
+    kernel = BIN_DIR / f"{name}.elf"
+    if not kernel.is_file():
+        raise FileNotFoundError(f"no guest binary {kernel}")
+    cmd = [QEMU, "-kernel", kernel.name, *BASE_ARGS, *GUEST_ARGS.get(name, ())]
+    proc = subprocess.run(
+        cmd,
+        cwd=BIN_DIR,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    return RefResult(name=name, serial=proc.stdout, status=proc.returncode)
+
+
+def write_expected(result: RefResult) -> None:
+    """Store guests/expected/<name>.serial (exact bytes) and <name>.status (decimal)."""
+    EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
+    (EXPECTED_DIR / f"{result.name}.serial").write_bytes(result.serial)
+    (EXPECTED_DIR / f"{result.name}.status").write_text(f"{result.status}\n")
+
+
+def all_guests() -> list[str]:
+    """Names of every built guest, sorted."""
+    return sorted(p.stem for p in BIN_DIR.glob("*.elf"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("guests", nargs="*", help="guest names (default: every guests/bin/*.elf)")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per guest (default 60)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="compare with guests/expected instead of writing"
+    )
+    args = parser.parse_args(argv)
+
+    names: list[str] = args.guests or all_guests()
+    failures = 0
+    for name in names:
+        try:
+            result = run_guest(name, args.timeout)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        except subprocess.TimeoutExpired:
+            print(f"{name}: timed out after {args.timeout:g} s, nothing written", file=sys.stderr)
+            failures += 1
+            continue
+        lines = result.serial.count(b"\n")
+        if args.check:
+            if not (EXPECTED_DIR / f"{name}.status").is_file():
+                print(f"error: no reference for {name} in {EXPECTED_DIR}", file=sys.stderr)
+                failures += 1
+                continue
+            want_serial = (EXPECTED_DIR / f"{name}.serial").read_bytes()
+            want_status = int((EXPECTED_DIR / f"{name}.status").read_text())
+            same = result.serial == want_serial and result.status == want_status
+            print(f"{name}: status {result.status}, {lines} lines, {'same' if same else 'DIFFERS'}")
+            failures += not same
+        else:
+            write_expected(result)
+            print(f"{name}: status {result.status}, {lines} lines")
+        if result.status != 1:
+            print(f"{name}: warning: status {result.status} is not a clean exit", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
