@@ -74,7 +74,10 @@ def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
             fh = open(path, "wb")  # noqa: SIM115 - closed by main after the run
         except OSError as exc:
             raise OptionError(f"--serial: cannot open {path}: {exc.strerror}") from None
-        return fh.write, fh
+        def write_file(data: bytes) -> None:
+            fh.write(data)
+
+        return write_file, fh
     raise OptionError(f"--serial: expected stdio, file:PATH or none, got {spec!r}")
 
 

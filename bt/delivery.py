@@ -1,4 +1,4 @@
-"""Delivers interrupts and exceptions to the guest through its virtual IDT (same privilege level)."""
+"""Delivers interrupts and exceptions through the guest's virtual IDT (same privilege level)."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ class Engine:
         uc.hook_add(UC_HOOK_INTR, self._guard_intr)
         self._write_gdt()
 
-    # -- guest memory view ----------------------------------------------------------------------
+    # -- guest memory view ---
     def _unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
         return self.unassigned_value & ((1 << (8 * size)) - 1)
 
@@ -173,7 +173,7 @@ class Engine:
             self.protected_pages.discard(page)
             self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
-    # -- callouts and exceptions --------------------------------------------------------------
+    # -- callouts and exceptions ---
     def _no_callout(self, vector: int, resume: int) -> None:
         raise InternalError("callout with no run loop attached")
 
@@ -189,7 +189,7 @@ class Engine:
             self.pending_error = exc
             uc.emu_stop()
 
-    # -- code region ----------------------------------------------------------------------------
+    # -- code region ---
     def write_code(self, addr: int, data: bytes) -> None:
         """Write translated code at cache address `addr` and drop Unicorn's stale compilations."""
         self.uc.mem_write(TC_PHYS + (addr - TC_LINEAR), data)
@@ -199,7 +199,7 @@ class Engine:
         """Bytes of translated code at cache address `addr`."""
         return bytes(self.uc.mem_read(TC_PHYS + (addr - TC_LINEAR), size))
 
-    # -- real descriptor tables and privilege -----------------------------------------------------
+    # -- real descriptor tables and privilege ---
     def _write_gdt(self) -> None:
         gdt = bytearray(GDT_LIMIT + 1)
         gdt[0x08:0x10] = descriptor(0, 0xFFFFFFFF, 0x9B)  # CPL0 code, accessed
@@ -256,7 +256,7 @@ class Engine:
         finally:
             self.monitor_mode = False
 
-    # -- running --------------------------------------------------------------------------------
+    # -- running ---
     def run(self, code_addr: int, timeout_us: int = 0, count: int = 0) -> None:
         """Execute translated code from `code_addr` until a hook stops the CPU."""
         self.exception = None
@@ -283,7 +283,7 @@ class Engine:
         """Ask the CPU to stop after the current instruction (from inside a hook)."""
         self.uc.emu_stop()
 
-    # -- registers ------------------------------------------------------------------------------
+    # -- registers ---
     def read_gprs(self) -> list[int]:
         """EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI."""
         return list(self.uc.reg_read_batch(GPRS))

@@ -1,4 +1,4 @@
-"""Machine: the builder that wires one VM (engine, memory, vCPU, buses, devices, translator, cache)."""
+"""Machine: the builder that wires one VM (engine, memory, vCPU, buses, devices, cache)."""
 
 from __future__ import annotations
 

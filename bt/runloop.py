@@ -126,7 +126,7 @@ class RunLoop:
         self._current: TranslationBlock | None = None
         self._current_hit = False
 
-    # -- configuration ----------------------------------------------------------------------------
+    # -- configuration ---
     def count_instructions(self) -> None:
         """Count guest instructions exactly (a block hook: slow, for limits and measurement)."""
         self._guest_insns = 0
@@ -147,7 +147,7 @@ class RunLoop:
                                    tb.guest_eip_at(address))
             self.engine.stop()
 
-    # -- translation --------------------------------------------------------------------------------
+    # -- translation ---
     def _key(self, eip: int, max_insns: int = 64) -> TBKey:
         cs = self.vcpu.segs["cs"]
         if not cs.big:
@@ -169,7 +169,7 @@ class RunLoop:
         raw = b"".join(r.insn.raw for r in code.insns)
         return self.cache.insert(key, code, pages, raw)
 
-    # -- hooks ----------------------------------------------------------------------------------------
+    # -- hooks ---
     def _on_code_write(self, page: int) -> None:
         victims = self.cache.invalidate_page(page, "guest write (monitor)")
         if self._current is not None and self._current in victims:
@@ -269,7 +269,7 @@ class RunLoop:
         finally:
             ctx.commit()
 
-    # -- the loop -------------------------------------------------------------------------------------
+    # -- the loop ---
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run until the guest halts, asks to stop, crashes, or a limit is reached."""
         self.limits = _Limits(max_insns, timeout)
@@ -387,7 +387,7 @@ class RunLoop:
             return RunResult("crash", EXIT_CRASH, got.what, got.eip)
         raise InternalError(f"delivery of vector {vector} gave {got}")
 
-    # -- statistics -------------------------------------------------------------------------------------
+    # -- statistics ---
     def stats(self) -> RunStats:
         """A snapshot of the counters."""
         n = self._n

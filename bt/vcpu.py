@@ -1,4 +1,4 @@
-"""Vcpu: the guest-visible privileged state the monitor keeps virtual (the real CPU is the monitor's)."""
+"""Vcpu: the guest-visible privileged state, kept virtual (the real CPU is the monitor's)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ class Vcpu:
     idtr: tuple[int, int] = (0, 0xFFFF)
     ldtr: SegmentCache = field(default_factory=lambda: SegmentCache(0, 0, 0xFFFF, 0x8200))
     tr: SegmentCache = field(default_factory=lambda: SegmentCache(0, 0, 0xFFFF, 0x8B00))
-    dr: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0xFFFF0FF0, 0x400, 0xFFFF0FF0, 0x400])
+    dr: list[int] = field(
+        default_factory=lambda: [0, 0, 0, 0, 0xFFFF0FF0, 0x400, 0xFFFF0FF0, 0x400]
+    )
     msrs: dict[int, int] = field(default_factory=dict)
     halted: bool = False
 

@@ -73,7 +73,7 @@ class TranslationCache:
         self._invalidations = 0
         self.callout_counts: Counter[str] = Counter()
 
-    # -- lookup -----------------------------------------------------------------------------
+    # -- lookup ---
     def lookup(self, key: TBKey) -> TranslationBlock | None:
         """The valid block for `key`, if any."""
         self._lookups += 1
@@ -102,7 +102,7 @@ class TranslationCache:
         """Every valid block, in code order."""
         return [tb for tb in self._blocks if tb.valid]
 
-    # -- insertion --------------------------------------------------------------------------
+    # -- insertion ---
     def insert(
         self, key: TBKey, code: TranslatedCode, pages: tuple[int, ...], guest_bytes: bytes
     ) -> TranslationBlock:
@@ -144,7 +144,7 @@ class TranslationCache:
         self._translations += 1
         return tb
 
-    # -- chaining ---------------------------------------------------------------------------
+    # -- chaining ---
     def chain(self, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> bool:
         """Link `src`'s exit `slot_no` to `dst` if chaining is on and both are still valid."""
         if not self.chaining or not (src.valid and dst.valid):
@@ -176,7 +176,7 @@ class TranslationCache:
             link(self._writer, tb, slot_no, dst)
             self._chains += 1
 
-    # -- invalidation -----------------------------------------------------------------------
+    # -- invalidation ---
     def invalidate(self, tb: TranslationBlock, reason: str, page: int | None = None) -> None:
         """Retire one block, QEMU-style, by a fixed checklist."""
         if not tb.valid:

@@ -1,4 +1,4 @@
-"""Turns a scanned guest block into position-independent translated code plus its exits and callouts.
+"""Turns a scanned guest block into position-independent code plus its exits and callouts.
 
 Layout of one translated block:
 
@@ -12,6 +12,7 @@ semantics against the virtual CPU, and execution goes on after it (or leaves the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bt.errors import TranslationError
@@ -225,12 +226,8 @@ class Rewriter:
             raise TranslationError(f"no translation for {insn.text()} at 0x{insn.linear:08x}")
 
 
-class _AddExit:
-    def __call__(self, target: int | None, edge: str) -> None: ...
-
-
-class _AddCallout:
-    def __call__(self, insn: GuestInsn, sens: Sensitivity, ends: bool) -> None: ...
+_AddExit = Callable[[int | None, str], None]
+_AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 
 
 _UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the virtual IDT")

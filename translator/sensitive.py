@@ -1,4 +1,4 @@
-"""The one table that decides which guest instructions are sensitive, how each is rewritten, and why.
+"""The one table deciding which guest instructions are sensitive, how each is rewritten, and why.
 
 Everything absent from the table is copied into the translation cache unchanged ("ident"): it
 computes only on general registers, arithmetic flags and guest memory reached through the
@@ -125,10 +125,9 @@ TABLE: dict[int, Sensitivity] = {
     X.X86_INS_JCXZ: _s(Rule.BRANCH, "loop", _CF),
 }
 
-JCC_IDS = frozenset(
-    getattr(X, "X86_INS_" + n)
-    for n in "JAE JA JBE JB JE JGE JG JLE JL JNE JNO JNP JNS JO JP JS".split()
-)
+_JCC = ("JAE", "JA", "JBE", "JB", "JE", "JGE", "JG", "JLE", "JL", "JNE", "JNO", "JNP", "JNS",
+        "JO", "JP", "JS")
+JCC_IDS = frozenset(getattr(X, "X86_INS_" + n) for n in _JCC)
 for _id in JCC_IDS:
     TABLE[_id] = _s(Rule.BRANCH, "jcc", _CF)
 
@@ -176,12 +175,11 @@ def classify(insn: GuestInsn) -> Sensitivity:
         op = insn.operands[0] if insn.operands else None
         if isinstance(op, RegOp) and op.name in SEGMENT_REGS:
             return _POP_SEG
-    elif iid in (X.X86_INS_JMP, X.X86_INS_CALL):
-        if insn.operands and not _is_direct(insn):
-            far = _modrm_reg(insn) in (3, 5)
-            if iid == X.X86_INS_JMP:
-                return _FAR_JMP_IND if far else _JMP_IND
-            return _FAR_CALL_IND if far else _CALL_IND
+    elif iid in (X.X86_INS_JMP, X.X86_INS_CALL) and insn.operands and not _is_direct(insn):
+        far = _modrm_reg(insn) in (3, 5)
+        if iid == X.X86_INS_JMP:
+            return _FAR_JMP_IND if far else _JMP_IND
+        return _FAR_CALL_IND if far else _CALL_IND
     rule = TABLE.get(iid)
     if rule is not None:
         return rule

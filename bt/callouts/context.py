@@ -38,7 +38,7 @@ class CalloutContext:
         self._flags_dirty = False
         self.tsc = 0
 
-    # -- register file ------------------------------------------------------------------------
+    # -- register file ---
     def begin(self) -> None:
         """Read the real registers (one batch) at the start of a callout."""
         vals = self.engine.uc.reg_read_batch(_UC_GPR + (R.UC_X86_REG_EFLAGS,))
@@ -80,7 +80,7 @@ class CalloutContext:
         self._eflags = (self._eflags & ~ARITH_FLAGS) | (value & ARITH_FLAGS)
         self._flags_dirty = True
 
-    # -- operands -------------------------------------------------------------------------------
+    # -- operands ---
     def seg(self, name: str) -> SegmentCache:
         """The guest's view of segment register `name`."""
         return self.vcpu.segs[name]
@@ -118,7 +118,7 @@ class CalloutContext:
         else:
             raise TypeError("cannot store to an immediate")
 
-    # -- stack ----------------------------------------------------------------------------------
+    # -- stack ---
     def _sp_mask(self) -> int:
         return 0xFFFFFFFF if self.vcpu.segs["ss"].big else 0xFFFF
 
@@ -149,7 +149,7 @@ class CalloutContext:
         self._regs[4] = (self._regs[4] & ~mask) | sp
         self._dirty = True
 
-    # -- descriptor tables (bt.descriptors.DescriptorTables) --------------------------------------
+    # -- descriptor tables (bt.descriptors.DescriptorTables) ---
     @property
     def gdt_base(self) -> int:
         """Guest GDTR base."""

@@ -1,4 +1,4 @@
-"""Callouts for control flow the monitor computes: RET, indirect JMP/CALL, far transfers, IRET, INT n."""
+"""Callouts for control flow the monitor computes: RET, indirect branches, far transfers, INT."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def _far_pointer(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int] | Faul
     return sel, offset
 
 
-def _load_cs(ctx: CalloutContext, sel: int, eip: int, insn: GuestInsn) -> Fault | Unsupported | None:
+def _load_cs(
+    ctx: CalloutContext, sel: int, eip: int, insn: GuestInsn
+) -> Fault | Unsupported | None:
     desc, fault = D.check_code_far_transfer(ctx, sel, ctx.vcpu.cpl)
     if fault is not None:
         return Fault(fault.vector, fault.error_code, insn.eip)

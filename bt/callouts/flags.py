@@ -1,4 +1,4 @@
-"""Callouts for the flag instructions: CLI, STI, PUSHF, POPF, STAC, CLAC (IF/IOPL/AC are virtual)."""
+"""Callouts for CLI, STI, PUSHF, POPF, STAC, CLAC: IF, IOPL and AC are virtual."""
 
 from __future__ import annotations
 

@@ -36,10 +36,7 @@ def _port_and_size(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int, str]
     else:
         port_op, acc = ops[0], ops[1]
     assert isinstance(acc, RegOp)
-    if isinstance(port_op, ImmOp):
-        port = port_op.value & 0xFF
-    else:
-        port = ctx.reg("dx")
+    port = port_op.value & 0xFF if isinstance(port_op, ImmOp) else ctx.reg("dx")
     return port, acc.size, acc.name
 
 

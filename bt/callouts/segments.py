@@ -1,4 +1,4 @@
-"""Callouts for segment registers: MOV to/from, PUSH/POP, LDS/LES/LFS/LGS/LSS (selectors are virtual)."""
+"""Callouts for segment registers: MOV, PUSH, POP, LDS/LES/LFS/LGS/LSS (selectors are virtual)."""
 
 from __future__ import annotations
 
