@@ -137,8 +137,10 @@ class Engine:
         self.tlb_fills += 1
         if access == UC_MEM_FETCH:
             if TC_LINEAR <= vaddr < TC_LINEAR + TC_SIZE:
+                # Execute only: a guest data access to the same page misses this entry and
+                # gets the guest's view instead (isolation).
                 entry.paddr = TC_PHYS + (vaddr - TC_LINEAR)  # type: ignore[attr-defined]
-                entry.perms = UC_PROT_EXEC | UC_PROT_READ  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_EXEC  # type: ignore[attr-defined]
                 return True
             if self.monitor_mode and vaddr == MON_LINEAR:
                 entry.paddr = MON_PHYS  # type: ignore[attr-defined]
