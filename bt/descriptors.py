@@ -191,9 +191,9 @@ def check_segment_load(
         return desc, None
     if not desc.readable:
         return None, Fault(13, err)
-    if desc.is_data or not desc.conforming:
-        if desc.dpl < cpl or desc.dpl < (selector & 3):
-            return None, Fault(13, err)
+    privileged = desc.dpl < cpl or desc.dpl < (selector & 3)
+    if (desc.is_data or not desc.conforming) and privileged:
+        return None, Fault(13, err)
     if not desc.present:
         return None, Fault(11, err)
     return desc, None

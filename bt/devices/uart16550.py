@@ -1,4 +1,4 @@
-"""Uart16550: a COM-port 16550A UART (registers, DLAB, FIFOs, loopback, interrupt identification)."""
+"""Uart16550: a COM-port 16550A UART (registers, DLAB, FIFOs, loopback, interrupt status)."""
 
 from __future__ import annotations
 
