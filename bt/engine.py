@@ -105,7 +105,7 @@ class Engine:
         uc.mmio_map(ram_size, (1 << 32) - ram_size, self._unassigned_read, None,
                     self._unassigned_write, None)
         uc.mem_map(TC_PHYS, TC_SIZE + MON_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
-        uc.ctl_tlb_mode(UC_TLB_VIRTUAL)
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self.monitor_mode = False
         self.protected_pages: set[int] = set()
         self.denied: DeniedAccess | None = None

@@ -25,7 +25,7 @@ class ExitSlot:
     address: int  # translation-cache address of the slot
     target: int | None  # guest EIP it leads to, None where the monitor computes it
     edge: str
-    linked: TranslationBlock | None = None
+    linked: TranslationBlock | None = field(default=None, repr=False)
     taken: int = 0  # times execution left through it into the monitor
 
 
@@ -42,7 +42,7 @@ class TranslationBlock:
     callouts: tuple[CalloutSite, ...]
     exits: list[ExitSlot]
     guest_bytes: bytes
-    incoming: set[tuple[TranslationBlock, int]] = field(default_factory=set)  # (block, slot no)
+    incoming: set[tuple[TranslationBlock, int]] = field(default_factory=set, repr=False)
     valid: bool = True
     entries: int = 0  # times the monitor started execution at this block
     callout_counts: dict[str, int] = field(default_factory=dict)

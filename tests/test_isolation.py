@@ -1,0 +1,128 @@
+"""Isolation: nothing a guest does reaches the translation cache, the monitor's page or the real
+CPU state the monitor owns."""
+
+from __future__ import annotations
+
+import keystone
+from unicorn import x86_const as R
+
+from bt.bootimage import MemoryChunk
+from bt.engine import MON_LINEAR, MON_PHYS, SEL_CODE3, TC_LINEAR
+from bt.loader import load_guest
+from bt.machine import Machine, MachineConfig
+
+BASE = 0x100000
+_KS = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+
+
+def machine(text: str, tmp_path: object) -> tuple[Machine, dict[int, int]]:
+    """A machine running `text` assembled as a flat binary at 1 MiB, and a shadow copy of
+    every byte the monitor writes into the translation cache."""
+    from pathlib import Path
+
+    code = bytes(_KS.asm(text, BASE)[0])
+    path = Path(str(tmp_path)) / "guest.bin"
+    path.write_bytes(code)
+    image = load_guest(str(path), 128 << 20, "", BASE, None)
+    m = Machine(MachineConfig(128 << 20), image, lambda _b: None)
+    shadow: dict[int, int] = {}
+    write = m.engine.write_code
+
+    def recording_write(addr: int, data: bytes) -> None:
+        for i, b in enumerate(data):
+            shadow[addr + i] = b
+        write(addr, data)
+
+    m.engine.write_code = recording_write  # type: ignore[method-assign]
+    return m, shadow
+
+
+def assert_cache_intact(m: Machine, shadow: dict[int, int]) -> None:
+    """Every byte of the translation cache is what the monitor last wrote there."""
+    assert shadow
+    for addr, byte in shadow.items():
+        assert m.engine.read_code(addr, 1)[0] == byte, f"0x{addr:08x} changed"
+
+
+def test_guest_writes_to_the_cache_window_do_not_reach_translated_code(tmp_path: object) -> None:
+    m, shadow = machine(
+        """
+        mov edi, 0xE0000000
+        mov ecx, 0x4000
+        mov eax, 0xCCCCCCCC
+        rep stosd
+        mov dword ptr [0xE4000000], 0xCCCCCCCC
+        mov esi, 0xE0000000
+        lodsd
+        mov ebx, eax
+        mov al, 0
+        out 0xf4, al
+        """,
+        tmp_path,
+    )
+    result = m.run(timeout=30)
+    assert result.kind == "exit-port"
+    # The guest sees unassigned memory there (QEMU reads 0), never the monitor's bytes.
+    assert m.engine.read_reg(R.UC_X86_REG_EBX) == 0
+    assert_cache_intact(m, shadow)
+    gdt = bytes(m.engine.uc.mem_read(MON_PHYS, 8 * 9))
+    assert b"\xcc\xcc\xcc\xcc" not in gdt
+
+
+def test_guest_jump_into_the_cache_window_runs_guest_memory(tmp_path: object) -> None:
+    # A jump to the window executes the guest's view of those addresses (zeros: `add [eax], al`
+    # over and over), as on a PC: translated code is never entered by guest addresses.
+    m, shadow = machine("mov eax, 0x200000; jmp 0xE0000000", tmp_path)
+    result = m.run(max_insns=20000)
+    assert result.kind == "limit"
+    assert 0xE0000000 <= result.eip < 0xE0010000
+    assert m.vcpu.segs["cs"].selector == 0x08
+    assert_cache_intact(m, shadow)
+
+
+def test_privileged_instructions_leave_the_real_cpu_alone(tmp_path: object) -> None:
+    m, _ = machine(
+        """
+        lgdt [gdtr]
+        lidt [gdtr]
+        cli
+        mov eax, cr0
+        or eax, 0x8
+        mov cr0, eax
+        mov al, 0
+        out 0xf4, al
+        gdtr: nop
+        """,
+        tmp_path,
+    )
+    real_gdtr = m.engine.uc.reg_read(R.UC_X86_REG_GDTR)
+    result = m.run(timeout=30)
+    assert result.kind == "exit-port"
+    assert m.engine.uc.reg_read(R.UC_X86_REG_GDTR) == real_gdtr
+    assert real_gdtr[1] == MON_LINEAR
+    assert m.engine.read_reg(R.UC_X86_REG_CS) == SEL_CODE3  # still real CPL 3
+    assert m.engine.read_reg(R.UC_X86_REG_EFLAGS) & 0x3200 == 0  # real IF and IOPL untouched
+    assert not m.vcpu.interrupts_enabled
+    assert m.vcpu.cr0 & 0x8
+    assert m.vcpu.gdtr != (MON_LINEAR, 0x47)
+
+
+def test_monitor_page_is_invisible_to_guest_reads(tmp_path: object) -> None:
+    m, _ = machine(
+        """
+        mov eax, dword ptr [0xE4000000 + 8]
+        mov ebx, dword ptr [0xE4000000 + 12]
+        mov al, 0
+        out 0xf4, al
+        """,
+        tmp_path,
+    )
+    m.run(timeout=30)
+    # The real GDT's code descriptor lives there for the monitor; the guest reads zeros.
+    assert m.engine.read_reg(R.UC_X86_REG_EBX) == 0
+    assert TC_LINEAR < MON_LINEAR
+
+
+def test_boot_chunks_cover_the_image(tmp_path: object) -> None:
+    m, _ = machine("nop", tmp_path)
+    assert any(isinstance(c, MemoryChunk) and c.paddr == BASE for c in m.image.chunks)
