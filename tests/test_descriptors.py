@@ -38,7 +38,8 @@ T = Tables([NULL, CODE0, DATA0, DATA3, TSS, CONF3, NP, XONLY], ldt=[DATA0])
 def test_decode() -> None:
     d = D.decode(DATA3)
     assert (d.base, d.limit, d.dpl, d.present, d.writable) == (0x1000, 0xFFFF, 3, True, True)
-    assert D.decode(CODE0).limit == 0xFFFFFFFF and D.decode(CODE0).attr == 0x00C09A00  # LAR masks the limit bits
+    assert D.decode(CODE0).limit == 0xFFFFFFFF
+    assert D.decode(CODE0).attr == 0x00C09A00  # LAR masks the limit bits
     assert struct.unpack("<Q", CODE0)[0] == D.decode(CODE0).raw
 
 

@@ -1,0 +1,72 @@
+"""Lint, types and layering run as tests: ruff, mypy --strict, and the import direction."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# package (or file prefix) -> modules it may import from the project
+ALLOWED = {
+    "translator": ("translator", "bt.errors", "bt.types"),
+    "cache": ("cache", "translator", "bt.errors", "bt.types"),
+    "bt/devices": ("bt.devices", "bt.bus", "bt.errors", "bt.types"),
+    "bt/callouts": ("bt.callouts", "bt.descriptors", "bt.exits", "bt.vcpu", "bt.engine",
+                    "bt.memory", "bt.bus", "bt.errors", "bt.types", "translator.insn"),
+    "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
+    "bt/engine.py": ("bt.errors", "bt.types"),
+}
+PROJECT = ("bt", "translator", "cache")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names if node.module == "bt")
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return {n for n in names if n.split(".")[0] in PROJECT}
+
+
+def test_import_direction() -> None:
+    bad = []
+    for prefix, allowed in ALLOWED.items():
+        target = ROOT / prefix
+        files = [target] if target.suffix == ".py" else sorted(target.rglob("*.py"))
+        for f in files:
+            for mod in _imports(f):
+                if mod != "bt" and not any(mod == a or mod.startswith(a + ".") for a in allowed):
+                    bad.append(f"{f.relative_to(ROOT)} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+def test_every_module_opens_with_a_docstring() -> None:
+    missing = [
+        str(f.relative_to(ROOT))
+        for pkg in PROJECT
+        for f in sorted((ROOT / pkg).rglob("*.py"))
+        if ast.get_docstring(ast.parse(f.read_text())) is None
+    ]
+    assert not missing
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the test extra")
+def test_ruff() -> None:
+    proc = subprocess.run(["ruff", "check", "bt", "translator", "cache", "tests", "tools"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_mypy_strict() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout
