@@ -231,7 +231,7 @@ class RunLoop:
                 self.cache.chain(src, slot_no, tb)
             tb.entries += 1
             self.eip = result.eip
-            self.engine.uc.reg_write(R.UC_X86_REG_EIP, tb.code_addr)
+            self.engine.set_eip(tb.code_addr)
             return
         self._stop = result
         self.engine.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from unicorn import x86_const as R
 
 from bt.bus import Bus
-from bt.engine import Engine
+from bt.engine import Engine, RegisterFile
 from bt.memory import GuestMemory
 from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
 from translator.insn import ImmOp, MemOp, Operand, RegOp
@@ -36,32 +36,40 @@ class CalloutContext:
         self._eflags = 0
         self._dirty = False
         self._flags_dirty = False
+        self._loaded = False
         self.tsc = 0
+        self._file = RegisterFile(engine.uc, _UC_GPR + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---
     def begin(self) -> None:
-        """Read the real registers (one batch) at the start of a callout."""
-        vals = self.engine.uc.reg_read_batch(_UC_GPR + (R.UC_X86_REG_EFLAGS,))
-        self._regs = list(vals[:8])
-        self._eflags = vals[8]
+        """Start a callout: the real registers are read (one batch) when first needed."""
+        self._loaded = False
         self._dirty = False
         self._flags_dirty = False
 
+    def _load(self) -> None:
+        vals = self._file.read()
+        self._regs = vals[:8]
+        self._eflags = vals[8]
+        self._loaded = True
+
     def commit(self) -> None:
         """Write back what the callout changed (one batch)."""
-        if self._dirty:
-            self.engine.uc.reg_write_batch(list(zip(_UC_GPR, self._regs, strict=True)))
-        if self._flags_dirty:
-            self.engine.uc.reg_write(R.UC_X86_REG_EFLAGS, self._eflags)
+        if self._dirty or self._flags_dirty:
+            self._file.write([*self._regs, self._eflags])
         self._dirty = self._flags_dirty = False
 
     def reg(self, name: str) -> int:
         """A general register by Capstone name (eax, ax, al, ah ...)."""
+        if not self._loaded:
+            self._load()
         i, shift, mask = _SUBREG[name]
         return (self._regs[i] >> shift) & mask
 
     def set_reg(self, name: str, value: int) -> None:
         """Set a general register; sub-registers keep the other bits (as x86 does)."""
+        if not self._loaded:
+            self._load()
         i, shift, mask = _SUBREG[name]
         self._regs[i] = (self._regs[i] & ~(mask << shift)) | ((value & mask) << shift)
         self._dirty = True
@@ -69,14 +77,18 @@ class CalloutContext:
     @property
     def esp(self) -> int:
         """The guest stack pointer."""
-        return self._regs[4]
+        return self.reg("esp")
 
     def guest_eflags(self) -> int:
         """EFLAGS as the guest sees it."""
+        if not self._loaded:
+            self._load()
         return self.vcpu.eflags(self._eflags)
 
     def set_arith_flags(self, value: int) -> None:
         """Load the arithmetic flags into the real CPU."""
+        if not self._loaded:
+            self._load()
         self._eflags = (self._eflags & ~ARITH_FLAGS) | (value & ARITH_FLAGS)
         self._flags_dirty = True
 
@@ -124,6 +136,8 @@ class CalloutContext:
 
     def push(self, value: int, size: int) -> None:
         """Push `size` bytes on the guest stack."""
+        if not self._loaded:
+            self._load()
         mask = self._sp_mask()
         sp = (self._regs[4] - size) & mask
         self.mem.write_u(self.vcpu.segs["ss"].base + sp, size, value)
@@ -132,6 +146,8 @@ class CalloutContext:
 
     def peek(self, size: int, offset: int = 0) -> int:
         """Read `size` bytes at the guest's stack pointer plus `offset`, without popping."""
+        if not self._loaded:
+            self._load()
         mask = self._sp_mask()
         sp = (self._regs[4] + offset) & mask
         return self.mem.read_u(self.vcpu.segs["ss"].base + sp, size)
@@ -144,6 +160,8 @@ class CalloutContext:
 
     def adjust_sp(self, delta: int) -> None:
         """Move the guest stack pointer by `delta` bytes."""
+        if not self._loaded:
+            self._load()
         mask = self._sp_mask()
         sp = (self._regs[4] + delta) & mask
         self._regs[4] = (self._regs[4] & ~mask) | sp
