@@ -9,7 +9,7 @@ import capstone
 from capstone import x86_const as X
 
 from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
-from translator.sensitive import Rule, classify
+from translator.sensitive import Rule, classify, needs_detail
 
 MAX_BLOCK_INSNS = 64
 _SEG_PREFIX = {0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x26: "es", 0x64: "fs", 0x65: "gs"}
@@ -35,10 +35,37 @@ class ScannedBlock:
 class Scanner:
     """Capstone decoder for 32-bit protected-mode guest code."""
 
+    WINDOW = 256
+
     def __init__(self) -> None:
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._cs.detail = True
+        self._lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self.decoded = 0
+        self.detailed = 0
+        self._buf: bytes = b""  # guest bytes being decoded, from guest-linear _buf_start
+        self._buf_start = -1
+
+    def _next(self, code: CodeSource, cs_base: int, cur: int) -> GuestInsn | None:
+        """Decode the instruction at offset `cur`: light decoding first, detail if needed."""
+        linear = (cs_base + cur) & 0xFFFFFFFF
+        if self._buf_start <= linear and linear + 16 <= self._buf_start + len(self._buf):
+            window = self._buf[linear - self._buf_start :]
+        else:
+            self._buf = code.fetch_code(linear, self.WINDOW)
+            self._buf_start = linear
+            window = self._buf
+        lite = next(self._lite.disasm_lite(window[:16], cur, 1), None)
+        if lite is None:
+            return None
+        self.decoded += 1
+        _addr, size, mnemonic, op_str = lite
+        raw = bytes(window[:size])
+        if not needs_detail(mnemonic, op_str):
+            return GuestInsn(cur, linear, raw, 0, mnemonic, op_str, (), (), 4)
+        self.detailed += 1
+        decoded = next(self._cs.disasm(raw, cur, 1), None)
+        return None if decoded is None else _convert(decoded, linear)
 
     def scan(
         self, code: CodeSource, cs_base: int, eip: int, max_insns: int = MAX_BLOCK_INSNS
@@ -46,14 +73,12 @@ class Scanner:
         """Decode from `eip` to the end of the block (control flow, exit callout or limit)."""
         insns: list[GuestInsn] = []
         cur = eip
+        self._buf = b""
+        self._buf_start = -1
         while True:
-            linear = (cs_base + cur) & 0xFFFFFFFF
-            window = code.fetch_code(linear, 16)
-            decoded = next(self._cs.disasm(window, cur, 1), None)
-            if decoded is None:
+            insn = self._next(code, cs_base, cur)
+            if insn is None:
                 return ScannedBlock(tuple(insns), "undecodable", cur)
-            self.decoded += 1
-            insn = _convert(decoded, linear)
             insns.append(insn)
             rule = classify(insn).rule
             if rule in (Rule.BRANCH, Rule.INDIRECT):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+import capstone
 from capstone import x86_const as X
 
 from translator.insn import GuestInsn, MemOp, RegOp
@@ -132,6 +133,24 @@ for _id in JCC_IDS:
     TABLE[_id] = _s(Rule.BRANCH, "jcc", _CF)
 
 SEGMENT_REGS = frozenset({"cs", "ds", "es", "fs", "gs", "ss"})
+_NAMES = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+# Mnemonics whose instructions the table may treat as sensitive: the scanner decodes these
+# with Capstone's (slow) operand detail and everything else with its light decoder.
+SENSITIVE_MNEMONICS = frozenset(
+    {_NAMES.insn_name(i) for i in TABLE} | {"jmp", "call", "ret", "retf", "iret", "iretd"}
+)
+_REG_OPERAND_CHECK = frozenset({"mov", "push", "pop"})
+_SPECIAL_REGS = SEGMENT_REGS | {f"cr{i}" for i in range(9)} | {f"dr{i}" for i in range(8)}
+
+
+def needs_detail(mnemonic: str, op_str: str) -> bool:
+    """Whether an instruction (as the light decoder prints it) might be sensitive."""
+    name = mnemonic.rsplit(" ", 1)[-1]
+    if name in SENSITIVE_MNEMONICS or "cs:" in op_str:
+        return True
+    if name in _REG_OPERAND_CHECK:
+        return any(tok.strip() in _SPECIAL_REGS for tok in op_str.split(","))
+    return False
 COPY = _s(Rule.COPY, "copy", "harmless: general registers, arithmetic flags, guest memory")
 _MOV_CR_READ = _s(Rule.INLINE, "mov_from_cr", _PRIV + "; control registers are virtual")
 _MOV_CR_WRITE = _s(Rule.EXIT, "mov_to_cr", _PRIV + "; CR0/CR3/CR4 change how code translates")
