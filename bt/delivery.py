@@ -51,11 +51,20 @@ def deliver(
         return Fault(13, (selector & ~3) + ext, return_eip)
     if not desc.present:
         return Fault(11, (selector & ~3) + ext, return_eip)
-    if desc.dpl < vcpu.cpl and not desc.conforming:
-        return Unsupported(f"vector {vector} to an inner privilege level", return_eip)
     size = 4 if gate32 else 2
     cs = vcpu.segs["cs"].selector
-    ctx.push(ctx.guest_eflags(), size)
+    eflags = ctx.guest_eflags()
+    new_cpl = vcpu.cpl
+    if desc.dpl < vcpu.cpl and not desc.conforming:
+        # Inner privilege: switch to the stack the guest's TSS names for the new level.
+        new_cpl = desc.dpl
+        switched = _switch_stack(ctx, new_cpl, ext, return_eip)
+        if not isinstance(switched, tuple):
+            return switched
+        old_ss, old_esp = switched
+        ctx.push(old_ss, size)
+        ctx.push(old_esp, size)
+    ctx.push(eflags, size)
     ctx.push(cs, size)
     ctx.push(return_eip, size)
     if error_code is not None:
@@ -64,8 +73,36 @@ def deliver(
     if not gtype & 0x01:  # interrupt gate
         vcpu.eflags_sys &= ~IF
     # As on far transfers, QEMU leaves the code descriptor's accessed bit alone.
-    vcpu.segs["cs"] = SegmentCache((selector & ~3) | vcpu.cpl, desc.base, desc.limit, desc.attr)
+    vcpu.segs["cs"] = SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr)
     return Goto(offset)
+
+
+def _switch_stack(
+    ctx: CalloutContext, cpl: int, ext: int, eip: int
+) -> tuple[int, int] | Fault | Unsupported:
+    """Load SS:ESP for privilege level `cpl` from the guest's 32-bit TSS; returns the old ones."""
+    vcpu = ctx.vcpu
+    tr = vcpu.tr
+    if (tr.flags >> 8) & 0xF not in (0x9, 0xB):
+        return Unsupported("interrupt to an inner privilege level without a 32-bit TSS", eip)
+    slot = 4 + 8 * cpl
+    if slot + 7 > tr.limit:
+        return Fault(10, (tr.selector & ~3) + ext, eip)
+    new_esp = ctx.mem.read_u(tr.base + slot, 4)
+    new_ss = ctx.mem.read_u(tr.base + slot + 4, 2)
+    err = (new_ss & ~3) + ext
+    if new_ss & ~3 == 0 or new_ss & 3 != cpl:
+        return Fault(10, err, eip)
+    sdesc = D.fetch_descriptor(ctx, new_ss)
+    if sdesc is None or not sdesc.writable or sdesc.dpl != cpl:
+        return Fault(10, err, eip)
+    if not sdesc.present:
+        return Fault(12, err, eip)
+    old_ss = vcpu.segs["ss"].selector
+    old_esp = ctx.reg("esp")
+    ctx.load_segment_cache("ss", SegmentCache(new_ss, sdesc.base, sdesc.limit, sdesc.attr))
+    ctx.set_reg("esp", new_esp)
+    return old_ss, old_esp
 
 
 def merge(first: int, second: int) -> int | None:

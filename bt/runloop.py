@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from unicorn import UC_HOOK_BLOCK
@@ -125,6 +126,7 @@ class RunLoop:
         mem.on_code_write = self._on_code_write
         self._current: TranslationBlock | None = None
         self._current_hit = False
+        self.on_deliver: Callable[[int, int | None, int], None] | None = None
 
     # -- configuration ---
     def count_instructions(self) -> None:
@@ -242,6 +244,8 @@ class RunLoop:
         try:
             if isinstance(event, SoftInt):
                 self._n.vectors[event.vector] += 1
+                if self.on_deliver is not None:
+                    self.on_deliver(event.vector, None, event.eip)
                 got = deliver(ctx, event.vector, None, event.next_eip, True, event.check_dpl)
                 if not isinstance(got, Fault):
                     return got
@@ -262,6 +266,8 @@ class RunLoop:
                 code = fault.error_code
                 if fault.vector in ERROR_CODE_VECTORS and code is None:
                     code = 0
+                if self.on_deliver is not None:
+                    self.on_deliver(fault.vector, code, fault.eip)
                 got = deliver(ctx, fault.vector, code, fault.eip, False, False)
                 if not isinstance(got, Fault):
                     return got

@@ -59,6 +59,14 @@ class TranslationBlock:
         i = bisect.bisect_right(offs, code_addr - self.code_addr) - 1
         return self.insns[max(i, 0)].insn.eip
 
+    def guest_eip_starting_at(self, offset: int) -> int | None:
+        """The guest EIP whose translation starts exactly at `offset`, if one does."""
+        offs = [r.offset for r in self.insns]
+        i = bisect.bisect_left(offs, offset)
+        if i < len(offs) and offs[i] == offset:
+            return self.insns[i].insn.eip
+        return None
+
     def insns_before(self, code_addr: int) -> int:
         """Guest instructions whose translation starts before `code_addr` in this block."""
         offs = [r.offset for r in self.insns]

@@ -101,19 +101,59 @@ def far_call(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     return Goto(offset & _eip_mask(ctx))
 
 
+def _outer_return(
+    ctx: CalloutContext, insn: GuestInsn, sel: int, offset: int, ss_at: int
+) -> Fault | Unsupported | None:
+    """A return to an outer privilege level: CS from `sel`, then SS:ESP from the stack at
+    `ss_at` bytes above ESP; data segments the new level may not use become null."""
+    size = insn.opsize
+    new_cpl = sel & 3
+    desc, fault = D.check_code_far_transfer(ctx, (sel & ~3) | ctx.vcpu.cpl, ctx.vcpu.cpl)
+    if desc is None or fault is not None:
+        desc = D.fetch_descriptor(ctx, sel)
+        if desc is None or not desc.is_code:
+            return Fault(13, sel & ~3, insn.eip)
+        if not desc.conforming and desc.dpl != new_cpl or desc.conforming and desc.dpl > new_cpl:
+            return Fault(13, sel & ~3, insn.eip)
+        if not desc.present:
+            return Fault(11, sel & ~3, insn.eip)
+    new_esp = ctx.peek(size, ss_at)
+    new_ss = ctx.peek(size, ss_at + size) & 0xFFFF
+    sdesc = D.fetch_descriptor(ctx, new_ss)
+    if (new_ss & 3) != new_cpl or sdesc is None or not sdesc.writable or sdesc.dpl != new_cpl:
+        return Fault(13, new_ss & ~3, insn.eip)
+    if not sdesc.present:
+        return Fault(12, new_ss & ~3, insn.eip)
+    ctx.vcpu.segs["cs"] = SegmentCache(sel, desc.base, desc.limit, desc.attr)
+    ctx.load_segment_cache("ss", SegmentCache(new_ss, sdesc.base, sdesc.limit, sdesc.attr))
+    ctx.set_reg("esp", new_esp)
+    for name in ("es", "ds", "fs", "gs"):
+        seg = ctx.vcpu.segs[name]
+        dpl = (seg.flags >> 13) & 3
+        is_data_or_nc_code = not (seg.flags & 0x800) or not (seg.flags & 0x400)
+        if seg.selector & ~3 and is_data_or_nc_code and dpl < new_cpl:
+            ctx.load_segment_cache(name, SegmentCache(0, 0, 0, 0))
+    return None
+
+
 def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """RETF / RETF imm16 to the same privilege level."""
+    """RETF / RETF imm16, to the same or an outer privilege level."""
     size = insn.opsize
     offset = ctx.peek(size)
     sel = ctx.peek(size, size) & 0xFFFF
-    if (sel & 3) != ctx.vcpu.cpl:
-        return Unsupported("far return to another privilege level", insn.eip)
+    imm = insn.operands[0].value & 0xFFFF if insn.operands and isinstance(
+        insn.operands[0], ImmOp) else 0
+    if (sel & 3) > ctx.vcpu.cpl:
+        err2 = _outer_return(ctx, insn, sel, offset, 2 * size + imm)
+        if err2 is not None:
+            return err2
+        return Goto(offset & _eip_mask(ctx))
+    if (sel & 3) < ctx.vcpu.cpl:
+        return Fault(13, sel & ~3, insn.eip)
     err = _load_cs(ctx, sel, offset, insn)
     if err is not None:
         return err
-    ctx.adjust_sp(2 * size)
-    if insn.operands and isinstance(insn.operands[0], ImmOp):
-        ctx.adjust_sp(insn.operands[0].value & 0xFFFF)
+    ctx.adjust_sp(2 * size + imm)
     return Goto(offset & _eip_mask(ctx))
 
 
@@ -126,13 +166,18 @@ def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     offset = ctx.peek(size)
     sel = ctx.peek(size, size) & 0xFFFF
     flags = ctx.peek(size, 2 * size)
-    if (sel & 3) != vcpu.cpl:
-        return Unsupported("IRET to another privilege level", insn.eip)
     cpl = vcpu.cpl
-    err = _load_cs(ctx, sel, offset, insn)
-    if err is not None:
-        return err
-    ctx.adjust_sp(3 * size)
+    if (sel & 3) > cpl:
+        err2 = _outer_return(ctx, insn, sel, offset, 3 * size)
+        if err2 is not None:
+            return err2
+    elif (sel & 3) < cpl:
+        return Fault(13, sel & ~3, insn.eip)
+    else:
+        err = _load_cs(ctx, sel, offset, insn)
+        if err is not None:
+            return err
+        ctx.adjust_sp(3 * size)
     mask = TF | AC | ID | RF | NT
     if cpl == 0:
         mask |= IOPL | VIF | VIP
