@@ -317,8 +317,10 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def rdpmc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """RDPMC: the reference CPU has no performance counters to read: #GP."""
-    return _gp0(insn)
+    """RDPMC: #GP above CPL 0 unless CR4.PCE; then #UD, as QEMU has no counters (measured)."""
+    if ctx.vcpu.cpl > 0 and not ctx.vcpu.cr4 & 0x100:
+        return _gp0(insn)
+    return _ud(insn)
 
 
 def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
