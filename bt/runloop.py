@@ -120,6 +120,7 @@ class RunLoop:
         self._n = _Counters()
         self._stop: VcpuExit | RunResult | None = None
         self._guest_insns: int | None = None
+        self.executions: Counter[int] = Counter()  # block code address -> runs (when counted)
         self._wall = 0.0
         self._deadline: float | None = None
         engine.on_callout = self._on_callout
@@ -143,6 +144,8 @@ class RunLoop:
         lo = bisect.bisect_left(offs, address - tb.code_addr)
         hi = bisect.bisect_left(offs, address - tb.code_addr + size)
         self._guest_insns += hi - lo
+        if address == tb.code_addr:
+            self.executions[address] += 1
         if self.limits.max_insns is not None and self._guest_insns >= self.limits.max_insns:
             self._stop = RunResult("limit", EXIT_LIMIT,
                                    f"instruction limit reached ({self.limits.max_insns})",
@@ -196,6 +199,7 @@ class RunLoop:
             raise InternalError(f"callout from unknown code address 0x{resume:08x}")
         tb, site = found
         self.cache.callout_counts[site.kind] += 1
+        tb.callout_counts[site.kind] = tb.callout_counts.get(site.kind, 0) + 1
         ctx = self.ctx
         ctx.begin()
         self._current, self._current_hit = tb, False
