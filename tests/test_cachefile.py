@@ -41,4 +41,4 @@ def test_saved_cache_describes_every_block(tmp_path: Path) -> None:
     (invalidations,) = db.execute("SELECT count(*) FROM invalidations").fetchone()
     assert invalidations > 0
     (hot,) = db.execute("SELECT max(executions) FROM blocks").fetchone()
-    assert hot > 100
+    assert hot >= 100  # the guest runs its hottest loop 100 times
