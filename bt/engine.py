@@ -183,7 +183,10 @@ class Engine:
             entry.paddr = MON_PHYS  # type: ignore[attr-defined]
             entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
             return True
-        # Guest view: no guest paging yet, so linear == guest-physical.
+        # Guest view: no guest paging yet, so linear == guest-physical. An access that
+        # straddles 4 GiB asks for page 0x100000000 (QEMU's addresses are 64-bit inside):
+        # linear addresses wrap at 4 GiB, and nothing above may ever reach the monitor.
+        vaddr &= 0xFFFFFFFF
         if vaddr in self.protected_pages:
             if access == UC_MEM_WRITE:
                 self.denied = DeniedAccess("write", vaddr, 0)

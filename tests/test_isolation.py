@@ -126,3 +126,26 @@ def test_monitor_page_is_invisible_to_guest_reads(tmp_path: object) -> None:
 def test_boot_chunks_cover_the_image(tmp_path: object) -> None:
     m, _ = machine("nop", tmp_path)
     assert any(isinstance(c, MemoryChunk) and c.paddr == BASE for c in m.image.chunks)
+
+
+def test_access_straddling_4gib_wraps_and_never_reaches_the_cache(tmp_path: object) -> None:
+    # Found by tools/fuzz.py: a dword read at 0xFFFFFFFF asks the TLB for the page above
+    # 4 GiB, where the translation cache lives in Unicorn's physical memory. It must wrap to
+    # linear 0, as QEMU does.
+    m, shadow = machine(
+        """
+        mov dword ptr [0], 0x44332211
+        mov esi, 0xFFFFFFFF
+        lodsd
+        mov ebx, eax
+        mov dword ptr [0xFFFFFFFE], 0xAABBCCDD
+        mov ecx, dword ptr [0]
+        mov al, 0
+        out 0xf4, al
+        """,
+        tmp_path,
+    )
+    assert m.run(timeout=30).kind == "exit-port"
+    assert m.engine.read_reg(R.UC_X86_REG_EBX) == 0x33221100
+    assert m.engine.read_reg(R.UC_X86_REG_ECX) == 0x4433AABB
+    assert_cache_intact(m, shadow)
