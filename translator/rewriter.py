@@ -120,6 +120,8 @@ class Rewriter:
                 add_exit(insn.next_eip, "next")
             elif rule is Rule.INDIRECT and sens.kind == "ret" and self._plain_ret(insn):
                 self._ret_inline_cache(insn, sens, body, pending, callouts)
+            elif rule is Rule.INDIRECT and sens.kind == "call_indirect" and insn.opsize == 4:
+                self._call_inline_cache(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT:
                 add_callout(insn, sens, True)
                 add_exit(None, "never")
@@ -187,6 +189,52 @@ class Rewriter:
         pending.append((resume, None, "never"))
         for h in hits:
             pending.append((h, 0, "ret-cache"))
+        callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
+                                    (first_exit + 1, first_exit + 2)))
+
+    def _call_inline_cache(
+        self,
+        insn: GuestInsn,
+        sens: Sensitivity,
+        body: bytearray,
+        pending: list[tuple[int, int | None, str]],
+        callouts: list[CalloutSite],
+    ) -> None:
+        """CALL r/m32 with the RET-style inline cache: the target is pushed with the same
+        operand (FF /2 becomes FF /6, which evaluates it with the same ESP), compared flag-free,
+        and a hit replaces it with the return address, leaving the stack as CALL would."""
+        i = len(insn.prefixes)
+        push = bytearray(insn.raw)
+        push[i + 1] = (push[i + 1] & 0xC7) | (6 << 3)
+        start = len(body)
+        xchg = b"\x87\x0c\x24"
+        lea = b"\x8d\x89"
+        fields: list[int] = []
+        seq = bytearray(push) + xchg
+        fields.append(start + len(seq) + 2)
+        seq += lea + b"\0\0\0\0" + b"\xe3\x00"
+        j1 = len(seq) - 1
+        fields.append(start + len(seq) + 2)
+        seq += lea + b"\0\0\0\0" + b"\xe3\x00"
+        j2 = len(seq) - 1
+        fields.append(start + len(seq) + 2)
+        seq += lea + b"\0\0\0\0" + xchg + b"\x8d\x64\x24\x04" + self.callout
+        resume = start + len(seq)
+        seq += self.exit_slot
+        ret_addr = insn.next_eip.to_bytes(4, "little")
+        hits: list[int] = []
+        for jpos in (j1, j2):
+            seq[jpos] = len(seq) - (jpos + 1)
+            fields.append(start + len(seq) + 2)
+            # + Pn; restore ECX; [esp] = return address (mov imm32 to memory: no flags)
+            seq += lea + b"\0\0\0\0" + xchg + b"\xc7\x04\x24" + ret_addr
+            hits.append(start + len(seq))
+            seq += self.exit_slot
+        body += seq
+        first_exit = len(pending)
+        pending.append((resume, None, "never"))
+        for h in hits:
+            pending.append((h, 0, "call-cache"))
         callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
                                     (first_exit + 1, first_exit + 2)))
 
