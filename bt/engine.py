@@ -143,6 +143,7 @@ class Engine:
         self.pending_error: BaseException | None = None
         self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
         self.tlb_fills = 0
+        self._fresh_from = TC_LINEAR  # code space above this was never written since a flush
         self.on_callout: Callable[[int, int], None] = self._no_callout
         self.eip_reg = RegisterFile(uc, (R.UC_X86_REG_EIP,))
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
@@ -229,7 +230,17 @@ class Engine:
     def write_code(self, addr: int, data: bytes) -> None:
         """Write translated code at cache address `addr` and drop Unicorn's stale compilations."""
         self.uc.mem_write(TC_PHYS + (addr - TC_LINEAR), data)
-        self.uc.ctl_remove_cache(addr, addr + len(data))
+        if addr < self._fresh_from:
+            self.uc.ctl_remove_cache(addr, addr + len(data))
+        elif addr + len(data) > self._fresh_from:
+            # Code space the CPU has never run since the last flush: nothing compiled to drop.
+            self._fresh_from = addr + len(data)
+
+    def code_flushed(self, start: int) -> None:
+        """Every block was retired and code space from `start` will be reused: drop all of
+        Unicorn's compiled code at once."""
+        self.uc.ctl_flush_tb()
+        self._fresh_from = start
 
     def read_code(self, addr: int, size: int) -> bytes:
         """Bytes of translated code at cache address `addr`."""
@@ -257,7 +268,8 @@ class Engine:
             frame = struct.pack("<IIIII", _ENTRY_STUB, SEL_CODE3, 0x2, esp, SHADOW_SEL["ss"])
             uc.mem_write(MON_PHYS + 0x1000 - len(frame), frame)
             uc.reg_write(R.UC_X86_REG_ESP, _STACK_TOP - len(frame))
-            self.write_code(_ENTRY_STUB, bytes((0xCD, ENTRY_VECTOR)))
+            # The stub sits above the code region the cache allocates from.
+            uc.mem_write(TC_PHYS + (_ENTRY_STUB - TC_LINEAR), bytes((0xCD, ENTRY_VECTOR)))
             uc.emu_start(_TRAMPOLINE, _NEVER)
             if self.exception is None or self.exception.vector != ENTRY_VECTOR:
                 raise InternalError(f"monitor trampoline failed: {self.exception}")

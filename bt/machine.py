@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,11 +15,13 @@ from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
 from bt.devices.uart16550 import Uart16550
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.errors import OptionError
 from bt.memory import GuestMemory
 from bt.runloop import RunLoop, RunResult
 from bt.vcpu import ARITH_FLAGS, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import TranslationCache
 from cache.codebuf import CodeBuffer
+from cache.persist import PersistentStore
 from translator.assembler import Assembler
 from translator.rewriter import Rewriter
 from translator.scanner import Scanner
@@ -35,6 +38,10 @@ class MachineConfig:
     mem_size: int
     chaining: bool = True
     count_insns: bool = False
+    trace_path: str | None = None
+    trace_level: str = "block"
+    guest_name: str = ""
+    cache_dir: str | None = None
 
 
 class _ExitWatch:
@@ -98,6 +105,13 @@ class Machine:
             "isa-debug-exit",
         )
         self._start_cpu(image)
+        self.store: PersistentStore | None = None
+        if config.cache_dir is not None:
+            try:
+                self.store = PersistentStore(config.cache_dir)
+            except (OSError, sqlite3.Error) as exc:
+                raise OptionError(f"--cache-dir: cannot use {config.cache_dir}: {exc}") from None
+            self.runloop.store = self.store
         if config.count_insns:
             self.runloop.count_instructions()
 
@@ -115,7 +129,12 @@ class Machine:
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run the guest until it halts, stops, crashes or reaches a limit."""
-        return self.runloop.run(max_insns=max_insns, timeout=timeout)
+        try:
+            return self.runloop.run(max_insns=max_insns, timeout=timeout)
+        finally:
+            if self.store is not None:
+                self.store.close()
+                self.store = None
 
 
 def _initial_vcpu(image: BootImage) -> Vcpu:

@@ -13,8 +13,8 @@ def format_stats(machine: Machine, result: RunResult) -> str:
     lines = [
         f"run: {result.kind} (status {result.status}) at 0x{result.eip:08x}: {result.message}",
         f"time: {r.wall_seconds:.3f} s",
-        f"blocks: {c.blocks} live, {c.translations} translated, {c.code_bytes} code bytes "
-        f"of {c.capacity}",
+        f"blocks: {c.blocks} live, {c.translations} translated, {c.reused} from --cache-dir, "
+        f"{c.code_bytes} code bytes of {c.capacity}",
         f"lookups: {c.lookups}, hits {c.hits}",
         f"chaining: {'on' if machine.cache.chaining else 'off'}, {c.chains} exits chained",
         f"invalidations: {c.invalidations} (self-modifying writes: {r.smc_faults}), "

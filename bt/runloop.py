@@ -36,7 +36,8 @@ from bt.memory import GuestMemory
 from bt.vcpu import Vcpu
 from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
-from translator.rewriter import EXIT_VECTOR, Rewriter
+from cache.persist import PersistentStore, decode, guest_hash
+from translator.rewriter import EXIT_VECTOR, Rewriter, TranslatedCode
 from translator.scanner import Scanner
 
 EXIT_HALT = 0
@@ -128,6 +129,7 @@ class RunLoop:
         self._current: TranslationBlock | None = None
         self._current_hit = False
         self.on_deliver: Callable[[int, int | None, int], None] | None = None
+        self.store: PersistentStore | None = None
 
     # -- configuration ---
     def count_instructions(self) -> None:
@@ -168,11 +170,28 @@ class RunLoop:
         return tb
 
     def _translate(self, key: TBKey, watch: bool) -> TranslationBlock:
-        scanned = self.scanner.scan(self.mem, key.cs_base, key.eip, key.max_insns)
-        code = self.rewriter.rewrite(scanned, key.cs_base)
+        code = self._from_store(key) if self.store is not None else None
+        if code is None:
+            scanned = self.scanner.scan(self.mem, key.cs_base, key.eip, key.max_insns)
+            code = self.rewriter.rewrite(scanned, key.cs_base)
+            if self.store is not None:
+                self.store.put(key, code, self._guest_bytes(code.guest_ranges))
         pages = self.mem.phys_pages(code.guest_ranges) if watch else ()
         raw = b"".join(r.insn.raw for r in code.insns)
         return self.cache.insert(key, code, pages, raw)
+
+    def _guest_bytes(self, ranges: tuple[tuple[int, int], ...] | list[list[int]]) -> bytes:
+        return b"".join(self.mem.read(a, b - a) for a, b in ranges)
+
+    def _from_store(self, key: TBKey) -> TranslatedCode | None:
+        """A stored translation whose guest bytes are still the ones it was made from."""
+        assert self.store is not None
+        for digest, ranges, payload in self.store.candidates(key):
+            if guest_hash(self._guest_bytes(ranges)) == digest:
+                self.store.hits += 1
+                self.cache.reused += 1
+                return decode(payload)
+        return None
 
     # -- hooks ---
     def _on_code_write(self, page: int) -> None:

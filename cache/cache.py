@@ -33,7 +33,8 @@ class CacheStats:
     capacity: int
     lookups: int
     hits: int
-    translations: int
+    translations: int  # blocks the translator made in this run
+    reused: int  # blocks taken from the persistent store instead
     chains: int
     invalidations: int
     flushes: int
@@ -69,6 +70,7 @@ class TranslationCache:
         self._lookups = 0
         self._hits = 0
         self._translations = 0
+        self.reused = 0  # insertions whose code came from the persistent store
         self._chains = 0
         self._invalidations = 0
         self.callout_counts: Counter[str] = Counter()
@@ -232,6 +234,7 @@ class TranslationCache:
         self._starts.clear()
         self._blocks.clear()
         self._buffer.reset()
+        self._writer.code_flushed(self._buffer.base)
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters."""
@@ -242,7 +245,8 @@ class TranslationCache:
             capacity=self._buffer.size,
             lookups=self._lookups,
             hits=self._hits,
-            translations=self._translations,
+            translations=self._translations - self.reused,
+            reused=self.reused,
             chains=self._chains,
             invalidations=self._invalidations,
             flushes=self._buffer.stats().flushes,

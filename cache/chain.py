@@ -15,6 +15,10 @@ class CodeWriter(Protocol):
         """Write `data` at code address `addr`, dropping any stale compiled copy of it."""
         ...
 
+    def code_flushed(self, start: int) -> None:
+        """Every block was retired; code space from `start` will be reused."""
+        ...
+
 
 def link(writer: CodeWriter, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> None:
     """Make exit slot `slot_no` of `src` jump straight to `dst`."""

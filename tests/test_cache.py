@@ -25,6 +25,9 @@ class FakeWriter:
         for i, b in enumerate(data):
             self.mem[addr + i] = b
 
+    def code_flushed(self, start: int) -> None:
+        self.flushed = start
+
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self.mem.get(addr + i, 0) for i in range(n))
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from bare_unicorn import run_bare  # noqa: E402
 
+from bt.cli import tune_gc  # noqa: E402
 from bt.loader import load_guest  # noqa: E402
 from bt.machine import Machine, MachineConfig  # noqa: E402
 
@@ -94,6 +95,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("guests", nargs="*", default=list(GUESTS))
     args = ap.parse_args()
+    tune_gc()  # as `bt run` does
     rows = []
     for name in args.guests:
         insns = run_bare(str(BIN / f"{name}.elf"), count=True).insns or 0

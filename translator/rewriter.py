@@ -96,13 +96,17 @@ class Rewriter:
             body.extend(self.callout)
             callouts.append(CalloutSite(len(body), insn, sens.kind, ends))
 
-        for insn in block.insns:
-            sens = classify(insn)
+        rules = block.rules if len(block.rules) == len(block.insns) else tuple(
+            classify(i) for i in block.insns)
+        for insn, sens in zip(block.insns, rules, strict=True):
             records.append(InsnRecord(len(body), insn, sens))
-            _extend(ranges, insn.linear, insn.linear + insn.size)
+            if ranges and ranges[-1][1] == insn.linear:
+                ranges[-1] = (ranges[-1][0], insn.linear + len(insn.raw))
+            else:
+                ranges.append((insn.linear, insn.linear + len(insn.raw)))
             rule = sens.rule
             if rule is Rule.COPY:
-                body.extend(insn.raw)
+                body += insn.raw
             elif sens.kind == "cs_access":
                 if cs_base != 0:
                     raise TranslationError(

@@ -9,7 +9,7 @@ import capstone
 from capstone import x86_const as X
 
 from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
-from translator.sensitive import Rule, classify, needs_detail
+from translator.sensitive import COPY, JCC_IDS, Rule, Sensitivity, classify, needs_detail
 
 MAX_BLOCK_INSNS = 64
 _SEG_PREFIX = {0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x26: "es", 0x64: "fs", 0x65: "gs"}
@@ -30,12 +30,14 @@ class ScannedBlock:
     insns: tuple[GuestInsn, ...]
     end_reason: str  # "branch", "callout-exit", "limit", "undecodable", "page"
     bad_eip: int | None  # the undecodable instruction's offset, when end_reason says so
+    rules: tuple[Sensitivity, ...] = ()  # classify() of each instruction, made while scanning
 
 
 class Scanner:
     """Capstone decoder for 32-bit protected-mode guest code."""
 
-    WINDOW = 256
+    WINDOW = 128
+    BATCH = 12  # instructions decoded per call: most blocks are shorter
 
     def __init__(self) -> None:
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -43,51 +45,86 @@ class Scanner:
         self._lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self.decoded = 0
         self.detailed = 0
-        self._buf: bytes = b""  # guest bytes being decoded, from guest-linear _buf_start
-        self._buf_start = -1
-
-    def _next(self, code: CodeSource, cs_base: int, cur: int) -> GuestInsn | None:
-        """Decode the instruction at offset `cur`: light decoding first, detail if needed."""
-        linear = (cs_base + cur) & 0xFFFFFFFF
-        if self._buf_start <= linear and linear + 16 <= self._buf_start + len(self._buf):
-            window = self._buf[linear - self._buf_start :]
-        else:
-            self._buf = code.fetch_code(linear, self.WINDOW)
-            self._buf_start = linear
-            window = self._buf
-        lite = next(self._lite.disasm_lite(window[:16], cur, 1), None)
-        if lite is None:
-            return None
-        self.decoded += 1
-        _addr, size, mnemonic, op_str = lite
-        raw = bytes(window[:size])
-        if not needs_detail(mnemonic, op_str):
-            return GuestInsn(cur, linear, raw, 0, mnemonic, op_str, (), (), 4)
-        self.detailed += 1
-        decoded = next(self._cs.disasm(raw, cur, 1), None)
-        return None if decoded is None else _convert(decoded, linear)
 
     def scan(
         self, code: CodeSource, cs_base: int, eip: int, max_insns: int = MAX_BLOCK_INSNS
     ) -> ScannedBlock:
-        """Decode from `eip` to the end of the block (control flow, exit callout or limit)."""
+        """Decode from `eip` to the end of the block (control flow, exit callout or limit).
+
+        Capstone's light decoder runs once per window of guest bytes (one C call for many
+        instructions); only instructions that may be sensitive are decoded again with detail.
+        """
         insns: list[GuestInsn] = []
+        rules: list[Sensitivity] = []
         cur = eip
-        self._buf = b""
-        self._buf_start = -1
+
+        def done(reason: str, bad: int | None = None) -> ScannedBlock:
+            return ScannedBlock(tuple(insns), reason, bad, tuple(rules))
+
         while True:
-            insn = self._next(code, cs_base, cur)
-            if insn is None:
-                return ScannedBlock(tuple(insns), "undecodable", cur)
-            insns.append(insn)
-            rule = classify(insn).rule
-            if rule in (Rule.BRANCH, Rule.INDIRECT):
-                return ScannedBlock(tuple(insns), "branch", None)
-            if rule is Rule.EXIT:
-                return ScannedBlock(tuple(insns), "callout-exit", None)
-            cur = insn.next_eip
-            if len(insns) >= max_insns:
-                return ScannedBlock(tuple(insns), "limit", None)
+            linear = (cs_base + cur) & 0xFFFFFFFF
+            window = code.fetch_code(linear, self.WINDOW)
+            used = 0
+            for _addr, size, mnemonic, op_str in self._lite.disasm_lite(window, cur, self.BATCH):
+                if used + size > len(window) - 15 and len(window) == self.WINDOW:
+                    break  # may be cut at the window's end: decode it from a fresh window
+                self.decoded += 1
+                raw = bytes(window[used : used + size])
+                lin = (cs_base + cur) & 0xFFFFFFFF
+                direct = _DIRECT.get(mnemonic)
+                if direct is not None and op_str.startswith("0x"):
+                    # A relative branch: its target is all the rewriter needs, and the light
+                    # decoder already printed it.
+                    prefixes = _prefixes(raw)
+                    insn = GuestInsn(cur, lin, raw, direct, mnemonic, op_str,
+                                     (ImmOp(int(op_str, 16), 4),), prefixes,
+                                     2 if 0x66 in prefixes else 4)
+                elif needs_detail(mnemonic, op_str):
+                    self.detailed += 1
+                    decoded = next(self._cs.disasm(raw, cur, 1), None)
+                    if decoded is None:
+                        return done("undecodable", cur)
+                    insn = _convert(decoded, lin)
+                else:
+                    # Cannot be sensitive (needs_detail said so): copied as it is.
+                    insns.append(GuestInsn(cur, lin, raw, 0, mnemonic, op_str, (), (), 4))
+                    rules.append(COPY)
+                    used += size
+                    cur = (cur + size) & 0xFFFFFFFF
+                    if len(insns) >= max_insns:
+                        return done("limit")
+                    continue
+                insns.append(insn)
+                used += size
+                sens = classify(insn)
+                rules.append(sens)
+                if sens.rule in (Rule.BRANCH, Rule.INDIRECT):
+                    return done("branch")
+                if sens.rule is Rule.EXIT:
+                    return done("callout-exit")
+                cur = insn.next_eip
+                if len(insns) >= max_insns:
+                    return done("limit")
+            if used == 0:
+                return done("undecodable", cur)
+
+
+_NAMES = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+_DIRECT = {
+    _NAMES.insn_name(i): i
+    for i in (X.X86_INS_JMP, X.X86_INS_CALL, X.X86_INS_LOOP, X.X86_INS_LOOPE, X.X86_INS_LOOPNE,
+              X.X86_INS_JECXZ, X.X86_INS_JCXZ, *JCC_IDS)
+}
+_PREFIX_BYTES = frozenset((0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
+
+
+def _prefixes(raw: bytes) -> tuple[int, ...]:
+    out: list[int] = []
+    for b in raw:
+        if b not in _PREFIX_BYTES:
+            break
+        out.append(b)
+    return tuple(out)
 
 
 def _reg_size(name: str) -> int:
