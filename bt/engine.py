@@ -101,9 +101,9 @@ class RegisterFile:
         self._n = ctypes.c_int(n)
 
     def read(self) -> list[int]:
-        """Current values, in the order of `ids`."""
+        """Current values, in the order of `ids` (the storage only ever holds 32-bit values)."""
         uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
-        return [v & 0xFFFFFFFF for v in self._vals]
+        return list(self._vals)
 
     def write(self, values: list[int]) -> None:
         """Set every register of the list."""
@@ -146,6 +146,9 @@ class Engine:
         self._fresh_from = TC_LINEAR  # code space above this was never written since a flush
         self.on_callout: Callable[[int, int], None] = self._no_callout
         self.eip_reg = RegisterFile(uc, (R.UC_X86_REG_EIP,))
+        # EIP, the general registers and EFLAGS, read in one batch when a callout arrives.
+        self.callout_regs = RegisterFile(uc, (R.UC_X86_REG_EIP, *GPRS, R.UC_X86_REG_EFLAGS))
+        self.snapshot: list[int] = []
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
         uc.hook_add(UC_HOOK_INTR, self._guard_intr)
         self._write_gdt()
@@ -216,12 +219,13 @@ class Engine:
 
     def _guard_intr(self, uc: Uc, vector: int, _ud: object) -> None:
         try:
-            eip = self.eip_reg.read()[0]
             if vector in (0x80, 0x81):
-                self.on_callout(vector, eip)
-            else:
-                self.exception = CpuException(vector, eip)
-                uc.emu_stop()
+                self.snapshot = self.callout_regs.read()
+                self.on_callout(vector, self.snapshot[0])
+                return
+            eip = self.eip_reg.read()[0]
+            self.exception = CpuException(vector, eip)
+            uc.emu_stop()
         except BaseException as exc:
             self.pending_error = exc
             uc.emu_stop()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
+
+from unicorn.unicorn_py3.unicorn import uclib
 
 from bt.engine import Engine
 from bt.types import PAGE_SIZE, page_of, pages_spanned
@@ -18,6 +21,10 @@ class GuestMemory:
 
     def __init__(self, engine: Engine, size: int) -> None:
         self._uc = engine.uc
+        # Unicorn's C API directly: the binding's mem_read/mem_write cost ~2 us a call, most
+        # of it building ctypes buffers, and callouts make several small accesses each.
+        self._uch = engine.uc._uch
+        self._buf = ctypes.create_string_buffer(PAGE_SIZE)
         self.size = size
         self.unassigned = engine.unassigned_value
         self.on_code_write: Callable[[int], None] = lambda page: None
@@ -35,7 +42,8 @@ class GuestMemory:
             n = min(size - len(out), PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
             phys = self.linear_to_phys(addr)
             if phys + n <= self.size:
-                out += self._uc.mem_read(phys, n)
+                uclib.uc_mem_read(self._uch, phys, self._buf, n)
+                out += ctypes.string_at(self._buf, n)
             else:
                 out += bytes([self.unassigned & 0xFF]) * n
             addr = (addr + n) & 0xFFFFFFFF
@@ -51,7 +59,7 @@ class GuestMemory:
             if phys + n <= self.size:
                 if page_of(phys) in self.code_pages:
                     self.on_code_write(page_of(phys))
-                self._uc.mem_write(phys, data[done : done + n])
+                uclib.uc_mem_write(self._uch, phys, bytes(data[done : done + n]), n)
             done += n
             addr = (addr + n) & 0xFFFFFFFF
 

@@ -220,7 +220,7 @@ class RunLoop:
         self.cache.callout_counts[site.kind] += 1
         tb.callout_counts[site.kind] = tb.callout_counts.get(site.kind, 0) + 1
         ctx = self.ctx
-        ctx.begin()
+        ctx.begin(self.engine.snapshot)
         self._current, self._current_hit = tb, False
         try:
             result = HANDLERS[site.kind](ctx, site.insn)

@@ -41,11 +41,17 @@ class CalloutContext:
         self._file = RegisterFile(engine.uc, _UC_GPR + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---
-    def begin(self) -> None:
-        """Start a callout: the real registers are read (one batch) when first needed."""
-        self._loaded = False
+    def begin(self, snapshot: list[int] | None = None) -> None:
+        """Start a callout, from the engine's register snapshot (EIP, GPRs, EFLAGS) when it
+        has one; otherwise the registers are read (one batch) when first needed."""
         self._dirty = False
         self._flags_dirty = False
+        if snapshot is not None:
+            self._regs = snapshot[1:9]
+            self._eflags = snapshot[9]
+            self._loaded = True
+        else:
+            self._loaded = False
 
     def _load(self) -> None:
         vals = self._file.read()
