@@ -1,4 +1,24 @@
-"""Uart16550: a COM-port 16550A UART (registers, DLAB, FIFOs, loopback, interrupt status)."""
+"""Uart16550: a COM-port 16550A UART (registers, DLAB, FIFOs, loopback, interrupt status).
+
+The reference is QEMU 7.2's hw/char/serial.c as a guest sees it after SeaBIOS (measured with a
+probe guest under qemu-system-i386 -kernel):
+
+- Output is immediate, so LSR always shows THR empty and transmitter empty (0x60); a THR write
+  leaves a THR-empty interrupt pending at once, as in QEMU.
+- Reset values: IER 0, IIR 0x01, LCR 0, MCR 0x08 (QEMU sets OUT2; the datasheet says 0x00),
+  LSR 0x60, MSR 0xB0 (DCD, DSR, CTS: QEMU's stdio backend reports the lines up), SCR 0,
+  divisor 0x000C (9600 baud).
+- IIR priorities (datasheet table 4, as QEMU): line status (0x06) > character timeout (0x0C) >
+  received data (0x04) > THR empty (0x02) > modem status (0x00, never raised: MSR is constant).
+- Without FIFOs the receiver is one holding register: a byte arriving while data is ready
+  overwrites it and sets overrun (LSR bit 1); reading RBR with nothing ready returns the stale
+  byte. With FIFOs: 16 bytes, overrun keeps the old contents, an empty read returns 0.
+- There is no clock, so the character-timeout interrupt is reported as soon as data sits in the
+  FIFO below the trigger level (QEMU raises it 4 character times later).
+- Accesses wider than a byte are split into byte accesses in ascending order, as QEMU's memory
+  core does; bytes past register 7 read 0xFF and are not written (QEMU 7.2 aborts on those).
+- The interrupt line is not gated by MCR OUT2: QEMU raises it regardless (a real PC gates it).
+"""
 
 from __future__ import annotations
 
@@ -7,113 +27,231 @@ from collections.abc import Callable
 
 # Register offsets (DLAB=0 unless noted).
 RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR = range(8)
+REGISTERS = 8
 
-LSR_DR, LSR_THRE, LSR_TEMT = 0x01, 0x20, 0x40
-IIR_NONE, IIR_THRE, IIR_RDA = 0x01, 0x02, 0x04
-IER_RDA, IER_THRE = 0x01, 0x02
+LSR_DR, LSR_OE, LSR_THRE, LSR_TEMT = 0x01, 0x02, 0x20, 0x40
+IIR_NONE, IIR_THRE, IIR_RDA, IIR_RLS, IIR_TIMEOUT = 0x01, 0x02, 0x04, 0x06, 0x0C
+IIR_ID_MASK = 0x06  # the bits QEMU compares against THRE when IIR is read
+IIR_FIFO = 0xC0
+IER_RDA, IER_THRE, IER_RLS = 0x01, 0x02, 0x04
+FCR_ENABLE, FCR_CLEAR_RX, FCR_CLEAR_TX = 0x01, 0x02, 0x04
+FCR_STICKY = 0xC9  # trigger level, DMA mode and enable: what QEMU keeps of a FCR write
 LCR_DLAB = 0x80
 MCR_LOOP = 0x10
+MCR_MASK = 0x1F
+MCR_RESET = 0x08  # OUT2, as QEMU's serial_reset
+MSR_LINES_UP = 0xB0  # DCD | DSR | CTS
+DIVISOR_RESET = 0x000C
+FIFO_SIZE = 16
+TRIGGER_LEVELS = (1, 4, 8, 14)  # by FCR bits 7:6
 
 
 class Uart16550:
-    """Output is immediate, so the transmitter always reads empty (LSR 0x60), as in QEMU."""
+    """COM1-style UART; transmitted bytes go to `sink`, received bytes come from `feed` or
+    `source` (polled, non-blocking, whenever the receiver has room)."""
 
-    def __init__(self, sink: Callable[[bytes], None]) -> None:
+    def __init__(
+        self,
+        sink: Callable[[bytes], None],
+        source: Callable[[], bytes] | None = None,
+    ) -> None:
         self._sink = sink
-        self._rx: deque[int] = deque()
+        self._source = source
+        self._host: deque[int] = deque()  # bytes the host sent that the UART has not taken
+        self._fifo: deque[int] = deque()  # receive FIFO (FIFO mode)
+        self._rbr = 0  # receive holding register (non-FIFO mode)
+        self._rbr_full = False
+        self._overrun = False
+        self._thre_pending = False  # QEMU's thr_ipending: cleared by reading IIR
         self.ier = 0
         self.lcr = 0
-        self.mcr = 0
+        self.mcr = MCR_RESET
         self.scr = 0
-        self.divisor = 0x000C  # 9600 baud after reset in QEMU's model
-        self.fifo = False
-        self._thre_pending = False  # THR-empty interrupt raised, not yet acknowledged
+        self.fcr = 0
+        self.divisor = DIVISOR_RESET
 
-    # -- host side ----------------------------------------------------------------------------
+    # -- host side ------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        """Queue bytes the guest will receive."""
-        self._rx.extend(data)
+        """Queue bytes for the guest; they enter the receiver as it has room (flow control)."""
+        self._host.extend(data)
 
     def irq_pending(self) -> bool:
-        """Whether the UART asserts its interrupt line."""
-        return self._iir() != IIR_NONE
+        """Whether the UART asserts its interrupt line (any enabled condition holds)."""
+        self._pull()
+        return self._interrupt_id() != IIR_NONE
 
-    # -- registers ------------------------------------------------------------------------------
+    @property
+    def fifo_enabled(self) -> bool:
+        """FCR bit 0: the 16-byte FIFOs are on."""
+        return bool(self.fcr & FCR_ENABLE)
+
+    # -- receiver -------------------------------------------------------------------------------
+    def _data_ready(self) -> bool:
+        return bool(self._fifo) if self.fifo_enabled else self._rbr_full
+
+    def _room(self) -> int:
+        """How many bytes the receiver takes now: QEMU's serial_can_receive."""
+        if not self.fifo_enabled:
+            return 0 if self._rbr_full else 1
+        n = len(self._fifo)
+        if n >= FIFO_SIZE:
+            return 0
+        level = self._trigger_level()
+        # QEMU advertises up to the trigger level, then one byte at a time.
+        return level - n if n <= level else 1
+
+    def _trigger_level(self) -> int:
+        return TRIGGER_LEVELS[self.fcr >> 6]
+
+    def _pull(self) -> None:
+        """Move host input into the receiver; loopback disconnects the serial input."""
+        if self.mcr & MCR_LOOP:
+            return
+        while (room := self._room()) > 0:
+            if not self._host and self._source is not None:
+                self._host.extend(self._source())
+            if not self._host:
+                return
+            for _ in range(min(room, len(self._host))):
+                self._receive(self._host.popleft())
+
+    def _receive(self, byte: int) -> None:
+        """A byte arrives at the receiver (serial_receive1)."""
+        if self.fifo_enabled:
+            if len(self._fifo) < FIFO_SIZE:
+                self._fifo.append(byte)
+            else:
+                self._overrun = True  # a full FIFO keeps its contents
+        else:
+            if self._rbr_full:
+                self._overrun = True  # the new byte overwrites the unread one
+            self._rbr = byte
+            self._rbr_full = True
+
+    # -- status ---------------------------------------------------------------------------------
     def _lsr(self) -> int:
-        return LSR_THRE | LSR_TEMT | (LSR_DR if self._rx else 0)
+        lsr = LSR_THRE | LSR_TEMT
+        if self._data_ready():
+            lsr |= LSR_DR
+        if self._overrun:
+            lsr |= LSR_OE
+        return lsr
 
     def _msr(self) -> int:
         if self.mcr & MCR_LOOP:
             # Loopback wires DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD.
             m = self.mcr
-            return ((m & 1) << 5) | ((m & 2) << 3) | ((m & 4) << 4) | ((m & 8) << 4)
-        return 0xB0  # DCD, DSR, CTS asserted, as QEMU's chardev reports
+            return ((m & 0x0C) << 4) | ((m & 0x02) << 3) | ((m & 0x01) << 5)
+        return MSR_LINES_UP
 
-    def _iir(self) -> int:
-        if self.ier & IER_RDA and self._rx:
+    def _interrupt_id(self) -> int:
+        """The highest-priority enabled pending condition (QEMU's serial_update_irq)."""
+        if self.ier & IER_RLS and self._overrun:
+            return IIR_RLS
+        if self.ier & IER_RDA and self.fifo_enabled:
+            n = len(self._fifo)
+            if n >= self._trigger_level():
+                return IIR_RDA
+            if n:
+                return IIR_TIMEOUT
+        elif self.ier & IER_RDA and self._rbr_full:
             return IIR_RDA
         if self.ier & IER_THRE and self._thre_pending:
             return IIR_THRE
         return IIR_NONE
 
+    # -- registers ------------------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
-        """Read `size` bytes starting at register `offset` (wider accesses span registers)."""
+        """Read `size` bytes from register `offset` on, one register per byte."""
         value = 0
         for i in range(size):
-            value |= self._read8((offset + i) & 7) << (8 * i)
+            reg = offset + i
+            byte = self._read8(reg) if reg < REGISTERS else 0xFF
+            value |= byte << (8 * i)
         return value
 
     def _read8(self, reg: int) -> int:
+        self._pull()
+        dlab = bool(self.lcr & LCR_DLAB)
         if reg == RBR_THR:
-            if self.lcr & LCR_DLAB:
+            if dlab:
                 return self.divisor & 0xFF
-            return self._rx.popleft() if self._rx else 0
+            return self._read_rbr()
         if reg == IER:
-            return (self.divisor >> 8) & 0xFF if self.lcr & LCR_DLAB else self.ier
+            return (self.divisor >> 8) & 0xFF if dlab else self.ier
         if reg == IIR_FCR:
-            iir = self._iir()
-            if iir == IIR_THRE:
-                self._thre_pending = False  # reading IIR acknowledges THRE
-            return iir | (0xC0 if self.fifo else 0)
+            iid = self._interrupt_id()
+            if iid & IIR_ID_MASK == IIR_THRE:
+                self._thre_pending = False  # reading IIR acknowledges THR empty
+            return iid | (IIR_FIFO if self.fifo_enabled else 0)
         if reg == LCR:
             return self.lcr
         if reg == MCR:
             return self.mcr
         if reg == LSR:
-            return self._lsr()
+            lsr = self._lsr()
+            self._overrun = False  # reading LSR clears the error bits
+            return lsr
         if reg == MSR:
             return self._msr()
         return self.scr
 
+    def _read_rbr(self) -> int:
+        if self.fifo_enabled:
+            byte = self._fifo.popleft() if self._fifo else 0
+        else:
+            byte = self._rbr  # stale when nothing is ready, as on the chip
+            self._rbr_full = False
+        self._pull()
+        return byte
+
     def write(self, offset: int, size: int, value: int) -> None:
-        """Write `size` bytes starting at register `offset`."""
+        """Write `size` bytes from register `offset` on, one register per byte."""
         for i in range(size):
-            self._write8((offset + i) & 7, (value >> (8 * i)) & 0xFF)
+            reg = offset + i
+            if reg < REGISTERS:
+                self._write8(reg, (value >> (8 * i)) & 0xFF)
 
     def _write8(self, reg: int, value: int) -> None:
+        dlab = bool(self.lcr & LCR_DLAB)
         if reg == RBR_THR:
-            if self.lcr & LCR_DLAB:
+            if dlab:
                 self.divisor = (self.divisor & 0xFF00) | value
-                return
-            if self.mcr & MCR_LOOP:
-                self._rx.append(value)
             else:
-                self._sink(bytes((value,)))
-            self._thre_pending = True
+                self._transmit(value)
         elif reg == IER:
-            if self.lcr & LCR_DLAB:
+            if dlab:
                 self.divisor = (self.divisor & 0x00FF) | (value << 8)
                 return
-            if value & IER_THRE and not self.ier & IER_THRE:
-                self._thre_pending = True  # enabling THRE with an empty THR raises it at once
+            changed = (self.ier ^ value) & 0x0F
             self.ier = value & 0x0F
+            if changed & IER_THRE:
+                # QEMU re-raises THR empty on a rising edge of the enable, even if an IIR read
+                # had acknowledged it (Windows relies on this); a falling edge drops it.
+                self._thre_pending = bool(self.ier & IER_THRE)
         elif reg == IIR_FCR:
-            self.fifo = bool(value & 0x01)
-            if value & 0x02:
-                self._rx.clear()
+            self._write_fcr(value)
         elif reg == LCR:
             self.lcr = value
         elif reg == MCR:
-            self.mcr = value & 0x1F
+            self.mcr = value & MCR_MASK
         elif reg == SCR:
             self.scr = value
+        # LSR and MSR are read-only.
+
+    def _transmit(self, byte: int) -> None:
+        if self.mcr & MCR_LOOP:
+            self._receive(byte)
+        else:
+            self._sink(bytes((byte,)))
+        self._thre_pending = True  # sent at once: the holding register is empty again
+
+    def _write_fcr(self, value: int) -> None:
+        if (value ^ self.fcr) & FCR_ENABLE:
+            value |= FCR_CLEAR_RX | FCR_CLEAR_TX  # switching FIFOs on or off flushes both
+        if value & FCR_CLEAR_RX:
+            self._fifo.clear()
+            self._rbr_full = False
+        if value & FCR_CLEAR_TX:
+            self._thre_pending = True  # QEMU: the emptied transmitter raises THR empty
+        self.fcr = value & FCR_STICKY
