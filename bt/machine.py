@@ -11,13 +11,19 @@ from unicorn import x86_const as R
 from bt.bootimage import BootImage
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
+from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
+from bt.devices.i8042 import I8042
+from bt.devices.pic8259 import PicPair
+from bt.devices.pit8254 import Pit8254
 from bt.devices.uart16550 import Uart16550
+from bt.devices.vga import VgaText, boot_screen_cells
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import OptionError
 from bt.memory import GuestMemory
 from bt.runloop import RunLoop, RunResult
+from bt.timebase import VirtualClock
 from bt.vcpu import ARITH_FLAGS, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import TranslationCache
 from cache.codebuf import CodeBuffer
@@ -81,6 +87,7 @@ class Machine:
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")
         self.io.register(DEBUGCON, 1, DebugCon(debug_out or (lambda _b: None)), "debugcon")
+        self._add_pc_devices(config.mem_size)
         self.asm = Assembler()
         self.scanner = Scanner()
         self.rewriter = Rewriter(self.asm)
@@ -97,6 +104,7 @@ class Machine:
             self.engine, self.memory, self.vcpu, self.ctx, self.cache, self.scanner,
             self.rewriter, image.entry,
         )
+        self.runloop.clock = self.clock
         exit_port = ExitPort()
         self.io.register(
             EXIT_PORT, 4,
@@ -114,6 +122,37 @@ class Machine:
             self.runloop.store = self.store
         if config.count_insns:
             self.runloop.count_instructions()
+
+    def _add_pc_devices(self, mem_size: int) -> None:
+        """The PC platform a Multiboot kernel finds, in the state QEMU + SeaBIOS leave it.
+
+        The clock is virtual and deterministic. Until translated code counts instructions
+        itself, it advances by a fixed step each time the monitor runs (callouts and exits),
+        so a guest polling the PIT or RTC sees time move the same way on every run.
+        """
+        self.clock = VirtualClock()
+        self.pics = PicPair()
+        io = self.io
+        io.register(0x20, 2, self.pics.master, "pic-master")
+        io.register(0xA0, 2, self.pics.slave, "pic-slave")
+        io.register(0x4D0, 2, self.pics.elcr, "elcr")
+        self.pit = Pit8254(self.clock, irq=lambda level: self.pics.set_irq(0, level))
+        io.register(0x40, 4, self.pit, "pit")
+        io.register(0x61, 1, self.pit.speaker, "port61")
+        self.cmos = Cmos(self.clock, mem_size, irq=lambda level: self.pics.set_irq(8, level))
+        io.register(0x70, 2, self.cmos, "cmos")
+        self.kbd = I8042(
+            irq_kbd=lambda level: self.pics.set_irq(1, level),
+            irq_aux=lambda level: self.pics.set_irq(12, level),
+            on_reset=lambda: self.runloop.request_shutdown(0, "guest reset the machine "
+                                                            "through the keyboard controller"),
+        )
+        io.register(0x60, 1, self.kbd.data, "kbd-data")
+        io.register(0x64, 1, self.kbd.command, "kbd-command")
+        self.vga = VgaText(self.memory)
+        io.register(0x3B0, 0x30, self.vga, "vga")
+        # The text screen as QEMU's firmware leaves it at the kernel's entry.
+        self.memory.load(0xB8000, boot_screen_cells())
 
     def _start_cpu(self, image: BootImage) -> None:
         eng = self.engine

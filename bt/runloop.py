@@ -33,12 +33,16 @@ from bt.exits import (
     VcpuExit,
 )
 from bt.memory import GuestMemory
+from bt.timebase import VirtualClock
 from bt.vcpu import Vcpu
 from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
 from cache.persist import PersistentStore, decode, guest_hash
 from translator.rewriter import EXIT_VECTOR, Rewriter, TranslatedCode
 from translator.scanner import Scanner
+
+# Virtual time each monitor entry adds (see Machine._add_pc_devices).
+MONITOR_ENTRY_NS = 1000
 
 EXIT_HALT = 0
 EXIT_BAD_INPUT = 2
@@ -130,6 +134,7 @@ class RunLoop:
         self._current_hit = False
         self.on_deliver: Callable[[int, int | None, int], None] | None = None
         self.store: PersistentStore | None = None
+        self.clock: VirtualClock | None = None
 
     # -- configuration ---
     def count_instructions(self) -> None:
@@ -201,6 +206,8 @@ class RunLoop:
 
     def _on_callout(self, vector: int, resume: int) -> None:
         self._n.callouts += 1
+        if self.clock is not None:
+            self.clock.advance(MONITOR_ENTRY_NS)
         if vector == EXIT_VECTOR:
             hit = self.cache.exit_at(resume)
             if hit is None:
