@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--count-insns", action="store_true",
                      help="count guest instructions exactly for --stats (slower)")
     run.add_argument("--no-chain", action="store_true", help="never chain translated blocks")
+    run.add_argument("--vga-dump", action="store_true",
+                     help="print the final VGA text screen (80x25) after the run")
     run.add_argument("--cache-dir", metavar="DIR",
                      help="keep translations in DIR between runs (stale ones are never used)")
     run.add_argument("--save-cache", metavar="FILE",
@@ -130,6 +132,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if fh is not None:
             fh.close()
+    if args.vga_dump:
+        sys.stdout.write(machine.vga.screen_text() + "\n")
+        sys.stdout.flush()
     if args.save_cache:
         from bt.cachefile import save_cache
 

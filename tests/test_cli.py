@@ -115,3 +115,11 @@ def test_no_chain_gives_the_same_output() -> None:
     proc = bt("run", "ckernel.elf", "--no-chain", "--append", "bt test cmdline", cwd=BIN)
     assert proc.returncode == 1
     assert proc.stdout == (ROOT / "guests" / "expected" / "ckernel.serial").read_text()
+
+
+def test_vga_dump_shows_the_screen() -> None:
+    proc = bt("run", "flags.elf", "--serial", "none", "--vga-dump", cwd=BIN)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 25
+    assert lines[0] == "SeaBIOS (version 1.16.2-debian-1.16.2-1)"  # left by QEMU's firmware
