@@ -7,6 +7,7 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,3 +52,16 @@ def test_stored_regressions(tmp_path: Path) -> None:
             assert fuzz.raw_bytes_case(blob, tmp_path) is None, case.name
         else:
             assert fuzz.compare(text, tmp_path) is None, case.name
+
+
+def test_minimise_keeps_only_what_diverges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in divergence: any case containing CLI diverges.
+    def fake_compare(text: str, tmp: Path) -> str | None:
+        return "diverges" if "cli" in text else None
+
+    monkeypatch.setattr(fuzz, "compare", fake_compare)
+    cli = fuzz.TEMPLATES.index("cli")
+    choices = [(0, 1, 2, 3), (cli, 0, 0, 0), (4, 1, 2, 5), (5, 2, 3, 7)]
+    assert fuzz.minimise(choices, tmp_path) == [(cli, 0, 0, 0)]

@@ -8,8 +8,8 @@ CPL 0 computes exactly as the virtual CPU must: PUSHF/POPF, CLI/STI, MOV/PUSH fr
 registers, SGDT/SIDT/SMSW, LAR/LSL/VERR/VERW), or raw random bytes. The reference is bare
 Unicorn at CPL 0 with the same initial state; the two runs' general registers, EFLAGS, data
 memory and stack are compared. For raw bytes only the outcome is checked: no host crash,
-no traceback, a report. Every failing case is written to tests/fuzz_regressions/ as a guest
-that the test suite replays.
+no traceback, a report. Every failing case is minimised (instructions removed while it still
+diverges) and written to tests/fuzz_regressions/ as a guest that the test suite replays.
 """
 
 from __future__ import annotations
@@ -217,6 +217,26 @@ def raw_bytes_case(blob: bytes, tmp: Path) -> str | None:
     return None
 
 
+def minimise(
+    choices: list[tuple[int, int, int, int]], tmp: Path
+) -> list[tuple[int, int, int, int]]:
+    """The shortest sub-list (removing one instruction at a time) that still diverges."""
+    current = list(choices)
+    changed = True
+    while changed and len(current) > 1:
+        changed = False
+        for i in range(len(current)):
+            trial = current[:i] + current[i + 1 :]
+            try:
+                still = compare(render(trial), tmp) is not None
+            except Exception:  # a removal that breaks assembly is not a smaller case
+                still = False
+            if still:
+                current, changed = trial, True
+                break
+    return current
+
+
 def random_choices(rng: random.Random) -> list[tuple[int, int, int, int]]:
     """One case's choices, drawn from `rng`."""
     n = rng.randint(1, 24)
@@ -243,8 +263,11 @@ def main() -> int:
                 why = raw_bytes_case(blob, tmp)
                 text = "db " + ", ".join(str(b) for b in blob)
             else:
-                text = render(random_choices(rng))
+                choices = random_choices(rng)
+                text = render(choices)
                 why = compare(text, tmp)
+                if why is not None:
+                    text = render(minimise(choices, tmp))
             if why is not None:
                 failures += 1
                 REGRESSIONS.mkdir(exist_ok=True)
