@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--count-insns", action="store_true",
                      help="count guest instructions exactly for --stats (slower)")
     run.add_argument("--no-chain", action="store_true", help="never chain translated blocks")
+    run.add_argument("--trace", metavar="FILE",
+                     help="record what the guest executes (bt-trace; .gz compresses)")
+    run.add_argument("--trace-level", choices=("block", "insn"), default="block",
+                     help="one record per guest block (default) or per instruction")
     run.add_argument("--vga-dump", action="store_true",
                      help="print the final VGA text screen (80x25) after the run")
     run.add_argument("--cache-dir", metavar="DIR",
@@ -60,7 +64,30 @@ def build_parser() -> argparse.ArgumentParser:
                      help="load GUEST as a flat binary at ADDR")
     run.add_argument("--entry", type=_int, metavar="ADDR",
                      help="entry point of a flat binary (default: --load-addr)")
+    trace = sub.add_parser("trace", help="work with execution traces")
+    tsub = trace.add_subparsers(dest="trace_command", parser_class=_Parser)
+    diff = tsub.add_parser("diff", help="report the first divergence between two traces")
+    diff.add_argument("a", help="a bt-trace file (.gz for gzip)")
+    diff.add_argument("b", help="another bt-trace file")
+    diff.add_argument("--ignore", default="", metavar="REG,...",
+                      help="registers not to compare (e.g. eflags,cr3)")
+    diff.add_argument("--start-at", type=_int, metavar="ADDR",
+                      help="start comparing at the first record at guest address ADDR")
+    diff.add_argument("--context", type=_int, default=5, metavar="N",
+                      help="records shown before the divergence (5)")
     return parser
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """`bt trace diff A B`: 0 when equal, 1 when they differ, 2 for bad input."""
+    from bt.tracediff import diff_traces, format_diff
+
+    if args.trace_command != "diff":
+        raise OptionError("trace: expected a subcommand: diff")
+    ignore = {r.strip().lower() for r in args.ignore.split(",") if r.strip()}
+    result = diff_traces(args.a, args.b, ignore, args.start_at, max(args.context, 0))
+    sys.stdout.write(format_diff(result))
+    return 0 if result.equal else 1
 
 
 def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
@@ -121,6 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 mem_size,
                 chaining=not args.no_chain,
                 count_insns=args.count_insns,
+                trace_path=args.trace,
+                trace_level=args.trace_level,
                 guest_name=guest,
                 cache_dir=args.cache_dir,
             ),
@@ -180,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "trace":
+            return cmd_trace(args)
         parser.print_help()
         return EXIT_BAD_INPUT
     except BadInput as exc:

@@ -122,6 +122,15 @@ class Machine:
             self.runloop.store = self.store
         if config.count_insns:
             self.runloop.count_instructions()
+        self.tracer = None
+        if config.trace_path is not None:
+            from bt.tracefile import TraceWriter
+            from bt.tracer import Tracer
+
+            writer = TraceWriter(config.trace_path, config.trace_level, "bt", config.guest_name)
+            self.tracer = Tracer(self.engine, self.cache, self.vcpu, writer, config.trace_level)
+            self.ctx.io = self.tracer.watch_ports(self.io)
+            self.runloop.on_deliver = self.tracer.interrupt
 
     def _add_pc_devices(self, mem_size: int) -> None:
         """The PC platform a Multiboot kernel finds, in the state QEMU + SeaBIOS leave it.
@@ -171,6 +180,8 @@ class Machine:
         try:
             return self.runloop.run(max_insns=max_insns, timeout=timeout)
         finally:
+            if self.tracer is not None:
+                self.tracer.close()
             if self.store is not None:
                 self.store.close()
                 self.store = None

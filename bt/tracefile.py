@@ -1,0 +1,153 @@
+"""bt-trace files: what a guest executed, as streaming JSON Lines (gzip when named *.gz).
+
+Format, version 1. The first line is a header object:
+
+    {"format": "bt-trace", "version": 1, "level": "block" | "insn", "source": "bt",
+     "guest": "<path>", "regs": ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+                                  "eflags", "cs", "ss", "ds", "es", "fs", "gs", "cr0", "cr3"]}
+
+Every following line is one JSON array:
+
+    ["x", eip, [values in header order]]   the guest executed the block (or instruction) at
+                                           eip, with these guest-visible registers before it
+    ["o", port, size, value]               port output
+    ["i", port, size, value]               port input (the value the guest received)
+    ["v", vector, error_code_or_null, eip] an interrupt or exception delivered to the guest
+
+Only guest-visible state is written (EFLAGS as the guest sees it, the guest's selectors and
+control registers), never an address of the monitor's. Records are written and read one at a
+time, so a trace of any length needs constant memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from bt.errors import BadInput
+
+FORMAT = "bt-trace"
+VERSION = 1
+REGS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags",
+        "cs", "ss", "ds", "es", "fs", "gs", "cr0", "cr3")
+
+
+class TraceFileError(BadInput):
+    """A trace file is missing, unreadable or not a bt-trace."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceHeader:
+    """The first line of a trace."""
+
+    level: str
+    source: str
+    guest: str
+    regs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """One event: kind is "exec", "out", "in" or "int"."""
+
+    kind: str
+    eip: int | None = None
+    regs: tuple[int, ...] | None = None
+    port: int | None = None
+    size: int | None = None
+    value: int | None = None
+    vector: int | None = None
+    error_code: int | None = None
+
+
+def _open(path: str, mode: str) -> IO[str]:
+    if path.endswith(".gz"):
+        return gzip.open(path, mode + "t", encoding="ascii")  # type: ignore[return-value]
+    return open(path, mode, encoding="ascii")  # noqa: SIM115 - the caller closes it
+
+
+class TraceWriter:
+    """Writes a trace record by record."""
+
+    def __init__(self, path: str, level: str, source: str, guest: str) -> None:
+        self._fh = _open(path, "w")
+        header = {"format": FORMAT, "version": VERSION, "level": level, "source": source,
+                  "guest": guest, "regs": list(REGS)}
+        self._fh.write(json.dumps(header) + "\n")
+        self.records = 0
+
+    def _line(self, item: list[Any]) -> None:
+        self._fh.write(json.dumps(item, separators=(",", ":")) + "\n")
+        self.records += 1
+
+    def exec(self, eip: int, values: list[int]) -> None:
+        """The guest is about to execute the block or instruction at `eip`."""
+        self._line(["x", eip, values])
+
+    def io_out(self, port: int, size: int, value: int) -> None:
+        """Port output."""
+        self._line(["o", port, size, value])
+
+    def io_in(self, port: int, size: int, value: int) -> None:
+        """Port input."""
+        self._line(["i", port, size, value])
+
+    def interrupt(self, vector: int, error_code: int | None, eip: int) -> None:
+        """An interrupt or exception delivered."""
+        self._line(["v", vector, error_code, eip])
+
+    def close(self) -> None:
+        """Flush and close."""
+        self._fh.close()
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _record(item: list[Any]) -> TraceRecord:
+    tag = item[0]
+    if tag == "x":
+        return TraceRecord("exec", eip=item[1], regs=tuple(item[2]))
+    if tag in ("o", "i"):
+        return TraceRecord("out" if tag == "o" else "in", port=item[1], size=item[2],
+                           value=item[3])
+    if tag == "v":
+        return TraceRecord("int", vector=item[1], error_code=item[2], eip=item[3])
+    raise ValueError(f"unknown record {tag!r}")
+
+
+def open_trace(path: str) -> tuple[TraceHeader, Iterator[TraceRecord]]:
+    """The header and a lazy iterator over the records of the trace at `path`."""
+    try:
+        fh = _open(path, "r")
+        first = fh.readline()
+    except FileNotFoundError:
+        raise TraceFileError(f"{path}: no such file") from None
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise TraceFileError(f"{path}: cannot read: {exc}") from None
+    try:
+        head = json.loads(first)
+        if not isinstance(head, dict) or head.get("format") != FORMAT:
+            raise ValueError("not a bt-trace")
+        if head.get("version") != VERSION:
+            raise ValueError(f"version {head.get('version')} (this bt reads {VERSION})")
+        header = TraceHeader(head["level"], head["source"], head["guest"], tuple(head["regs"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        fh.close()
+        raise TraceFileError(f"{path}: not a bt-trace file ({exc})") from None
+
+    def records() -> Iterator[TraceRecord]:
+        with fh:
+            for n, line in enumerate(fh, start=2):
+                try:
+                    yield _record(json.loads(line))
+                except (ValueError, IndexError, TypeError):
+                    raise TraceFileError(f"{path}:{n}: malformed record") from None
+
+    return header, records()

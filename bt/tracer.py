@@ -1,0 +1,97 @@
+"""Tracer: records what the guest executed (blocks or instructions), its port I/O and interrupts.
+
+Only guest-visible state is written: guest addresses, general registers, EFLAGS as the guest
+sees it, the guest's segment selectors and CR0/CR3; never a translation-cache address.
+"""
+
+from __future__ import annotations
+
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
+from unicorn import x86_const as R
+
+from bt.bus import Bus, BusDevice
+from bt.engine import TC_LINEAR, TC_SIZE, Engine, RegisterFile
+from bt.tracefile import TraceWriter
+from bt.vcpu import Vcpu
+from cache.cache import TranslationCache
+
+_REGS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
+         R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI,
+         R.UC_X86_REG_EFLAGS)
+
+
+class Tracer:
+    """Hooks the engine to write a bt-trace file; made before the guest runs (hooks only apply
+    to code Unicorn compiles after they are added)."""
+
+    def __init__(
+        self, engine: Engine, cache: TranslationCache, vcpu: Vcpu, writer: TraceWriter,
+        level: str,
+    ) -> None:
+        self._cache = cache
+        self._vcpu = vcpu
+        self._writer = writer
+        self._file = RegisterFile(engine.uc, _REGS)
+        self.records = 0
+        hook = UC_HOOK_BLOCK if level == "block" else UC_HOOK_CODE
+        self._insn_level = level != "block"
+        engine.uc.hook_add(hook, self._on_code, None, TC_LINEAR, TC_LINEAR + TC_SIZE - 1)
+
+    def _on_code(self, uc: object, address: int, size: int, _ud: object) -> None:
+        tb = self._cache.block_at(address)
+        if tb is None:
+            return
+        off = address - tb.code_addr
+        if self._insn_level:
+            eip = tb.guest_eip_starting_at(off)
+            if eip is None:
+                return
+        elif off == 0:
+            eip = tb.key.eip
+        else:
+            return
+        self.record(eip)
+
+    def record(self, eip: int) -> None:
+        """Write one execution record for guest `eip` with the current guest-visible state."""
+        vals = self._file.read()
+        v = self._vcpu
+        segs = v.segs
+        regs = [*vals[:8], v.eflags(vals[8]), segs["cs"].selector, segs["ss"].selector,
+                segs["ds"].selector, segs["es"].selector, segs["fs"].selector,
+                segs["gs"].selector, v.cr0, v.cr3]
+        self._writer.exec(eip, regs)
+        self.records += 1
+
+    def interrupt(self, vector: int, error_code: int | None, eip: int) -> None:
+        """An interrupt or exception delivered to the guest."""
+        self._writer.interrupt(vector, error_code, eip)
+
+    def watch_ports(self, bus: Bus) -> Bus:
+        """A bus that forwards to `bus` and records every access."""
+        return _TracingBus(bus, self._writer)
+
+    def close(self) -> None:
+        """Flush and close the trace file."""
+        self._writer.close()
+
+
+class _TracingBus(Bus):
+    """Port bus wrapper that records accesses (the devices still see only offsets)."""
+
+    def __init__(self, inner: Bus, writer: TraceWriter) -> None:
+        super().__init__()
+        self._inner = inner
+        self._writer = writer
+
+    def register(self, base: int, length: int, device: BusDevice, name: str) -> None:
+        self._inner.register(base, length, device, name)
+
+    def read(self, addr: int, size: int) -> int:
+        value = self._inner.read(addr, size)
+        self._writer.io_in(addr, size, value)
+        return value
+
+    def write(self, addr: int, size: int, value: int) -> None:
+        self._writer.io_out(addr, size, value)
+        self._inner.write(addr, size, value)
