@@ -19,38 +19,44 @@ def deliver(
     return_eip: int,
     software: bool,
     check_dpl: bool,
+    fault_eip: int | None = None,
 ) -> Goto | Fault | Unsupported:
-    """Push the interrupt frame and enter the handler; a problem with the IDT gives a Fault."""
+    """Push the interrupt frame and enter the handler; a problem with the IDT gives a Fault.
+
+    `fault_eip` is where such a fault points: the INT instruction itself for a software
+    interrupt (which returns after it), else the same address the frame would hold.
+    """
     vcpu = ctx.vcpu
+    at = return_eip if fault_eip is None else fault_eip
     ext = 0 if software else 1
     idt_base, idt_limit = vcpu.idtr
     gate_err = vector * 8 + 2 + ext
     if vector * 8 + 7 > idt_limit:
-        return Fault(13, gate_err, return_eip)
+        return Fault(13, gate_err, at)
     lo, hi = struct.unpack("<II", ctx.mem.read(idt_base + vector * 8, 8))
     gtype = (hi >> 8) & 0x1F  # S bit and type
     dpl = (hi >> 13) & 3
     if gtype not in (0x05, 0x06, 0x07, 0x0E, 0x0F):
-        return Fault(13, gate_err, return_eip)
+        return Fault(13, gate_err, at)
     if software and check_dpl and dpl < vcpu.cpl:
-        return Fault(13, gate_err, return_eip)
+        return Fault(13, gate_err, at)
     if not (hi >> 15) & 1:
-        return Fault(11, gate_err, return_eip)
+        return Fault(11, gate_err, at)
     if gtype == 0x05:
-        return Unsupported(f"task gate for vector {vector}", return_eip)
+        return Unsupported(f"task gate for vector {vector}", at)
     selector = lo >> 16
     gate32 = bool(gtype & 0x08)
     # A 16-bit gate holds a 16-bit offset (Intel SDM; QEMU 7.2 also takes the upper bits).
     offset = (lo & 0xFFFF) | (hi & 0xFFFF0000) if gate32 else lo & 0xFFFF
     if selector & ~3 == 0:
-        return Fault(13, ext, return_eip)
+        return Fault(13, ext, at)
     desc = D.fetch_descriptor(ctx, selector)
     if desc is None or not desc.is_code:
-        return Fault(13, (selector & ~3) + ext, return_eip)
+        return Fault(13, (selector & ~3) + ext, at)
     if desc.dpl > vcpu.cpl:
-        return Fault(13, (selector & ~3) + ext, return_eip)
+        return Fault(13, (selector & ~3) + ext, at)
     if not desc.present:
-        return Fault(11, (selector & ~3) + ext, return_eip)
+        return Fault(11, (selector & ~3) + ext, at)
     size = 4 if gate32 else 2
     cs = vcpu.segs["cs"].selector
     eflags = ctx.guest_eflags()
@@ -58,7 +64,7 @@ def deliver(
     if desc.dpl < vcpu.cpl and not desc.conforming:
         # Inner privilege: switch to the stack the guest's TSS names for the new level.
         new_cpl = desc.dpl
-        switched = _switch_stack(ctx, new_cpl, ext, return_eip)
+        switched = _switch_stack(ctx, new_cpl, ext, at)
         if not isinstance(switched, tuple):
             return switched
         old_ss, old_esp = switched

@@ -276,7 +276,8 @@ class RunLoop:
                 self._n.vectors[event.vector] += 1
                 if self.on_deliver is not None:
                     self.on_deliver(event.vector, None, event.eip)
-                got = deliver(ctx, event.vector, None, event.next_eip, True, event.check_dpl)
+                got = deliver(ctx, event.vector, None, event.next_eip, True, event.check_dpl,
+                              event.eip)
                 if not isinstance(got, Fault):
                     return got
                 current, fault = event.vector, got

@@ -4,7 +4,8 @@ Alignment: execution records are compared in order. When both traces are at the 
 record n of one is compared with record n of the other. When one trace records instructions
 and the other blocks, the instruction trace is walked forward to the next block start of the
 other (each block start is also an instruction start), so differently sized units never
-cause a false divergence. Port I/O and interrupt records are not compared here.
+cause a false divergence. Consecutive records at one address count once (QEMU logs each REP
+iteration). Port I/O and interrupt records are not compared here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bt.errors import OptionError
-from bt.tracefile import REGS, TraceRecord, open_trace
+from bt.qemulog import open_any_trace
+from bt.tracefile import REGS, TraceRecord
 
 LOOKAHEAD = 100_000  # instruction records searched for the other trace's next block start
 
@@ -48,14 +50,19 @@ class DiffResult:
 
 
 def _execs(records: Iterator[TraceRecord], start_at: int | None) -> Iterator[TraceRecord]:
+    """Execution records from `start_at` on, each run of records at one address collapsed to
+    its first: QEMU logs every iteration of a REP string instruction as its own block, while
+    the engine runs the whole instruction at once."""
     started = start_at is None
+    last: int | None = None
     for r in records:
         if r.kind != "exec":
             continue
         if not started and r.eip == start_at:
             started = True
-        if started:
+        if started and r.eip != last:
             yield r
+        last = r.eip
 
 
 def diff_traces(
@@ -68,8 +75,8 @@ def diff_traces(
     if unknown:
         raise OptionError(f"--ignore: unknown register {sorted(unknown)[0]!r} "
                           f"(one of {', '.join(REGS)})")
-    ha, ra = open_trace(path_a)
-    hb, rb = open_trace(path_b)
+    ha, ra = open_any_trace(path_a)
+    hb, rb = open_any_trace(path_b)
     keep = [i for i, name in enumerate(REGS) if name not in ignore]
     a_iter, b_iter = _execs(ra, start_at), _execs(rb, start_at)
     a_fine = ha.level == "insn" and hb.level != "insn"
