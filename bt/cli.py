@@ -73,9 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="registers not to compare (e.g. eflags,cr3)")
     diff.add_argument("--start-at", type=_int, metavar="ADDR",
                       help="start comparing at the first record at guest address ADDR")
+    diff.add_argument("--nondet", action="append", default=[], metavar="START-END",
+                      help="a guest address range whose results differ by design (RDTSC): "
+                           "compared by address only; the values it leaves different count "
+                           "as equal from then on (repeatable)")
     diff.add_argument("--context", type=_int, default=5, metavar="N",
                       help="records shown before the divergence (5)")
     return parser
+
+
+def _range(spec: str) -> tuple[int, int]:
+    lo, sep, hi = spec.partition("-")
+    try:
+        start, end = int(lo, 0), int(hi, 0)
+    except ValueError:
+        start, end = 0, -1
+    if not sep or end <= start:
+        raise OptionError(f"--nondet: expected START-END with START < END, got {spec!r}")
+    return start, end
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -85,7 +100,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if args.trace_command != "diff":
         raise OptionError("trace: expected a subcommand: diff")
     ignore = {r.strip().lower() for r in args.ignore.split(",") if r.strip()}
-    result = diff_traces(args.a, args.b, ignore, args.start_at, max(args.context, 0))
+    nondet = [_range(spec) for spec in args.nondet]
+    result = diff_traces(args.a, args.b, ignore, args.start_at, max(args.context, 0), nondet)
     sys.stdout.write(format_diff(result))
     return 0 if result.equal else 1
 

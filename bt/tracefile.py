@@ -10,6 +10,14 @@ Every following line is one JSON array:
 
     ["x", eip, [values in header order]]   the guest executed the block (or instruction) at
                                            eip, with these guest-visible registers before it
+    ["x", eip, [values], end]              (block level) the block's guest code ends at `end`;
+                                           it lets a block trace be aligned with an
+                                           instruction trace (a fall-through into a loop head
+                                           is not a block start)
+    ["x", eip, [values], end, true]        (block level) as above, and the previous block was
+                                           cut short before `eip` (a self-modifying write
+                                           re-runs as its own block; the monitor resumed
+                                           after a callout inside the block)
     ["o", port, size, value]               port output
     ["i", port, size, value]               port input (the value the guest received)
     ["v", vector, error_code_or_null, eip] an interrupt or exception delivered to the guest
@@ -61,6 +69,8 @@ class TraceRecord:
     value: int | None = None
     vector: int | None = None
     error_code: int | None = None
+    end: int | None = None  # block records: the guest address after the block's code
+    cut: bool = False  # block records: the previous block stopped before this one's eip
 
 
 def _open(path: str, mode: str) -> IO[str]:
@@ -83,9 +93,15 @@ class TraceWriter:
         self._fh.write(json.dumps(item, separators=(",", ":")) + "\n")
         self.records += 1
 
-    def exec(self, eip: int, values: list[int]) -> None:
-        """The guest is about to execute the block or instruction at `eip`."""
-        self._line(["x", eip, values])
+    def exec(
+        self, eip: int, values: list[int], end: int | None = None, cut: bool = False,
+    ) -> None:
+        """The guest is about to execute the block or instruction at `eip` (a block's guest
+        code ending at `end`; `cut`: the previous block stopped before `eip`)."""
+        if end is None:
+            self._line(["x", eip, values])
+        else:
+            self._line(["x", eip, values, end, True] if cut else ["x", eip, values, end])
 
     def io_out(self, port: int, size: int, value: int) -> None:
         """Port output."""
@@ -113,7 +129,9 @@ class TraceWriter:
 def _record(item: list[Any]) -> TraceRecord:
     tag = item[0]
     if tag == "x":
-        return TraceRecord("exec", eip=item[1], regs=tuple(item[2]))
+        return TraceRecord("exec", eip=item[1], regs=tuple(item[2]),
+                           end=item[3] if len(item) > 3 else None,
+                           cut=len(item) > 4 and item[4] is True)
     if tag in ("o", "i"):
         return TraceRecord("out" if tag == "o" else "in", port=item[1], size=item[2],
                            value=item[3])

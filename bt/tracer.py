@@ -13,7 +13,9 @@ from bt.bus import Bus, BusDevice
 from bt.engine import TC_LINEAR, TC_SIZE, Engine, RegisterFile
 from bt.tracefile import TraceWriter
 from bt.vcpu import Vcpu
+from cache.block import TranslationBlock
 from cache.cache import TranslationCache
+from translator.sensitive import Rule
 
 _REGS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
          R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI,
@@ -33,6 +35,7 @@ class Tracer:
         self._writer = writer
         self._file = RegisterFile(engine.uc, _REGS)
         self.records = 0
+        self._prev: TranslationBlock | None = None  # the block entered last (block level)
         hook = UC_HOOK_BLOCK if level == "block" else UC_HOOK_CODE
         self._insn_level = level != "block"
         engine.uc.hook_add(hook, self._on_code, None, TC_LINEAR, TC_LINEAR + TC_SIZE - 1)
@@ -48,19 +51,39 @@ class Tracer:
                 return
         elif off == 0:
             eip = tb.key.eip
+            last = tb.insns[-1] if tb.insns else None
+            self.record(eip, last.insn.eip + len(last.insn.raw) if last is not None else None,
+                        cut=self._cuts(tb))
+            self._prev = tb
+            return
         else:
             return
         self.record(eip)
 
-    def record(self, eip: int) -> None:
-        """Write one execution record for guest `eip` with the current guest-visible state."""
+    def _cuts(self, tb: TranslationBlock) -> bool:
+        """Whether entering `tb` continues the previous block, which stopped before the end
+        of its code: the re-run of a self-modifying write (a one-instruction block), or the
+        monitor resuming after a callout inside the block (a segment load, say). A copied
+        instruction never hands control to the monitor, so a block entered right after one
+        is a loop head the previous block fell through, not a cut."""
+        if tb.key.max_insns == 1:
+            return True
+        prev = self._prev
+        if prev is None or not prev.key.eip < tb.key.eip:
+            return False
+        return any(r.insn.eip + len(r.insn.raw) == tb.key.eip
+                   and r.sensitivity.rule is not Rule.COPY for r in prev.insns)
+
+    def record(self, eip: int, end: int | None = None, cut: bool = False) -> None:
+        """Write one execution record for guest `eip` (a block ending at `end`, continuing a
+        block cut short when `cut`) with the current guest-visible state."""
         vals = self._file.read()
         v = self._vcpu
         segs = v.segs
         regs = [*vals[:8], v.eflags(vals[8]), segs["cs"].selector, segs["ss"].selector,
                 segs["ds"].selector, segs["es"].selector, segs["fs"].selector,
                 segs["gs"].selector, v.cr0, v.cr3]
-        self._writer.exec(eip, regs)
+        self._writer.exec(eip, regs, end, cut)
         self.records += 1
 
     def interrupt(self, vector: int, error_code: int | None, eip: int) -> None:

@@ -561,12 +561,14 @@ tour:
     NL
     ENDTRY
     TRY "RDTSC"
+nondet_tsc_start:           ; traces compare this range by address only (its values are the host's)
     rdtsc
     mov ebx, eax
     rdtsc
     sub eax, ebx
     setnz al
     movzx eax, al
+nondet_tsc_end:
     call prefix
     HEX "advances", eax, 1
     NL

@@ -127,3 +127,51 @@ def test_bad_input(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "xyz" in proc.stderr
     proc = bt("trace", "diff", good, good)
     assert proc.returncode == 0
+    proc = bt("trace", "diff", good, good, "--nondet", "0x20-0x10")
+    assert proc.returncode == 2 and "--nondet" in proc.stderr
+
+
+def _regs(**kw: int) -> list[int]:
+    return [kw.get(name, 0) for name in REGS]
+
+
+def test_block_trace_aligns_past_a_loop_head_inside_the_block(tmp_path: Path) -> None:
+    # Block 0x10..0x20 falls through 0x18 (a loop head) and later jumps back to it.
+    fine, coarse = str(tmp_path / "i.trace"), str(tmp_path / "b.trace")
+    with TraceWriter(fine, "insn", "bt", "g") as w:
+        for eip, ecx in ((0x10, 0), (0x14, 0), (0x18, 0), (0x1C, 1), (0x18, 1), (0x1C, 2)):
+            w.exec(eip, _regs(ecx=ecx))
+    with TraceWriter(coarse, "block", "bt", "g") as w:
+        w.exec(0x10, _regs(ecx=0), end=0x20)
+        w.exec(0x18, _regs(ecx=1), end=0x20)
+    assert diff_traces(fine, coarse).equal
+    # The same entry recorded as a cut (the monitor resumed there) matches the fall-through.
+    with TraceWriter(coarse, "block", "bt", "g") as w:
+        w.exec(0x10, _regs(ecx=0), end=0x20)
+        w.exec(0x18, _regs(ecx=0), end=0x20, cut=True)
+        w.exec(0x18, _regs(ecx=1), end=0x20)
+    assert diff_traces(fine, coarse).equal
+    # A loop-back the block trace lacks is a divergence.
+    with TraceWriter(coarse, "block", "bt", "g") as w:
+        w.exec(0x10, _regs(ecx=0), end=0x20)
+    assert not diff_traces(fine, coarse).equal
+
+
+def test_nondet_range_values_count_as_equal_afterwards(tmp_path: Path) -> None:
+    a, b = str(tmp_path / "a.trace"), str(tmp_path / "b.trace")
+    for path, tsc in ((a, 0x1111), (b, 0x2222)):
+        with TraceWriter(path, "insn", "bt", "g") as w:
+            w.exec(0x10, _regs())                  # rdtsc
+            w.exec(0x12, _regs(eax=tsc))           # push eax / other work
+            w.exec(0x20, _regs(ebx=tsc))           # the value again, in another register
+            w.exec(0x24, _regs(ebx=tsc, ecx=5))
+    assert not diff_traces(a, b).equal
+    result = diff_traces(a, b, nondet=[(0x10, 0x12)])
+    assert result.equal and result.compared == 4
+    # A difference that is not the nondeterministic value is still reported.
+    with TraceWriter(b, "insn", "bt", "g") as w:
+        w.exec(0x10, _regs())
+        w.exec(0x12, _regs(eax=0x2222))
+        w.exec(0x20, _regs(ebx=0x2222, edx=1))
+    result = diff_traces(a, b, nondet=[(0x10, 0x12)])
+    assert not result.equal and [d.reg for d in result.regs] == ["edx"]
