@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import IO, NoReturn
 
 from bt.errors import BadInput, BtError, InternalError, OptionError
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one record per guest block (default) or per instruction")
     run.add_argument("--vga-dump", action="store_true",
                      help="print the final VGA text screen (80x25) after the run")
+    run.add_argument("--realtime", action="store_true",
+                     help="device time follows the host clock (default: virtual, reproducible)")
+    run.add_argument("--keys", metavar="FILE",
+                     help="type the text of FILE on the guest's keyboard (IRQ 1); without it, "
+                          "keys typed on a terminal stdin go to the guest")
+    run.add_argument("--display", action="store_true",
+                     help="show the VGA text screen live in the terminal")
     run.add_argument("--cache-dir", metavar="DIR",
                      help="keep translations in DIR between runs (stale ones are never used)")
     run.add_argument("--save-cache", metavar="FILE",
@@ -157,7 +165,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     guest = args.guest if args.guest is not None else _demo_path()
     mem_size = args.mem << 20
     image = load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
-    sink, fh = _serial_sink(args.serial)
+    keys = b""
+    if args.keys is not None:
+        try:
+            keys = Path(args.keys).read_bytes()
+        except OSError as exc:
+            raise OptionError(f"--keys: cannot read {args.keys}: {exc.strerror}") from None
+    held = bytearray()  # with --display, serial output waits until the screen is closed
+    sink: Callable[[bytes], None]
+    fh: IO[bytes] | None
+    if args.display and args.serial == "stdio":
+        sink, fh = held.extend, None
+    else:
+        sink, fh = _serial_sink(args.serial)
+    console = None
     try:
         machine = Machine(
             MachineConfig(
@@ -168,12 +189,25 @@ def cmd_run(args: argparse.Namespace) -> int:
                 trace_level=args.trace_level,
                 guest_name=guest,
                 cache_dir=args.cache_dir,
+                realtime=args.realtime,
+                keys=keys,
             ),
             image,
             sink,
         )
+        if args.display or (args.keys is None and sys.stdin.isatty()):
+            from bt.console import HostConsole
+
+            console = HostConsole(machine.kbd if args.keys is None else None,
+                                  machine.vga if args.display else None)
+            console.open()
+            machine.attach_console(console.poll, console.wait)
         result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
     finally:
+        if console is not None:
+            console.close()
+        if held:
+            sys.stdout.buffer.write(held)
         sys.stdout.flush()
         if fh is not None:
             fh.close()

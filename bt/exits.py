@@ -20,6 +20,14 @@ class Halt:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtInt:
+    """An external interrupt taken before the instruction at `eip` (the frame returns there)."""
+
+    vector: int
+    eip: int
+
+
+@dataclass(frozen=True, slots=True)
 class Fault:
     """A guest-visible exception raised by the instruction at `eip` (delivered via the IDT)."""
 
@@ -54,7 +62,7 @@ class Unsupported:
     eip: int
 
 
-VcpuExit = Goto | Halt | Fault | SoftInt | Shutdown | Unsupported
+VcpuExit = Goto | Halt | ExtInt | Fault | SoftInt | Shutdown | Unsupported
 
 # Exceptions that push an error code (Intel SDM vol. 3, table 6-1).
 ERROR_CODE_VECTORS = frozenset({8, 10, 11, 12, 13, 14, 17, 21})

@@ -21,9 +21,10 @@ from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import OptionError
+from bt.irq import IrqSource
 from bt.memory import GuestMemory
 from bt.runloop import RunLoop, RunResult
-from bt.timebase import VirtualClock
+from bt.timebase import Clock, HostClock, VirtualClock
 from bt.vcpu import ARITH_FLAGS, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import TranslationCache
 from cache.codebuf import CodeBuffer
@@ -48,6 +49,8 @@ class MachineConfig:
     trace_level: str = "block"
     guest_name: str = ""
     cache_dir: str | None = None
+    realtime: bool = False  # device time follows the host clock instead of the guest's work
+    keys: bytes = b""  # text typed on the keyboard (--keys FILE), as the host sent it
 
 
 class _ExitWatch:
@@ -87,7 +90,7 @@ class Machine:
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")
         self.io.register(DEBUGCON, 1, DebugCon(debug_out or (lambda _b: None)), "debugcon")
-        self._add_pc_devices(config.mem_size)
+        self._add_pc_devices(config.mem_size, config.realtime)
         self.asm = Assembler()
         self.scanner = Scanner()
         self.rewriter = Rewriter(self.asm)
@@ -104,7 +107,13 @@ class Machine:
             self.engine, self.memory, self.vcpu, self.ctx, self.cache, self.scanner,
             self.rewriter, image.entry,
         )
-        self.runloop.clock = self.clock
+        self.runloop.clock = self.clock if isinstance(self.clock, VirtualClock) else None
+        self.runloop.realtime = config.realtime
+        self.runloop.irq = IrqSource(
+            self.clock, self.pics, (self.pit, self.cmos), (self._uart_line,),
+        )
+        if config.keys:
+            self.kbd.type_text(config.keys.decode("latin-1"))
         exit_port = ExitPort()
         self.io.register(
             EXIT_PORT, 4,
@@ -131,15 +140,29 @@ class Machine:
             self.tracer = Tracer(self.engine, self.cache, self.vcpu, writer, config.trace_level)
             self.ctx.io = self.tracer.watch_ports(self.io)
             self.runloop.on_deliver = self.tracer.interrupt
+            self.runloop.on_resume = self.tracer.resumed
 
-    def _add_pc_devices(self, mem_size: int) -> None:
+    def attach_console(
+        self, poll: Callable[[], None], wait: Callable[[float], bool],
+    ) -> None:
+        """Host input and display: polled at safe points, waited on while the guest halts."""
+        assert self.runloop.irq is not None
+        self.runloop.irq.add_poller(poll)
+        self.runloop.wait_for_input = wait
+
+    def _uart_line(self) -> None:
+        # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
+        self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
+
+    def _add_pc_devices(self, mem_size: int, realtime: bool) -> None:
         """The PC platform a Multiboot kernel finds, in the state QEMU + SeaBIOS leave it.
 
-        The clock is virtual and deterministic. Until translated code counts instructions
-        itself, it advances by a fixed step each time the monitor runs (callouts and exits),
-        so a guest polling the PIT or RTC sees time move the same way on every run.
+        The clock is virtual and deterministic unless `realtime`. Until translated code counts
+        instructions itself, it advances by a fixed step each time the monitor runs (callouts
+        and exits), and to the next timer event when the guest halts or spins without
+        entering the monitor, so a guest sees time move the same way on every run.
         """
-        self.clock = VirtualClock()
+        self.clock: Clock = HostClock() if realtime else VirtualClock()
         self.pics = PicPair()
         io = self.io
         io.register(0x20, 2, self.pics.master, "pic-master")

@@ -24,6 +24,7 @@ from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import InternalError, TranslationError
 from bt.exits import (
     ERROR_CODE_VECTORS,
+    ExtInt,
     Fault,
     Goto,
     Halt,
@@ -32,9 +33,10 @@ from bt.exits import (
     Unsupported,
     VcpuExit,
 )
+from bt.irq import BACKSTOP_US, IrqSource
 from bt.memory import GuestMemory
 from bt.timebase import VirtualClock
-from bt.vcpu import Vcpu
+from bt.vcpu import IF, Vcpu
 from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
 from cache.persist import PersistentStore, decode, guest_hash
@@ -43,6 +45,7 @@ from translator.scanner import Scanner
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000
+_IO_KINDS = frozenset({"in", "out", "ins", "outs"})
 
 EXIT_HALT = 0
 EXIT_BAD_INPUT = 2
@@ -133,8 +136,14 @@ class RunLoop:
         self._current: TranslationBlock | None = None
         self._current_hit = False
         self.on_deliver: Callable[[int, int | None, int], None] | None = None
+        self.on_resume: Callable[[], None] | None = None  # the CPU restarts after a timeout
         self.store: PersistentStore | None = None
         self.clock: VirtualClock | None = None
+        self.irq: IrqSource | None = None
+        self.realtime = False  # HLT waits in host time (--realtime)
+        # Called while the guest halts with nothing scheduled: True if it produced input
+        # (keys typed on the host terminal) that may wake the guest.
+        self.wait_for_input: Callable[[float], bool] | None = None
 
     # -- configuration ---
     def count_instructions(self) -> None:
@@ -241,16 +250,75 @@ class RunLoop:
                 pass  # reported when execution gets there
             else:
                 self.cache.retarget_return_cache(tb, site, result.eip, dst)
+        if site.kind in _IO_KINDS and self.irq is not None:
+            self.irq.devices_changed()
         if result is None:
             if self._current_hit:
                 # The callout wrote over its own block: go on in a fresh translation.
                 self._continue(Goto(site.insn.next_eip), None, -1)
+            elif self.irq is not None:
+                ext = self._interrupt_at(site.insn.next_eip)
+                if ext is not None:
+                    self._continue(ext, None, -1)
+                elif self._shadow_pending(site.insn.next_eip):
+                    self._step_one(site.insn.next_eip)
             return
         self._continue(result, None, -1)
 
+    def _interrupt_at(self, eip: int) -> ExtInt | None:
+        """The external interrupt the guest takes before the instruction at `eip`, if any
+        (devices brought up to date first; IF and the STI/MOV SS shadow respected)."""
+        irq = self.irq
+        if irq is None:
+            return None
+        irq.poll()
+        vcpu = self.vcpu
+        if not vcpu.eflags_sys & IF:
+            return None
+        if vcpu.shadow_eip is not None:
+            if vcpu.shadow_eip == eip:
+                return None
+            vcpu.shadow_eip = None
+        if not irq.pending():
+            return None
+        return ExtInt(irq.acknowledge(), eip)
+
+    def _shadow_pending(self, eip: int) -> bool:
+        """Whether an interrupt waits only for the STI/MOV SS shadow at `eip` to end."""
+        assert self.irq is not None
+        return bool(self.vcpu.eflags_sys & IF) and self.vcpu.shadow_eip == eip \
+            and self.irq.pending()
+
+    def _step_one(self, eip: int) -> None:
+        """Run the one instruction at `eip` alone, so that the monitor sees the boundary after
+        it and delivers the interrupt the shadow held back exactly there, as a CPU does."""
+        try:
+            one = self._translate(self._key(eip, 1), watch=False)
+        except TranslationError as exc:
+            self._stop = RunResult("crash", EXIT_CRASH, str(exc), eip)
+            self.engine.stop()
+            return
+        one.entries += 1
+        self.eip = eip
+        self.engine.set_eip(one.code_addr)
+
     def _continue(self, result: VcpuExit, src: TranslationBlock | None, slot_no: int) -> None:
         """Act on an exit from inside the hook: redirect to the next block or stop the CPU."""
-        if isinstance(result, (Fault, SoftInt)):
+        if isinstance(result, Goto) and self.irq is not None:
+            ext = self._interrupt_at(result.eip)
+            if ext is not None:
+                result, src = ext, None  # the slot leads to the handler now: do not chain
+            elif self._shadow_pending(result.eip):
+                self._step_one(result.eip)
+                return
+        elif isinstance(result, Halt) and self.clock is not None and self.irq is not None \
+                and self.vcpu.eflags_sys & IF:
+            # In virtual time a halt lasts until the next timer event: skip to it here, without
+            # leaving emu_start (the run loop's _halt handles waits for input and the host).
+            woken = self._skip_to_interrupt(result.eip)
+            if woken is not None:
+                result = woken
+        if isinstance(result, (Fault, SoftInt, ExtInt)):
             result = self._deliver(result)
         if isinstance(result, Goto):
             try:
@@ -268,11 +336,21 @@ class RunLoop:
         self._stop = result
         self.engine.stop()
 
-    def _deliver(self, event: Fault | SoftInt) -> VcpuExit:
+    def _deliver(self, event: Fault | SoftInt | ExtInt) -> VcpuExit:
         ctx = self.ctx
         ctx.begin()
         try:
-            if isinstance(event, SoftInt):
+            if isinstance(event, ExtInt):
+                self._n.vectors[event.vector] += 1
+                self.vcpu.halted = False
+                if self.on_deliver is not None:
+                    self.on_deliver(event.vector, None, event.eip)
+                got = deliver(ctx, event.vector, None, event.eip, False, False)
+                if not isinstance(got, Fault):
+                    return got
+                # A fault while taking an external interrupt is delivered as a first fault.
+                current, fault = -1, got
+            elif isinstance(event, SoftInt):
                 self._n.vectors[event.vector] += 1
                 if self.on_deliver is not None:
                     self.on_deliver(event.vector, None, event.eip)
@@ -327,19 +405,26 @@ class RunLoop:
             return RunResult("crash", EXIT_CRASH, str(exc), self.eip)
         code_addr = tb.code_addr
         while True:
-            timeout_us = 0
+            timeout_us = BACKSTOP_US if self.irq is not None else 0
             if self._deadline is not None:
                 left = self._deadline - time.monotonic()
                 if left <= 0:
                     return self._limit_result(code_addr)
-                timeout_us = max(1, int(left * 1e6))
+                timeout_us = max(1, min(int(left * 1e6), timeout_us or 1 << 62))
             self._stop = None
             self._n.emu_starts += 1
+            entries = self._n.callouts
             eng.run(code_addr, timeout_us)
             stop = self._stop
             if stop is not None:
                 if isinstance(stop, RunResult):
                     return stop
+                if isinstance(stop, Halt):
+                    nxt = self._halt(stop.eip)
+                    if isinstance(nxt, RunResult):
+                        return nxt
+                    code_addr = nxt
+                    continue
                 result = self._finish(stop)
                 if result is not None:
                     return result
@@ -360,6 +445,97 @@ class RunLoop:
             code_addr = eng.read_reg(R.UC_X86_REG_EIP)
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 return self._limit_result(code_addr)
+            if self.on_resume is not None:
+                self.on_resume()
+            if self.irq is not None:
+                nxt = self._backstop(code_addr, idle=self._n.callouts == entries)
+                if isinstance(nxt, RunResult):
+                    return nxt
+                code_addr = nxt
+
+    def _backstop(self, code_addr: int, idle: bool) -> int | RunResult:
+        """The emu_start timeout expired: a pending interrupt is taken if execution stands at
+        a guest instruction boundary. If translated code ran the whole `BACKSTOP_US` without
+        entering the monitor (`idle`) with interrupts enabled, the guest is taken to be
+        waiting for one in a loop that cannot advance virtual time itself, and virtual time
+        moves to the next timer event. Otherwise time stays: host slowness (translation,
+        tracing, a loaded machine) must not make timer events come sooner, and with IF clear
+        a guest cannot be waiting for an interrupt."""
+        assert self.irq is not None
+        deadline = self.irq.next_deadline()
+        waiting = idle and bool(self.vcpu.eflags_sys & IF)
+        if waiting and self.clock is not None and deadline is not None:
+            self.clock.advance_to(deadline)
+        tb = self.cache.block_at(code_addr)
+        eip = tb.guest_eip_starting_at(code_addr - tb.code_addr) if tb is not None else None
+        if eip is None:
+            return code_addr  # inside one instruction's translation: the next exit will do
+        ext = self._interrupt_at(eip)
+        if ext is None:
+            return code_addr
+        self.eip = eip
+        return self._enter(self._deliver(ext))
+
+    def _enter(self, got: VcpuExit) -> int | RunResult:
+        """The code address to go on at after a delivery."""
+        if isinstance(got, Goto):
+            self.eip = got.eip
+            try:
+                tb = self.block_for(got.eip)
+            except TranslationError as exc:
+                return RunResult("crash", EXIT_CRASH, str(exc), got.eip)
+            tb.entries += 1
+            return tb.code_addr
+        if isinstance(got, Unsupported):
+            return RunResult("crash", EXIT_CRASH, got.what, got.eip)
+        raise InternalError(f"delivery gave {got}")
+
+    def _skip_to_interrupt(self, eip: int) -> ExtInt | None:
+        """The interrupt that ends a halt at `eip` once virtual time reaches the next timer
+        events (None when no timer is armed)."""
+        assert self.irq is not None and self.clock is not None
+        for _ in range(64):  # a few events may pass with nothing unmasked (PIT OUT edges)
+            ext = self._interrupt_at(eip)
+            if ext is not None:
+                return ext
+            deadline = self.irq.next_deadline()
+            if deadline is None:
+                return None
+            self.clock.advance_to(deadline)
+        return None
+
+    def _halt(self, eip: int) -> int | RunResult:
+        """HLT: the vCPU sleeps until an interrupt; time moves to the next timer event (or
+        passes on the host clock with --realtime)."""
+        vcpu = self.vcpu
+        vcpu.halted = True
+        if not vcpu.eflags_sys & IF:
+            return RunResult("halt", EXIT_HALT, "guest halted with interrupts disabled", eip)
+        irq = self.irq
+        while irq is not None:
+            ext = self._interrupt_at(eip)
+            if ext is not None:
+                self.eip = eip
+                return self._enter(self._deliver(ext))
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return RunResult("limit", EXIT_LIMIT,
+                                 f"time limit reached ({self.limits.timeout} s)", eip)
+            deadline = irq.next_deadline()
+            if self.realtime:
+                wait = 0.05
+                if deadline is not None:
+                    wait = min(wait, max(0.0, (deadline - irq.clock.now_ns()) / 1e9))
+                if self.wait_for_input is None or not self.wait_for_input(wait):
+                    time.sleep(wait)
+                continue
+            if deadline is None:
+                if self.wait_for_input is not None and self.wait_for_input(0.05):
+                    continue
+                break
+            assert self.clock is not None
+            self.clock.advance_to(deadline)
+        return RunResult("halt", EXIT_HALT, "guest halted with interrupts enabled and nothing "
+                         "that could wake it (no timer armed, no input)", eip)
 
     def _limit_result(self, code_addr: int) -> RunResult:
         tb = self.cache.block_at(code_addr)
@@ -367,13 +543,6 @@ class RunLoop:
         return RunResult("limit", EXIT_LIMIT, f"time limit reached ({self.limits.timeout} s)", eip)
 
     def _finish(self, stop: VcpuExit) -> RunResult | None:
-        if isinstance(stop, Halt):
-            self.vcpu.halted = True
-            if self.vcpu.interrupts_enabled:
-                return RunResult("halt", EXIT_HALT,
-                                 "guest halted with interrupts enabled and no device that could "
-                                 "wake it", stop.eip)
-            return RunResult("halt", EXIT_HALT, "guest halted with interrupts disabled", stop.eip)
         if isinstance(stop, Shutdown):
             return RunResult("exit-port", stop.status, stop.reason, self.eip)
         if isinstance(stop, Unsupported):
@@ -412,6 +581,7 @@ class RunLoop:
         _tb, eip = self._guest_eip_of(code_addr)
         if vector < 0:
             return RunResult("crash", EXIT_CRASH, "the CPU stopped on an unexpected error", eip)
+        self.engine.forget_exception()
         code = 0 if vector in ERROR_CODE_VECTORS else None
         got = self._deliver(Fault(vector, code, eip))
         if isinstance(got, Goto):

@@ -17,7 +17,8 @@ Every following line is one JSON array:
     ["x", eip, [values], end, true]        (block level) as above, and the previous block was
                                            cut short before `eip` (a self-modifying write
                                            re-runs as its own block; the monitor resumed
-                                           after a callout inside the block)
+                                           after a callout inside the block; an instruction
+                                           ran alone to end an STI/MOV SS shadow)
     ["o", port, size, value]               port output
     ["i", port, size, value]               port input (the value the guest received)
     ["v", vector, error_code_or_null, eip] an interrupt or exception delivered to the guest

@@ -58,6 +58,9 @@ class Vcpu:
     )
     msrs: dict[int, int] = field(default_factory=dict)
     halted: bool = False
+    # STI, MOV SS and POP SS hold interrupts off until the next instruction has run: the
+    # guest address of that instruction while the shadow lasts.
+    shadow_eip: int | None = None
 
     @property
     def cpl(self) -> int:

@@ -22,7 +22,7 @@ for g in flags descriptors segments control io interrupts smc isolation demo ker
     asm_guest "$g"
 done
 nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
-for g in ckernel compute; do
+for g in ckernel compute platform; do
     c_guest "$g"
 done
 cp bin/demo.elf ../bt/demo/demo.elf

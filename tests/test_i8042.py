@@ -5,13 +5,23 @@ from __future__ import annotations
 import pytest
 
 from bt.devices.i8042 import I8042, text_to_set1
+from bt.devices.pic8259 import PicPair
 from bt.errors import BadInput
+
+
+class Line(list[int]):
+    """An IRQ line as seen from the wire: the levels it goes through (a level driven again
+    unchanged is not a transition)."""
+
+    def drive(self, level: int) -> None:
+        if (self[-1] != level) if self else level:
+            self.append(level)
 
 
 class Wires:
     def __init__(self) -> None:
-        self.kbd: list[int] = []
-        self.aux: list[int] = []
+        self.kbd = Line()
+        self.aux = Line()
         self.a20: list[int] = []
         self.resets = 0
 
@@ -21,7 +31,7 @@ class Wires:
 
 def make() -> tuple[I8042, Wires]:
     w = Wires()
-    kbc = I8042(w.kbd.append, w.aux.append, w.a20.append, w.reset)
+    kbc = I8042(w.kbd.drive, w.aux.drive, w.a20.append, w.reset)
     return kbc, w
 
 
@@ -228,3 +238,22 @@ def test_aux_status_at_entry_and_keyboard_oddities_as_measured() -> None:
             data_out(kbc, byte)
             got += drain(kbc)
         assert got == replies
+
+
+
+def test_command_byte_write_drives_irq1_again_after_pic_init() -> None:
+    """A byte waiting since boot (typed before the kernel ran): the kernel's ICW1 makes the PIC
+    forget the high line, and enabling the keyboard interrupt must give it a fresh edge (QEMU's
+    kbd_update_irq drives the lines at every update)."""
+    pics = PicPair()
+    kbc = I8042(lambda lvl: pics.set_irq(1, lvl), lambda lvl: pics.set_irq(12, lvl),
+                lambda _a: None, lambda: None)
+    kbc.type_text("x")  # the line goes high under the boot PIC setup
+    for offset, value in ((0, 0x11), (1, 0x20), (1, 0x04), (1, 0x01), (1, 0xFD)):
+        pics.master.write(offset, 1, value)  # remap, only IRQ 1 unmasked
+    assert not pics.pending()
+    cmd(kbc, 0x60)
+    data_out(kbc, 0x65)
+    assert pics.pending()
+    assert pics.acknowledge() == 0x21
+    assert kbc.data.read(0, 1) == 0x2D

@@ -29,9 +29,11 @@ BIN = ROOT / "guests" / "bin"
 OUT = ROOT / "guests" / "traces"
 # Small guests only: an instruction-level log costs ~900 bytes per instruction before conversion.
 # pcdevices reads the PIT, whose state depends on QEMU's host-time clock: not reproducible.
+# platform takes timer interrupts: QEMU runs it with -icount (time from instructions executed,
+# 1 ns each), so that a tick falls due only while the guest waits in HLT, as under bt.
 GUESTS = ("flags", "descriptors", "segments", "control", "io", "interrupts", "smc", "isolation",
-          "usermode", "fidelity", "escape", "demo")
-GUEST_ARGS: dict[str, tuple[str, ...]] = {}
+          "usermode", "fidelity", "escape", "demo", "platform")
+GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ("-icount", "shift=0")}
 
 
 def image_range(elf: Path) -> tuple[int, int, int]:

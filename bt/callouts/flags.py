@@ -26,6 +26,7 @@ def sti(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if ctx.vcpu.cpl > ctx.vcpu.iopl:
         return gp0(insn)
     ctx.vcpu.eflags_sys |= IF
+    ctx.vcpu.shadow_eip = insn.next_eip  # as QEMU: the shadow follows every STI
     return None
 
 

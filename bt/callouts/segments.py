@@ -51,7 +51,10 @@ def mov_to_seg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     assert isinstance(dst, RegOp)
     if dst.name == "cs":
         return Fault(6, None, insn.eip)
-    return load_segment(ctx, dst.name, ctx.read_op(src, 2) & 0xFFFF, insn.eip)
+    fault = load_segment(ctx, dst.name, ctx.read_op(src, 2) & 0xFFFF, insn.eip)
+    if fault is None and dst.name == "ss":
+        ctx.vcpu.shadow_eip = insn.next_eip  # the next instruction sets ESP to match
+    return fault
 
 
 def push_seg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
@@ -72,6 +75,7 @@ def pop_seg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         fault = load_segment(ctx, "ss", sel, insn.eip)
         if fault is None:
             ctx.adjust_sp(insn.opsize)
+            ctx.vcpu.shadow_eip = insn.next_eip
         return fault
     fault = load_segment(ctx, op.name, sel, insn.eip)
     if fault is None:

@@ -258,14 +258,14 @@ class I8042:
     def _update_irq(self) -> None:
         kbd = int(self._ob_full and not self._ob_aux and bool(self.mode & MODE_KBD_INT))
         aux = int(self._ob_full and self._ob_aux and bool(self.mode & MODE_AUX_INT))
-        if kbd != self._kbd_level:
-            self._kbd_level = kbd
-            if self._irq_kbd is not None:
-                self._irq_kbd(kbd)
-        if aux != self._aux_level:
-            self._aux_level = aux
-            if self._irq_aux is not None:
-                self._irq_aux(aux)
+        # The lines are driven at every update, not only on change, as QEMU's kbd_update_irq
+        # does: after an ICW1 the PIC has forgotten a line that stayed high, and a guest that
+        # then enables the keyboard interrupt (command byte) must see the edge.
+        self._kbd_level, self._aux_level = kbd, aux
+        if self._irq_kbd is not None:
+            self._irq_kbd(kbd)
+        if self._irq_aux is not None:
+            self._irq_aux(aux)
 
     def _reply(self, value: int, aux: bool = False) -> None:
         self._ctrl.append((value, aux))

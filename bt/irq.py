@@ -1,0 +1,85 @@
+"""IrqSource: what the run loop asks at each safe point: device time brought up to date, and
+the external interrupt the guest should take, if any.
+
+The run loop never polls between guest instructions. It asks at the points where the monitor
+runs anyway (callouts, unchained exits, HLT) and, when translated code runs for a while
+without entering the monitor, at a host-time backstop (`BACKSTOP_US`): the guest is then
+taken to be waiting, and virtual time moves to the next timer event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bt.timebase import Clock, TimerDevice, earliest_deadline
+
+# Host time translated code may run without a monitor entry before the run loop looks at
+# pending interrupts (an emu_start timeout: Python stays off the hot path).
+BACKSTOP_US = 5000
+
+
+class InterruptController(Protocol):
+    """The CPU side of an interrupt controller (the 8259A pair's INTR and INTA)."""
+
+    def pending(self) -> bool:
+        """Whether INTR is asserted."""
+        ...
+
+    def acknowledge(self) -> int:
+        """The INTA cycle: the vector to deliver."""
+        ...
+
+
+class IrqSource:
+    """Timer devices, level-polled devices and the interrupt controller, seen from the CPU."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        controller: InterruptController,
+        timers: Sequence[TimerDevice],
+        pollers: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self.clock = clock
+        self.controller = controller
+        self.timers = tuple(timers)
+        self.pollers = tuple(pollers)
+        self._deadline: int | None = None
+        self._stale = True  # a device may have been reprogrammed: ask for the deadline again
+
+    def add_poller(self, poller: Callable[[], None]) -> None:
+        """Call `poller` at every safe point too (a host input, a display)."""
+        self.pollers = (*self.pollers, poller)
+
+    def devices_changed(self) -> None:
+        """The guest touched a device (port I/O): its next event may have moved."""
+        self._stale = True
+
+    def next_deadline(self) -> int | None:
+        """Guest time of the next timer event."""
+        if self._stale:
+            self._deadline = earliest_deadline(self.timers)
+            self._stale = False
+        return self._deadline
+
+    def poll(self) -> None:
+        """Raise whatever became due up to now: timer events and level-triggered lines."""
+        deadline = self.next_deadline()
+        if deadline is not None and self.clock.now_ns() >= deadline:
+            now = self.clock.now_ns()
+            for t in self.timers:
+                t.tick(now)
+            self._stale = True
+        for p in self.pollers:
+            p()
+
+    def pending(self) -> bool:
+        """Whether the controller asserts INTR (after `poll`)."""
+        return self.controller.pending()
+
+    def acknowledge(self) -> int:
+        """The vector of the interrupt the CPU takes now."""
+        vector = self.controller.acknowledge()
+        self._stale = True
+        return vector
