@@ -1,11 +1,14 @@
 /* platform: a C kernel on the PC platform: its own IDT, the PIC remapped to 0x20/0x28, the PIT
  * at 100 Hz on IRQ 0 counted while it waits in HLT, keyboard bytes on IRQ 1 (put in the i8042
  * output buffer by the kernel itself, command 0xD2, so the run needs no host input), the
- * COM1 THRE interrupt on IRQ 4, the VGA text screen and its cursor, and faults (#DE, #UD,
- * #BP, #GP, #NP) it handles and resumes after. Its serial output is compared with QEMU's.
+ * COM1 THRE interrupt on IRQ 4, the VGA text screen and its cursor, and faults it handles
+ * and resumes after: #DE, #UD, #BP, #OF (INTO), #GP, #NP, #SS (segment loads) and INT n
+ * through a DPL 0 gate. (No fault from a data access beyond a segment limit: QEMU's TCG does not
+ * check data segment limits, so a PC as QEMU models it raises none.) Its serial output is
+ * compared with QEMU's.
  *
  * "-append stress" (bt run --append stress) takes 100,000 timer interrupts (the PIT at
- * 10 kHz) and 10,000 faults, then prints the counts. */
+ * 10 kHz) and 16,000 faults and software interrupts, then prints the counts. */
 #include "kio.h"
 
 #define PIC1 0x20
@@ -27,6 +30,7 @@ static const u64 gdt[] __attribute__((aligned(8))) = {
     0x00CF9A000000FFFFull, /* 0x08 code, flat */
     0x00CF92000000FFFFull, /* 0x10 data, flat */
     0x00CF12000000FFFFull, /* 0x18 data, not present: loading it raises #NP */
+    0x00CF12000000FFFFull, /* 0x20 the same: loaded into SS it raises #SS */
 };
 static struct __attribute__((packed)) { u16 limit; u32 base; } gdtr = {sizeof gdt - 1, (u32)gdt};
 static u64 idt[NVEC] __attribute__((aligned(8)));
@@ -38,6 +42,8 @@ static volatile u32 faults[32];
 static volatile u8 kbd_buf[32];
 static volatile u32 kbd_len;
 static volatile u32 depth;
+volatile u32 resume;           /* (global: named in asm) where a fault resumes: the end of the faulting instruction */
+static volatile u32 error_sum; /* the error codes pushed, summed: compared with QEMU's */
 
 /* One stub per vector: push a dummy error code where the CPU pushes none, then the vector. */
 #define STUB(n) "isr" #n ":\n\t" "pushl $0\n\t" "pushl $" #n "\n\t" "jmp isr_common\n"
@@ -74,7 +80,6 @@ static void eoi(u32 irq)
     outb(PIC1, 0x20);
 }
 
-/* Faulting instructions are 2 bytes long (div ecx, ud2, mov ds ax): resume after them. */
 void isr(struct frame *f)
 {
     u32 v = f->vector;
@@ -83,8 +88,11 @@ void isr(struct frame *f)
     depth++;
     if (v < 32) {
         faults[v]++;
-        if (v == 0 || v == 6 || v == 11 || v == 13)
-            f->eip += 2;
+        error_sum += f->error;
+        if (resume) { /* a fault: go on after the instruction (traps return there anyway) */
+            f->eip = resume;
+            resume = 0;
+        }
         if (v == 8) { /* never expected: report and stop */
             puts_com1("double fault\n");
             outb(0xF4, 0x7F);
@@ -158,18 +166,24 @@ static void wait_ticks(u32 n)
         __asm__ volatile("sti\n\thlt\n\tcli" ::: "memory");
 }
 
+/* `insn` faults (or traps); the handler resumes at the label after it. */
+#define FAULT(insn, ...) \
+    __asm__ volatile("movl $1f, resume\n\t" insn "\n1:" : : __VA_ARGS__)
+
 static u32 take_faults(u32 rounds)
 {
-    u32 zero = 0;
     for (u32 i = 0; i < rounds; i++) {
-        __asm__ volatile("xorl %%edx, %%edx\n\tmovl $1, %%eax\n\tdivl %0"
-                         : : "c"(zero) : "eax", "edx");   /* #DE: div ecx, 2 bytes */
-        __asm__ volatile("ud2");                            /* #UD */
-        __asm__ volatile("int3");                           /* #BP (trap: no adjust) */
-        __asm__ volatile("movw $0x2b, %%ax\n\tmovw %%ax, %%ds" ::: "eax"); /* #GP: no 0x28 */
-        __asm__ volatile("movw $0x18, %%ax\n\tmovw %%ax, %%ds" ::: "eax"); /* #NP */
+        FAULT("xorl %%edx, %%edx\n\tmovl $1, %%eax\n\tdivl %0", "c"(0) : "eax", "edx");
+        FAULT("ud2");                                                    /* #UD */
+        FAULT("int3");                                                   /* #BP, a trap */
+        FAULT("movl $0x7fffffff, %%eax\n\taddl $1, %%eax\n\tinto", : "eax"); /* #OF */
+        FAULT("movw $0x2b, %%ax\n\tmovw %%ax, %%ds", : "eax");  /* #GP(0x28): beyond the GDT */
+        FAULT("movw $0x18, %%ax\n\tmovw %%ax, %%ds", : "eax");  /* #NP(0x18) */
+        FAULT("movw $0x20, %%ax\n\tmovw %%ax, %%ss", : "eax");  /* #SS(0x20) */
+        FAULT("int $0x1f");                                      /* INT n, DPL 0 gate at CPL 0 */
     }
-    return faults[0] + faults[6] + faults[3] + faults[13] + faults[11];
+    return faults[0] + faults[6] + faults[3] + faults[4] + faults[13] + faults[11] +
+           faults[12] + faults[31];
 }
 
 /* The VGA text screen: a title, a line per test, the cursor after the last one. */
@@ -232,8 +246,12 @@ static void report_faults(u32 total, int with_spurious)
     kv_dec("de", faults[0]);
     kv_dec("ud", faults[6]);
     kv_dec("bp", faults[3]);
+    kv_dec("of", faults[4]);
     kv_dec("gp", faults[13]);
     kv_dec("np", faults[11]);
+    kv_dec("ss", faults[12]);
+    kv_dec("int", faults[31]);
+    kv_dec("errors", error_sum);
     kv_dec("df", faults[8]);
     if (with_spurious)
         kv_dec("spurious", spurious);
@@ -305,7 +323,7 @@ void kmain(u32 magic, struct mb_info *mb)
     vga_line("serial: THRE interrupt", 0x07);
 
     report_faults(take_faults(10), 1);
-    vga_line("faults: #DE #UD #BP #GP #NP handled", 0x07);
+    vga_line("faults: #DE #UD #BP #OF #GP #NP #SS INT handled", 0x07);
     dump_screen(6);
     outb(0xF4, 0x00);
 }

@@ -29,15 +29,16 @@ def bt(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_stress_100k_timer_interrupts_and_10k_faults() -> None:
+def test_stress_100k_timer_interrupts_and_16k_faults() -> None:
     proc = bt("run", "platform.elf", "--append", "stress", "--stats")
     assert proc.returncode == 1, proc.stderr
     line = proc.stdout.splitlines()[1]
-    assert line == (" ticks=100000 faults=10000 de=2000 ud=2000 bp=2000 gp=2000 np=2000 df=0"
-                    " nested=0"), proc.stdout
+    assert line == (" ticks=100000 faults=16000 de=2000 ud=2000 bp=2000 of=2000 gp=2000 np=2000"
+                    " ss=2000 int=2000 errors=192000 df=0 nested=0"), proc.stdout
     delivered = next(x for x in proc.stderr.splitlines() if "interrupts and exceptions" in x)
     for name in ("#DE divide error: 2000", "#UD invalid opcode: 2000", "#BP breakpoint: 2000",
-                 "#GP general protection: 2000", "#NP segment not present: 2000"):
+                 "#OF overflow: 2000", "#GP general protection: 2000",
+                 "#NP segment not present: 2000", "#SS stack fault: 2000", "vector 31: 2000"):
         assert name in delivered
     # 100,000 ticks counted by the guest plus the ones before it counted (PIT reprogramming).
     ticks = int(delivered.split("vector 32: ")[1].split(",")[0])
