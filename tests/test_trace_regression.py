@@ -5,9 +5,10 @@ Every guest with a reference is compared at instruction level and at block level
 reads RDTSC, whose values are the host's: the guest marks that code with nondet_*_start/end
 symbols, compared by address only (`bt trace diff --nondet`). smc is compared at block level:
 at instruction level, the flags after a self-modifying write's re-run differ (a known bug of
-per-instruction tracing, pinned below). Guests without a reference: pcdevices reads the PIT,
-which QEMU drives from host time; ckernel, compute, kernelish and translate run tens to
-hundreds of millions of instructions, too many for a committed instruction log.
+per-instruction tracing, pinned below). pcdevices and platform read the PIT and take timer
+interrupts: their references come from QEMU with -icount, whose time is reproducible. Guests
+without a reference: ckernel, compute, kernelish and translate run tens to hundreds of
+millions of instructions, too many for a committed instruction log.
 """
 
 from __future__ import annotations

@@ -28,12 +28,13 @@ from bt.tracefile import TraceWriter  # noqa: E402
 BIN = ROOT / "guests" / "bin"
 OUT = ROOT / "guests" / "traces"
 # Small guests only: an instruction-level log costs ~900 bytes per instruction before conversion.
-# pcdevices reads the PIT, whose state depends on QEMU's host-time clock: not reproducible.
-# platform takes timer interrupts: QEMU runs it with -icount (time from instructions executed,
-# 1 ns each), so that a tick falls due only while the guest waits in HLT, as under bt.
+# pcdevices reads the PIT and platform takes timer interrupts: QEMU runs them with -icount
+# (time from instructions executed, 1 ns each) instead of its host-time clock, so the PIT state
+# they read is reproducible and a tick falls due only while the guest waits in HLT, as under bt.
 GUESTS = ("flags", "descriptors", "segments", "control", "io", "interrupts", "smc", "isolation",
-          "usermode", "fidelity", "escape", "demo", "platform")
-GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ("-icount", "shift=0")}
+          "usermode", "fidelity", "escape", "demo", "platform", "pcdevices")
+GUEST_ARGS: dict[str, tuple[str, ...]] = {
+    "platform": ("-icount", "shift=0"), "pcdevices": ("-icount", "shift=0")}
 
 
 def image_range(elf: Path) -> tuple[int, int, int]:
