@@ -68,10 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep translations in DIR between runs (stale ones are never used)")
     run.add_argument("--save-cache", metavar="FILE",
                      help="write the translation cache to FILE (SQLite) at the end of the run")
+    run.add_argument("--inspect", action="store_true",
+                     help="open the translation-cache inspector at the end of the run")
     run.add_argument("--load-addr", type=_int, metavar="ADDR",
                      help="load GUEST as a flat binary at ADDR")
     run.add_argument("--entry", type=_int, metavar="ADDR",
                      help="entry point of a flat binary (default: --load-addr)")
+    inspect = sub.add_parser("inspect", help="browse or export a saved translation cache")
+    inspect.add_argument("file", help="a cache file written by bt run --save-cache")
+    inspect.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    inspect.add_argument("--dot", metavar="OUT", help="write the chain graph for Graphviz")
+    inspect.add_argument("--drcov", metavar="OUT",
+                         help="write drcov coverage (and hit counts to OUT.hits.csv)")
     trace = sub.add_parser("trace", help="work with execution traces")
     tsub = trace.add_subparsers(dest="trace_command", parser_class=_Parser)
     diff = tsub.add_parser("diff", help="report the first divergence between two traces")
@@ -162,6 +170,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bt.machine import Machine, MachineConfig
 
     _check_options(args)
+    if args.inspect:
+        from bt.inspector.command import check_terminal
+
+        check_terminal("--inspect")  # before the run, not after it
     guest = args.guest if args.guest is not None else _demo_path()
     mem_size = args.mem << 20
     image = load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
@@ -214,13 +226,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.vga_dump:
         sys.stdout.write(machine.vga.screen_text() + "\n")
         sys.stdout.flush()
-    if args.save_cache:
+    cache_path = args.save_cache
+    if args.inspect and not cache_path:
+        from bt.inspector.command import temporary_cache_path
+
+        cache_path = temporary_cache_path()
+    if cache_path:
         from bt.cachefile import save_cache
 
         rl = machine.runloop
         try:
             save_cache(
-                args.save_cache, machine.cache, machine.engine.read_code,
+                cache_path, machine.cache, machine.engine.read_code,
                 {"guest": guest, "result": result.kind, "status": result.status,
                  "run_stats": rl.stats(), "guest_insns": rl.stats().guest_insns},
                 rl.executions if rl.stats().guest_insns is not None else None,
@@ -232,6 +249,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bt.report import format_stats
 
         sys.stderr.write(format_stats(machine, result))
+    if args.inspect:
+        from bt.inspector.command import inspect_after_run
+
+        inspect_after_run(cache_path, temporary=not args.save_cache)
     if result.kind == "crash":
         sys.stderr.write(f"bt: guest crashed at 0x{result.eip:08x}: {result.message}\n")
         return EXIT_CRASH
@@ -261,6 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "trace":
             return cmd_trace(args)
+        if args.command == "inspect":
+            from bt.inspector.command import cmd_inspect
+
+            return cmd_inspect(args)
         parser.print_help()
         return EXIT_BAD_INPUT
     except BadInput as exc:
