@@ -39,22 +39,27 @@ class IrqSource:
         clock: Clock,
         controller: InterruptController,
         timers: Sequence[TimerDevice],
-        pollers: Sequence[Callable[[], None]] = (),
+        lines: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.clock = clock
         self.controller = controller
         self.timers = tuple(timers)
-        self.pollers = tuple(pollers)
+        # Level-triggered device lines (the UART's): they can only change when the guest
+        # touches a device, so they are re-read after port I/O, not at every safe point.
+        self.lines = tuple(lines)
+        self.pollers: tuple[Callable[[], None], ...] = ()
         self._deadline: int | None = None
         self._stale = True  # a device may have been reprogrammed: ask for the deadline again
+        self._lines_stale = True
 
     def add_poller(self, poller: Callable[[], None]) -> None:
-        """Call `poller` at every safe point too (a host input, a display)."""
+        """Call `poller` at every safe point too (host input, a display)."""
         self.pollers = (*self.pollers, poller)
 
     def devices_changed(self) -> None:
-        """The guest touched a device (port I/O): its next event may have moved."""
+        """The guest touched a device (port I/O): its next event and its lines may have moved."""
         self._stale = True
+        self._lines_stale = True
 
     def next_deadline(self) -> int | None:
         """Guest time of the next timer event."""
@@ -71,6 +76,10 @@ class IrqSource:
             for t in self.timers:
                 t.tick(now)
             self._stale = True
+        if self._lines_stale:
+            self._lines_stale = False
+            for line in self.lines:
+                line()
         for p in self.pollers:
             p()
 
@@ -82,4 +91,5 @@ class IrqSource:
         """The vector of the interrupt the CPU takes now."""
         vector = self.controller.acknowledge()
         self._stale = True
+        self._lines_stale = True
         return vector
