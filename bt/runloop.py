@@ -128,6 +128,7 @@ class RunLoop:
         self._n = _Counters()
         self._stop: VcpuExit | RunResult | None = None
         self._guest_insns: int | None = None
+        self._last_counted: tuple[int, int] | None = None  # the last block hook: (address, insns)
         self.executions: Counter[int] = Counter()  # block code address -> runs (when counted)
         self._wall = 0.0
         self._deadline: float | None = None
@@ -160,6 +161,7 @@ class RunLoop:
         lo = bisect.bisect_left(offs, address - tb.code_addr)
         hi = bisect.bisect_left(offs, address - tb.code_addr + size)
         self._guest_insns += hi - lo
+        self._last_counted = (address, hi - lo)
         if address == tb.code_addr:
             self.executions[address] += 1
         if self.limits.max_insns is not None and self._guest_insns >= self.limits.max_insns:
@@ -443,6 +445,7 @@ class RunLoop:
                 continue
             # emu_start returned by itself: the timeout expired.
             code_addr = eng.read_reg(R.UC_X86_REG_EIP)
+            self._uncount(code_addr)
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 return self._limit_result(code_addr)
             if self.on_resume is not None:
@@ -452,6 +455,17 @@ class RunLoop:
                 if isinstance(nxt, RunResult):
                     return nxt
                 code_addr = nxt
+
+    def _uncount(self, code_addr: int) -> None:
+        """Unicorn runs a block's hook before it checks for a stop request, so a block the
+        timeout stopped at was counted without running; the restart counts it again."""
+        last, self._last_counted = self._last_counted, None
+        if self._guest_insns is None or last is None or last[0] != code_addr:
+            return
+        self._guest_insns -= last[1]
+        tb = self.cache.block_at(code_addr)
+        if tb is not None and tb.code_addr == code_addr and self.executions[code_addr] > 0:
+            self.executions[code_addr] -= 1
 
     def _backstop(self, code_addr: int, idle: bool) -> int | RunResult:
         """The emu_start timeout expired: a pending interrupt is taken if execution stands at
