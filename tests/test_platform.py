@@ -221,3 +221,37 @@ def test_terminal_keys_reach_the_guest_and_display_draws_the_screen() -> None:
     text = out.decode(errors="replace")
     assert "\x1b[" in text and "bt platform guest" in text  # the screen, drawn with ANSI codes
     assert "keyboard: 0x2d 0xad 0x30 0xb0 0x14 0x94 0x1c 0x9c irqs=8" in text
+
+
+IDLE_GUEST = """
+    mov edi, 0x200040
+    mov eax, handler
+    mov word ptr [edi], ax
+    mov word ptr [edi + 2], 0x08
+    mov word ptr [edi + 4], 0x8e00
+    shr eax, 16
+    mov word ptr [edi + 6], ax
+    sub esp, 6
+    mov word ptr [esp], 0x7ff
+    mov dword ptr [esp + 2], 0x200000
+    lidt [esp]
+    add esp, 6
+    sti
+idle:
+    jmp idle
+handler:
+    mov al, 0x2a
+    out 0xf4, al
+"""
+
+
+def test_sti_then_spin_takes_the_timer_interrupt(tmp_path: Path) -> None:
+    """`sti; jmp $`: no monitor entry ever again, yet the timer interrupt arrives (the
+    backstop; the STI shadow must not outlive its one instruction)."""
+    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+    path = tmp_path / "idle.bin"
+    path.write_bytes(bytes(ks.asm(IDLE_GUEST, 0x100000)[0]))
+    image: BootImage = load_guest(str(path), 16 << 20, "", 0x100000, None)
+    m = Machine(MachineConfig(16 << 20), image, lambda _b: None)
+    res = m.run(timeout=30)
+    assert (res.kind, res.status) == ("exit-port", 0x2A * 2 + 1), res
