@@ -36,7 +36,7 @@ from bt.exits import (
 from bt.irq import BACKSTOP_US, IrqSource
 from bt.memory import GuestMemory
 from bt.timebase import VirtualClock
-from bt.vcpu import IF, Vcpu
+from bt.vcpu import Vcpu
 from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
 from cache.persist import PersistentStore, decode, guest_hash
@@ -260,7 +260,7 @@ class RunLoop:
                 self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
-        if not self._armed and self.irq is not None and self.vcpu.eflags_sys & IF:
+        if not self._armed and self.irq is not None and self.vcpu.interrupts_enabled:
             self.engine.stop()  # IF was set: leave this unarmed slice (see _loop)
         if result is None:
             if self._current_hit:
@@ -283,7 +283,7 @@ class RunLoop:
             return None
         irq.poll()
         vcpu = self.vcpu
-        if not vcpu.eflags_sys & IF:
+        if not vcpu.interrupts_enabled:
             return None
         if vcpu.shadow_eip is not None:
             if vcpu.shadow_eip == eip:
@@ -296,21 +296,17 @@ class RunLoop:
     def _shadow_pending(self, eip: int) -> bool:
         """Whether an interrupt waits only for the STI/MOV SS shadow at `eip` to end."""
         assert self.irq is not None
-        return bool(self.vcpu.eflags_sys & IF) and self.vcpu.shadow_eip == eip \
+        return self.vcpu.interrupts_enabled and self.vcpu.shadow_eip == eip \
             and self.irq.pending()
 
     def _step_one(self, eip: int) -> None:
         """Run the one instruction at `eip` alone, so that the monitor sees the boundary after
         it and delivers the interrupt the shadow held back exactly there, as a CPU does."""
         try:
-            one = self._translate(self._key(eip, 1), watch=False)
+            self.engine.set_eip(self._one_shot(eip))
         except TranslationError as exc:
             self._stop = RunResult("crash", EXIT_CRASH, str(exc), eip)
             self.engine.stop()
-            return
-        one.entries += 1
-        self.eip = eip
-        self.engine.set_eip(one.code_addr)
 
     def _continue(self, result: VcpuExit, src: TranslationBlock | None, slot_no: int) -> None:
         """Act on an exit from inside the hook: redirect to the next block or stop the CPU."""
@@ -322,7 +318,7 @@ class RunLoop:
                 self._step_one(result.eip)
                 return
         elif isinstance(result, Halt) and self.clock is not None and self.irq is not None \
-                and self.vcpu.eflags_sys & IF:
+                and self.vcpu.interrupts_enabled:
             # In virtual time a halt lasts until the next timer event: skip to it here, without
             # leaving emu_start (the run loop's _halt handles waits for input and the host).
             woken = self._skip_to_interrupt(result.eip)
@@ -420,7 +416,7 @@ class RunLoop:
             # measured to corrupt guest state about once in 1,800 (compute.elf's results came
             # out wrong in 2 of 45 runs; 0 of 45 without the timeout). With IF clear nothing
             # needs it; an STI or POPF that sets IF stops the CPU so the next slice arms it.
-            self._armed = self.irq is not None and bool(self.vcpu.eflags_sys & IF)
+            self._armed = self.irq is not None and self.vcpu.interrupts_enabled
             timeout_us = BACKSTOP_US if self._armed else 0
             if self._deadline is not None:
                 left = self._deadline - time.monotonic()
@@ -494,7 +490,7 @@ class RunLoop:
             # A whole slice ran after the STI/MOV SS (`sti; jmp $`): its shadow is long over.
             self.vcpu.shadow_eip = None
         deadline = self.irq.next_deadline()
-        waiting = idle and bool(self.vcpu.eflags_sys & IF)
+        waiting = idle and self.vcpu.interrupts_enabled
         if waiting and self.clock is not None and deadline is not None:
             self.clock.advance_to(deadline)
         tb = self.cache.block_at(code_addr)
@@ -540,7 +536,7 @@ class RunLoop:
         passes on the host clock with --realtime)."""
         vcpu = self.vcpu
         vcpu.halted = True
-        if not vcpu.eflags_sys & IF:
+        if not vcpu.interrupts_enabled:
             return RunResult("halt", EXIT_HALT, "guest halted with interrupts disabled", eip)
         irq = self.irq
         while irq is not None:
@@ -601,10 +597,14 @@ class RunLoop:
             raise InternalError(f"write fault outside translated code at 0x{code_addr:08x}")
         self.cache.invalidate_page(page, "guest write")
         self.engine.protect_page(page, False)
-        key = self._key(eip, 1)
-        one = self._translate(key, watch=False)
+        return self._one_shot(eip)
+
+    def _one_shot(self, eip: int) -> int:
+        """The cache address of a block holding only the instruction at `eip` (it runs alone:
+        an SMC re-run, the end of an interrupt shadow). It watches no page; the next one made
+        for this EIP replaces it."""
+        one = self._translate(self._key(eip, 1), watch=False)
         one.entries += 1
-        # The one-shot block watches no page; the next one made for this EIP replaces it.
         self.eip = eip
         return one.code_addr
 
@@ -614,16 +614,7 @@ class RunLoop:
             return RunResult("crash", EXIT_CRASH, "the CPU stopped on an unexpected error", eip)
         self.engine.forget_exception()
         code = 0 if vector in ERROR_CODE_VECTORS else None
-        got = self._deliver(Fault(vector, code, eip))
-        if isinstance(got, Goto):
-            self.eip = got.eip
-            try:
-                return self.block_for(got.eip).code_addr
-            except TranslationError as exc:
-                return RunResult("crash", EXIT_CRASH, str(exc), got.eip)
-        if isinstance(got, Unsupported):
-            return RunResult("crash", EXIT_CRASH, got.what, got.eip)
-        raise InternalError(f"delivery of vector {vector} gave {got}")
+        return self._enter(self._deliver(Fault(vector, code, eip)))
 
     # -- statistics ---
     def stats(self) -> RunStats:

@@ -15,6 +15,7 @@ from bt.devices.pit8254 import Pit8254
 from bt.irq import IrqSource
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
+from bt.runloop import RunResult
 from bt.timebase import VirtualClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,8 +113,8 @@ def test_irq_source_raises_the_timer_at_its_deadline() -> None:
     assert later is not None and later > deadline
 
 
-# A flat guest: IRQ 0 at 12 kHz; the handler counts interrupted EIPs by where they point.
-SHADOW_GUEST = """
+# Flat guests: an IDT at 0x200000 whose vector 8 (IRQ 0 at SeaBIOS's PIC base) is `handler`.
+IDT_SETUP = """
     mov edi, 0x200040
     mov eax, handler
     mov word ptr [edi], ax
@@ -126,6 +127,21 @@ SHADOW_GUEST = """
     mov dword ptr [esp + 2], 0x200000
     lidt [esp]
     add esp, 6
+"""
+
+
+def run_flat(tmp_path: Path, text: str) -> tuple[Machine, RunResult]:
+    """Assemble `text` at 1 MiB, run it as a flat guest, return the machine and result."""
+    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+    path = tmp_path / "guest.bin"
+    path.write_bytes(bytes(ks.asm(text, 0x100000)[0]))
+    image: BootImage = load_guest(str(path), 16 << 20, "", 0x100000, None)
+    m = Machine(MachineConfig(16 << 20), image, lambda _b: None)
+    return m, m.run(timeout=60)
+
+
+# IRQ 0 at 12 kHz; the handler counts interrupted EIPs by where they point.
+SHADOW_GUEST = IDT_SETUP + """
     mov al, 0x34
     out 0x43, al
     mov al, 100
@@ -175,12 +191,7 @@ not_sti:
 
 
 def test_no_interrupt_inside_the_sti_and_mov_ss_shadows(tmp_path: Path) -> None:
-    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
-    path = tmp_path / "shadow.bin"
-    path.write_bytes(bytes(ks.asm(SHADOW_GUEST, 0x100000)[0]))
-    image: BootImage = load_guest(str(path), 16 << 20, "", 0x100000, None)
-    m = Machine(MachineConfig(16 << 20), image, lambda _b: None)
-    res = m.run(timeout=60)
+    m, res = run_flat(tmp_path, SHADOW_GUEST)
     assert res.kind == "exit-port", res
     in_mov_ss, in_sti, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
                                 for i in range(3))
@@ -223,19 +234,7 @@ def test_terminal_keys_reach_the_guest_and_display_draws_the_screen() -> None:
     assert "keyboard: 0x2d 0xad 0x30 0xb0 0x14 0x94 0x1c 0x9c irqs=8" in text
 
 
-IDLE_GUEST = """
-    mov edi, 0x200040
-    mov eax, handler
-    mov word ptr [edi], ax
-    mov word ptr [edi + 2], 0x08
-    mov word ptr [edi + 4], 0x8e00
-    shr eax, 16
-    mov word ptr [edi + 6], ax
-    sub esp, 6
-    mov word ptr [esp], 0x7ff
-    mov dword ptr [esp + 2], 0x200000
-    lidt [esp]
-    add esp, 6
+IDLE_GUEST = IDT_SETUP + """
     sti
 idle:
     jmp idle
@@ -248,10 +247,5 @@ handler:
 def test_sti_then_spin_takes_the_timer_interrupt(tmp_path: Path) -> None:
     """`sti; jmp $`: no monitor entry ever again, yet the timer interrupt arrives (the
     backstop; the STI shadow must not outlive its one instruction)."""
-    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
-    path = tmp_path / "idle.bin"
-    path.write_bytes(bytes(ks.asm(IDLE_GUEST, 0x100000)[0]))
-    image: BootImage = load_guest(str(path), 16 << 20, "", 0x100000, None)
-    m = Machine(MachineConfig(16 << 20), image, lambda _b: None)
-    res = m.run(timeout=30)
+    _, res = run_flat(tmp_path, IDLE_GUEST)
     assert (res.kind, res.status) == ("exit-port", 0x2A * 2 + 1), res
