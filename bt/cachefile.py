@@ -97,7 +97,7 @@ def save_cache(
             total_callouts = sum(tb.callout_counts.values())
             db.execute(
                 "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (bid, tb.key.eip, tb.key.cs_base, tb.key.mode, tb.key.max_insns, tb.code_addr,
+                (bid, tb.key.eip, tb.key.cs_base, tb.key.label, tb.key.max_insns, tb.code_addr,
                  tb.size, tb.guest_bytes, code, int(tb.valid), tb.entries,
                  None if executions is None else executions.get(tb.code_addr, 0),
                  total_callouts),

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--count-insns", action="store_true",
                      help="count guest instructions exactly for --stats (slower)")
     run.add_argument("--no-chain", action="store_true", help="never chain translated blocks")
+    run.add_argument("--no-inline", action="store_true",
+                     help="call the monitor for every sensitive instruction (no inline emulation)")
     run.add_argument("--trace", metavar="FILE",
                      help="record what the guest executes (bt-trace; .gz compresses)")
     run.add_argument("--trace-level", choices=("block", "insn"), default="block",
@@ -196,6 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             MachineConfig(
                 mem_size,
                 chaining=not args.no_chain,
+                inline=not args.no_inline,
                 count_insns=args.count_insns,
                 trace_path=args.trace,
                 trace_level=args.trace_level,

@@ -269,7 +269,8 @@ class Engine:
         try:
             uc.reg_write(R.UC_X86_REG_SS, SEL_DATA0)
             uc.reg_write(R.UC_X86_REG_DS, SEL_DATA0)
-            frame = struct.pack("<IIIII", _ENTRY_STUB, SEL_CODE3, 0x2, esp, SHADOW_SEL["ss"])
+            # IOPL 3 in the real EFLAGS: CLI and STI run unchanged at CPL 3 (translator/inline.py).
+            frame = struct.pack("<IIIII", _ENTRY_STUB, SEL_CODE3, 0x3002, esp, SHADOW_SEL["ss"])
             uc.mem_write(MON_PHYS + 0x1000 - len(frame), frame)
             uc.reg_write(R.UC_X86_REG_ESP, _STACK_TOP - len(frame))
             # The stub sits above the code region the cache allocates from.

@@ -25,7 +25,7 @@ from bt.irq import IrqSource
 from bt.memory import GuestMemory
 from bt.runloop import RunLoop, RunResult
 from bt.timebase import Clock, HostClock, VirtualClock
-from bt.vcpu import ARITH_FLAGS, SYSTEM_FLAGS, SegmentCache, Vcpu
+from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import TranslationCache
 from cache.codebuf import CodeBuffer
 from cache.persist import PersistentStore
@@ -44,6 +44,7 @@ class MachineConfig:
 
     mem_size: int
     chaining: bool = True
+    inline: bool = True  # inline emulation of sensitive instructions (translator/inline.py)
     count_insns: bool = False
     trace_path: str | None = None
     trace_level: str = "block"
@@ -107,6 +108,7 @@ class Machine:
             self.engine, self.memory, self.vcpu, self.ctx, self.cache, self.scanner,
             self.rewriter, image.entry,
         )
+        self.runloop.bake = config.inline
         self.runloop.clock = self.clock if isinstance(self.clock, VirtualClock) else None
         self.runloop.realtime = config.realtime
         self.runloop.irq = IrqSource(
@@ -195,8 +197,9 @@ class Machine:
         regs = [R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
                 R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI]
         eng.uc.reg_write_batch(list(zip(regs, image.gpr, strict=True)))
-        # The real EFLAGS carry only the arithmetic bits; IF and IOPL stay the monitor's.
-        eng.uc.reg_write(R.UC_X86_REG_EFLAGS, (image.eflags & ARITH_FLAGS) | 0x2)
+        # The real EFLAGS: the arithmetic bits, the guest's IF, and IOPL 3 (bt/vcpu.py).
+        eng.uc.reg_write(R.UC_X86_REG_EFLAGS,
+                         (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE)
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run the guest until it halts, stops, crashes or reaches a limit."""

@@ -36,16 +36,22 @@ from bt.exits import (
 from bt.irq import BACKSTOP_US, IrqSource
 from bt.memory import GuestMemory
 from bt.timebase import VirtualClock
-from bt.vcpu import Vcpu
+from bt.vcpu import AC, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
 from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
 from cache.persist import PersistentStore, decode, guest_hash
+from translator.bake import NO_VARIANT, Bake, pack_variant, table_value, trap_if_of
 from translator.rewriter import EXIT_VECTOR, Rewriter, TranslatedCode
 from translator.scanner import Scanner
+from translator.sensitive import Rule
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000
 _IO_KINDS = frozenset({"in", "out", "ins", "outs"})
+# Virtual EFLAGS bits the real CPU does not hold: while one is set, CLI/STI/PUSHF/POPF call
+# the monitor.
+_UNBAKED_FLAGS = TF | NT | AC | ID | VM | VIF | VIP
+_EFLAGS = R.UC_X86_REG_EFLAGS
 
 EXIT_HALT = 0
 EXIT_BAD_INPUT = 2
@@ -139,6 +145,8 @@ class RunLoop:
         self.on_deliver: Callable[[int, int | None, int], None] | None = None
         self.on_resume: Callable[[], None] | None = None  # the CPU restarts after a timeout
         self._armed = False  # this emu_start slice has the backstop timeout
+        self._live = False  # inside emu_start (hooks) rather than between slices
+        self.bake = True  # build virtual state into translations (off: every one calls out)
         self._shadow_slice = -1  # the slice in which the current STI/MOV SS shadow began
         self.store: PersistentStore | None = None
         self.clock: VirtualClock | None = None
@@ -177,7 +185,35 @@ class RunLoop:
         cs = self.vcpu.segs["cs"]
         if not cs.big:
             raise TranslationError(f"16-bit protected-mode code at 0x{eip:08x} is not supported")
-        return TBKey(eip, cs.base, "pm32", max_insns)
+        return TBKey(eip, cs.base, "pm32", max_insns, self._variant() if self.bake else NO_VARIANT)
+
+    def _variant(self) -> int:
+        """The virtual state translations for the current vCPU may build in (bake.py).
+
+        IF 0 -> 1 changes must reach the monitor (`trap_if`) when an interrupt may then be
+        due: while an interrupt waits for IF, and in a slice without the backstop timeout (a
+        guest that set IF and spun would never be stopped). In an armed slice with nothing
+        pending, STI and POPF run inline: nothing can become pending before the monitor runs
+        again, and then it looks again (`_on_callout`, `_backstop`)."""
+        v = self.vcpu
+        sysf = v.eflags_sys
+        cs = v.segs["cs"]
+        cpl = v.cpl
+        iopl = (sysf >> 12) & 3
+        irq = self.irq
+        if irq is None:
+            trap = False
+        elif not sysf & IF:
+            trap = not self._live or not self._armed or irq.pending()
+        else:
+            trap = self._live and not self._armed
+        return pack_variant(cpl <= iopl and not sysf & _UNBAKED_FLAGS, iopl, cpl == 0, trap,
+                            cs.selector, cs.limit == 0xFFFFFFFF, v.segs["ss"].selector)
+
+    def _assumed(self) -> dict[str, int]:
+        """The current values of the state translations record as assumptions."""
+        v = self.vcpu
+        return {"cr0": v.cr0, "gdtr": table_value(v.gdtr), "idtr": table_value(v.idtr)}
 
     def block_for(self, eip: int) -> TranslationBlock:
         """The block for guest `eip` in the current code segment, translated on a miss."""
@@ -191,7 +227,9 @@ class RunLoop:
         code = self._from_store(key) if self.store is not None else None
         if code is None:
             scanned = self.scanner.scan(self.mem, key.cs_base, key.eip, key.max_insns)
-            code = self.rewriter.rewrite(scanned, key.cs_base)
+            v = self.vcpu
+            bake = None if key.variant < 0 else Bake.unpack(key.variant, v.cr0, v.gdtr, v.idtr)
+            code = self.rewriter.rewrite(scanned, key.cs_base, bake)
             if self.store is not None:
                 self.store.put(key, code, self._guest_bytes(code.guest_ranges))
         pages = self.mem.phys_pages(code.guest_ranges) if watch else ()
@@ -204,11 +242,15 @@ class RunLoop:
     def _from_store(self, key: TBKey) -> TranslatedCode | None:
         """A stored translation whose guest bytes are still the ones it was made from."""
         assert self.store is not None
+        now = self._assumed()
         for digest, ranges, payload in self.store.candidates(key):
             if guest_hash(self._guest_bytes(ranges)) == digest:
+                code = decode(payload)
+                if any(now.get(name) != value for name, value in code.assumes):
+                    continue  # built for another CR0/GDTR/IDTR
                 self.store.hits += 1
                 self.cache.reused += 1
-                return decode(payload)
+                return code
         return None
 
     # -- hooks ---
@@ -218,6 +260,28 @@ class RunLoop:
             self._current_hit = True
 
     def _on_callout(self, vector: int, resume: int) -> None:
+        # The real IF is the guest's while translated code runs (CLI/STI run unchanged).
+        real_if = self.engine.snapshot[9] & IF
+        vcpu = self.vcpu
+        vcpu.eflags_sys = (vcpu.eflags_sys & ~IF) | real_if
+        try:
+            self._callout(vector, resume)
+        finally:
+            if (vcpu.eflags_sys & IF) != real_if:
+                self._push_if()
+
+    def _push_if(self) -> None:
+        """Give the real CPU the guest's IF (the monitor changed it)."""
+        real = self.engine.read_reg(_EFLAGS)
+        if (real ^ self.vcpu.eflags_sys) & IF:
+            self.engine.write_reg(_EFLAGS, real ^ IF)
+
+    def _pull_if(self) -> None:
+        """Take the guest's IF from the real CPU (translated code may have changed it)."""
+        v = self.vcpu
+        v.eflags_sys = (v.eflags_sys & ~IF) | (self.engine.read_reg(_EFLAGS) & IF)
+
+    def _callout(self, vector: int, resume: int) -> None:
         self._n.callouts += 1
         if self.clock is not None:
             self.clock.advance(MONITOR_ENTRY_NS)
@@ -244,11 +308,17 @@ class RunLoop:
         self._current, self._current_hit = tb, False
         vcpu = self.vcpu
         vcpu.shadow_eip = None  # an instruction ran since any earlier STI/MOV SS: it is over
+        system = (vcpu.cr0, vcpu.gdtr, vcpu.idtr)
         try:
             result = HANDLERS[site.kind](ctx, site.insn)
         finally:
             ctx.commit()
             self._current = None
+        if (vcpu.cr0, vcpu.gdtr, vcpu.idtr) != system:
+            for name, value in self._assumed().items():
+                self.cache.invalidate_assumption(name, value)
+            if not tb.valid:
+                self._current_hit = True  # the rest of the block built in the old value
         if vcpu.shadow_eip is not None:
             self._shadow_slice = self._n.emu_starts
         if site.ic_fields and isinstance(result, Goto) and tb.valid:
@@ -257,21 +327,30 @@ class RunLoop:
             except TranslationError:
                 pass  # reported when execution gets there
             else:
-                self.cache.retarget_return_cache(tb, site, result.eip, dst)
+                if dst.key.variant == tb.key.variant and dst.key.cs_base == tb.key.cs_base:
+                    self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
         if not self._armed and self.irq is not None and self.vcpu.interrupts_enabled:
             self.engine.stop()  # IF was set: leave this unarmed slice (see _loop)
         if result is None:
+            nxt = site.insn.next_eip
             if self._current_hit:
                 # The callout wrote over its own block: go on in a fresh translation.
-                self._continue(Goto(site.insn.next_eip), None, -1)
-            elif self.irq is not None:
-                ext = self._interrupt_at(site.insn.next_eip)
+                self._continue(Goto(nxt), None, -1)
+                return
+            if self.irq is not None:
+                ext = self._interrupt_at(nxt)
                 if ext is not None:
                     self._continue(ext, None, -1)
-                elif self._shadow_pending(site.insn.next_eip):
-                    self._step_one(site.insn.next_eip)
+                    return
+                if self._shadow_pending(nxt):
+                    self._step_one(nxt)
+                    return
+            if tb.key.variant != NO_VARIANT and tb.key.variant != self._variant():
+                # The rest of the block was built for other virtual state (a selector, IOPL,
+                # or an interrupt now waiting for IF): go on in a translation for this one.
+                self._continue(Goto(nxt), None, -1)
             return
         self._continue(result, None, -1)
 
@@ -333,7 +412,8 @@ class RunLoop:
                 self._stop = RunResult("crash", EXIT_CRASH, str(exc), result.eip)
                 self.engine.stop()
                 return
-            if src is not None and src.valid:
+            if src is not None and src.valid and src.key.variant == tb.key.variant \
+                    and src.key.cs_base == tb.key.cs_base:
                 self.cache.chain(src, slot_no, tb)
             tb.entries += 1
             self.eip = result.eip
@@ -416,7 +496,10 @@ class RunLoop:
             # measured to corrupt guest state about once in 1,800 (compute.elf's results came
             # out wrong in 2 of 45 runs; 0 of 45 without the timeout). With IF clear nothing
             # needs it; an STI or POPF that sets IF stops the CPU so the next slice arms it.
-            self._armed = self.irq is not None and self.vcpu.interrupts_enabled
+            # Code built with STI/POPF inline needs the backstop even while IF is clear.
+            here = self.cache.block_at(code_addr)
+            inline_if = here is not None and not trap_if_of(here.key.variant)
+            self._armed = self.irq is not None and (self.vcpu.interrupts_enabled or inline_if)
             timeout_us = BACKSTOP_US if self._armed else 0
             if self._deadline is not None:
                 left = self._deadline - time.monotonic()
@@ -426,7 +509,13 @@ class RunLoop:
             self._stop = None
             self._n.emu_starts += 1
             entries = self._n.callouts
-            eng.run(code_addr, timeout_us)
+            self._push_if()
+            self._live = True
+            try:
+                eng.run(code_addr, timeout_us)
+            finally:
+                self._live = False
+                self._pull_if()
             stop = self._stop
             if stop is not None:
                 if isinstance(stop, RunResult):
@@ -495,13 +584,33 @@ class RunLoop:
             self.clock.advance_to(deadline)
         tb = self.cache.block_at(code_addr)
         eip = tb.guest_eip_starting_at(code_addr - tb.code_addr) if tb is not None else None
-        if eip is None:
-            return code_addr  # inside one instruction's translation: the next exit will do
+        if eip is None or self._after_native_sti(tb, code_addr):
+            # Inside one instruction's translation, or under an STI's shadow: the next
+            # monitor entry will do.
+            return code_addr
         ext = self._interrupt_at(eip)
         if ext is None:
+            assert tb is not None
+            if not self.vcpu.interrupts_enabled and not trap_if_of(tb.key.variant) \
+                    and self.irq.pending():
+                # Time moved while IF is clear: the code that sets IF must now tell the monitor.
+                self.eip = eip
+                return self._enter(Goto(eip))
             return code_addr
         self.eip = eip
         return self._enter(self._deliver(ext))
+
+    @staticmethod
+    def _after_native_sti(tb: TranslationBlock | None, code_addr: int) -> bool:
+        """Whether `code_addr` follows an STI that ran as it is (its shadow lasts)."""
+        if tb is None:
+            return False
+        offs = [r.offset for r in tb.insns]
+        i = bisect.bisect_left(offs, code_addr - tb.code_addr)
+        if i == 0:
+            return False
+        prev = tb.insns[i - 1].sensitivity
+        return prev.rule is Rule.EMULATE and prev.kind == "sti"
 
     def _enter(self, got: VcpuExit) -> int | RunResult:
         """The code address to go on at after a delivery."""

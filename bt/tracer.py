@@ -12,7 +12,7 @@ from unicorn import x86_const as R
 from bt.bus import Bus, BusDevice
 from bt.engine import TC_LINEAR, TC_SIZE, Engine, RegisterFile
 from bt.tracefile import TraceWriter
-from bt.vcpu import Vcpu
+from bt.vcpu import IF, Vcpu
 from cache.block import TranslationBlock
 from cache.cache import TranslationCache
 from translator.sensitive import Rule
@@ -88,7 +88,9 @@ class Tracer:
         vals = self._file.read()
         v = self._vcpu
         segs = v.segs
-        regs = [*vals[:8], v.eflags(vals[8]), segs["cs"].selector, segs["ss"].selector,
+        # IF is the real CPU's while translated code runs (bt/vcpu.py, REAL_IOPL).
+        eflags = (v.eflags(vals[8]) & ~IF) | (vals[8] & IF)
+        regs = [*vals[:8], eflags, segs["cs"].selector, segs["ss"].selector,
                 segs["ds"].selector, segs["es"].selector, segs["fs"].selector,
                 segs["gs"].selector, v.cr0, v.cr3]
         if self._resumed:

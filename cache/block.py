@@ -16,6 +16,12 @@ class TBKey:
     cs_base: int
     mode: str  # "pm32" for now; "pm16", "real", "v86" later
     max_insns: int = 64  # 1 for the one-instruction blocks that follow a self-modifying write
+    variant: int = -1  # the virtual state built into the code (translator/bake.py); -1: none
+
+    @property
+    def label(self) -> str:
+        """The mode and variant as one string (cache files, the persistent store)."""
+        return self.mode if self.variant < 0 else f"{self.mode}:{self.variant:x}"
 
 
 @dataclass(slots=True)
@@ -47,6 +53,7 @@ class TranslationBlock:
     entries: int = 0  # times the monitor started execution at this block
     callout_counts: dict[str, int] = field(default_factory=dict)
     ic_state: dict[int, list[int]] = field(default_factory=dict)  # RET site -> [P1, P2, next]
+    assumes: tuple[tuple[str, int], ...] = ()  # virtual state built in (retired on change)
 
     @property
     def guest_insn_count(self) -> int:

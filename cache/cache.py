@@ -64,6 +64,7 @@ class TranslationCache:
         self._starts: list[int] = []
         self._blocks: list[TranslationBlock] = []
         self._by_page: dict[int, set[TranslationBlock]] = {}
+        self._by_assumption: dict[str, set[TranslationBlock]] = {}
         self._callouts: dict[int, tuple[TranslationBlock, CalloutSite]] = {}
         self._exits: dict[int, tuple[TranslationBlock, int]] = {}
         self.history: list[Invalidation] = []
@@ -127,6 +128,7 @@ class TranslationCache:
             callouts=code.callouts,
             exits=exits,
             guest_bytes=guest_bytes,
+            assumes=code.assumes,
         )
         old = self._by_key.get(key)
         if old is not None:
@@ -139,6 +141,8 @@ class TranslationCache:
             if not holders and self._on_code_page is not None:
                 self._on_code_page(page, True)
             holders.add(tb)
+        for name, _value in code.assumes:
+            self._by_assumption.setdefault(name, set()).add(tb)
         for site in code.callouts:
             self._callouts[addr + site.resume] = (tb, site)
         for no, slot in enumerate(exits):
@@ -196,6 +200,8 @@ class TranslationCache:
                     del self._by_page[p]
                     if self._on_code_page is not None:
                         self._on_code_page(p, False)
+        for name, _value in tb.assumes:
+            self._by_assumption.get(name, set()).discard(tb)
         # 3. its callouts and exits no longer resolve
         for site in tb.callouts:
             self._callouts.pop(tb.code_addr + site.resume, None)
@@ -217,6 +223,15 @@ class TranslationCache:
         victims = list(self._by_page.get(page, ()))
         for tb in victims:
             self.invalidate(tb, reason, page)
+        return victims
+
+    def invalidate_assumption(self, name: str, value: int) -> list[TranslationBlock]:
+        """Retire every block that built in virtual state `name` with another value than
+        `value` (the monitor changed it: CR0, GDTR, IDTR)."""
+        victims = [tb for tb in self._by_assumption.get(name, ())
+                   if (name, value) not in tb.assumes]
+        for tb in victims:
+            self.invalidate(tb, f"{name} changed")
         return victims
 
     def is_code_page(self, page: int) -> bool:

@@ -79,6 +79,7 @@ def encode(code: TranslatedCode) -> str:
         "callouts": sites,
         "exits": [[e.offset, e.target, e.edge] for e in code.exits],
         "ranges": [list(r) for r in code.guest_ranges],
+        "assumes": [list(a) for a in code.assumes],
     }, separators=(",", ":"))
 
 
@@ -95,7 +96,8 @@ def decode(text: str) -> TranslatedCode:
         for resume, n, kind, ends, fields, exits in d["callouts"])
     exits = tuple(ExitPlan(off, target, edge) for off, target, edge in d["exits"])
     ranges = tuple((a, b) for a, b in d["ranges"])
-    return TranslatedCode(bytes.fromhex(d["code"]), records, callouts, exits, ranges)
+    assumes = tuple((str(name), int(value)) for name, value in d["assumes"])
+    return TranslatedCode(bytes.fromhex(d["code"]), records, callouts, exits, ranges, assumes)
 
 
 def guest_hash(data: bytes) -> str:
@@ -125,7 +127,7 @@ class PersistentStore:
         rows = self._db.execute(
             "SELECT guest_hash, ranges, payload FROM tb WHERE version=? AND cs_base=? AND eip=?"
             " AND mode=? AND max_insns=?",
-            (self.version, key.cs_base, key.eip, key.mode, key.max_insns),
+            (self.version, key.cs_base, key.eip, key.label, key.max_insns),
         ).fetchall()
         return [(h, json.loads(r), p) for h, r, p in rows]
 
@@ -133,7 +135,7 @@ class PersistentStore:
         """Remember a translation made from `guest_bytes`."""
         self._db.execute(
             "INSERT OR REPLACE INTO tb VALUES (?,?,?,?,?,?,?,?)",
-            (self.version, key.cs_base, key.eip, key.mode, key.max_insns,
+            (self.version, key.cs_base, key.eip, key.label, key.max_insns,
              guest_hash(guest_bytes), json.dumps([list(r) for r in code.guest_ranges]),
              encode(code)),
         )

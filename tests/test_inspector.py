@@ -93,7 +93,7 @@ def test_api_sees_every_block_of_a_run(tmp_path: Path) -> None:
             assert {r.exit.slot for r in rows if r.exit} == {lk.slot for lk in cf.links_out(b.id)}
             assert b in cf.search(f"0x{b.eip:x}")
             rules |= {i.rule for i in insns}
-        assert rules == {"copy", "callout", "callout-exit", "branch", "indirect"}
+        assert rules == {"copy", "callout", "callout-exit", "branch", "indirect", "inline"}
         for lk in cf.links():
             if lk.dst is not None:
                 assert lk in cf.links_in(lk.dst)

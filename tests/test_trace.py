@@ -89,23 +89,23 @@ def _trace_of(code: bytes, path: Path, trace: str) -> None:
 
 def test_changed_rule_is_found_by_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
-    text = "mov ecx, 5; l: inc ebx; loop l; smsw eax; add ebx, eax; mov al, 0; out 0xf4, al"
+    text = "mov ecx, 5; l: inc ebx; loop l; mov eax, cr0; add ebx, eax; mov al, 0; out 0xf4, al"
     code = bytes(ks.asm(text, 0x100000)[0])
     good, bad = str(tmp_path / "good.gz"), str(tmp_path / "bad.gz")
     _trace_of(code, tmp_path / "g.bin", good)
 
-    def broken_smsw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    def broken_mov_from_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         op = insn.operands[0]
         assert isinstance(op, RegOp)
         ctx.set_reg(op.name, ctx.vcpu.cr0 & 0xFFFF | 0x12340000)  # a wrong translation
         return None
 
-    monkeypatch.setitem(table.HANDLERS, "smsw", broken_smsw)
+    monkeypatch.setitem(table.HANDLERS, "mov_from_cr", broken_mov_from_cr)
     _trace_of(code, tmp_path / "g.bin", bad)
     result = diff_traces(good, bad)
     assert not result.equal
-    smsw_at = 0x100000 + len(ks.asm("mov ecx, 5; l: inc ebx; loop l", 0x100000)[0])
-    assert result.culprit == smsw_at
+    mov_at = 0x100000 + len(ks.asm("mov ecx, 5; l: inc ebx; loop l", 0x100000)[0])
+    assert result.culprit == mov_at
     assert [d.reg for d in result.regs] == ["eax"]
     assert (result.regs[0].a, result.regs[0].b) == (0x11, 0x12340011)
     assert diff_traces(good, bad, ignore={"eax", "ebx", "eflags"}).equal

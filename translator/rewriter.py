@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from bt.errors import TranslationError
 from translator.assembler import Assembler
+from translator.bake import Bake
+from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
 from translator.scanner import ScannedBlock
 from translator.sensitive import Rule, Sensitivity, classify
@@ -68,6 +70,9 @@ class TranslatedCode:
     callouts: tuple[CalloutSite, ...]
     exits: tuple[ExitPlan, ...]
     guest_ranges: tuple[tuple[int, int], ...]  # guest-linear [start, end) of the bytes read
+    # Virtual state built into the code, as (name, value): the block is retired when the
+    # monitor changes it (cr0, gdtr, idtr).
+    assumes: tuple[tuple[str, int], ...] = ()
 
 
 class Rewriter:
@@ -80,9 +85,12 @@ class Rewriter:
         if len(self.exit_slot) != SLOT_SIZE:
             raise TranslationError("exit slot encoding is not 5 bytes")
 
-    def rewrite(self, block: ScannedBlock, cs_base: int) -> TranslatedCode:
-        """Translate `block`; raises TranslationError for encodings it cannot handle."""
+    def rewrite(self, block: ScannedBlock, cs_base: int, bake: Bake | None = None
+                ) -> TranslatedCode:
+        """Translate `block`, building in what `bake` allows (nothing when None); raises
+        TranslationError for encodings it cannot handle."""
         body = bytearray()
+        assumes: dict[str, int] = {}
         records: list[InsnRecord] = []
         callouts: list[CalloutSite] = []
         pending: list[tuple[int, int | None, str]] = []  # (patch position or -1, target, edge)
@@ -98,12 +106,25 @@ class Rewriter:
 
         rules = block.rules if len(block.rules) == len(block.insns) else tuple(
             classify(i) for i in block.insns)
-        for insn, sens in zip(block.insns, rules, strict=True):
+        open_end = block.end_reason in ("limit", "page")
+        n = len(block.insns)
+        for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
+            if bake is not None and sens.kind == "far_ret" and self._near_far_ret(insn, bake):
+                records.append(InsnRecord(len(body), insn, sens))
+                _extend(ranges, insn.linear, insn.linear + len(insn.raw))
+                op = insn.operands[0] if insn.operands else None
+                imm = op.value & 0xFFFF if isinstance(op, ImmOp) else 0
+                self._ret_inline_cache(insn, sens, body, pending, callouts,
+                                       far_sel=bake.cs_sel, pop=8 + imm)
+                continue
+            if bake is not None and sens.rule in (Rule.INLINE, Rule.EXIT):
+                done = self._emulate(insn, sens, bake, open_end and k == n - 1, body,
+                                     records, callouts, assumes)
+                if done:
+                    _extend(ranges, insn.linear, insn.linear + len(insn.raw))
+                    continue
             records.append(InsnRecord(len(body), insn, sens))
-            if ranges and ranges[-1][1] == insn.linear:
-                ranges[-1] = (ranges[-1][0], insn.linear + len(insn.raw))
-            else:
-                ranges.append((insn.linear, insn.linear + len(insn.raw)))
+            _extend(ranges, insn.linear, insn.linear + len(insn.raw))
             rule = sens.rule
             if rule is Rule.COPY:
                 body += insn.raw
@@ -139,11 +160,42 @@ class Rewriter:
         elif block.end_reason in ("limit", "page"):
             add_exit(block.insns[-1].next_eip, "next")
         exits = tuple(ExitPlan(off, target, edge) for off, target, edge in pending)
-        return TranslatedCode(bytes(body), tuple(records), tuple(callouts), exits, tuple(ranges))
+        return TranslatedCode(bytes(body), tuple(records), tuple(callouts), exits, tuple(ranges),
+                              tuple(sorted(assumes.items())))
+
+    def _emulate(
+        self,
+        insn: GuestInsn,
+        sens: Sensitivity,
+        bake: Bake,
+        last: bool,
+        body: bytearray,
+        records: list[InsnRecord],
+        callouts: list[CalloutSite],
+        assumes: dict[str, int],
+    ) -> bool:
+        """Emit the inline form of a sensitive instruction; False when it has none."""
+        got = emulate(insn, sens.kind, bake, self.callout, last)
+        if got is None:
+            return False
+        start = len(body)
+        records.append(InsnRecord(start, insn, Sensitivity(Rule.EMULATE, sens.kind, _INLINE)))
+        body += got.code
+        if got.resume is not None:
+            callouts.append(CalloutSite(start + got.resume, insn, sens.kind, False))
+        assumes.update(got.assumes)
+        return True
 
     @staticmethod
     def _plain_ret(insn: GuestInsn) -> bool:
         return insn.opsize == 4 and not insn.operands and insn.raw[-1] == 0xC3
+
+    @staticmethod
+    def _near_far_ret(insn: GuestInsn, bake: Bake) -> bool:
+        """A 32-bit RETF that can be checked inline for a return to the current CS (a flat
+        one: no limit to check), which is then a near return that pops the selector too."""
+        return (bake.cs_flat and insn.opsize == 4 and not insn.prefixes
+                and insn.raw[0] in (0xCA, 0xCB))
 
     def _ret_inline_cache(
         self,
@@ -152,6 +204,8 @@ class Rewriter:
         body: bytearray,
         pending: list[tuple[int, int | None, str]],
         callouts: list[CalloutSite],
+        far_sel: int | None = None,
+        pop: int = 4,
     ) -> None:
         """RET with a two-entry inline cache of return targets, without touching EFLAGS.
 
@@ -160,13 +214,27 @@ class Rewriter:
         predicted block; [ESP] then holds the return address, as after a real RET. A miss
         restores both and calls the monitor, which re-aims one entry at the target it finds.
         Entries start at 0, whose slots lead to guest address 0: correct for a return there.
+
+        A far RET (`far_sel`) first compares the pushed selector with the current CS the same
+        way: equal, it is a near return that also pops the selector (and `pop` - 8 bytes);
+        otherwise the monitor performs it.
         """
         xchg = b"\x87\x0c\x24"  # xchg ecx, [esp]
         lea = b"\x8d\x89"  # lea ecx, [ecx + disp32]
-        pop = b"\x8d\x64\x24\x04"  # lea esp, [esp + 4]
+        pop_esp = (b"\x8d\x64\x24" + bytes((pop,)) if pop < 0x80
+                   else b"\x8d\xa4\x24" + pop.to_bytes(4, "little"))  # lea esp, [esp + pop]
         start = len(body)
         fields: list[int] = []
         miss = bytearray()
+        to_monitor = -1
+        if far_sel is not None:
+            xchg4 = b"\x87\x4c\x24\x04"  # xchg ecx, [esp + 4]
+            minus = lea + (-far_sel & 0xFFFFFFFF).to_bytes(4, "little")
+            plus = lea + far_sel.to_bytes(4, "little")
+            miss += xchg4 + minus + b"\xe3" + bytes((len(plus) + len(xchg4) + 2,))  # jecxz same
+            miss += plus + xchg4 + b"\xeb\x00"  # jmp to the monitor (patched below)
+            to_monitor = len(miss) - 1
+            miss += plus + xchg4  # same CS: restore, go on as a near RET
         miss += xchg
         fields.append(start + len(miss) + 2)
         miss += lea + b"\0\0\0\0"  # - P1
@@ -178,14 +246,17 @@ class Rewriter:
         j2 = len(miss) - 1
         fields.append(start + len(miss) + 2)
         miss += lea + b"\0\0\0\0"  # + P2
-        miss += xchg + self.callout
+        miss += xchg
+        if to_monitor >= 0:
+            miss[to_monitor] = len(miss) - (to_monitor + 1)
+        miss += self.callout
         resume = start + len(miss)
         miss += self.exit_slot  # never reached: the monitor always redirects after a RET
         hits: list[int] = []
         for jpos in (j1, j2):
             miss[jpos] = len(miss) - (jpos + 1)
             fields.append(start + len(miss) + 2)
-            miss += lea + b"\0\0\0\0" + xchg + pop  # + Pn, restore ECX, pop
+            miss += lea + b"\0\0\0\0" + xchg + pop_esp  # + Pn, restore ECX, pop
             hits.append(start + len(miss))
             miss += self.exit_slot
         body += miss
@@ -282,6 +353,8 @@ _AddExit = Callable[[int | None, str], None]
 _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 
 
+_INLINE = ("emulated in translated code: it reads state built into the translation or held by "
+           "the real CPU (IF), and calls the monitor only on its slow path")
 _UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the virtual IDT")
 _COPY_CS = Sensitivity(Rule.COPY, "copy", "reads through CS; copied since the guest CS base is 0")
 

@@ -24,6 +24,7 @@ class Rule(Enum):
     EXIT = "callout-exit"  # callout to the monitor, then the block ends
     BRANCH = "branch"  # direct control flow: exit slots the cache can chain
     INDIRECT = "indirect"  # indirect control flow: the monitor computes the target
+    EMULATE = "inline"  # emulated by translated code, no monitor entry (translator/inline.py)
 
 
 @dataclass(frozen=True, slots=True)

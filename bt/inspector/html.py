@@ -23,7 +23,8 @@ _NODE_W, _NODE_H, _GAP_X, _GAP_Y = 132, 34, 22, 46
 
 _CSS = """
 :root { --bg:#fbfbfd; --fg:#1d2330; --mut:#687085; --line:#d9dce5; --copy:#ffffff;
-  --callout:#fff1c9; --exit:#ffd9b8; --branch:#dcebff; --indirect:#eadcff; --slot:#eef0f4; }
+  --inline:#dcf5e3; --callout:#fff1c9; --exit:#ffd9b8; --branch:#dcebff; --indirect:#eadcff;
+  --slot:#eef0f4; }
 * { box-sizing: border-box; }
 body { margin:0; font:13px/1.35 system-ui, sans-serif; color:var(--fg); background:var(--bg); }
 header { padding:10px 16px; background:#1d2330; color:#fff; }
@@ -54,6 +55,7 @@ svg text { font-family: ui-monospace, monospace; font-size:10px; pointer-events:
 .side td { vertical-align:top; border-bottom:1px solid #f0f1f5; }
 .side td.sep { color:var(--mut); }
 .side tr.r-copy td.g, .side tr.r-copy td.t { background:var(--copy); }
+.side tr.r-inline td { background:var(--inline); }
 .side tr.r-callout td { background:var(--callout); }
 .side tr.r-callout-exit td { background:var(--exit); }
 .side tr.r-branch td { background:var(--branch); }
@@ -323,7 +325,7 @@ def render_html(cf: CacheFile) -> str:
     first = viewed[0].id if viewed else 0
     legend = "".join(
         f"<span><span class='tag' style='background:var(--{_var(r)})'>{r}</span></span>"
-        for r in ("copy", "callout", "callout-exit", "branch", "indirect", "exit"))
+        for r in ("copy", "inline", "callout", "callout-exit", "branch", "indirect", "exit"))
     omitted = (f" (the {len(graph.nodes)} hottest of {s.blocks} blocks)"
                if graph.omitted else "")
     parts = [

@@ -31,7 +31,7 @@ from translator.rewriter import SLOT_SIZE
 SortKey = Literal["address", "hotness", "size", "callouts"]
 SORT_KEYS: tuple[SortKey, ...] = ("address", "hotness", "size", "callouts")
 
-RULES = ("copy", "callout", "callout-exit", "branch", "indirect")
+RULES = ("copy", "inline", "callout", "callout-exit", "branch", "indirect")
 """The rules of translator/sensitive.py as cache files spell them."""
 
 

@@ -27,6 +27,7 @@ from bt.inspector.model import Block, CacheFile, Link, SortKey, Summary, parse_a
 
 RULE_STYLES = {
     "copy": "",
+    "inline": "black on #8fd19e",
     "callout": "black on #e8c547",
     "callout-exit": "black on #e8913a",
     "branch": "black on #7fb2f0",

@@ -1,0 +1,63 @@
+"""Bake: the virtual-CPU state a translation builds into its code instead of calling the monitor.
+
+Part of it shapes the translation and is in the block's key (`variant`): whether CLI, STI, PUSHF
+and POPF run inline, the virtual IOPL, whether an IF 0 -> 1 change must reach the monitor, the
+CS and SS selectors. The rest (CR0, GDTR, IDTR) changes rarely and only in the monitor: a block
+that builds one of them in records it as an assumption and is retired when it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NO_VARIANT = -1  # a key that bakes nothing: every sensitive instruction calls the monitor
+
+
+@dataclass(frozen=True, slots=True)
+class Bake:
+    """What the rewriter may build into translated code."""
+
+    flags: bool  # CLI/STI/PUSHF/POPF inline: CPL <= IOPL, virtual TF/NT/AC/ID/VM/VIF/VIP clear
+    iopl: int  # the virtual IOPL (the real one is 3, so that CLI/STI run at real CPL 3)
+    cpl0: bool  # POPF may change IOPL: a popped IOPL other than `iopl` goes to the monitor
+    trap_if: bool  # an IF 0 -> 1 change (STI, POPF) must reach the monitor
+    cs_sel: int
+    cs_flat: bool  # CS limit is 4 GiB: a far RET to CS needs no limit check
+    ss_sel: int
+    cr0: int = 0
+    gdtr: tuple[int, int] = (0, 0)
+    idtr: tuple[int, int] = (0, 0)
+
+    @property
+    def variant(self) -> int:
+        """The key part of the bake, packed in one int."""
+        return pack_variant(self.flags, self.iopl, self.cpl0, self.trap_if, self.cs_sel,
+                            self.cs_flat, self.ss_sel)
+
+    @staticmethod
+    def unpack(variant: int, cr0: int, gdtr: tuple[int, int], idtr: tuple[int, int]) -> Bake:
+        """The bake for a key's `variant` and the current CR0, GDTR, IDTR."""
+        return Bake(
+            flags=bool(variant >> 32 & 1), iopl=variant >> 33 & 3, cpl0=bool(variant >> 35 & 1),
+            trap_if=bool(variant >> 36 & 1), cs_sel=variant & 0xFFFF,
+            cs_flat=bool(variant >> 37 & 1), ss_sel=variant >> 16 & 0xFFFF, cr0=cr0, gdtr=gdtr,
+            idtr=idtr,
+        )
+
+
+def pack_variant(flags: bool, iopl: int, cpl0: bool, trap_if: bool, cs_sel: int, cs_flat: bool,
+                 ss_sel: int) -> int:
+    """The key part of a bake as one int (the run loop makes it at every lookup)."""
+    return (cs_sel | ss_sel << 16 | flags << 32 | iopl << 33 | cpl0 << 35 | trap_if << 36
+            | cs_flat << 37)
+
+
+def trap_if_of(variant: int) -> bool:
+    """Whether a key's translation sends IF 0 -> 1 changes to the monitor (True when nothing
+    is baked: STI and POPF are callouts then)."""
+    return variant < 0 or bool(variant >> 36 & 1) or not variant >> 32 & 1
+
+
+def table_value(reg: tuple[int, int]) -> int:
+    """A GDTR/IDTR as one assumption value."""
+    return reg[0] << 16 | reg[1]
