@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keystone
 import pytest
+from test_platform import IDT_SETUP
 
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
@@ -195,19 +196,7 @@ def test_kernel_style_guest_enters_python_less_than_once_per_1000_instructions()
 # two passes, with IRQ 0 masked, chain the blocks as they are built while nothing waits; in
 # the third the unmasking makes the interrupt wait for IF, so that code must be left (at the
 # OUT's callout) for code that tells the monitor when IF is set.
-PENDING = """
-    mov edi, 0x200040
-    mov eax, handler
-    mov word ptr [edi], ax
-    mov word ptr [edi + 2], 0x08
-    mov word ptr [edi + 4], 0x8e00
-    shr eax, 16
-    mov word ptr [edi + 6], ax
-    sub esp, 6
-    mov word ptr [esp], 0x7ff
-    mov dword ptr [esp + 2], 0x200000
-    lidt [esp]
-    add esp, 6
+PENDING = IDT_SETUP + """
     mov al, 0xff
     out 0x21, al
     sti
