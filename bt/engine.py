@@ -37,6 +37,7 @@ from unicorn import x86_const as R
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import uclib
 
+from bt.backstop import Backstop
 from bt.errors import InternalError
 from bt.types import PAGE_SIZE
 
@@ -151,6 +152,8 @@ class Engine:
         self.snapshot: list[int] = []
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
         uc.hook_add(UC_HOOK_INTR, self._guard_intr)
+        # First block hook, so that a stop it asks for skips the later ones (tracer, counting).
+        self.backstop = Backstop(uc, TC_LINEAR, _NEVER - 1)
         self._write_gdt()
 
     # -- guest memory view ---
@@ -310,12 +313,14 @@ class Engine:
             self.monitor_mode = False
 
     # -- running ---
-    def run(self, code_addr: int, timeout_us: int = 0, count: int = 0) -> None:
-        """Execute translated code from `code_addr` until a hook stops the CPU."""
+    def run(self, code_addr: int, budget: int) -> None:
+        """Execute translated code from `code_addr` until a hook stops the CPU or `budget`
+        blocks have run (the backstop). Never with emu_start's timeout: see bt/backstop.py."""
         self.exception = None
         self.denied = None
+        count = self.backstop.arm(budget)
         try:
-            self.uc.emu_start(code_addr, _NEVER, timeout=timeout_us, count=count)
+            self.uc.emu_start(code_addr, _NEVER, count=count)
         except UcError as exc:
             if self.pending_error is not None:
                 err, self.pending_error = self.pending_error, None

@@ -3,8 +3,9 @@ the external interrupt the guest should take, if any.
 
 The run loop never polls between guest instructions. It asks at the points where the monitor
 runs anyway (callouts, unchained exits, HLT) and, when translated code runs for a while
-without entering the monitor, at a host-time backstop (`BACKSTOP_US`): the guest is then
-taken to be waiting, and virtual time moves to the next timer event.
+without entering the monitor, at the backstop (`BACKSTOP_BLOCKS` executed blocks,
+bt/backstop.py): a guest that ran that long without a monitor entry and with interrupts
+enabled is taken to be waiting, and virtual time moves to the next timer event.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Protocol
 
 from bt.timebase import Clock, TimerDevice, earliest_deadline
 
-# Host time translated code may run without a monitor entry before the run loop looks at
-# pending interrupts (an emu_start timeout: Python stays off the hot path).
-BACKSTOP_US = 5000
+# Blocks translated code may run without a monitor entry before the run loop looks at pending
+# interrupts and the time limit (counted natively: Python stays off the hot path). A count,
+# not host time, so that a run is the same on a slow or loaded host.
+BACKSTOP_BLOCKS = 1 << 20
 
 
 class InterruptController(Protocol):

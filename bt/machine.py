@@ -142,7 +142,6 @@ class Machine:
             self.tracer = Tracer(self.engine, self.cache, self.vcpu, writer, config.trace_level)
             self.ctx.io = self.tracer.watch_ports(self.io)
             self.runloop.on_deliver = self.tracer.interrupt
-            self.runloop.on_resume = self.tracer.resumed
 
     def attach_console(
         self, poll: Callable[[], None], wait: Callable[[float], bool],

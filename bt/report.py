@@ -21,6 +21,7 @@ def format_stats(machine: Machine, result: RunResult) -> str:
         f"flushes {c.flushes}, code pages {c.code_pages}",
         f"python entries: {r.python_entries} (callouts {r.callouts}, unchained exits "
         f"{r.slot_exits}, emu_start {r.emu_starts}, TLB fills {r.tlb_fills})",
+        f"backstop: {r.backstops} stops after {r.backstop_budget} blocks ({r.backstop_mode})",
     ]
     if r.guest_insns is not None:
         per = r.python_entries * 10000 / max(r.guest_insns, 1)

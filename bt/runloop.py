@@ -33,7 +33,7 @@ from bt.exits import (
     Unsupported,
     VcpuExit,
 )
-from bt.irq import BACKSTOP_US, IrqSource
+from bt.irq import BACKSTOP_BLOCKS, IrqSource
 from bt.memory import GuestMemory
 from bt.timebase import VirtualClock
 from bt.vcpu import AC, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
@@ -87,6 +87,9 @@ class RunStats:
     callouts: int
     slot_exits: int  # exits through an unchained slot
     emu_starts: int
+    backstops: int  # emu_starts that ended because the backstop's budget ran out
+    backstop_budget: int
+    backstop_mode: str
     tlb_fills: int
     smc_faults: int
     interrupts: dict[int, int]  # deliveries by vector
@@ -104,6 +107,7 @@ class _Counters:
     callouts: int = 0
     slot_exits: int = 0
     emu_starts: int = 0
+    backstops: int = 0
     smc: int = 0
     vectors: Counter[int] = field(default_factory=Counter)
 
@@ -134,7 +138,6 @@ class RunLoop:
         self._n = _Counters()
         self._stop: VcpuExit | RunResult | None = None
         self._guest_insns: int | None = None
-        self._last_counted: tuple[int, int] | None = None  # the last block hook: (address, insns)
         self.executions: Counter[int] = Counter()  # block code address -> runs (when counted)
         self._wall = 0.0
         self._deadline: float | None = None
@@ -143,9 +146,7 @@ class RunLoop:
         self._current: TranslationBlock | None = None
         self._current_hit = False
         self.on_deliver: Callable[[int, int | None, int], None] | None = None
-        self.on_resume: Callable[[], None] | None = None  # the CPU restarts after a timeout
-        self._armed = False  # this emu_start slice has the backstop timeout
-        self._live = False  # inside emu_start (hooks) rather than between slices
+        self._deferred = False  # the backstop found an interrupt due inside an instruction
         self.bake = True  # build virtual state into translations (off: every one calls out)
         self._shadow_slice = -1  # the slice in which the current STI/MOV SS shadow began
         self.store: PersistentStore | None = None
@@ -171,7 +172,6 @@ class RunLoop:
         lo = bisect.bisect_left(offs, address - tb.code_addr)
         hi = bisect.bisect_left(offs, address - tb.code_addr + size)
         self._guest_insns += hi - lo
-        self._last_counted = (address, hi - lo)
         if address == tb.code_addr:
             self.executions[address] += 1
         if self.limits.max_insns is not None and self._guest_insns >= self.limits.max_insns:
@@ -190,23 +190,17 @@ class RunLoop:
     def _variant(self) -> int:
         """The virtual state translations for the current vCPU may build in (bake.py).
 
-        IF 0 -> 1 changes must reach the monitor (`trap_if`) when an interrupt may then be
-        due: while an interrupt waits for IF, and in a slice without the backstop timeout (a
-        guest that set IF and spun would never be stopped). In an armed slice with nothing
-        pending, STI and POPF run inline: nothing can become pending before the monitor runs
-        again, and then it looks again (`_on_callout`, `_backstop`)."""
+        IF 0 -> 1 changes must reach the monitor (`trap_if`) while an interrupt waits for IF.
+        With nothing pending, STI and POPF run inline: nothing can become pending before the
+        monitor runs again (a callout, the backstop), and then it looks again
+        (`_on_callout`, `_backstop`)."""
         v = self.vcpu
         sysf = v.eflags_sys
         cs = v.segs["cs"]
         cpl = v.cpl
         iopl = (sysf >> 12) & 3
         irq = self.irq
-        if irq is None:
-            trap = False
-        elif not sysf & IF:
-            trap = not self._live or not self._armed or irq.pending()
-        else:
-            trap = self._live and not self._armed
+        trap = irq is not None and not sysf & IF and irq.pending()
         return pack_variant(cpl <= iopl and not sysf & _UNBAKED_FLAGS, iopl, cpl == 0, trap,
                             cs.selector, cs.limit == 0xFFFFFFFF, v.segs["ss"].selector)
 
@@ -331,8 +325,6 @@ class RunLoop:
                     self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
-        if not self._armed and self.irq is not None and self.vcpu.interrupts_enabled:
-            self.engine.stop()  # IF was set: leave this unarmed slice (see _loop)
         if result is None:
             nxt = site.insn.next_eip
             if self._current_hit:
@@ -490,32 +482,19 @@ class RunLoop:
         except TranslationError as exc:
             return RunResult("crash", EXIT_CRASH, str(exc), self.eip)
         code_addr = tb.code_addr
+        budget = BACKSTOP_BLOCKS
         while True:
-            # The backstop is armed only while the guest can take an interrupt: Unicorn's
-            # timeout stops emu_start from another thread, and under load such a stop has been
-            # measured to corrupt guest state about once in 1,800 (compute.elf's results came
-            # out wrong in 2 of 45 runs; 0 of 45 without the timeout). With IF clear nothing
-            # needs it; an STI or POPF that sets IF stops the CPU so the next slice arms it.
-            # Code built with STI/POPF inline needs the backstop even while IF is clear.
-            here = self.cache.block_at(code_addr)
-            inline_if = here is not None and not trap_if_of(here.key.variant)
-            self._armed = self.irq is not None and (self.vcpu.interrupts_enabled or inline_if)
-            timeout_us = BACKSTOP_US if self._armed else 0
-            if self._deadline is not None:
-                left = self._deadline - time.monotonic()
-                if left <= 0:
-                    return self._limit_result(code_addr)
-                timeout_us = max(1, min(int(left * 1e6), timeout_us or 1 << 62))
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return self._limit_result(code_addr)
             self._stop = None
             self._n.emu_starts += 1
             entries = self._n.callouts
             self._push_if()
-            self._live = True
             try:
-                eng.run(code_addr, timeout_us)
+                eng.run(code_addr, budget)
             finally:
-                self._live = False
                 self._pull_if()
+            budget = BACKSTOP_BLOCKS
             stop = self._stop
             if stop is not None:
                 if isinstance(stop, RunResult):
@@ -542,39 +521,29 @@ class RunLoop:
                     return nxt
                 code_addr = nxt
                 continue
-            # emu_start returned by itself: the timeout expired.
+            # emu_start returned by itself: the backstop's budget ran out, at the start of a
+            # Unicorn block (or, with the fallback instruction count, at any instruction).
+            self._n.backstops += 1
             code_addr = eng.read_reg(R.UC_X86_REG_EIP)
-            self._uncount(code_addr)
-            if self._deadline is not None and time.monotonic() >= self._deadline:
-                return self._limit_result(code_addr)
-            if self.on_resume is not None:
-                self.on_resume()
             if self.irq is not None:
                 nxt = self._backstop(code_addr, idle=self._n.callouts == entries)
                 if isinstance(nxt, RunResult):
                     return nxt
+                if self._deferred:
+                    # Stopped inside one instruction's translation with an interrupt due:
+                    # stop again at the next block start, which may be a boundary.
+                    budget = 2
                 code_addr = nxt
 
-    def _uncount(self, code_addr: int) -> None:
-        """Unicorn runs a block's hook before it checks for a stop request, so a block the
-        timeout stopped at was counted without running; the restart counts it again."""
-        last, self._last_counted = self._last_counted, None
-        if self._guest_insns is None or last is None or last[0] != code_addr:
-            return
-        self._guest_insns -= last[1]
-        tb = self.cache.block_at(code_addr)
-        if tb is not None and tb.code_addr == code_addr and self.executions[code_addr] > 0:
-            self.executions[code_addr] -= 1
-
     def _backstop(self, code_addr: int, idle: bool) -> int | RunResult:
-        """The emu_start timeout expired: a pending interrupt is taken if execution stands at
-        a guest instruction boundary. If translated code ran the whole `BACKSTOP_US` without
+        """The backstop's budget ran out: a pending interrupt is taken if execution stands at
+        a guest instruction boundary. If translated code ran the whole budget without
         entering the monitor (`idle`) with interrupts enabled, the guest is taken to be
         waiting for one in a loop that cannot advance virtual time itself, and virtual time
-        moves to the next timer event. Otherwise time stays: host slowness (translation,
-        tracing, a loaded machine) must not make timer events come sooner, and with IF clear
-        a guest cannot be waiting for an interrupt."""
+        moves to the next timer event. Otherwise time stays: with IF clear a guest cannot be
+        waiting for an interrupt."""
         assert self.irq is not None
+        self._deferred = False
         if self._shadow_slice != self._n.emu_starts:
             # A whole slice ran after the STI/MOV SS (`sti; jmp $`): its shadow is long over.
             self.vcpu.shadow_eip = None
@@ -586,7 +555,9 @@ class RunLoop:
         eip = tb.guest_eip_starting_at(code_addr - tb.code_addr) if tb is not None else None
         if eip is None or self._after_native_sti(tb, code_addr):
             # Inside one instruction's translation, or under an STI's shadow: the next
-            # monitor entry will do.
+            # block start will do.
+            self.irq.poll()
+            self._deferred = self.vcpu.interrupts_enabled and self.irq.pending()
             return code_addr
         ext = self._interrupt_at(eip)
         if ext is None:
@@ -736,6 +707,9 @@ class RunLoop:
             callouts=n.callouts - n.slot_exits,
             slot_exits=n.slot_exits,
             emu_starts=n.emu_starts,
+            backstops=n.backstops,
+            backstop_budget=BACKSTOP_BLOCKS,
+            backstop_mode=self.engine.backstop.mode,
             tlb_fills=fills,
             smc_faults=n.smc,
             interrupts=dict(n.vectors),

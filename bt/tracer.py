@@ -36,8 +36,6 @@ class Tracer:
         self._file = RegisterFile(engine.uc, _REGS)
         self.records = 0
         self._prev: TranslationBlock | None = None  # the block entered last (block level)
-        self._last: tuple[int, list[int]] | None = None  # the last record's eip and state
-        self._resumed = False
         hook = UC_HOOK_BLOCK if level == "block" else UC_HOOK_CODE
         self._insn_level = level != "block"
         engine.uc.hook_add(hook, self._on_code, None, TC_LINEAR, TC_LINEAR + TC_SIZE - 1)
@@ -76,12 +74,6 @@ class Tracer:
         return any(r.insn.eip + len(r.insn.raw) == tb.key.eip
                    and r.sensitivity.rule is not Rule.COPY for r in prev.insns)
 
-    def resumed(self) -> None:
-        """The run loop restarted the CPU where its time slice ended (the emu_start timeout):
-        Unicorn may have run the hooks of a block it then left before executing it, and the
-        restart runs them again. The next record is dropped if it repeats the last one."""
-        self._resumed = True
-
     def record(self, eip: int, end: int | None = None, cut: bool = False) -> None:
         """Write one execution record for guest `eip` (a block ending at `end`, continuing a
         block cut short when `cut`) with the current guest-visible state."""
@@ -93,11 +85,6 @@ class Tracer:
         regs = [*vals[:8], eflags, segs["cs"].selector, segs["ss"].selector,
                 segs["ds"].selector, segs["es"].selector, segs["fs"].selector,
                 segs["gs"].selector, v.cr0, v.cr3]
-        if self._resumed:
-            self._resumed = False
-            if self._last == (eip, regs):
-                return
-        self._last = (eip, regs)
         self._writer.exec(eip, regs, end, cut)
         self.records += 1
 

@@ -171,7 +171,6 @@ def test_inline_forms_leave_the_state_the_monitor_does(tmp_path: Path) -> None:
     entries = inline.runloop.stats().callouts
     assert entries < monitor.runloop.stats().callouts // 2
     kinds = inline.cache.callout_counts
-    # The STI runs with IF clear in a slice without the backstop: it must call the monitor.
     # The two PUSHFDs while the guest's AC and ID are set do too (the real CPU lacks them).
     assert kinds["pushf"] == 2
     for kind in ("cli", "mov_from_seg", "push_seg", "sgdt", "sidt", "smsw"):
