@@ -33,6 +33,7 @@ class ExitSlot:
     edge: str
     linked: TranslationBlock | None = field(default=None, repr=False)
     taken: int = 0  # times execution left through it into the monitor
+    branch: int | None = None  # cache address of a Jcc rel32 chained along with the slot
 
 
 @dataclass(eq=False, slots=True)

@@ -117,7 +117,9 @@ class TranslationCache:
             if addr is None:
                 raise InternalError(f"block of {len(code.code)} bytes exceeds the code region")
         self._writer.write_code(addr, code.code)
-        exits = [ExitSlot(addr + e.offset, e.target, e.edge) for e in code.exits]
+        exits = [ExitSlot(addr + e.offset, e.target, e.edge,
+                          branch=addr + e.branch if e.branch >= 0 else None)
+                 for e in code.exits]
         tb = TranslationBlock(
             key=key,
             code_addr=addr,

@@ -25,6 +25,9 @@ def link(writer: CodeWriter, src: TranslationBlock, slot_no: int, dst: Translati
     slot = src.exits[slot_no]
     rel = dst.code_addr - (slot.address + 5)
     writer.write_code(slot.address, b"\xe9" + struct.pack("<i", rel))
+    if slot.branch is not None:
+        # The Jcc that reaches the slot jumps straight to the target as well.
+        writer.write_code(slot.branch, struct.pack("<i", dst.code_addr - (slot.branch + 4)))
     slot.linked = dst
     dst.incoming.add((src, slot_no))
 
@@ -38,4 +41,6 @@ def unlink(
         return
     slot.linked.incoming.discard((src, slot_no))
     slot.linked = None
+    if slot.branch is not None:
+        writer.write_code(slot.branch, struct.pack("<i", slot.address - (slot.branch + 4)))
     writer.write_code(slot.address, unchained)

@@ -77,7 +77,7 @@ def encode(code: TranslatedCode) -> str:
         "records": [[r.offset, r.sensitivity.rule.value, r.sensitivity.kind,
                      r.sensitivity.reason] for r in code.insns],
         "callouts": sites,
-        "exits": [[e.offset, e.target, e.edge] for e in code.exits],
+        "exits": [[e.offset, e.target, e.edge, e.branch] for e in code.exits],
         "ranges": [list(r) for r in code.guest_ranges],
         "assumes": [list(a) for a in code.assumes],
     }, separators=(",", ":"))
@@ -94,7 +94,7 @@ def decode(text: str) -> TranslatedCode:
         CalloutSite(resume, insns[n] if n >= 0 else extra[-n - 1], kind, ends,
                     tuple(fields), tuple(exits))
         for resume, n, kind, ends, fields, exits in d["callouts"])
-    exits = tuple(ExitPlan(off, target, edge) for off, target, edge in d["exits"])
+    exits = tuple(ExitPlan(off, target, edge, br) for off, target, edge, br in d["exits"])
     ranges = tuple((a, b) for a, b in d["ranges"])
     assumes = tuple((str(name), int(value)) for name, value in d["assumes"])
     return TranslatedCode(bytes.fromhex(d["code"]), records, callouts, exits, ranges, assumes)

@@ -118,7 +118,10 @@ def test_rewrite_conditional_branch_has_two_slots() -> None:
     edges = {e.edge: e.target for e in out.exits}
     assert edges == {"fallthrough": block.insns[-1].next_eip, "taken": 0x100100}
     jcc = out.insns[-1].offset
-    assert out.code[jcc : jcc + 2] == bytes((0x74, SLOT_SIZE))
+    # JE rel32 over the fallthrough slot to the taken one; chaining re-aims the rel32 too.
+    assert out.code[jcc : jcc + 6] == bytes((0x0F, 0x84, SLOT_SIZE, 0, 0, 0))
+    taken = next(e for e in out.exits if e.edge == "taken")
+    assert taken.branch == jcc + 2 and taken.offset == jcc + 6 + SLOT_SIZE
 
 
 def test_rewrite_call_pushes_guest_return_address() -> None:

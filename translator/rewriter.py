@@ -5,7 +5,10 @@ Layout of one translated block:
     [copied or rewritten guest instructions ...][exit slots]
 
 An exit slot is 5 bytes. Unchained it is `int 0x80; nop; nop; nop`, which returns to the monitor;
-the cache chains it by overwriting it with `jmp rel32` to the target block. A callout is
+the cache chains it by overwriting it with `jmp rel32` to the target block. A conditional
+branch becomes `Jcc rel32` to its taken slot, whose chaining re-aims the rel32 at the target
+as well: Unicorn ends a block at every Jcc, and a slot reached through one would be a block of
+its own. A callout is
 `int 0x81`: the monitor finds the site by the address after it, runs the instruction's
 semantics against the virtual CPU, and execution goes on after it (or leaves the block).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bt.errors import TranslationError
 from translator.assembler import Assembler
@@ -50,6 +54,9 @@ class ExitPlan:
     offset: int
     target: int | None  # guest EIP, None for a slot that must never be reached
     edge: str  # "jump", "taken", "fallthrough", "next"
+    # Offset of the rel32 of a Jcc whose taken path reaches this slot: chaining aims it at
+    # the target too, so a taken branch skips the slot (one Unicorn block fewer). -1: none.
+    branch: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +100,12 @@ class Rewriter:
         assumes: dict[str, int] = {}
         records: list[InsnRecord] = []
         callouts: list[CalloutSite] = []
-        pending: list[tuple[int, int | None, str]] = []  # (patch position or -1, target, edge)
+        # (slot position, target, edge, position of a Jcc rel32 that reaches it or -1)
+        pending: list[tuple[int, int | None, str, int]] = []
         ranges: list[tuple[int, int]] = []
 
-        def add_exit(target: int | None, edge: str) -> None:
-            pending.append((len(body), target, edge))
+        def add_exit(target: int | None, edge: str, branch: int = -1) -> None:
+            pending.append((len(body), target, edge, branch))
             body.extend(self.exit_slot)
 
         def add_callout(insn: GuestInsn, sens: Sensitivity, ends: bool) -> None:
@@ -159,7 +167,7 @@ class Rewriter:
             add_exit(None, "never")
         elif block.end_reason in ("limit", "page"):
             add_exit(block.insns[-1].next_eip, "next")
-        exits = tuple(ExitPlan(off, target, edge) for off, target, edge in pending)
+        exits = tuple(ExitPlan(off, target, edge, br) for off, target, edge, br in pending)
         return TranslatedCode(bytes(body), tuple(records), tuple(callouts), exits, tuple(ranges),
                               tuple(sorted(assumes.items())))
 
@@ -202,7 +210,7 @@ class Rewriter:
         insn: GuestInsn,
         sens: Sensitivity,
         body: bytearray,
-        pending: list[tuple[int, int | None, str]],
+        pending: list[tuple[int, int | None, str, int]],
         callouts: list[CalloutSite],
         far_sel: int | None = None,
         pop: int = 4,
@@ -261,9 +269,9 @@ class Rewriter:
             miss += self.exit_slot
         body += miss
         first_exit = len(pending)
-        pending.append((resume, None, "never"))
+        pending.append((resume, None, "never", -1))
         for h in hits:
-            pending.append((h, 0, "ret-cache"))
+            pending.append((h, 0, "ret-cache", -1))
         callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
                                     (first_exit + 1, first_exit + 2)))
 
@@ -272,7 +280,7 @@ class Rewriter:
         insn: GuestInsn,
         sens: Sensitivity,
         body: bytearray,
-        pending: list[tuple[int, int | None, str]],
+        pending: list[tuple[int, int | None, str, int]],
         callouts: list[CalloutSite],
     ) -> None:
         """CALL r/m32 with the RET-style inline cache: the target is pushed with the same
@@ -307,9 +315,9 @@ class Rewriter:
             seq += self.exit_slot
         body += seq
         first_exit = len(pending)
-        pending.append((resume, None, "never"))
+        pending.append((resume, None, "never", -1))
         for h in hits:
-            pending.append((h, 0, "call-cache"))
+            pending.append((h, 0, "call-cache", -1))
         callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
                                     (first_exit + 1, first_exit + 2)))
 
@@ -336,9 +344,11 @@ class Rewriter:
         elif sens.kind == "jcc":
             op = insn.raw[len(insn.prefixes)]
             cc = (insn.raw[len(insn.prefixes) + 1] if op == 0x0F else op) & 0x0F
-            body.extend(bytes((0x70 | cc, SLOT_SIZE)))
+            # Jcc rel32 over the fallthrough slot to the taken one; chaining re-aims it.
+            body.extend(bytes((0x0F, 0x80 | cc)) + SLOT_SIZE.to_bytes(4, "little"))
+            rel32 = len(body) - 4
             add_exit(insn.next_eip, "fallthrough")
-            add_exit(target, "taken")
+            add_exit(target, "taken", rel32)
         elif sens.kind == "loop":
             # LOOPcc/JECXZ keep their own opcode and address-size prefix; only the rel8 moves.
             prefix = bytes(p for p in insn.prefixes if p == 0x67)
@@ -349,7 +359,11 @@ class Rewriter:
             raise TranslationError(f"no translation for {insn.text()} at 0x{insn.linear:08x}")
 
 
-_AddExit = Callable[[int | None, str], None]
+class _AddExit(Protocol):
+    def __call__(self, target: int | None, edge: str, branch: int = -1) -> None: ...
+
+
+
 _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 
 
