@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keystone
 import pytest
 from unicorn import x86_const as R
 
+from bt import runloop
 from bt.backstop import Backstop
+from bt.loader import load_guest
+from bt.machine import Machine, MachineConfig
 from tests.test_platform import IDT_SETUP, run_flat
 from tools.backstop_check import TOP, consistent, loop_cpu
 
@@ -88,3 +92,52 @@ def test_interrupts_during_pure_compute_do_not_depend_on_host_load(tmp_path: Pat
             b.kill()
             b.wait()
     assert loaded == (ticks, backstops)
+
+
+# A loop with a RET and an indirect CALL (inline caches: Unicorn blocks that start inside one
+# instruction's translation), port I/O and conditional branches. IF stays clear, so a stop
+# never moves virtual time: the run must not change at all.
+TRACED = """
+    mov ecx, 300
+    mov esi, func
+again:
+    call esi
+    add ebx, eax
+    test ecx, 3
+    jnz skip
+    in al, 0x61
+skip:
+    dec ecx
+    jnz again
+    mov al, 0
+    out 0xf4, al
+func:
+    lea eax, [ecx + ecx * 2]
+    ret
+"""
+
+
+@pytest.mark.parametrize("level", ["block", "insn"])
+def test_backstop_stops_change_nothing_the_guest_or_a_trace_sees(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str) -> None:
+    """With a stop every two blocks instead of every million, the trace (no record twice, none
+    missing) and the instruction count stay the same."""
+    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+    path = tmp_path / "guest.bin"
+    path.write_bytes(bytes(ks.asm(TRACED, 0x100000)[0]))
+
+    def run(budget: int) -> tuple[bytes, int | None, int]:
+        monkeypatch.setattr(runloop, "BACKSTOP_BLOCKS", budget)
+        trace = tmp_path / f"{level}-{budget}.trace"
+        image = load_guest(str(path), 16 << 20, "", 0x100000, None)
+        m = Machine(MachineConfig(16 << 20, count_insns=True, trace_path=str(trace),
+                                  trace_level=level), image, lambda _b: None)
+        res = m.run(timeout=60)
+        assert res.kind == "exit-port", res
+        stats = m.runloop.stats()
+        return trace.read_bytes(), stats.guest_insns, stats.backstops
+
+    quiet = run(1 << 30)
+    busy = run(2)
+    assert quiet[2] == 0 and busy[2] > 1000
+    assert busy[:2] == quiet[:2]
