@@ -20,6 +20,7 @@ from unicorn import x86_const as R
 from bt.callouts.context import CalloutContext
 from bt.callouts.table import HANDLERS
 from bt.delivery import deliver, merge
+from bt.descriptors import fetch_descriptor, is_null
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import InternalError, TranslationError
 from bt.exits import (
@@ -52,6 +53,7 @@ _IO_KINDS = frozenset({"in", "out", "ins", "outs"})
 # the monitor.
 _UNBAKED_FLAGS = TF | NT | AC | ID | VM | VIF | VIP
 _EFLAGS = R.UC_X86_REG_EFLAGS
+_ACCESSED = 0x100  # the type field's A bit, in a segment cache's flags
 
 EXIT_HALT = 0
 EXIT_BAD_INPUT = 2
@@ -207,7 +209,24 @@ class RunLoop:
     def _assumed(self) -> dict[str, int]:
         """The current values of the state translations record as assumptions."""
         v = self.vcpu
-        return {"cr0": v.cr0, "gdtr": table_value(v.gdtr), "idtr": table_value(v.idtr)}
+        return {"cr0": v.cr0, "gdtr": table_value(v.gdtr), "idtr": table_value(v.idtr),
+                "csdesc": self._cs_reload()}
+
+    def _cs_reload(self) -> int:
+        """The descriptor (its 8 bytes as one int) that a far transfer to the current CS
+        selector would load, if loading it gives the current CS again: same base, limit and
+        attributes but for the accessed bit, which no guest instruction reads from a segment
+        register (and which QEMU does not write on far transfers). -1 if not."""
+        cs = self.vcpu.segs["cs"]
+        if is_null(cs.selector):
+            return -1
+        desc = fetch_descriptor(self.ctx, cs.selector)
+        if desc is None or not desc.is_code or not desc.present:
+            return -1
+        if (desc.base, desc.limit, desc.attr | _ACCESSED) != (cs.base, cs.limit,
+                                                              cs.flags | _ACCESSED):
+            return -1
+        return desc.raw
 
     def block_for(self, eip: int) -> TranslationBlock:
         """The block for guest `eip` in the current code segment, translated on a miss."""
@@ -222,7 +241,8 @@ class RunLoop:
         if code is None:
             scanned = self.scanner.scan(self.mem, key.cs_base, key.eip, key.max_insns)
             v = self.vcpu
-            bake = None if key.variant < 0 else Bake.unpack(key.variant, v.cr0, v.gdtr, v.idtr)
+            bake = None if key.variant < 0 else Bake.unpack(key.variant, v.cr0, v.gdtr, v.idtr,
+                                                            self._cs_reload())
             code = self.rewriter.rewrite(scanned, key.cs_base, bake)
             if self.store is not None:
                 self.store.put(key, code, self._guest_bytes(code.guest_ranges))
@@ -302,13 +322,13 @@ class RunLoop:
         self._current, self._current_hit = tb, False
         vcpu = self.vcpu
         vcpu.shadow_eip = None  # an instruction ran since any earlier STI/MOV SS: it is over
-        system = (vcpu.cr0, vcpu.gdtr, vcpu.idtr)
+        system = (vcpu.cr0, vcpu.gdtr, vcpu.idtr, vcpu.ldtr)
         try:
             result = HANDLERS[site.kind](ctx, site.insn)
         finally:
             ctx.commit()
             self._current = None
-        if (vcpu.cr0, vcpu.gdtr, vcpu.idtr) != system:
+        if (vcpu.cr0, vcpu.gdtr, vcpu.idtr, vcpu.ldtr) != system:
             for name, value in self._assumed().items():
                 self.cache.invalidate_assumption(name, value)
             if not tb.valid:

@@ -254,3 +254,62 @@ def test_interrupt_waiting_for_if_comes_right_after_popf_or_sti(
     after = 0x100000 + len(ks.asm(head, 0x100000)[0])
     # Delivered before the first NOP after POPF; after STI's shadow (one NOP) for STI.
     assert int.from_bytes(m.memory.read(0x300000, 4), "little") == after + offset
+
+
+# RETF to the current CS selector twice from one site: the first under a flat GDT (it lands
+# at `first`), the second after LGDT of a table whose descriptor for that selector has base
+# `second - first`: CS is reloaded from the new table, so the same pushed offset now lands at
+# `second`. The inline same-CS far RET (and its trained inline cache) must not apply then.
+RELOAD = """
+    mov edi, 0x200800
+    mov ecx, 2
+tables:
+    mov dword ptr [edi], 0
+    mov dword ptr [edi + 4], 0
+    mov dword ptr [edi + 8], 0x0000ffff
+    mov dword ptr [edi + 12], 0x00cf9b00
+    mov dword ptr [edi + 16], 0x0000ffff
+    mov dword ptr [edi + 20], 0x00cf9b00
+    mov dword ptr [edi + 24], 0x0000ffff
+    mov dword ptr [edi + 28], 0x00cf9300
+    add edi, 0x100
+    dec ecx
+    jnz tables
+    mov eax, second
+    mov edx, first
+    sub eax, edx
+    mov word ptr [0x200900 + 10], ax
+    mov word ptr [0x200900 + 18], ax
+    mov word ptr [esp - 6], 31
+    mov dword ptr [esp - 4], 0x200800
+    lgdt [esp - 6]
+    xor ebx, ebx
+    jmp again
+again:
+    mov eax, cs
+    push eax
+    mov eax, first
+    push eax
+    .byte 0xcb
+first:
+    inc ebx
+    cmp ebx, 2
+    jae wrong
+    mov dword ptr [esp - 4], 0x200900
+    lgdt [esp - 6]
+    jmp again
+wrong:
+    mov al, 1
+    out 0xf4, al
+second:
+    mov al, 0
+    out 0xf4, al
+"""
+
+
+@pytest.mark.parametrize("bake", [True, False], ids=["inline", "monitor"])
+def test_far_ret_to_the_current_selector_reloads_a_changed_descriptor(
+        tmp_path: Path, bake: bool) -> None:
+    m, result = _machine(tmp_path, RELOAD, bake)
+    assert (result.kind, result.status) == ("exit-port", 1), result
+    assert m.vcpu.segs["cs"].base > 0 and m.engine.read_gprs()[3] == 1

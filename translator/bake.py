@@ -2,8 +2,9 @@
 
 Part of it shapes the translation and is in the block's key (`variant`): whether CLI, STI, PUSHF
 and POPF run inline, the virtual IOPL, whether an IF 0 -> 1 change must reach the monitor, the
-CS and SS selectors. The rest (CR0, GDTR, IDTR) changes rarely and only in the monitor: a block
-that builds one of them in records it as an assumption and is retired when it changes.
+CS and SS selectors. The rest (CR0, GDTR, IDTR, the descriptor a reload of CS would fetch)
+changes rarely and through the monitor: a block that builds one of them in records it as an
+assumption and is retired when it changes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Bake:
     cr0: int = 0
     gdtr: tuple[int, int] = (0, 0)
     idtr: tuple[int, int] = (0, 0)
+    # The descriptor a far transfer to the CS selector would load, when it is exactly the
+    # current CS (a same-CS far RET may then skip the reload); -1 when it is not.
+    cs_desc: int = -1
 
     @property
     def variant(self) -> int:
@@ -35,13 +39,14 @@ class Bake:
                             self.cs_flat, self.ss_sel)
 
     @staticmethod
-    def unpack(variant: int, cr0: int, gdtr: tuple[int, int], idtr: tuple[int, int]) -> Bake:
-        """The bake for a key's `variant` and the current CR0, GDTR, IDTR."""
+    def unpack(variant: int, cr0: int, gdtr: tuple[int, int], idtr: tuple[int, int],
+               cs_desc: int = -1) -> Bake:
+        """The bake for a key's `variant` and the current CR0, GDTR, IDTR, CS descriptor."""
         return Bake(
             flags=bool(variant >> 32 & 1), iopl=variant >> 33 & 3, cpl0=bool(variant >> 35 & 1),
             trap_if=bool(variant >> 36 & 1), cs_sel=variant & 0xFFFF,
             cs_flat=bool(variant >> 37 & 1), ss_sel=variant >> 16 & 0xFFFF, cr0=cr0, gdtr=gdtr,
-            idtr=idtr,
+            idtr=idtr, cs_desc=cs_desc,
         )
 
 

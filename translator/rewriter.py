@@ -124,6 +124,7 @@ class Rewriter:
                 imm = op.value & 0xFFFF if isinstance(op, ImmOp) else 0
                 self._ret_inline_cache(insn, sens, body, pending, callouts,
                                        far_sel=bake.cs_sel, pop=8 + imm)
+                assumes["csdesc"] = bake.cs_desc
                 continue
             if bake is not None and sens.rule in (Rule.INLINE, Rule.EXIT):
                 done = self._emulate(insn, sens, bake, open_end and k == n - 1, body,
@@ -201,8 +202,10 @@ class Rewriter:
     @staticmethod
     def _near_far_ret(insn: GuestInsn, bake: Bake) -> bool:
         """A 32-bit RETF that can be checked inline for a return to the current CS (a flat
-        one: no limit to check), which is then a near return that pops the selector too."""
-        return (bake.cs_flat and insn.opsize == 4 and not insn.prefixes
+        one: no limit to check), which is then a near return that pops the selector too: only
+        while the descriptor table holds for that selector exactly what CS holds (otherwise
+        the return reloads CS with something else)."""
+        return (bake.cs_flat and bake.cs_desc >= 0 and insn.opsize == 4 and not insn.prefixes
                 and insn.raw[0] in (0xCA, 0xCB))
 
     def _ret_inline_cache(
