@@ -10,13 +10,13 @@ from pathlib import Path
 
 import keystone
 import pytest
+from test_platform import IDT_SETUP, run_flat
 from unicorn import x86_const as R
 
 from bt import runloop
 from bt.backstop import Backstop
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
-from tests.test_platform import IDT_SETUP, run_flat
 from tools.backstop_check import TOP, consistent, loop_cpu
 
 
