@@ -81,7 +81,10 @@ class Backstop:
         self._page: mmap.mmap | None = None  # keeps the hook's code mapped
         self.native = False
         code = _host_code() if native else None
-        placed = _executable(code) if code is not None else None
+        try:
+            placed = _executable(code) if code is not None else None
+        except (OSError, ValueError, AttributeError):  # no anonymous mmap or mprotect here
+            placed = None
         if placed is not None:
             handle = uc_hook_h()
             err = uclib.uc_hook_add(
