@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keystone
 import pytest
-from test_platform import IDT_SETUP, run_flat
+from test_platform import IDT_SETUP, pit_rate, run_flat
 from unicorn import x86_const as R
 
 from bt import runloop
@@ -47,13 +47,7 @@ def test_budget_stops_leave_nothing_half_done(native: bool) -> None:
 # IRQ 0 at about 1 kHz and a long loop that never enters the monitor between interrupts: each
 # tick is delivered when the backstop finds the guest spinning with IF set (virtual time
 # then moves to the timer's next event), so the tick count depends on the block count only.
-TICKS = IDT_SETUP + """
-    mov al, 0x34
-    out 0x43, al
-    mov al, 0xa9
-    out 0x40, al
-    mov al, 0x04
-    out 0x40, al
+TICKS = IDT_SETUP + pit_rate(0x4A9) + """
     mov al, 0xfe
     out 0x21, al
     sti

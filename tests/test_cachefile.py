@@ -13,13 +13,18 @@ from bt.machine import Machine, MachineConfig
 BIN = Path(__file__).resolve().parent.parent / "guests" / "bin"
 
 
-def test_saved_cache_describes_every_block(tmp_path: Path) -> None:
-    image = load_guest(str(BIN / "smc.elf"), 128 << 20)
+def run_and_save(tmp_path: Path, guest: str, name: str) -> tuple[Machine, Path]:
+    """Run guests/bin/`guest` with instruction counting and save its cache as `name`."""
+    image = load_guest(str(BIN / guest), 128 << 20)
     m = Machine(MachineConfig(128 << 20, count_insns=True), image, lambda _b: None)
     m.run(timeout=60)
-    path = tmp_path / "smc.db"
-    save_cache(str(path), m.cache, m.engine.read_code, {"guest": "smc.elf"},
-               m.runloop.executions)
+    path = tmp_path / name
+    save_cache(str(path), m.cache, m.engine.read_code, {"guest": guest}, m.runloop.executions)
+    return m, path
+
+
+def test_saved_cache_describes_every_block(tmp_path: Path) -> None:
+    m, path = run_and_save(tmp_path, "smc.elf", "smc.db")
     db = sqlite3.connect(path)
     meta = dict(db.execute("SELECT key, value FROM meta"))
     assert meta["format"] == FORMAT and meta["version"] == str(VERSION)

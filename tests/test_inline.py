@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keystone
 import pytest
-from test_platform import IDT_SETUP
+from test_platform import IDT_SETUP, pit_rate
 
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
@@ -201,12 +201,7 @@ PENDING = IDT_SETUP + """
     sti
     nop
     cli
-    mov al, 0x34
-    out 0x43, al
-    mov al, 100
-    out 0x40, al
-    mov al, 0
-    out 0x40, al
+""" + pit_rate(100) + """
     mov edx, 3
 pass:
     cli

@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_cachefile import run_and_save
 
-from bt.cachefile import save_cache
 from bt.inspector import open_cache
 from bt.inspector.align import block_rows
 from bt.inspector.model import CacheFile
 from bt.inspector.tui import InspectorApp
-from bt.loader import load_guest
-from bt.machine import Machine, MachineConfig
 from bt.tracefile import open_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,12 +69,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 # -- the scripting API ---
 
 def test_api_sees_every_block_of_a_run(tmp_path: Path) -> None:
-    image = load_guest(str(BIN / "usermode.elf"), 128 << 20)
-    m = Machine(MachineConfig(128 << 20, count_insns=True), image, lambda _b: None)
-    m.run(timeout=60)
-    path = tmp_path / "usermode.sqlite"
-    save_cache(str(path), m.cache, m.engine.read_code, {"guest": "usermode.elf"},
-               m.runloop.executions)
+    m, path = run_and_save(tmp_path, "usermode.elf", "usermode.sqlite")
     live = {(tb.key.eip, tb.code_addr, tb.size) for tb in m.cache.blocks()}
     with open_cache(str(path)) as cf:
         assert {(b.eip, b.code_addr, b.code_size) for b in cf.blocks()} == live

@@ -130,6 +130,18 @@ IDT_SETUP = """
 """
 
 
+def pit_rate(divisor: int) -> str:
+    """Guest code that starts PIT channel 0 as a rate generator (mode 2) with `divisor`."""
+    return f"""
+    mov al, 0x34
+    out 0x43, al
+    mov al, {divisor & 0xFF:#x}
+    out 0x40, al
+    mov al, {divisor >> 8:#x}
+    out 0x40, al
+"""
+
+
 def run_flat(tmp_path: Path, text: str) -> tuple[Machine, RunResult]:
     """Assemble `text` at 1 MiB, run it as a flat guest, return the machine and result."""
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
@@ -141,13 +153,7 @@ def run_flat(tmp_path: Path, text: str) -> tuple[Machine, RunResult]:
 
 
 # IRQ 0 at 12 kHz; the handler counts interrupted EIPs by where they point.
-SHADOW_GUEST = IDT_SETUP + """
-    mov al, 0x34
-    out 0x43, al
-    mov al, 100
-    out 0x40, al
-    mov al, 0
-    out 0x40, al
+SHADOW_GUEST = IDT_SETUP + pit_rate(100) + """
     mov al, 0xfe
     out 0x21, al
     mov ax, ss
