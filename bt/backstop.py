@@ -104,6 +104,12 @@ class Backstop:
         self._budget.value = blocks
         return 0 if self.native else blocks * _FALLBACK_INSNS_PER_BLOCK
 
+    def trip(self) -> None:
+        """Make the next block start stop the CPU (safe from another thread: the native hook
+        stops on the CPU's own thread; a racing decrement may lose one write, so callers
+        repeat it until the run loop has seen the stop). No effect on the fallback."""
+        self._budget.value = 0
+
     def expired(self) -> bool:
         """Whether the budget ran out (the native hook stopped the CPU). Without the native
         hook the run loop knows it by emu_start returning with no other reason."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from bt.errors import BadInput, BtError, InternalError, OptionError
-from bt.runloop import EXIT_BAD_INPUT, EXIT_CRASH, EXIT_LIMIT
+from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH, EXIT_LIMIT
 
 EXIT_INTERNAL = 70
 MAX_MEM_MIB = 3072

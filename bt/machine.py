@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from unicorn import x86_const as R
 
+from bt.blockmaker import BlockMaker, guest_bytes_of
 from bt.bootimage import BootImage
+from bt.budget import BudgetStop
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
 from bt.devices.cmos import Cmos
@@ -21,9 +23,21 @@ from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import OptionError
+from bt.events import EventDelivery
+from bt.halt import HaltWait
+from bt.hookexit import ExitDispatch
+from bt.insncount import InsnCounter
+from bt.interrupts import InterruptPolicy
 from bt.irq import IrqSource
+from bt.keypolicy import KeyPolicy
+from bt.limits import Limits
 from bt.memory import GuestMemory
-from bt.runloop import RunLoop, RunResult
+from bt.runloop import RunLoop
+from bt.runresult import RunResult
+from bt.runstate import RunState
+from bt.shadow import InterruptShadow
+from bt.smc import SmcHandler
+from bt.storelookup import StoreLookup
 from bt.timebase import Clock, HostClock, VirtualClock
 from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import TranslationCache
@@ -104,18 +118,15 @@ class Machine:
             on_code_page=self.engine.protect_page,
         )
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io)
-        self.runloop = RunLoop(
-            self.engine, self.memory, self.vcpu, self.ctx, self.cache, self.scanner,
-            self.rewriter, image.entry,
-        )
-        self.runloop.bake = config.inline
-        self.runloop.clock = self.clock if isinstance(self.clock, VirtualClock) else None
-        self.runloop.realtime = config.realtime
-        self.runloop.irq = IrqSource(
-            self.clock, self.pics, (self.pit, self.cmos), (self._uart_line,),
-        )
         if config.keys:
             self.kbd.type_text(config.keys.decode("latin-1"))
+        self.store: PersistentStore | None = None
+        if config.cache_dir is not None:
+            try:
+                self.store = PersistentStore(config.cache_dir)
+            except (OSError, sqlite3.Error) as exc:
+                raise OptionError(f"--cache-dir: cannot use {config.cache_dir}: {exc}") from None
+        self._build_run_loop(config, image.entry)
         exit_port = ExitPort()
         self.io.register(
             EXIT_PORT, 4,
@@ -124,15 +135,8 @@ class Machine:
             "isa-debug-exit",
         )
         self._start_cpu(image)
-        self.store: PersistentStore | None = None
-        if config.cache_dir is not None:
-            try:
-                self.store = PersistentStore(config.cache_dir)
-            except (OSError, sqlite3.Error) as exc:
-                raise OptionError(f"--cache-dir: cannot use {config.cache_dir}: {exc}") from None
-            self.runloop.store = self.store
         if config.count_insns:
-            self.runloop.count_instructions()
+            self.count_instructions()
         self.tracer = None
         if config.trace_path is not None:
             from bt.tracefile import TraceWriter
@@ -141,15 +145,45 @@ class Machine:
             writer = TraceWriter(config.trace_path, config.trace_level, "bt", config.guest_name)
             self.tracer = Tracer(self.engine, self.cache, self.vcpu, writer, config.trace_level)
             self.ctx.io = self.tracer.watch_ports(self.io)
-            self.runloop.on_deliver = self.tracer.interrupt
+            self.events.on_deliver = self.tracer.interrupt
+
+    def _build_run_loop(self, config: MachineConfig, entry: int) -> None:
+        """The run loop and its parts, each given exactly what it uses."""
+        vcpu, engine, cache = self.vcpu, self.engine, self.cache
+        self.state = RunState(entry)
+        self.limits = Limits(engine.backstop)
+        self.irq = IrqSource(self.clock, self.pics, (self.pit, self.cmos), (self._uart_line,))
+        self.keys = KeyPolicy(vcpu, self.ctx, self.irq, bake=config.inline)
+        lookup = StoreLookup(self.store, guest_bytes_of(self.memory)) if self.store else None
+        self.maker = BlockMaker(self.memory, cache, self.scanner, self.rewriter, self.keys,
+                                lookup, self.limits)
+        shadow = InterruptShadow(vcpu, self.state)
+        interrupts = InterruptPolicy(vcpu, self.irq, shadow)
+        self.events = EventDelivery(self.ctx, vcpu, self.state.counters.vectors)
+        vclock = self.clock if isinstance(self.clock, VirtualClock) else None
+        self.halt = HaltWait(vcpu, self.irq, interrupts, vclock, self.limits, config.realtime)
+        dispatch = ExitDispatch(engine, vcpu, self.ctx, cache, self.maker, self.keys,
+                                self.events, shadow, self.halt, self.limits, self.state,
+                                self.irq, interrupts, vclock)
+        smc = SmcHandler(engine, cache, self.maker, self.state)
+        self.memory.on_code_write = smc.monitor_wrote
+        budget = BudgetStop(vcpu, cache, interrupts, shadow, self.events, dispatch, vclock,
+                            self.state)
+        self.runloop = RunLoop(engine, cache, self.maker, dispatch, self.events, self.halt,
+                               smc, budget, self.limits, self.state)
+
+    def count_instructions(self) -> None:
+        """Count guest instructions exactly (a Python block hook: slow; for --max-insns,
+        --count-insns and measurement). Before the first run: later hooks miss compiled code."""
+        if self.runloop.counter is None:
+            self.runloop.attach_counter(InsnCounter(self.engine, self.cache, self.state))
 
     def attach_console(
         self, poll: Callable[[], None], wait: Callable[[float], bool],
     ) -> None:
         """Host input and display: polled at safe points, waited on while the guest halts."""
-        assert self.runloop.irq is not None
-        self.runloop.irq.add_poller(poll)
-        self.runloop.wait_for_input = wait
+        self.irq.add_poller(poll)
+        self.halt.wait_for_input = wait
 
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
@@ -202,6 +236,8 @@ class Machine:
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run the guest until it halts, stops, crashes or reaches a limit."""
+        if max_insns is not None:
+            self.count_instructions()
         try:
             return self.runloop.run(max_insns=max_insns, timeout=timeout)
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bt.machine import Machine
-from bt.runloop import EXCEPTION_NAMES, RunResult
+from bt.runresult import EXCEPTION_NAMES, RunResult
 
 
 def format_stats(machine: Machine, result: RunResult) -> str:

@@ -75,6 +75,8 @@ class TranslationCache:
         self._chains = 0
         self._invalidations = 0
         self.callout_counts: Counter[str] = Counter()
+        # Called after a flush: whoever keeps anything per block or code address drops it.
+        self.on_flush: list[Callable[[], None]] = []
 
     # -- lookup ---
     def lookup(self, key: TBKey) -> TranslationBlock | None:
@@ -252,6 +254,8 @@ class TranslationCache:
         self._blocks.clear()
         self._buffer.reset()
         self._writer.code_flushed(self._buffer.base)
+        for drop in self.on_flush:
+            drop()
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters."""

@@ -11,7 +11,7 @@ from test_platform import IDT_SETUP, pit_rate
 
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
-from bt.runloop import RunResult
+from bt.runresult import RunResult
 
 BIN = Path(__file__).resolve().parent.parent / "guests" / "bin"
 SCRATCH = 0x200000

@@ -15,7 +15,7 @@ from bt.devices.pit8254 import Pit8254
 from bt.irq import IrqSource
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
-from bt.runloop import RunResult
+from bt.runresult import RunResult
 from bt.timebase import VirtualClock
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -57,7 +57,7 @@ def run_engine(name: str) -> EngineRun:
     scanner = machine.scanner
     # Time spent translating, measured around the scanner and rewriter.
     spent = [0.0]
-    orig_translate = machine.runloop._translate
+    orig_translate = machine.maker.translate
 
     def timed(key: object, watch: bool) -> object:
         t = time.perf_counter()
@@ -66,7 +66,7 @@ def run_engine(name: str) -> EngineRun:
         finally:
             spent[0] += time.perf_counter() - t
 
-    machine.runloop._translate = timed  # type: ignore[method-assign,assignment]
+    machine.maker.translate = timed  # type: ignore[method-assign,assignment]
     start = time.perf_counter()
     machine.run(timeout=600)
     seconds = time.perf_counter() - start

@@ -1,0 +1,226 @@
+"""ExitDispatch: acts on callouts and unchained exits inside Unicorn's interrupt hook.
+
+Most exits never leave `emu_start`: the hook finds (or translates) the next block, chains the
+exit slot that led to it, and points the real EIP there. Only what needs the run loop (HLT with
+no timer due, a stop, a crash, a limit) stops the CPU.
+"""
+
+from __future__ import annotations
+
+from unicorn import x86_const as R
+
+from bt.blockmaker import BlockMaker
+from bt.callouts.context import CalloutContext
+from bt.callouts.table import HANDLERS
+from bt.engine import Engine
+from bt.errors import InternalError, TranslationError
+from bt.events import EventDelivery
+from bt.exits import ExtInt, Fault, Goto, Halt, SoftInt, Unsupported, VcpuExit
+from bt.halt import HaltWait
+from bt.interrupts import InterruptPolicy
+from bt.irq import IrqSource
+from bt.keypolicy import KeyPolicy
+from bt.limits import Limits
+from bt.runresult import EXIT_CRASH, RunResult
+from bt.runstate import RunState
+from bt.shadow import InterruptShadow
+from bt.timebase import VirtualClock
+from bt.vcpu import IF, Vcpu
+from cache.block import TranslationBlock
+from cache.cache import TranslationCache
+from translator.bake import NO_VARIANT
+from translator.rewriter import EXIT_VECTOR
+
+# Virtual time each monitor entry adds (see Machine._add_pc_devices).
+MONITOR_ENTRY_NS = 1000
+_IO_KINDS = frozenset({"in", "out", "ins", "outs"})
+_EFLAGS = R.UC_X86_REG_EFLAGS
+
+
+class ExitDispatch:
+    """The callout hook: semantics of the sensitive instruction, then where execution goes."""
+
+    def __init__(self, engine: Engine, vcpu: Vcpu, ctx: CalloutContext,
+                 cache: TranslationCache, maker: BlockMaker, keys: KeyPolicy,
+                 events: EventDelivery, shadow: InterruptShadow, halt: HaltWait,
+                 limits: Limits, state: RunState, irq: IrqSource | None = None,
+                 interrupts: InterruptPolicy | None = None, clock: VirtualClock | None = None,
+                 ) -> None:
+        self.engine = engine
+        self.vcpu = vcpu
+        self.ctx = ctx
+        self.cache = cache
+        self.maker = maker
+        self.keys = keys
+        self.events = events
+        self.shadow = shadow
+        self.halt = halt
+        self.limits = limits
+        self.state = state
+        self.irq = irq
+        self.interrupts = interrupts
+        self.clock = clock
+        engine.on_callout = self.on_callout
+
+    # -- the real IF ---
+    def push_if(self) -> None:
+        """Give the real CPU the guest's IF (the monitor changed it)."""
+        real = self.engine.read_reg(_EFLAGS)
+        if (real ^ self.vcpu.eflags_sys) & IF:
+            self.engine.write_reg(_EFLAGS, real ^ IF)
+
+    def pull_if(self) -> None:
+        """Take the guest's IF from the real CPU (translated code may have changed it)."""
+        v = self.vcpu
+        v.eflags_sys = (v.eflags_sys & ~IF) | (self.engine.read_reg(_EFLAGS) & IF)
+
+    # -- the hook ---
+    def on_callout(self, vector: int, resume: int) -> None:
+        """Unicorn's interrupt hook for `int 0x80` (exit slot) and `int 0x81` (callout)."""
+        # The real IF is the guest's while translated code runs (CLI/STI run unchanged).
+        real_if = self.engine.snapshot[9] & IF
+        vcpu = self.vcpu
+        vcpu.eflags_sys = (vcpu.eflags_sys & ~IF) | real_if
+        try:
+            self._callout(vector, resume)
+        finally:
+            if (vcpu.eflags_sys & IF) != real_if:
+                self.push_if()
+
+    def _callout(self, vector: int, resume: int) -> None:
+        n = self.state.counters
+        n.callouts += 1
+        if self.clock is not None:
+            self.clock.advance(MONITOR_ENTRY_NS)
+        if vector == EXIT_VECTOR:
+            hit = self.cache.exit_at(resume)
+            if hit is None:
+                raise InternalError(f"exit from unknown code address 0x{resume:08x}")
+            tb, no = hit
+            slot = tb.exits[no]
+            slot.taken += 1
+            n.slot_exits += 1
+            if slot.target is None:
+                raise InternalError(f"reached a dead exit slot at 0x{slot.address:08x}")
+            self.go(Goto(slot.target), tb, no)
+            return
+        found = self.cache.callout_at(resume)
+        if found is None:
+            raise InternalError(f"callout from unknown code address 0x{resume:08x}")
+        tb, site = found
+        why = self.limits.reached()
+        if why is not None:
+            # Before the instruction's semantics: the report names it, nothing half done.
+            self._end(RunResult(self.limits.kind(), self.limits.status(), why, site.insn.eip))
+            return
+        self.cache.callout_counts[site.kind] += 1
+        tb.callout_counts[site.kind] = tb.callout_counts.get(site.kind, 0) + 1
+        ctx = self.ctx
+        ctx.begin(self.engine.snapshot)
+        st = self.state
+        st.current, st.current_hit = tb, False
+        self.shadow.instruction_ran()
+        system = self.keys.system_state()
+        try:
+            result = HANDLERS[site.kind](ctx, site.insn)
+        finally:
+            ctx.commit()
+            st.current = None
+        if self.keys.system_state() != system:
+            for name, value in self.keys.assumed().items():
+                self.cache.invalidate_assumption(name, value)
+            if not tb.valid:
+                st.current_hit = True  # the rest of the block built in the old value
+        self.shadow.note_begun()
+        if site.ic_fields and isinstance(result, Goto) and tb.valid:
+            try:
+                dst = self.maker.block_for(result.eip)
+            except TranslationError:
+                pass  # reported when execution gets there
+            else:
+                if dst.key.variant == tb.key.variant and dst.key.cs_base == tb.key.cs_base:
+                    self.cache.retarget_return_cache(tb, site, result.eip, dst)
+        if site.kind in _IO_KINDS and self.irq is not None:
+            self.irq.devices_changed()
+        if result is None:
+            self._after(tb, site.insn.next_eip)
+            return
+        self.go(result, None, -1)
+
+    def _after(self, tb: TranslationBlock, nxt: int) -> None:
+        """A callout that did not leave the block: go on after it, unless something changed."""
+        if self.state.current_hit:
+            # The callout wrote over its own block: go on in a fresh translation.
+            self.go(Goto(nxt), None, -1)
+            return
+        if self.interrupts is not None:
+            ext = self.interrupts.at(nxt)
+            if ext is not None:
+                self.go(ext, None, -1)
+                return
+            if self.interrupts.waits_for_shadow(nxt):
+                self.step_one(nxt)
+                return
+        if tb.key.variant != NO_VARIANT and tb.key.variant != self.keys.variant():
+            # The rest of the block was built for other virtual state (a selector, IOPL,
+            # or an interrupt now waiting for IF): go on in a translation for this one.
+            self.go(Goto(nxt), None, -1)
+
+    def step_one(self, eip: int) -> None:
+        """Run the one instruction at `eip` alone, so that the monitor sees the boundary after
+        it and delivers the interrupt the shadow held back exactly there, as a CPU does."""
+        try:
+            self.state.eip = eip
+            self.engine.set_eip(self.maker.one_shot(eip).code_addr)
+        except TranslationError as exc:
+            self._end(RunResult("crash", EXIT_CRASH, str(exc), eip))
+
+    def go(self, result: VcpuExit, src: TranslationBlock | None, slot_no: int) -> None:
+        """Act on an exit from inside the hook: redirect to the next block or stop the CPU."""
+        if isinstance(result, Goto) and self.interrupts is not None:
+            ext = self.interrupts.at(result.eip)
+            if ext is not None:
+                result, src = ext, None  # the slot leads to the handler now: do not chain
+            elif self.interrupts.waits_for_shadow(result.eip):
+                self.step_one(result.eip)
+                return
+        elif isinstance(result, Halt):
+            # In virtual time a halt lasts until the next timer event: skip to it here, without
+            # leaving emu_start (the run loop's HaltWait handles input waits and the host).
+            woken = self.halt.skip(result.eip)
+            if woken is not None:
+                result = woken
+        if isinstance(result, (Fault, SoftInt, ExtInt)):
+            result = self.events.deliver(result)
+        if isinstance(result, Goto):
+            try:
+                tb = self.maker.block_for(result.eip)
+            except TranslationError as exc:
+                self._end(RunResult("crash", EXIT_CRASH, str(exc), result.eip))
+                return
+            if src is not None and src.valid and src.key.variant == tb.key.variant \
+                    and src.key.cs_base == tb.key.cs_base:
+                self.cache.chain(src, slot_no, tb)
+            tb.entries += 1
+            self.state.eip = result.eip
+            self.engine.set_eip(tb.code_addr)
+            return
+        self._end(result)
+
+    def _end(self, why: VcpuExit | RunResult) -> None:
+        self.state.request_stop(why)
+        self.engine.stop()
+
+    def enter(self, got: VcpuExit) -> int | RunResult:
+        """The code address to go on at after a delivery made outside the hook."""
+        if isinstance(got, Goto):
+            self.state.eip = got.eip
+            try:
+                tb = self.maker.block_for(got.eip)
+            except TranslationError as exc:
+                return RunResult("crash", EXIT_CRASH, str(exc), got.eip)
+            tb.entries += 1
+            return tb.code_addr
+        if isinstance(got, Unsupported):
+            return RunResult("crash", EXIT_CRASH, got.what, got.eip)
+        raise InternalError(f"delivery gave {got}")

@@ -1,0 +1,44 @@
+"""InsnCounter: exact guest instruction counts (a Python block hook: for limits and measurement)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+
+from unicorn import UC_HOOK_BLOCK
+
+from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.runresult import EXIT_LIMIT, RunResult
+from bt.runstate import RunState
+from cache.cache import TranslationCache
+
+
+class InsnCounter:
+    """Counts the guest instructions of every executed block and stops at `max_insns`."""
+
+    def __init__(self, engine: Engine, cache: TranslationCache, state: RunState) -> None:
+        self.engine = engine
+        self.cache = cache
+        self.state = state
+        self.count = 0
+        self.max_insns: int | None = None
+        self.executions: Counter[int] = Counter()  # block code address -> runs
+        engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR,
+                           TC_LINEAR + TC_SIZE - 1)
+        cache.on_flush.append(self.executions.clear)
+
+    def _on_block(self, uc: object, address: int, size: int, _ud: object) -> None:
+        tb = self.cache.block_at(address)
+        if tb is None:
+            return
+        offs = [r.offset for r in tb.insns]
+        lo = bisect.bisect_left(offs, address - tb.code_addr)
+        hi = bisect.bisect_left(offs, address - tb.code_addr + size)
+        self.count += hi - lo
+        if address == tb.code_addr:
+            self.executions[address] += 1
+        if self.max_insns is not None and self.count >= self.max_insns:
+            self.state.request_stop(RunResult("limit", EXIT_LIMIT,
+                                              f"instruction limit reached ({self.max_insns})",
+                                              tb.guest_eip_at(address)))
+            self.engine.stop()

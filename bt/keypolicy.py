@@ -1,0 +1,84 @@
+"""KeyPolicy: the TBKey a translation for the vCPU's current state gets, and what it assumes."""
+
+from __future__ import annotations
+
+from bt.callouts.context import CalloutContext
+from bt.descriptors import fetch_descriptor, is_null
+from bt.errors import TranslationError
+from bt.irq import IrqSource
+from bt.vcpu import AC, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
+from cache.block import TBKey
+from translator.bake import NO_VARIANT, Bake, pack_variant, table_value
+
+# Virtual EFLAGS bits the real CPU does not hold: while one is set, CLI/STI/PUSHF/POPF call
+# the monitor.
+_UNBAKED_FLAGS = TF | NT | AC | ID | VM | VIF | VIP
+_ACCESSED = 0x100  # the type field's A bit, in a segment cache's flags
+
+
+class KeyPolicy:
+    """Decides what shapes a translation: mode, CS base and the virtual state built in."""
+
+    def __init__(self, vcpu: Vcpu, ctx: CalloutContext, irq: IrqSource | None,
+                 bake: bool = True) -> None:
+        self.vcpu = vcpu
+        self.ctx = ctx
+        self.irq = irq
+        self.bake = bake  # build virtual state into translations (off: every one calls out)
+
+    def key(self, eip: int, max_insns: int = 64) -> TBKey:
+        """The key of the block at guest `eip` in the current code segment."""
+        cs = self.vcpu.segs["cs"]
+        if not cs.big:
+            raise TranslationError(f"16-bit protected-mode code at 0x{eip:08x} is not supported")
+        return TBKey(eip, cs.base, "pm32", max_insns, self.variant() if self.bake else NO_VARIANT)
+
+    def variant(self) -> int:
+        """The virtual state translations for the current vCPU may build in (bake.py).
+
+        IF 0 -> 1 changes must reach the monitor (`trap_if`) while an interrupt waits for IF.
+        With nothing pending, STI and POPF run inline: nothing can become pending before the
+        monitor runs again (a callout, the backstop), and then it looks again."""
+        v = self.vcpu
+        sysf = v.eflags_sys
+        cs = v.segs["cs"]
+        cpl = v.cpl
+        iopl = (sysf >> 12) & 3
+        irq = self.irq
+        trap = irq is not None and not sysf & IF and irq.pending()
+        return pack_variant(cpl <= iopl and not sysf & _UNBAKED_FLAGS, iopl, cpl == 0, trap,
+                            cs.selector, cs.limit == 0xFFFFFFFF, v.segs["ss"].selector)
+
+    def bake_for(self, key: TBKey) -> Bake | None:
+        """What a translation for `key` may build in (None: nothing)."""
+        if key.variant < 0:
+            return None
+        v = self.vcpu
+        return Bake.unpack(key.variant, v.cr0, v.gdtr, v.idtr, self.cs_reload())
+
+    def assumed(self) -> dict[str, int]:
+        """The current values of the state translations record as assumptions."""
+        v = self.vcpu
+        return {"cr0": v.cr0, "gdtr": table_value(v.gdtr), "idtr": table_value(v.idtr),
+                "csdesc": self.cs_reload()}
+
+    def system_state(self) -> tuple[object, ...]:
+        """The state whose change makes the monitor re-check every assumption."""
+        v = self.vcpu
+        return (v.cr0, v.gdtr, v.idtr, v.ldtr)
+
+    def cs_reload(self) -> int:
+        """The descriptor (its 8 bytes as one int) that a far transfer to the current CS
+        selector would load, if loading it gives the current CS again: same base, limit and
+        attributes but for the accessed bit, which no guest instruction reads from a segment
+        register (and which QEMU does not write on far transfers). -1 if not."""
+        cs = self.vcpu.segs["cs"]
+        if is_null(cs.selector):
+            return -1
+        desc = fetch_descriptor(self.ctx, cs.selector)
+        if desc is None or not desc.is_code or not desc.present:
+            return -1
+        if (desc.base, desc.limit, desc.attr | _ACCESSED) != (cs.base, cs.limit,
+                                                              cs.flags | _ACCESSED):
+            return -1
+        return desc.raw
