@@ -10,7 +10,8 @@ from bt.memory import GuestMemory
 from bt.storelookup import GuestBytes, StoreLookup
 from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
-from translator.rewriter import Rewriter, TranslatedCode
+from translator.records import TranslatedCode
+from translator.rewriter import Rewriter
 from translator.scanner import Scanner
 
 

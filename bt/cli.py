@@ -12,10 +12,12 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, NoReturn
 
-from bt.errors import BadInput, BtError, InternalError, OptionError
-from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH, EXIT_LIMIT
+from bt.errors import INTERNAL_ERRORS, BadInput, BtError, OptionError, TranslationError
+from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH
 
 EXIT_INTERNAL = 70
+DEFAULT_CACHE_MIB = 128  # cache/cache.py's DEFAULT_HOST_BUDGET (not imported: start-up time)
+MAX_CACHE_MIB = 16384
 MAX_MEM_MIB = 3072
 
 
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "keys typed on a terminal stdin go to the guest")
     run.add_argument("--display", action="store_true",
                      help="show the VGA text screen live in the terminal")
+    run.add_argument("--cache-size", type=_int, default=DEFAULT_CACHE_MIB, metavar="MIB",
+                     help="host memory the translation cache may use, code and records "
+                          f"({DEFAULT_CACHE_MIB}); full, it is flushed whole")
     run.add_argument("--cache-dir", metavar="DIR",
                      help="keep translations in DIR between runs (stale ones are never used)")
     run.add_argument("--save-cache", metavar="FILE",
@@ -152,6 +157,8 @@ def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
 def _check_options(args: argparse.Namespace) -> None:
     if not 1 <= args.mem <= MAX_MEM_MIB:
         raise OptionError(f"--mem: {args.mem} MiB is outside 1..{MAX_MEM_MIB}")
+    if not 1 <= args.cache_size <= MAX_CACHE_MIB:
+        raise OptionError(f"--cache-size: {args.cache_size} MiB is outside 1..{MAX_CACHE_MIB}")
     if args.max_insns is not None and args.max_insns <= 0:
         raise OptionError(f"--max-insns: must be positive, got {args.max_insns}")
     if args.timeout is not None and not args.timeout > 0:
@@ -204,6 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 trace_level=args.trace_level,
                 guest_name=guest,
                 cache_dir=args.cache_dir,
+                cache_size=args.cache_size << 20,
                 realtime=args.realtime,
                 keys=keys,
             ),
@@ -259,9 +267,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.kind == "crash":
         sys.stderr.write(f"bt: guest crashed at 0x{result.eip:08x}: {result.message}\n")
         return EXIT_CRASH
-    if result.kind == "limit":
+    if result.kind in ("limit", "signal"):
         sys.stderr.write(f"bt: guest stopped at 0x{result.eip:08x}: {result.message}\n")
-        return EXIT_LIMIT
+        return result.status
     return result.status
 
 
@@ -294,10 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as exc:
         sys.stderr.write(f"bt: error: {exc}\n")
         return EXIT_BAD_INPUT
-    except InternalError as exc:
+    except INTERNAL_ERRORS as exc:
         sys.stderr.write(f"bt: internal error: {exc}\n")
         return EXIT_INTERNAL
-    except BtError as exc:
+    except (BtError, TranslationError) as exc:
         sys.stderr.write(f"bt: error: {exc}\n")
         return EXIT_CRASH
     except KeyboardInterrupt:

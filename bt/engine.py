@@ -123,6 +123,9 @@ def descriptor(base: int, limit: int, access: int, flags: int = 0xC) -> bytes:
     return struct.pack("<II", lo, hi)
 
 
+TCG_BUFFER_SIZE = 64 << 20
+
+
 class Engine:
     """The Unicorn instance, the guest's memory view, and the callout and exception hooks."""
 
@@ -132,6 +135,10 @@ class Engine:
         self.ram_size = ram_size
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
+        # Unicorn's own compiled-code buffer: 1 GiB by default, filled (and resident) before
+        # Unicorn recycles it. The translation cache flushes it whenever it flushes itself; this
+        # bound holds where it does not (set before Unicorn allocates it: first mem_map).
+        uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
         uc.mem_map(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
         uc.mmio_map(ram_size, (1 << 32) - ram_size, self._unassigned_read, None,
                     self._unassigned_write, None)

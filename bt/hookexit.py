@@ -129,8 +129,10 @@ class ExitDispatch:
         if self.keys.system_state() != system:
             for name, value in self.keys.assumed().items():
                 self.cache.invalidate_assumption(name, value)
-            if not tb.valid:
-                st.current_hit = True  # the rest of the block built in the old value
+        if not tb.valid:
+            # Retired meanwhile (it built in an old value, or the cache was flushed): the
+            # rest of it must not run.
+            st.current_hit = True
         self.shadow.note_begun()
         if site.ic_fields and isinstance(result, Goto) and tb.valid:
             try:
@@ -138,8 +140,7 @@ class ExitDispatch:
             except TranslationError:
                 pass  # reported when execution gets there
             else:
-                if dst.key.variant == tb.key.variant and dst.key.cs_base == tb.key.cs_base:
-                    self.cache.retarget_return_cache(tb, site, result.eip, dst)
+                self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
         if result is None:
@@ -198,9 +199,8 @@ class ExitDispatch:
             except TranslationError as exc:
                 self._end(RunResult("crash", EXIT_CRASH, str(exc), result.eip))
                 return
-            if src is not None and src.valid and src.key.variant == tb.key.variant \
-                    and src.key.cs_base == tb.key.cs_base:
-                self.cache.chain(src, slot_no, tb)
+            if src is not None:
+                self.cache.chain(src, slot_no, tb)  # where cache/chain.py's may_chain allows
             tb.entries += 1
             self.state.eip = result.eip
             self.engine.set_eip(tb.code_addr)

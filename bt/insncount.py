@@ -10,6 +10,7 @@ from unicorn import UC_HOOK_BLOCK
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.runresult import EXIT_LIMIT, RunResult
 from bt.runstate import RunState
+from cache.block import TranslationBlock
 from cache.cache import TranslationCache
 
 
@@ -25,7 +26,10 @@ class InsnCounter:
         self.executions: Counter[int] = Counter()  # block code address -> runs
         engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR,
                            TC_LINEAR + TC_SIZE - 1)
-        cache.on_flush.append(self.executions.clear)
+        cache.on_retire.append(self._retired)
+
+    def _retired(self, tb: TranslationBlock) -> None:
+        self.executions.pop(tb.code_addr, None)  # the address may hold another block next
 
     def _on_block(self, uc: object, address: int, size: int, _ud: object) -> None:
         tb = self.cache.block_at(address)

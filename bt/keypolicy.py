@@ -6,7 +6,7 @@ from bt.callouts.context import CalloutContext
 from bt.descriptors import fetch_descriptor, is_null
 from bt.errors import TranslationError
 from bt.irq import IrqSource
-from bt.vcpu import AC, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
+from bt.vcpu import AC, CR0_PE, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
 from cache.block import TBKey
 from translator.bake import NO_VARIANT, Bake, pack_variant, table_value
 
@@ -29,9 +29,21 @@ class KeyPolicy:
     def key(self, eip: int, max_insns: int = 64) -> TBKey:
         """The key of the block at guest `eip` in the current code segment."""
         cs = self.vcpu.segs["cs"]
-        if not cs.big:
-            raise TranslationError(f"16-bit protected-mode code at 0x{eip:08x} is not supported")
-        return TBKey(eip, cs.base, "pm32", max_insns, self.variant() if self.bake else NO_VARIANT)
+        mode = self.mode()
+        if mode != "pm32":
+            what = {"pm16": "16-bit protected-mode code", "real": "real-mode code",
+                    "v86": "virtual-8086 mode code"}[mode]
+            raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
+        return TBKey(eip, cs.base, mode, max_insns, self.variant() if self.bake else NO_VARIANT)
+
+    def mode(self) -> str:
+        """The CPU mode the vCPU decodes in now (a key of cache.block.MODES)."""
+        v = self.vcpu
+        if not v.cr0 & CR0_PE:
+            return "real"
+        if v.eflags_sys & VM:
+            return "v86"
+        return "pm32" if v.segs["cs"].big else "pm16"
 
     def variant(self) -> int:
         """The virtual state translations for the current vCPU may build in (bake.py).

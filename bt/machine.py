@@ -40,7 +40,7 @@ from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
 from bt.timebase import Clock, HostClock, VirtualClock
 from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
-from cache.cache import TranslationCache
+from cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
 from cache.codebuf import CodeBuffer
 from cache.persist import PersistentStore
 from translator.assembler import Assembler
@@ -64,6 +64,7 @@ class MachineConfig:
     trace_level: str = "block"
     guest_name: str = ""
     cache_dir: str | None = None
+    cache_size: int = DEFAULT_HOST_BUDGET  # host bytes the translation cache may use
     realtime: bool = False  # device time follows the host clock instead of the guest's work
     keys: bytes = b""  # text typed on the keyboard (--keys FILE), as the host sent it
 
@@ -109,13 +110,15 @@ class Machine:
         self.asm = Assembler()
         self.scanner = Scanner()
         self.rewriter = Rewriter(self.asm)
-        self.codebuf = CodeBuffer(TC_LINEAR, TC_SIZE - 0x1000)  # the top page holds stubs
+        # The top page of the window holds stubs; a small --cache-size shrinks the region too.
+        self.codebuf = CodeBuffer(TC_LINEAR, min(TC_SIZE - 0x1000, config.cache_size))
         self.cache = TranslationCache(
             self.engine,
             self.codebuf,
             self.rewriter.exit_slot,
             chaining=config.chaining,
             on_code_page=self.engine.protect_page,
+            host_budget=config.cache_size,
         )
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io)
         if config.keys:

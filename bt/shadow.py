@@ -7,7 +7,7 @@ import bisect
 from bt.runstate import RunState
 from bt.vcpu import Vcpu
 from cache.block import TranslationBlock
-from translator.sensitive import Rule
+from translator.records import Rule
 
 
 class InterruptShadow:

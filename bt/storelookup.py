@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from cache.block import TBKey
 from cache.persist import PersistentStore, decode, guest_hash
-from translator.rewriter import TranslatedCode
+from translator.records import TranslatedCode
 
 GuestBytes = Callable[[Sequence[Sequence[int]]], bytes]
 

@@ -15,7 +15,7 @@ from bt.tracefile import TraceWriter
 from bt.vcpu import IF, Vcpu
 from cache.block import TranslationBlock
 from cache.cache import TranslationCache
-from translator.sensitive import Rule
+from translator.records import Rule
 
 _REGS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
          R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI,

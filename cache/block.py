@@ -5,7 +5,25 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from translator.rewriter import CalloutSite, InsnRecord
+from translator.records import CalloutSite, InsnRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CpuMode:
+    """How the CPU decodes and addresses at a block: what its mode tells the translator."""
+
+    name: str  # "pm32", "pm16", "real", "v86"
+    code_bits: int  # default operand size (CS.D, or 16 outside protected mode)
+    addr_bits: int  # default address size
+    protected: bool  # protected mode (descriptors, privilege) rather than real-mode segments
+
+
+MODES = {m.name: m for m in (
+    CpuMode("pm32", 32, 32, True),
+    CpuMode("pm16", 16, 16, True),
+    CpuMode("real", 16, 16, False),
+    CpuMode("v86", 16, 16, False),
+)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,14 +32,32 @@ class TBKey:
 
     eip: int  # guest EIP (offset in CS)
     cs_base: int
-    mode: str  # "pm32" for now; "pm16", "real", "v86" later
+    mode: str  # a key of MODES: code and address size, real / V86 / protected
     max_insns: int = 64  # 1 for the one-instruction blocks that follow a self-modifying write
     variant: int = -1  # the virtual state built into the code (translator/bake.py); -1: none
+    # Guest-physical page of the block's first byte under guest paging; -1 while linear and
+    # physical addresses are the same (paging off), so a mapping change cannot move the code.
+    phys_page: int = -1
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown CPU mode {self.mode!r}")
+
+    @property
+    def cpu_mode(self) -> CpuMode:
+        """The mode's sizes and kind."""
+        return MODES[self.mode]
+
+    @property
+    def linear(self) -> int:
+        """The guest-linear address of the block's first byte."""
+        return (self.cs_base + self.eip) & 0xFFFFFFFF
 
     @property
     def label(self) -> str:
-        """The mode and variant as one string (cache files, the persistent store)."""
-        return self.mode if self.variant < 0 else f"{self.mode}:{self.variant:x}"
+        """The mode, variant and physical page as one string (cache files, the store)."""
+        text = self.mode if self.variant < 0 else f"{self.mode}:{self.variant:x}"
+        return text if self.phys_page < 0 else f"{text}@{self.phys_page:x}"
 
 
 @dataclass(slots=True)

@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bt.errors import InternalError
 from cache.block import ExitSlot, TBKey, TranslationBlock
-from cache.chain import CodeWriter, link, unlink
+from cache.chain import CodeWriter, link, may_chain, unlink
 from cache.codebuf import CodeBuffer
-from translator.rewriter import CalloutSite, TranslatedCode
+from cache.errors import CacheError
+from translator.records import CalloutSite, TranslatedCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,8 @@ class CacheStats:
 
     blocks: int
     code_bytes: int
+    host_bytes: int  # what the live blocks cost the host (code and records, estimated)
+    host_budget: int
     capacity: int
     lookups: int
     hits: int
@@ -42,8 +44,27 @@ class CacheStats:
     callouts: dict[str, int]
 
 
+# Host memory one block costs beyond its code: the TranslationBlock, its instruction records
+# (decoded operands, Capstone's strings), exit slots and index entries. Measured with
+# tracemalloc on guests/translate.asm (20,026 blocks of 4 instructions: 3,114 bytes a block).
+BLOCK_HOST_BYTES = 700
+INSN_HOST_BYTES = 600
+DEFAULT_HOST_BUDGET = 128 << 20  # --cache-size's default
+
+
+def host_bytes(code_size: int, insns: int) -> int:
+    """What a block of `code_size` code bytes and `insns` guest instructions costs the host."""
+    return code_size + BLOCK_HOST_BYTES + INSN_HOST_BYTES * insns
+
+
 class TranslationCache:
-    """Owns every TranslationBlock; knows nothing of devices, the vCPU or the translator."""
+    """Owns every TranslationBlock; knows nothing of devices, the vCPU or the translator.
+
+    Bounded twice: by the code region's size and by `host_budget`, the host memory its blocks
+    may cost (code plus records). When either is full the whole cache is flushed, QEMU-style;
+    a retired block's records are dropped at once and its code space is reused, so nothing is
+    kept per invalidation.
+    """
 
     HISTORY = 1000
 
@@ -54,6 +75,7 @@ class TranslationCache:
         unchained_slot: bytes,
         chaining: bool = True,
         on_code_page: Callable[[int, bool], None] | None = None,
+        host_budget: int = DEFAULT_HOST_BUDGET,
     ) -> None:
         self._writer = writer
         self._buffer = buffer
@@ -77,6 +99,9 @@ class TranslationCache:
         self.callout_counts: Counter[str] = Counter()
         # Called after a flush: whoever keeps anything per block or code address drops it.
         self.on_flush: list[Callable[[], None]] = []
+        self.on_retire: list[Callable[[TranslationBlock], None]] = []  # after each invalidation
+        self.host_budget = host_budget
+        self._host = 0  # what the live blocks cost (host_bytes)
 
     # -- lookup ---
     def lookup(self, key: TBKey) -> TranslationBlock | None:
@@ -105,19 +130,22 @@ class TranslationCache:
 
     def blocks(self) -> list[TranslationBlock]:
         """Every valid block, in code order."""
-        return [tb for tb in self._blocks if tb.valid]
+        return list(self._blocks)
 
     # -- insertion ---
     def insert(
         self, key: TBKey, code: TranslatedCode, pages: tuple[int, ...], guest_bytes: bytes
     ) -> TranslationBlock:
         """Place translated code in the code region and index it; flushes when full."""
+        cost = host_bytes(len(code.code), len(code.insns))
+        if self._host + cost > self.host_budget and self._host:
+            self.flush("host memory budget (--cache-size) reached")
         addr = self._buffer.alloc(len(code.code))
         if addr is None:
             self.flush("code region full")
             addr = self._buffer.alloc(len(code.code))
             if addr is None:
-                raise InternalError(f"block of {len(code.code)} bytes exceeds the code region")
+                raise CacheError(f"block of {len(code.code)} bytes exceeds the code region")
         self._writer.write_code(addr, code.code)
         exits = [ExitSlot(addr + e.offset, e.target, e.edge,
                           branch=addr + e.branch if e.branch >= 0 else None)
@@ -138,8 +166,10 @@ class TranslationCache:
         if old is not None:
             self.invalidate(old, "replaced")
         self._by_key[key] = tb
-        self._starts.append(addr)
-        self._blocks.append(tb)
+        i = bisect.bisect_left(self._starts, addr)
+        self._starts.insert(i, addr)
+        self._blocks.insert(i, tb)
+        self._host += cost
         for page in pages:
             holders = self._by_page.setdefault(page, set())
             if not holders and self._on_code_page is not None:
@@ -157,7 +187,7 @@ class TranslationCache:
     # -- chaining ---
     def chain(self, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> bool:
         """Link `src`'s exit `slot_no` to `dst` if chaining is on and both are still valid."""
-        if not self.chaining or not (src.valid and dst.valid):
+        if not self.chaining or not (src.valid and dst.valid) or not may_chain(src, dst):
             return False
         if src.exits[slot_no].linked is not None:
             return False
@@ -169,7 +199,7 @@ class TranslationCache:
         self, tb: TranslationBlock, site: CalloutSite, target: int, dst: TranslationBlock
     ) -> None:
         """Aim one entry of a RET site's inline cache at guest `target` (block `dst`)."""
-        if not tb.valid or not site.ic_fields:
+        if not tb.valid or not site.ic_fields or not may_chain(tb, dst):
             return
         state = tb.ic_state.setdefault(site.resume, [0, 0, 0])
         entry = state[2]
@@ -217,10 +247,19 @@ class TranslationCache:
         # 5. unpatch every block that jumps into it
         for src, no in list(tb.incoming):
             unlink(self._writer, src, no, self._unchained)
+        # 6. drop it from the address index and give its code space back
+        i = bisect.bisect_left(self._starts, tb.code_addr)
+        if i < len(self._blocks) and self._blocks[i] is tb:
+            del self._starts[i]
+            del self._blocks[i]
+            self._buffer.free(tb.code_addr, tb.size)
+        self._host -= host_bytes(tb.size, len(tb.insns))
         self._invalidations += 1
         self.history.append(Invalidation(reason, page, tb.key.eip, tb.code_addr))
         if len(self.history) > self.HISTORY:
             del self.history[: len(self.history) - self.HISTORY]
+        for retired in self.on_retire:
+            retired(tb)
 
     def invalidate_page(self, page: int, reason: str) -> list[TranslationBlock]:
         """Retire every block made from bytes on guest-physical `page`."""
@@ -247,11 +286,33 @@ class TranslationCache:
         return list(self._by_page)
 
     def flush(self, reason: str) -> None:
-        """Retire every block and reclaim the whole code region."""
-        for tb in self.blocks():
-            self.invalidate(tb, reason)
+        """Retire every block and reclaim the whole code region. The checklist's code
+        patches are skipped: no block survives to jump anywhere, and the engine drops all of
+        Unicorn's compiled code at once (`code_flushed`)."""
+        for tb in self._blocks:
+            tb.valid = False
+            tb.incoming.clear()
+            for slot in tb.exits:
+                slot.linked = None
+            for retired in self.on_retire:
+                retired(tb)
+        self._invalidations += len(self._blocks)
+        if self._blocks:
+            first = self._blocks[0]
+            self.history.append(Invalidation(f"{reason} (flush of {len(self._blocks)} blocks)",
+                                             None, first.key.eip, first.code_addr))
+            del self.history[: max(0, len(self.history) - self.HISTORY)]
+        if self._on_code_page is not None:
+            for page in self._by_page:
+                self._on_code_page(page, False)
+        self._by_key.clear()
+        self._by_page.clear()
+        self._by_assumption.clear()
+        self._callouts.clear()
+        self._exits.clear()
         self._starts.clear()
         self._blocks.clear()
+        self._host = 0
         self._buffer.reset()
         self._writer.code_flushed(self._buffer.base)
         for drop in self.on_flush:
@@ -263,6 +324,8 @@ class TranslationCache:
         return CacheStats(
             blocks=len(live),
             code_bytes=sum(tb.size for tb in live),
+            host_bytes=self._host,
+            host_budget=self.host_budget,
             capacity=self._buffer.size,
             lookups=self._lookups,
             hits=self._hits,

@@ -1,4 +1,4 @@
-"""The translated-code region: a bump allocator over the cache's fixed address range."""
+"""The translated-code region: a bump allocator whose retired blocks' space is reused by size."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ class CodeBufferStats:
     """Occupancy of the code region."""
 
     capacity: int
-    used: int
+    used: int  # bytes in live allocations
+    high_water: int  # bytes of the region ever handed out since the last flush
     flushes: int
 
 
 class CodeBuffer:
-    """Hands out code space in [base, base + size); space comes back only on a full flush.
+    """Hands out code space in [base, base + size).
 
-    Freeing single blocks would fragment the region and force Unicorn to drop its own cached
-    translations of reused addresses one by one; QEMU's TCG makes the same choice.
+    Space comes from the top (a bump pointer) or, first, from a retired block of the same
+    rounded size: a guest that rewrites and re-runs the same code (self-modifying loops, a JIT)
+    then reuses the same few addresses instead of filling the region, so host memory does not
+    grow with invalidations. Other holes wait for the next full flush; first-fit splitting
+    would make Unicorn drop its compiled copies of reused addresses piecemeal for little gain.
     """
 
     ALIGN = 16
@@ -28,19 +32,43 @@ class CodeBuffer:
         self.size = size
         self._next = base
         self._flushes = 0
+        self._free: dict[int, list[int]] = {}  # rounded size -> start addresses of holes
+        self._used = 0
+
+    def _round(self, nbytes: int) -> int:
+        return (nbytes + self.ALIGN - 1) & ~(self.ALIGN - 1)
 
     def alloc(self, nbytes: int) -> int | None:
-        """Start address of `nbytes` of fresh code space, or None when the region is full."""
+        """Start address of `nbytes` of code space, or None when the region is full."""
+        rounded = self._round(max(nbytes, 1))
+        holes = self._free.get(rounded)
+        if holes:
+            addr = holes.pop()
+            if not holes:
+                del self._free[rounded]
+            self._used += rounded
+            return addr
         addr = self._next
-        end = addr + nbytes
-        if end > self.base + self.size:
+        if addr + rounded > self.base + self.size:
             return None
-        self._next = (end + self.ALIGN - 1) & ~(self.ALIGN - 1)
+        self._next = addr + rounded
+        self._used += rounded
         return addr
+
+    def free(self, addr: int, nbytes: int) -> None:
+        """Give back the space of a retired block (reused by the next block of its size)."""
+        rounded = self._round(max(nbytes, 1))
+        if addr + rounded == self._next:
+            self._next = addr  # the newest allocation: back onto the bump pointer
+        else:
+            self._free.setdefault(rounded, []).append(addr)
+        self._used -= rounded
 
     def reset(self) -> None:
         """Forget every allocation (after the cache flushed every block)."""
         self._next = self.base
+        self._free.clear()
+        self._used = 0
         self._flushes += 1
 
     def contains(self, addr: int) -> bool:
@@ -48,5 +76,5 @@ class CodeBuffer:
         return self.base <= addr < self.base + self.size
 
     def stats(self) -> CodeBufferStats:
-        """Capacity, bytes handed out, and flush count."""
-        return CodeBufferStats(self.size, self._next - self.base, self._flushes)
+        """Capacity, bytes in use, the high-water mark and the flush count."""
+        return CodeBufferStats(self.size, self._used, self._next - self.base, self._flushes)

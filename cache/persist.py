@@ -18,8 +18,7 @@ from typing import Any
 import translator
 from cache.block import TBKey
 from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
-from translator.rewriter import CalloutSite, ExitPlan, InsnRecord, TranslatedCode
-from translator.sensitive import Rule, Sensitivity
+from translator.records import CalloutSite, ExitPlan, InsnRecord, Rule, Sensitivity, TranslatedCode
 
 
 def translator_version() -> str:

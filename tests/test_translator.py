@@ -6,8 +6,8 @@ import keystone
 import pytest
 from capstone import x86_const as X
 
-from bt.errors import InternalError
 from translator.assembler import Assembler
+from translator.errors import AssemblyError
 from translator.rewriter import EXIT_VECTOR, SLOT_SIZE, Rewriter
 from translator.scanner import Scanner
 from translator.sensitive import TABLE, Rule, classify
@@ -136,5 +136,5 @@ def test_assembler_templates_are_checked() -> None:
     t = a.template("jmp", "jmp {0}")
     code = t.emit(0x2000, address=0x1000)
     assert code == b"\xe9" + (0x2000 - 0x1005).to_bytes(4, "little")
-    with pytest.raises(InternalError):
+    with pytest.raises(AssemblyError):
         a.assemble("not_an_instruction eax")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import capstone
 import keystone
 
-from bt.errors import InternalError
+from translator.errors import AssemblyError
 
 # Marker immediates: distinctive values that cannot occur by accident in a short template.
 _MARKERS = (0x7E5A1C01, 0x7E5A1C02, 0x7E5A1C03)
@@ -27,7 +27,7 @@ class Template:
     def emit(self, *values: int, address: int = 0) -> bytes:
         """The bytes at `address` with each field set; rel32 fields take the absolute target."""
         if len(values) != len(self.fields):
-            raise InternalError(f"template {self.name} takes {len(self.fields)} operands")
+            raise AssemblyError(f"template {self.name} takes {len(self.fields)} operands")
         out = bytearray(self.code)
         for off, val, rel in zip(self.fields, values, self.relative, strict=True):
             v = val - (address + off + 4) if rel else val
@@ -54,10 +54,10 @@ class Assembler:
         try:
             encoding, _ = self._ks.asm(text, address)
         except keystone.KsError as exc:
-            raise InternalError(f"keystone refused {text!r}: {exc}") from exc
+            raise AssemblyError(f"keystone refused {text!r}: {exc}") from exc
         self.keystone_calls += 1
         if not encoding:
-            raise InternalError(f"keystone produced nothing for {text!r}")
+            raise AssemblyError(f"keystone produced nothing for {text!r}")
         code = bytes(encoding)
         self._check(text, code, address)
         return code
@@ -66,15 +66,15 @@ class Assembler:
         wanted = [s.strip() for s in text.split(";") if s.strip()]
         decoded = list(self._cs.disasm(code, address))
         if sum(i.size for i in decoded) != len(code) or len(decoded) != len(wanted):
-            raise InternalError(f"encoding of {text!r} does not decode back: {code.hex()}")
+            raise AssemblyError(f"encoding of {text!r} does not decode back: {code.hex()}")
         for insn, src in zip(decoded, wanted, strict=True):
             if insn.mnemonic != src.split()[0].lower():
-                raise InternalError(
+                raise AssemblyError(
                     f"encoding of {src!r} decodes as {insn.mnemonic} {insn.op_str}: {code.hex()}"
                 )
             if insn.bytes[0] == 0x66 and "word" not in src and "ax" not in src.split()[-1]:
                 # An operand-size prefix the source did not ask for changes the semantics.
-                raise InternalError(f"encoding of {src!r} has a stray 0x66 prefix")
+                raise AssemblyError(f"encoding of {src!r} has a stray 0x66 prefix")
         return tuple(i.mnemonic for i in decoded)
 
     def template(self, name: str, text: str) -> Template:
@@ -97,7 +97,7 @@ class Assembler:
                         off, rel = cand, True
                         break
             if off < 0:
-                raise InternalError(f"template {name}: operand {i} is not a 32-bit field")
+                raise AssemblyError(f"template {name}: operand {i} is not a 32-bit field")
             fields.append(off)
             relative.append(rel)
         mnemonics = tuple(i.mnemonic for i in self._cs.disasm(code, 0))

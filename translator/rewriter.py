@@ -16,16 +16,16 @@ semantics against the virtual CPU, and execution goes on after it (or leaves the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from bt.errors import TranslationError
 from translator.assembler import Assembler
 from translator.bake import Bake
+from translator.errors import AssemblyError, TranslationError
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
+from translator.records import CalloutSite, ExitPlan, InsnRecord, Rule, Sensitivity, TranslatedCode
 from translator.scanner import ScannedBlock
-from translator.sensitive import Rule, Sensitivity, classify
+from translator.sensitive import classify
 
 EXIT_VECTOR = 0x80
 CALLOUT_VECTOR = 0x81
@@ -33,53 +33,6 @@ SLOT_SIZE = 5
 # Unchained exit slot and callout; checked by Capstone when the Rewriter is made.
 _EXIT_TEXT = f"int {EXIT_VECTOR:#x}; nop; nop; nop"
 _CALLOUT_TEXT = f"int {CALLOUT_VECTOR:#x}"
-
-
-@dataclass(frozen=True, slots=True)
-class CalloutSite:
-    """A sensitive instruction turned into a callout; `resume` is the offset after the int."""
-
-    resume: int
-    insn: GuestInsn
-    kind: str
-    ends_block: bool
-    ic_fields: tuple[int, ...] = ()  # inline-cache disp32 offsets (see _ret_inline_cache)
-    ic_exits: tuple[int, ...] = ()  # exit-slot numbers of the inline-cache hits
-
-
-@dataclass(frozen=True, slots=True)
-class ExitPlan:
-    """An exit slot at `offset`: where the guest goes when execution leaves through it."""
-
-    offset: int
-    target: int | None  # guest EIP, None for a slot that must never be reached
-    edge: str  # "jump", "taken", "fallthrough", "next"
-    # Offset of the rel32 of a Jcc whose taken path reaches this slot: chaining aims it at
-    # the target too, so a taken branch skips the slot (one Unicorn block fewer). -1: none.
-    branch: int = -1
-
-
-@dataclass(frozen=True, slots=True)
-class InsnRecord:
-    """One guest instruction, where its translation starts, and the rule applied to it."""
-
-    offset: int
-    insn: GuestInsn
-    sensitivity: Sensitivity
-
-
-@dataclass(frozen=True, slots=True)
-class TranslatedCode:
-    """The rewriter's product: code that may be placed anywhere, and its metadata."""
-
-    code: bytes
-    insns: tuple[InsnRecord, ...]
-    callouts: tuple[CalloutSite, ...]
-    exits: tuple[ExitPlan, ...]
-    guest_ranges: tuple[tuple[int, int], ...]  # guest-linear [start, end) of the bytes read
-    # Virtual state built into the code, as (name, value): the block is retired when the
-    # monitor changes it (cr0, gdtr, idtr).
-    assumes: tuple[tuple[str, int], ...] = ()
 
 
 class Rewriter:
@@ -90,7 +43,7 @@ class Rewriter:
         self.callout = asm.assemble(_CALLOUT_TEXT)
         self._push = asm.template("push_imm32", "push {0}")
         if len(self.exit_slot) != SLOT_SIZE:
-            raise TranslationError("exit slot encoding is not 5 bytes")
+            raise AssemblyError("exit slot encoding is not 5 bytes")
 
     def rewrite(self, block: ScannedBlock, cs_base: int, bake: Bake | None = None
                 ) -> TranslatedCode:

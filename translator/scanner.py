@@ -9,7 +9,8 @@ import capstone
 from capstone import x86_const as X
 
 from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
-from translator.sensitive import COPY, JCC_IDS, Rule, Sensitivity, classify, needs_detail
+from translator.records import Rule, Sensitivity
+from translator.sensitive import COPY, JCC_IDS, classify, needs_detail
 
 MAX_BLOCK_INSNS = 64
 _SEG_PREFIX = {0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x26: "es", 0x64: "fs", 0x65: "gs"}

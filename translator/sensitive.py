@@ -7,34 +7,11 @@ guest's own segments, which the monitor maps exactly as the guest defines them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-
 import capstone
 from capstone import x86_const as X
 
 from translator.insn import GuestInsn, MemOp, RegOp
-
-
-class Rule(Enum):
-    """How the rewriter treats an instruction."""
-
-    COPY = "copy"  # copied unchanged
-    INLINE = "callout"  # callout to the monitor, then the block goes on
-    EXIT = "callout-exit"  # callout to the monitor, then the block ends
-    BRANCH = "branch"  # direct control flow: exit slots the cache can chain
-    INDIRECT = "indirect"  # indirect control flow: the monitor computes the target
-    EMULATE = "inline"  # emulated by translated code, no monitor entry (translator/inline.py)
-
-
-@dataclass(frozen=True, slots=True)
-class Sensitivity:
-    """The rule for one instruction, the callout kind that implements it, and the reason."""
-
-    rule: Rule
-    kind: str
-    reason: str
-
+from translator.records import Rule, Sensitivity
 
 _PRIV = "privileged: traps at CPL>0, the monitor emulates it against the virtual CPU"
 _RI = "Robin & Irvine: runs at CPL>0 without trapping but shows or changes real state"
