@@ -19,6 +19,7 @@ from unicorn import x86_const as R
 
 from bt.callouts.context import CalloutContext
 from bt.callouts.table import HANDLERS
+from bt.csbias import unbias
 from bt.delivery import deliver, merge
 from bt.descriptors import fetch_descriptor, is_null
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
@@ -42,6 +43,7 @@ from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
 from cache.persist import PersistentStore, decode, guest_hash
 from translator.bake import NO_VARIANT, Bake, pack_variant, table_value, trap_if_of
+from translator.csaccess import cs_flat
 from translator.rewriter import EXIT_VECTOR, Rewriter, TranslatedCode
 from translator.scanner import Scanner
 from translator.sensitive import Rule
@@ -204,7 +206,7 @@ class RunLoop:
         irq = self.irq
         trap = irq is not None and not sysf & IF and irq.pending()
         return pack_variant(cpl <= iopl and not sysf & _UNBAKED_FLAGS, iopl, cpl == 0, trap,
-                            cs.selector, cs.limit == 0xFFFFFFFF, v.segs["ss"].selector)
+                            cs.selector, cs_flat(cs.limit, cs.flags), v.segs["ss"].selector)
 
     def _assumed(self) -> dict[str, int]:
         """The current values of the state translations record as assumptions."""
@@ -530,12 +532,14 @@ class RunLoop:
                     return result
                 raise InternalError(f"unhandled exit {stop}")
             if eng.denied is not None:
+                unbias(self.cache, eng, eng.denied.code_addr)  # xlate: CS-biased ESI/EBX
                 nxt = self._smc(eng.denied.page, eng.denied.code_addr)
                 if isinstance(nxt, RunResult):
                     return nxt
                 code_addr = nxt
                 continue
             if eng.exception is not None:
+                unbias(self.cache, eng, eng.exception.code_addr)  # xlate: CS-biased ESI/EBX
                 nxt = self._cpu_exception(eng.exception.vector, eng.exception.code_addr)
                 if isinstance(nxt, RunResult):
                     return nxt

@@ -22,6 +22,7 @@ from typing import Protocol
 from bt.errors import TranslationError
 from translator.assembler import Assembler
 from translator.bake import Bake
+from translator.csaccess import biased, check_insn, cs_access, patched16
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
 from translator.scanner import ScannedBlock
@@ -138,15 +139,7 @@ class Rewriter:
             if rule is Rule.COPY:
                 body += insn.raw
             elif sens.kind == "cs_access":
-                if cs_base != 0:
-                    raise TranslationError(
-                        f"CS-relative data access at 0x{insn.linear:08x} with CS base "
-                        f"0x{cs_base:08x} is not supported"
-                    )
-                # The real CS is flat and readable, so with a zero guest CS base the access
-                # reads the same linear address through the guest's memory view.
-                records[-1] = InsnRecord(records[-1].offset, insn, _COPY_CS)
-                body.extend(insn.raw)
+                self._cs_read(insn, cs_base, bake, body, callouts)
             elif rule is Rule.INLINE:
                 add_callout(insn, sens, False)
             elif rule is Rule.EXIT:
@@ -161,10 +154,11 @@ class Rewriter:
                 add_exit(None, "never")
             else:
                 self._branch(insn, sens, body, add_exit, add_callout)
-        if block.end_reason == "undecodable" and block.bad_eip is not None:
+        if block.end_reason in _BAD and block.bad_eip is not None:
             bad = _undecodable(block.bad_eip, cs_base)
-            records.append(InsnRecord(len(body), bad, _UNDECODABLE))
-            add_callout(bad, _UNDECODABLE, True)
+            why = _BAD[block.end_reason]
+            records.append(InsnRecord(len(body), bad, why))
+            add_callout(bad, why, True)
             add_exit(None, "never")
         elif block.end_reason in ("limit", "page"):
             add_exit(block.insns[-1].next_eip, "next")
@@ -194,6 +188,31 @@ class Rewriter:
             callouts.append(CalloutSite(start + got.resume, insn, sens.kind, False))
         assumes.update(got.assumes)
         return True
+
+    def _cs_read(self, insn: GuestInsn, cs_base: int, bake: Bake | None, body: bytearray,
+                  callouts: list[CalloutSite]) -> None:
+        """A read through the guest's CS (translator/csaccess.py). Unless the key says CS is
+        4 GiB and readable, the monitor checks the limit and type first: its callout carries
+        the instruction with no bytes, so that going on, an interrupt or a retranslation all
+        happen before the instruction, which then runs as it would have."""
+        acc = cs_access(insn)
+        code = None if acc is None else biased(insn, acc, cs_base)
+        if code is None:
+            patch = patched16(insn) if acc is not None and acc.op is not None else None
+            if patch is None:
+                raise TranslationError(f"read through CS at 0x{insn.linear:08x} "
+                                       f"({insn.text()}): 16-bit SI/BX is not supported")
+            body.extend(self.callout)
+            assert acc is not None
+            callouts.append(CalloutSite(len(body), check_insn(insn, acc, patch[1]), "cs_patch",
+                                        False))
+            body.extend(patch[0])
+            return
+        if bake is None or not bake.cs_flat:
+            body.extend(self.callout)
+            assert acc is not None
+            callouts.append(CalloutSite(len(body), check_insn(insn, acc), "cs_check", False))
+        body.extend(code)
 
     @staticmethod
     def _plain_ret(insn: GuestInsn) -> bool:
@@ -373,7 +392,9 @@ _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 _INLINE = ("emulated in translated code: it reads state built into the translation or held by "
            "the real CPU (IF), and calls the monitor only on its slow path")
 _UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the virtual IDT")
-_COPY_CS = Sensitivity(Rule.COPY, "copy", "reads through CS; copied since the guest CS base is 0")
+_TOO_LONG = Sensitivity(Rule.EXIT, "gp0", "longer than 15 bytes (redundant prefixes): #GP(0) "
+                       "through the virtual IDT, as QEMU and the Intel SDM give it")
+_BAD = {"undecodable": _UNDECODABLE, "too-long": _TOO_LONG}
 
 
 def _undecodable(eip: int, cs_base: int) -> GuestInsn:
