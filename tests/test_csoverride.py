@@ -192,6 +192,7 @@ def _bake(flat: bool) -> Bake:
 def _kinds(text: str, bake: Bake | None) -> list[str]:
     block = Scanner().scan(Bytes(code_of(text)), CS_BASE, BASE - CS_BASE, max_insns=1)
     code = Rewriter(Assembler()).rewrite(block, CS_BASE, bake)
+    assert (code.insns[0].sensitivity.rule is Rule.EMULATE) == (not code.callouts)
     return [c.kind for c in code.callouts]
 
 

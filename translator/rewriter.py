@@ -139,7 +139,8 @@ class Rewriter:
             if rule is Rule.COPY:
                 body += insn.raw
             elif sens.kind == "cs_access":
-                self._cs_read(insn, cs_base, bake, body, callouts)
+                if not self._cs_read(insn, cs_base, bake, body, callouts):
+                    records[-1] = InsnRecord(records[-1].offset, insn, _CS_INLINE)
             elif rule is Rule.INLINE:
                 add_callout(insn, sens, False)
             elif rule is Rule.EXIT:
@@ -190,11 +191,12 @@ class Rewriter:
         return True
 
     def _cs_read(self, insn: GuestInsn, cs_base: int, bake: Bake | None, body: bytearray,
-                  callouts: list[CalloutSite]) -> None:
+                  callouts: list[CalloutSite]) -> bool:
         """A read through the guest's CS (translator/csaccess.py). Unless the key says CS is
         4 GiB and readable, the monitor checks the limit and type first: its callout carries
         the instruction with no bytes, so that going on, an interrupt or a retranslation all
-        happen before the instruction, which then runs as it would have."""
+        happen before the instruction, which then runs as it would have. True when the
+        monitor is called."""
         acc = cs_access(insn)
         code = None if acc is None else biased(insn, acc, cs_base)
         if code is None:
@@ -207,12 +209,14 @@ class Rewriter:
             callouts.append(CalloutSite(len(body), check_insn(insn, acc, patch[1]), "cs_patch",
                                         False))
             body.extend(patch[0])
-            return
-        if bake is None or not bake.cs_flat:
+            return True
+        check = bake is None or not bake.cs_flat
+        if check:
             body.extend(self.callout)
             assert acc is not None
             callouts.append(CalloutSite(len(body), check_insn(insn, acc), "cs_check", False))
         body.extend(code)
+        return check
 
     @staticmethod
     def _plain_ret(insn: GuestInsn) -> bool:
@@ -395,6 +399,9 @@ _UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the 
 _TOO_LONG = Sensitivity(Rule.EXIT, "gp0", "longer than 15 bytes (redundant prefixes): #GP(0) "
                        "through the virtual IDT, as QEMU and the Intel SDM give it")
 _BAD = {"undecodable": _UNDECODABLE, "too-long": _TOO_LONG}
+_CS_INLINE = Sensitivity(Rule.EMULATE, "cs_access", "reads through CS: the offset is biased by "
+                         "the guest's CS base in translated code, which is 4 GiB and readable "
+                         "(translator/csaccess.py)")
 
 
 def _undecodable(eip: int, cs_base: int) -> GuestInsn:

@@ -130,7 +130,7 @@ def _prefixes(raw: bytes) -> tuple[int, ...]:
 
 def _cs_prefixed(raw: bytes) -> bool:
     """Whether a CS segment prefix is among the prefixes (XLAT, MASKMOVQ... print no segment)."""
-    return raw[0] in _PREFIX_BYTES and 0x2E in _prefixes(raw)
+    return raw[0] in _PREFIX_BYTES and 0x2E in raw and 0x2E in _prefixes(raw)
 
 
 def _bad(lite: capstone.Cs, code: bytes) -> str:
