@@ -116,6 +116,8 @@ main:
     or eax, 0x600                       ; OSFXSR, OSXMMEXCPT: SSE instructions run
     mov cr4, eax
     mov dword [0x2000], 0x44332211      ; CS:0x1000 for the 16-bit addressing tests
+    mov dword [0x2004], 0x01010101
+    mov dword [0x2008], 0x10101010
     jmp 0x18:based - B
 
 based:
@@ -149,10 +151,16 @@ based:
     add eax, [cs:ebx]
     HEX "eax", eax, 8
 .t6: NL
-    TRY "a16 mov eax,[cs:bx]", .t7
+    TRY "a16 mov eax,[cs:bx] in a loop", .t7
     mov ebx, 0xFFFF1000
-    a16 mov eax, [cs:bx]
-    HEX "eax", eax, 8
+    xor edx, edx
+    mov ecx, 3
+.l7:
+    a16 mov eax, [cs:bx]                ; the monitor patches the address each time
+    add edx, eax
+    add bx, 4
+    loop .l7
+    HEX "edx", edx, 8
 .t7: NL
     TRY "a16 mov eax,[cs:bx+si] (wraps)", .t8
     mov ebx, 0xF000
