@@ -118,6 +118,8 @@ main:
     mov dword [0x2000], 0x44332211      ; CS:0x1000 for the 16-bit addressing tests
     mov dword [0x2004], 0x01010101
     mov dword [0x2008], 0x10101010
+    mov dword [0x3000], "CSOK"
+    mov dword [0x3010], "CSxK"
     jmp 0x18:based - B
 
 based:
@@ -316,6 +318,49 @@ based:
     a16 mov eax, [cs:0x1000]
     HEX "eax", eax, 8
 .t28: NL
+    TRY "a16 cs xlatb", .t30
+    mov ebx, 0x12342000                 ; BX 0x2000: CS:0x2001 is linear 0x3001
+    mov eax, 0xFFFFFF01
+    a16 cs xlatb
+    HEX "eax", eax, 8
+.t30: NL
+    TRY "a16 cs lodsw", .t31
+    mov esi, 0xABCD2000
+    mov eax, 0
+    a16 cs lodsw
+    HEX "eax", eax, 8
+    HEX "esi", esi, 8
+.t31: NL
+    TRY "a16 rep cs movsb", .t32
+    mov esi, 0x00012000
+    mov edi, 0x00013020                 ; ES:DI = linear 0x3020
+    mov ecx, 0x00050004
+    a16 rep cs movsb
+    HEX "dst", [0x3020], 8
+    HEX "esi", esi, 8
+    HEX "edi", edi, 8
+    HEX "ecx", ecx, 8
+.t32: NL
+    TRY "a16 repe cs cmpsb", .t33
+    mov esi, 0x2000
+    mov edi, 0x3010
+    mov ecx, 4
+    a16 repe cs cmpsb
+    pushfd
+    pop eax
+    and eax, 0x8D5
+    HEX "flags", eax, 4
+    HEX "esi", esi, 8
+    HEX "ecx", ecx, 8
+.t33: NL
+    TRY "a16 std cs lodsb", .t34
+    mov esi, 0x2003
+    std
+    a16 cs lodsb
+    cld
+    HEX "eax", eax, 8
+    HEX "esi", esi, 8
+.t34: NL
     TRY "a16 mov al,[cs:moffs16]", .t29
     mov eax, 0
     a16 mov al, [cs:word 0x1001]

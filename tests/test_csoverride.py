@@ -203,6 +203,8 @@ def test_rewriter_checks_only_a_cs_that_is_not_flat() -> None:
     assert _kinds(read, None) == ["cs_check"]
     assert _kinds("mov dword ptr cs:[ebx], eax", _bake(True)) == ["gp0"]
     assert _kinds("hex:2e678b4004", _bake(True)) == ["cs_patch"]
+    assert _kinds("hex:2e67ac", _bake(True)) == ["cs_string16"]  # a16 cs lodsb
+    assert _kinds("hex:2e67d7", _bake(True)) == ["cs_string16"]  # a16 cs xlatb
 
 
 def test_check_callout_comes_before_the_instruction() -> None:

@@ -199,11 +199,16 @@ class Rewriter:
         monitor is called."""
         acc = cs_access(insn)
         code = None if acc is None else biased(insn, acc, cs_base)
+        if code is None and acc is not None and acc.reg is not None:
+            # XLAT or a string instruction with 16-bit SI/BX: the monitor performs it.
+            body.extend(self.callout)
+            callouts.append(CalloutSite(len(body), insn, "cs_string16", False))
+            return True
         if code is None:
             patch = patched16(insn) if acc is not None and acc.op is not None else None
             if patch is None:
                 raise TranslationError(f"read through CS at 0x{insn.linear:08x} "
-                                       f"({insn.text()}): 16-bit SI/BX is not supported")
+                                       f"({insn.text()}) is not supported")
             body.extend(self.callout)
             assert acc is not None
             callouts.append(CalloutSite(len(body), check_insn(insn, acc, patch[1]), "cs_patch",

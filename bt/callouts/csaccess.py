@@ -58,3 +58,62 @@ def cs_patch(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     resume = ctx.engine.snapshot[0]  # the address after the callout: the copy starts there
     ctx.engine.write_code(resume + field.value, linear.to_bytes(4, "little"))
     return None
+
+
+def string16(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """XLAT, LODS, MOVS and CMPS reading through CS with 16-bit addressing: performed here,
+    element by element with the limit and type checks (SI and BX wrap at 64 KiB, which the
+    translated code's bias LEAs on ESI/EBX cannot give)."""
+    name = insn.mnemonic.split()[-1]
+    cs = ctx.seg("cs")
+    if not cs.flags & _READ:
+        return Fault(13, 0, insn.eip)
+    if name == "xlatb":
+        off = (ctx.reg("bx") + ctx.reg("al")) & 0xFFFF
+        if off > cs.limit:
+            return Fault(13, 0, insn.eip)
+        ctx.set_reg("al", ctx.mem.read_u((cs.base + off) & 0xFFFFFFFF, 1))
+        return None
+    size = {"b": 1, "w": 2, "d": 4}[name[-1]]
+    kind = name[:4]
+    rep = 0xF3 in insn.prefixes or 0xF2 in insn.prefixes
+    until_zf = 0x40 if 0xF3 in insn.prefixes else 0  # REPE stops at ZF 0, REPNE at ZF 1
+    count = ctx.reg("cx") if rep else 1
+    step = -size if ctx.guest_eflags() & _DF else size
+    es = ctx.seg("es").base
+    while count:
+        si = ctx.reg("si")
+        if si + size - 1 > cs.limit:
+            return Fault(13, 0, insn.eip)  # the elements before it are done, as on a PC
+        src = ctx.mem.read_u((cs.base + si) & 0xFFFFFFFF, size)
+        ctx.set_reg("si", si + step)
+        if kind == "lods":
+            ctx.set_reg({1: "al", 2: "ax", 4: "eax"}[size], src)
+        else:
+            di = ctx.reg("di")
+            ctx.set_reg("di", di + step)
+            if kind == "movs":
+                ctx.mem.write_u((es + di) & 0xFFFFFFFF, size, src)
+            else:
+                dst = ctx.mem.read_u((es + di) & 0xFFFFFFFF, size)
+                ctx.set_arith_flags(_sub_flags(src, dst, size) | (_DF if step < 0 else 0))
+        if not rep:
+            break
+        count -= 1
+        ctx.set_reg("cx", count)
+        if kind == "cmps" and (ctx.guest_eflags() & 0x40) != until_zf:
+            break
+    return None
+
+
+def _sub_flags(a: int, b: int, size: int) -> int:
+    """CF PF AF ZF SF OF of a - b (CMP) at `size` bytes."""
+    bits = 8 * size
+    res = (a - b) & ((1 << bits) - 1)
+    flags = int(a < b)
+    flags |= 0x04 if bin(res & 0xFF).count("1") % 2 == 0 else 0
+    flags |= (a ^ b ^ res) & 0x10
+    flags |= 0x40 if res == 0 else 0
+    flags |= 0x80 if res >> (bits - 1) else 0
+    flags |= 0x800 if ((a ^ b) & (a ^ res)) >> (bits - 1) & 1 else 0
+    return flags
