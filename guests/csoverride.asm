@@ -29,6 +29,7 @@ flt:    dd 1234.0
 mmdata: dq 0x8877665544332211
 mmmask: dq 0x8000800080008000
 xmmask: dq 0x8080808080808080, 0x0000000000000080
+zeros:  dd 0, 0
 newimm: dd 0x22222222
 newimm2: dd 0x33333333
 align 16
@@ -394,6 +395,25 @@ limited:
     cs lodsd
     HEX "esi", esi, 8
 .l4: NL
+    TRY "rep cs movsd across the limit", .l6
+    mov esi, 0x1FFFF8
+    mov edi, dst
+    mov ecx, 4
+.gp_repmovs:
+    rep cs movsd
+.l6: HEX "ecx", ecx, 8
+    HEX "esi", esi, 8
+    HEX "edi", edi, 8
+    NL
+    TRY "repe cs cmpsb across the limit", .l7
+    mov esi, 0x1FFFFE
+    mov edi, zeros
+    mov ecx, 4
+.gp_repcmps:
+    repe cs cmpsb
+.l7: HEX "ecx", ecx, 8
+    HEX "esi", esi, 8
+    NL
     TRY "mov ebx,[cs:d32]", .l5
     mov ebx, [cs:val - B]
     HEX "ebx", ebx, 8

@@ -18,7 +18,7 @@ from elftools.elf.sections import SymbolTableSection
 from translator.assembler import Assembler
 from translator.bake import Bake
 from translator.csaccess import bias_of, biased, check_insn, cs_access, patched16, segment_of
-from translator.insn import GuestInsn, ImmOp, MemOp, RegOp
+from translator.insn import GuestInsn, ImmOp, MemOp
 from translator.rewriter import Rewriter
 from translator.scanner import Scanner
 from translator.sensitive import Rule, classify
@@ -176,9 +176,8 @@ def test_implicit_operand_register_is_biased_and_restored() -> None:
     rec = check_insn(xlat, acc)
     assert rec.operands == (MemOp("cs", "ebx", "al", 1, 0, 1, 4),) and rec.raw == b""
     acc = cs_access(insn)
-    assert acc is not None
-    assert check_insn(insn, acc).operands == (MemOp("cs", "esi", None, 1, 0, 1, 4),
-                                              RegOp("ecx", 4), ImmOp(1, 1))
+    assert acc is not None and acc.rep == 1
+    assert check_insn(insn, acc).operands == (MemOp("cs", "esi", None, 1, 0, 1, 4),)
     a16 = insn_of("hex:2e67ac")  # cs lodsb with SI: 16-bit, not biased
     acc = cs_access(a16)
     assert acc is not None and biased(a16, acc, CS_BASE) is None
@@ -203,8 +202,11 @@ def test_rewriter_checks_only_a_cs_that_is_not_flat() -> None:
     assert _kinds(read, None) == ["cs_check"]
     assert _kinds("mov dword ptr cs:[ebx], eax", _bake(True)) == ["gp0"]
     assert _kinds("hex:2e678b4004", _bake(True)) == ["cs_patch"]
-    assert _kinds("hex:2e67ac", _bake(True)) == ["cs_string16"]  # a16 cs lodsb
-    assert _kinds("hex:2e67d7", _bake(True)) == ["cs_string16"]  # a16 cs xlatb
+    assert _kinds("hex:2e67ac", _bake(True)) == ["cs_string"]  # a16 cs lodsb
+    assert _kinds("hex:2e67d7", _bake(True)) == ["cs_string"]  # a16 cs xlatb
+    assert _kinds("hex:f32ea5", _bake(True)) == []  # rep cs movsd
+    assert _kinds("hex:f32ea5", _bake(False)) == ["cs_string"]  # a limit may stop it
+    assert _kinds("hex:2ea5", _bake(False)) == ["cs_check"]
 
 
 def test_check_callout_comes_before_the_instruction() -> None:
@@ -231,18 +233,24 @@ def test_instruction_over_15_bytes_is_gp0() -> None:
 # Lines where QEMU 7.2 is wrong: its TCG does not check segment types or limits on data
 # accesses, so it lets a write through CS, an execute-only read and a read beyond the CS
 # limit go through. The Intel SDM (vol. 3, 5.3 limit checking, 5.4 type checking; MOV, XLAT,
-# LODS, MASKMOVQ "#GP(0) if ... non-writable segment / outside the segment limit") and Bochs
-# give #GP(0) at the instruction: test name -> (symbol of the instruction, CS selector).
+# LODS, MOVS, CMPS, MASKMOVQ "#GP(0) if ... non-writable segment / outside the segment
+# limit") and Bochs give #GP(0) at the instruction: test name -> (symbol of the instruction,
+# CS selector, what the guest prints after the fault). A REP string faults at the element
+# that crosses the limit, with ECX, ESI and EDI showing the elements done before it.
 INTEL_GP0 = {
-    "cs maskmovq": ("based.gp_maskmovq", 0x18),
-    "cs maskmovdqu": ("based.gp_maskmovdqu", 0x18),
-    "mov [cs:d32],eax": ("based.gp_write", 0x18),
-    "pop dword [cs:d32]": ("based.gp_pop", 0x18),
-    "mov eax,[cs:0x1ffffe]": ("limited.gp_straddle", 0x20),
-    "mov eax,[cs:0x300000]": ("limited.gp_beyond", 0x20),
-    "cs lodsd at 0x1ffffe": ("limited.gp_lodsd", 0x20),
-    "mov eax,[cs:d32] (xonly)": ("xonly.gp_read", 0x28),
-    "cs xlatb (xonly)": ("xonly.gp_xlat", 0x28),
+    "cs maskmovq": ("based.gp_maskmovq", 0x18, ""),
+    "cs maskmovdqu": ("based.gp_maskmovdqu", 0x18, ""),
+    "mov [cs:d32],eax": ("based.gp_write", 0x18, ""),
+    "pop dword [cs:d32]": ("based.gp_pop", 0x18, ""),
+    "mov eax,[cs:0x1ffffe]": ("limited.gp_straddle", 0x20, ""),
+    "mov eax,[cs:0x300000]": ("limited.gp_beyond", 0x20, ""),
+    "cs lodsd at 0x1ffffe": ("limited.gp_lodsd", 0x20, ""),
+    "rep cs movsd across the limit": ("limited.gp_repmovs", 0x20,
+                                      " ecx=0x00000002 esi=0x00200000 edi=0x{dst8:08x}"),
+    "repe cs cmpsb across the limit": ("limited.gp_repcmps", 0x20,
+                                       " ecx=0x00000002 esi=0x00200000"),
+    "mov eax,[cs:d32] (xonly)": ("xonly.gp_read", 0x28, ""),
+    "cs xlatb (xonly)": ("xonly.gp_xlat", 0x28, ""),
 }
 
 
@@ -266,11 +274,12 @@ def intel_reference() -> str:
         if name is None:
             out.append(line)
             continue
-        sym, cs = INTEL_GP0[name]
+        sym, cs, after = INTEL_GP0[name]
         eip = syms[sym] - 0x1000
         head = name.removesuffix(" (xonly)")
-        assert re.fullmatch(re.escape(head) + r" \w+=0x[0-9a-f]+\n", line), line
-        out.append(f"{head} fault vec=0x0d err=0x0000 eip=0x{eip:08x} cs=0x{cs:02x}\n")
+        assert re.fullmatch(re.escape(head) + r"( \w+=0x[0-9a-f]+)+\n", line), line
+        out.append(f"{head} fault vec=0x0d err=0x0000 eip=0x{eip:08x} cs=0x{cs:02x}"
+                   f"{after.format(dst8=syms['dst'] + 8)}\n")
     assert sum(" fault " in x for x in out) == len(INTEL_GP0) + 1  # and QEMU's 16-byte #GP
     return "".join(out)
 

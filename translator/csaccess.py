@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from capstone import x86_const as X
 
-from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
+from translator.insn import GuestInsn, ImmOp, MemOp, Operand
 from translator.modrm import SEG_PREFIX, encodable, modrm
 
 READ_BIT = 0x200  # code-segment type bit R in SegmentCache.flags (descriptor dword 2)
@@ -100,9 +100,8 @@ def cs_access(insn: GuestInsn) -> CsAccess | None:
 def check_insn(insn: GuestInsn, acc: CsAccess, field: int | None = None) -> GuestInsn:
     """The record a checking callout carries for `insn` (bt/callouts/csaccess.py): no bytes,
     so that it resumes, takes an interrupt or is translated again before the instruction;
-    as operands the memory read through CS (an implicit one made explicit), then for a REP the
-    count register and ImmOp 1 (every element is read) or 0 (REPE/REPNE: the first one), and
-    for a patched 16-bit operand ImmOp(offset of the disp32 after the callout)."""
+    as operands the memory read through CS (an implicit one made explicit), then for a patched
+    16-bit operand ImmOp(offset of the disp32 after the callout)."""
     a16 = 0x67 in insn.prefixes
     if acc.op is not None:
         op = acc.op
@@ -111,8 +110,6 @@ def check_insn(insn: GuestInsn, acc: CsAccess, field: int | None = None) -> Gues
     else:
         op = MemOp("cs", "si" if a16 else "esi", None, 1, 0, acc.size, 2 if a16 else 4)
     ops: list[Operand] = [op]
-    if acc.rep:
-        ops += [RegOp("cx" if a16 else "ecx", 2 if a16 else 4), ImmOp(int(acc.rep == 1), 1)]
     if field is not None:
         ops.append(ImmOp(field, 4))
     return replace(insn, raw=b"", operands=tuple(ops))

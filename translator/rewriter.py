@@ -199,10 +199,12 @@ class Rewriter:
         monitor is called."""
         acc = cs_access(insn)
         code = None if acc is None else biased(insn, acc, cs_base)
-        if code is None and acc is not None and acc.reg is not None:
-            # XLAT or a string instruction with 16-bit SI/BX: the monitor performs it.
+        flat = bake is not None and bake.cs_flat
+        if acc is not None and acc.reg is not None and (code is None or acc.rep and not flat):
+            # XLAT or a string instruction with 16-bit SI/BX, or a REP one that a CS limit
+            # may stop in the middle: the monitor performs it.
             body.extend(self.callout)
-            callouts.append(CalloutSite(len(body), insn, "cs_string16", False))
+            callouts.append(CalloutSite(len(body), insn, "cs_string", False))
             return True
         if code is None:
             patch = patched16(insn) if acc is not None and acc.op is not None else None
@@ -215,7 +217,7 @@ class Rewriter:
                                         False))
             body.extend(patch[0])
             return True
-        check = bake is None or not bake.cs_flat
+        check = not flat
         if check:
             body.extend(self.callout)
             assert acc is not None

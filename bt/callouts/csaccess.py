@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, VcpuExit
-from translator.insn import GuestInsn, ImmOp, MemOp, RegOp
+from translator.insn import GuestInsn, ImmOp, MemOp
 
 _READ = 0x200  # type bit R of a code segment in SegmentCache.flags (descriptor dword 2)
 _DF = 0x400
@@ -19,29 +19,13 @@ def cs_check(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """Before a read through a CS that is not 4 GiB and readable: #GP(0) when CS is
     execute-only or the bytes read pass its limit (Intel SDM vol. 3 5.3, 5.4; QEMU 7.2 checks
     neither on data accesses). The read itself runs in translated code after this returns;
-    `insn` describes it (translator/csaccess.py, `check_insn`).
-
-    A REP LODS/MOVS is checked over all ECX elements, a REPE/REPNE CMPS on its first one: a
-    repetition that crosses the limit faults before its first element rather than at the one
-    that crosses it (its registers then show no progress)."""
+    `insn` describes it (translator/csaccess.py, `check_insn`); a REP form through such a CS
+    is performed by `string` instead."""
     op = insn.operands[0]
     if not isinstance(op, MemOp):
         return None
-    count = 1
-    if len(insn.operands) >= 3 and isinstance(insn.operands[1], RegOp):
-        every = insn.operands[2]
-        count = ctx.reg(insn.operands[1].name)
-        if count == 0:
-            return None  # no element is read
-        if isinstance(every, ImmOp) and not every.value:
-            count = 1
     cs = ctx.seg("cs")
-    if not cs.flags & _READ:
-        return Fault(13, 0, insn.eip)
-    size = max(op.size, 1)
-    first = ctx.ea(op)
-    lo = first - size * (count - 1) if ctx.guest_eflags() & _DF else first
-    if lo < 0 or lo + size * count - 1 > cs.limit:
+    if not cs.flags & _READ or ctx.ea(op) + max(op.size, 1) - 1 > cs.limit:
         return Fault(13, 0, insn.eip)
     return None
 
@@ -60,47 +44,50 @@ def cs_patch(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     return None
 
 
-def string16(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """XLAT, LODS, MOVS and CMPS reading through CS with 16-bit addressing: performed here,
-    element by element with the limit and type checks (SI and BX wrap at 64 KiB, which the
-    translated code's bias LEAs on ESI/EBX cannot give)."""
+def string(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """XLAT, LODS, MOVS and CMPS reading through CS, performed here element by element with
+    the limit and type checks: with 16-bit SI/BX (they wrap at 64 KiB, which the translated
+    code's bias LEAs on ESI/EBX cannot give), and REP forms through a limited CS (a fault at
+    the element that crosses the limit leaves the registers with the progress before it)."""
     name = insn.mnemonic.split()[-1]
+    a16 = 0x67 in insn.prefixes
     cs = ctx.seg("cs")
     if not cs.flags & _READ:
         return Fault(13, 0, insn.eip)
     if name == "xlatb":
-        off = (ctx.reg("bx") + ctx.reg("al")) & 0xFFFF
+        off = (ctx.reg("bx" if a16 else "ebx") + ctx.reg("al")) & (0xFFFF if a16 else 0xFFFFFFFF)
         if off > cs.limit:
             return Fault(13, 0, insn.eip)
         ctx.set_reg("al", ctx.mem.read_u((cs.base + off) & 0xFFFFFFFF, 1))
         return None
+    si, di, cx = ("si", "di", "cx") if a16 else ("esi", "edi", "ecx")
     size = {"b": 1, "w": 2, "d": 4}[name[-1]]
     kind = name[:4]
     rep = 0xF3 in insn.prefixes or 0xF2 in insn.prefixes
     until_zf = 0x40 if 0xF3 in insn.prefixes else 0  # REPE stops at ZF 0, REPNE at ZF 1
-    count = ctx.reg("cx") if rep else 1
+    count = ctx.reg(cx) if rep else 1
     step = -size if ctx.guest_eflags() & _DF else size
     es = ctx.seg("es").base
     while count:
-        si = ctx.reg("si")
-        if si + size - 1 > cs.limit:
+        src_off = ctx.reg(si)
+        if src_off + size - 1 > cs.limit:
             return Fault(13, 0, insn.eip)  # the elements before it are done, as on a PC
-        src = ctx.mem.read_u((cs.base + si) & 0xFFFFFFFF, size)
-        ctx.set_reg("si", si + step)
+        src = ctx.mem.read_u((cs.base + src_off) & 0xFFFFFFFF, size)
+        ctx.set_reg(si, src_off + step)
         if kind == "lods":
             ctx.set_reg({1: "al", 2: "ax", 4: "eax"}[size], src)
         else:
-            di = ctx.reg("di")
-            ctx.set_reg("di", di + step)
+            dst_off = ctx.reg(di)
+            ctx.set_reg(di, dst_off + step)
             if kind == "movs":
-                ctx.mem.write_u((es + di) & 0xFFFFFFFF, size, src)
+                ctx.mem.write_u((es + dst_off) & 0xFFFFFFFF, size, src)
             else:
-                dst = ctx.mem.read_u((es + di) & 0xFFFFFFFF, size)
+                dst = ctx.mem.read_u((es + dst_off) & 0xFFFFFFFF, size)
                 ctx.set_arith_flags(_sub_flags(src, dst, size) | (_DF if step < 0 else 0))
         if not rep:
             break
         count -= 1
-        ctx.set_reg("cx", count)
+        ctx.set_reg(cx, count)
         if kind == "cmps" and (ctx.guest_eflags() & 0x40) != until_zf:
             break
     return None

@@ -72,5 +72,5 @@ HANDLERS: dict[str, Handler] = {
     "gp0": csaccess.gp0,
     "cs_check": csaccess.cs_check,
     "cs_patch": csaccess.cs_patch,
-    "cs_string16": csaccess.string16,
+    "cs_string": csaccess.string,
 }
