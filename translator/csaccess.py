@@ -8,8 +8,10 @@ block's key): an explicit 32-bit operand gets `disp + base` re-encoded in its Mo
 moffs its offset, a 16-bit `[disp16]` the constant linear address; an implicit operand (XLAT,
 the source of MOVS/CMPS/LODS) gets its address register biased by two flag-free LEAs around the
 copied instruction (bt/csbias.py undoes the bias when the instruction faults between them). No
-register or flag the guest can see changes, and the hot path has no monitor entry. Writes
-through CS are #GP(0) in protected mode, always (a code segment is never writable).
+register or flag the guest can see changes, and the hot path has no monitor entry. A CS
+that is limited or execute-only, and the forms no bias can give, go through the monitor
+(`read_plan`). Writes through CS are #GP(0) in protected mode, always (a code segment is
+never writable).
 """
 
 from __future__ import annotations
@@ -113,6 +115,33 @@ def check_insn(insn: GuestInsn, acc: CsAccess, field: int | None = None) -> Gues
     if field is not None:
         ops.append(ImmOp(field, 4))
     return replace(insn, raw=b"", operands=tuple(ops))
+
+
+def read_plan(insn: GuestInsn, cs_base: int, flat: bool
+              ) -> tuple[str | None, GuestInsn | None, bytes] | None:
+    """How the rewriter translates a read through CS: the callout kind to call first (None
+    for none) with the record it carries, then the code that follows it. `flat`: the block's
+    key says CS is 4 GiB and readable. None when the form is not handled.
+
+    Unless CS is flat, the monitor checks the limit and type first (`cs_check`); its record
+    has no bytes, so that going on, an interrupt or a retranslation all happen before the
+    instruction, which then runs as it would have. XLAT and strings with 16-bit SI/BX, and a
+    REP string a limit may stop in the middle, are performed by the monitor (`cs_string`).
+    16-bit operands with registers get their linear address from the monitor (`cs_patch`)."""
+    acc = cs_access(insn)
+    if acc is None:
+        return None
+    code = biased(insn, acc, cs_base)
+    if acc.reg is not None and (code is None or acc.rep and not flat):
+        return "cs_string", insn, b""
+    if code is None:
+        patch = patched16(insn) if acc.op is not None else None
+        if patch is None:
+            return None
+        return "cs_patch", check_insn(insn, acc, patch[1]), patch[0]
+    if flat:
+        return None, None, code
+    return "cs_check", check_insn(insn, acc), code
 
 
 def cs_flat(limit: int, flags: int) -> bool:

@@ -22,7 +22,7 @@ from typing import Protocol
 from bt.errors import TranslationError
 from translator.assembler import Assembler
 from translator.bake import Bake
-from translator.csaccess import biased, check_insn, cs_access, patched16
+from translator.csaccess import read_plan
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
 from translator.scanner import ScannedBlock
@@ -192,38 +192,18 @@ class Rewriter:
 
     def _cs_read(self, insn: GuestInsn, cs_base: int, bake: Bake | None, body: bytearray,
                   callouts: list[CalloutSite]) -> bool:
-        """A read through the guest's CS (translator/csaccess.py). Unless the key says CS is
-        4 GiB and readable, the monitor checks the limit and type first: its callout carries
-        the instruction with no bytes, so that going on, an interrupt or a retranslation all
-        happen before the instruction, which then runs as it would have. True when the
-        monitor is called."""
-        acc = cs_access(insn)
-        code = None if acc is None else biased(insn, acc, cs_base)
-        flat = bake is not None and bake.cs_flat
-        if acc is not None and acc.reg is not None and (code is None or acc.rep and not flat):
-            # XLAT or a string instruction with 16-bit SI/BX, or a REP one that a CS limit
-            # may stop in the middle: the monitor performs it.
+        """A read through the guest's CS (translator/csaccess.py); True when it calls the
+        monitor."""
+        plan = read_plan(insn, cs_base, bake is not None and bake.cs_flat)
+        if plan is None:
+            raise TranslationError(f"read through CS at 0x{insn.linear:08x} ({insn.text()}) "
+                                   "is not supported")
+        kind, site, code = plan
+        if kind is not None and site is not None:
             body.extend(self.callout)
-            callouts.append(CalloutSite(len(body), insn, "cs_string", False))
-            return True
-        if code is None:
-            patch = patched16(insn) if acc is not None and acc.op is not None else None
-            if patch is None:
-                raise TranslationError(f"read through CS at 0x{insn.linear:08x} "
-                                       f"({insn.text()}) is not supported")
-            body.extend(self.callout)
-            assert acc is not None
-            callouts.append(CalloutSite(len(body), check_insn(insn, acc, patch[1]), "cs_patch",
-                                        False))
-            body.extend(patch[0])
-            return True
-        check = not flat
-        if check:
-            body.extend(self.callout)
-            assert acc is not None
-            callouts.append(CalloutSite(len(body), check_insn(insn, acc), "cs_check", False))
+            callouts.append(CalloutSite(len(body), site, kind, False))
         body.extend(code)
-        return check
+        return kind is not None
 
     @staticmethod
     def _plain_ret(insn: GuestInsn) -> bool:
