@@ -9,6 +9,7 @@ from bt.irq import IrqSource
 from bt.vcpu import AC, CR0_PE, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
 from cache.block import TBKey
 from translator.bake import NO_VARIANT, Bake, pack_variant, table_value
+from translator.csaccess import cs_flat
 
 # Virtual EFLAGS bits the real CPU does not hold: while one is set, CLI/STI/PUSHF/POPF call
 # the monitor.
@@ -59,7 +60,7 @@ class KeyPolicy:
         irq = self.irq
         trap = irq is not None and not sysf & IF and irq.pending()
         return pack_variant(cpl <= iopl and not sysf & _UNBAKED_FLAGS, iopl, cpl == 0, trap,
-                            cs.selector, cs.limit == 0xFFFFFFFF, v.segs["ss"].selector)
+                            cs.selector, cs_flat(cs.limit, cs.flags), v.segs["ss"].selector)
 
     def bake_for(self, key: TBKey) -> Bake | None:
         """What a translation for `key` may build in (None: nothing)."""

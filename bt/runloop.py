@@ -15,6 +15,7 @@ from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker
 from bt.budget import BudgetStop
+from bt.csbias import unbias
 from bt.engine import Engine
 from bt.errors import InternalError, TranslationError
 from bt.events import EventDelivery
@@ -106,8 +107,10 @@ class RunLoop:
             if st.stop is not None:
                 nxt = self._stopped(st.stop)
             elif eng.denied is not None:
+                unbias(self.cache, eng, eng.denied.code_addr)  # CS-biased ESI/EBX back first
                 nxt = self.smc.guest_wrote(eng.denied.page, eng.denied.code_addr)
             elif eng.exception is not None:
+                unbias(self.cache, eng, eng.exception.code_addr)
                 nxt = self._cpu_exception(eng.exception.vector, eng.exception.code_addr)
             else:
                 # The backstop's budget ran out, at the start of a Unicorn block (or, with the

@@ -6,7 +6,8 @@ from cache.block import TBKey
 from cache.cache import TranslationCache
 from cache.codebuf import CodeBuffer
 from translator.assembler import Assembler
-from translator.rewriter import Rewriter, TranslatedCode
+from translator.records import TranslatedCode
+from translator.rewriter import Rewriter
 from translator.scanner import Scanner
 
 BASE = 0x100000

@@ -14,10 +14,13 @@ BIN = ROOT / "guests" / "bin"
 EXPECTED = ROOT / "guests" / "expected"
 GUEST_ARGS = {"ckernel": ["--append", "bt test cmdline"]}
 SLOW: set[str] = set()
+# Compared in tests/test_csoverride.py, where QEMU 7.2 skips the segment checks the Intel SDM
+# requires (writes through CS, CS limit, execute-only CS).
+NOT_QEMU = {"csoverride"}
 
 
 def _guests() -> list[str]:
-    return sorted(p.stem for p in EXPECTED.glob("*.serial") if p.stem not in SLOW)
+    return sorted(p.stem for p in EXPECTED.glob("*.serial") if p.stem not in SLOW | NOT_QEMU)
 
 
 def run_bt(*args: str, cwd: Path = BIN, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:

@@ -23,7 +23,7 @@ class Bake:
     cpl0: bool  # POPF may change IOPL: a popped IOPL other than `iopl` goes to the monitor
     trap_if: bool  # an IF 0 -> 1 change (STI, POPF) must reach the monitor
     cs_sel: int
-    cs_flat: bool  # CS limit is 4 GiB: a far RET to CS needs no limit check
+    cs_flat: bool  # CS is 4 GiB and readable: no limit check for a far RET or a CS read
     ss_sel: int
     cr0: int = 0
     gdtr: tuple[int, int] = (0, 0)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from translator.assembler import Assembler
 from translator.bake import Bake
+from translator.csaccess import read_plan
 from translator.errors import AssemblyError, TranslationError
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
@@ -91,15 +92,8 @@ class Rewriter:
             if rule is Rule.COPY:
                 body += insn.raw
             elif sens.kind == "cs_access":
-                if cs_base != 0:
-                    raise TranslationError(
-                        f"CS-relative data access at 0x{insn.linear:08x} with CS base "
-                        f"0x{cs_base:08x} is not supported"
-                    )
-                # The real CS is flat and readable, so with a zero guest CS base the access
-                # reads the same linear address through the guest's memory view.
-                records[-1] = InsnRecord(records[-1].offset, insn, _COPY_CS)
-                body.extend(insn.raw)
+                if not self._cs_read(insn, cs_base, bake, body, callouts):
+                    records[-1] = InsnRecord(records[-1].offset, insn, _CS_INLINE)
             elif rule is Rule.INLINE:
                 add_callout(insn, sens, False)
             elif rule is Rule.EXIT:
@@ -114,10 +108,11 @@ class Rewriter:
                 add_exit(None, "never")
             else:
                 self._branch(insn, sens, body, add_exit, add_callout)
-        if block.end_reason == "undecodable" and block.bad_eip is not None:
+        if block.end_reason in _BAD and block.bad_eip is not None:
             bad = _undecodable(block.bad_eip, cs_base)
-            records.append(InsnRecord(len(body), bad, _UNDECODABLE))
-            add_callout(bad, _UNDECODABLE, True)
+            why = _BAD[block.end_reason]
+            records.append(InsnRecord(len(body), bad, why))
+            add_callout(bad, why, True)
             add_exit(None, "never")
         elif block.end_reason in ("limit", "page"):
             add_exit(block.insns[-1].next_eip, "next")
@@ -147,6 +142,21 @@ class Rewriter:
             callouts.append(CalloutSite(start + got.resume, insn, sens.kind, False))
         assumes.update(got.assumes)
         return True
+
+    def _cs_read(self, insn: GuestInsn, cs_base: int, bake: Bake | None, body: bytearray,
+                  callouts: list[CalloutSite]) -> bool:
+        """A read through the guest's CS (translator/csaccess.py); True when it calls the
+        monitor."""
+        plan = read_plan(insn, cs_base, bake is not None and bake.cs_flat)
+        if plan is None:
+            raise TranslationError(f"read through CS at 0x{insn.linear:08x} ({insn.text()}) "
+                                   "is not supported")
+        kind, site, code = plan
+        if kind is not None and site is not None:
+            body.extend(self.callout)
+            callouts.append(CalloutSite(len(body), site, kind, False))
+        body.extend(code)
+        return kind is not None
 
     @staticmethod
     def _plain_ret(insn: GuestInsn) -> bool:
@@ -326,7 +336,12 @@ _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 _INLINE = ("emulated in translated code: it reads state built into the translation or held by "
            "the real CPU (IF), and calls the monitor only on its slow path")
 _UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the virtual IDT")
-_COPY_CS = Sensitivity(Rule.COPY, "copy", "reads through CS; copied since the guest CS base is 0")
+_TOO_LONG = Sensitivity(Rule.EXIT, "gp0", "longer than 15 bytes (redundant prefixes): #GP(0) "
+                       "through the virtual IDT, as QEMU and the Intel SDM give it")
+_BAD = {"undecodable": _UNDECODABLE, "too-long": _TOO_LONG}
+_CS_INLINE = Sensitivity(Rule.EMULATE, "cs_access", "reads through CS: the offset is biased by "
+                         "the guest's CS base in translated code, which is 4 GiB and readable "
+                         "(translator/csaccess.py)")
 
 
 def _undecodable(eip: int, cs_base: int) -> GuestInsn:

@@ -8,12 +8,13 @@ from typing import Protocol
 import capstone
 from capstone import x86_const as X
 
+from translator.csaccess import segment_of
 from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
 from translator.records import Rule, Sensitivity
 from translator.sensitive import COPY, JCC_IDS, classify, needs_detail
 
 MAX_BLOCK_INSNS = 64
-_SEG_PREFIX = {0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x26: "es", 0x64: "fs", 0x65: "gs"}
+MAX_INSN_LEN = 15  # longer (redundant prefixes) is #GP(0): Intel SDM vol. 3 6.15, QEMU 7.2
 
 
 class CodeSource(Protocol):
@@ -29,8 +30,8 @@ class ScannedBlock:
     """The guest instructions of one block and why the block ends where it does."""
 
     insns: tuple[GuestInsn, ...]
-    end_reason: str  # "branch", "callout-exit", "limit", "undecodable", "page"
-    bad_eip: int | None  # the undecodable instruction's offset, when end_reason says so
+    end_reason: str  # "branch", "callout-exit", "limit", "undecodable", "too-long", "page"
+    bad_eip: int | None  # the undecodable or too long instruction's offset
     rules: tuple[Sensitivity, ...] = ()  # classify() of each instruction, made while scanning
 
 
@@ -80,11 +81,11 @@ class Scanner:
                     insn = GuestInsn(cur, lin, raw, direct, mnemonic, op_str,
                                      (ImmOp(int(op_str, 16), 4),), prefixes,
                                      2 if 0x66 in prefixes else 4)
-                elif needs_detail(mnemonic, op_str):
+                elif needs_detail(mnemonic, op_str) or _cs_prefixed(raw):
                     self.detailed += 1
                     decoded = next(self._cs.disasm(raw, cur, 1), None)
                     if decoded is None:
-                        return done("undecodable", cur)
+                        return done(_bad(self._lite, window[used:]), cur)
                     insn = _convert(decoded, lin)
                 else:
                     # Cannot be sensitive (needs_detail said so): copied as it is.
@@ -107,7 +108,7 @@ class Scanner:
                 if len(insns) >= max_insns:
                     return done("limit")
             if used == 0:
-                return done("undecodable", cur)
+                return done(_bad(self._lite, window), cur)
 
 
 _NAMES = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -126,6 +127,32 @@ def _prefixes(raw: bytes) -> tuple[int, ...]:
             break
         out.append(b)
     return tuple(out)
+
+
+def _cs_prefixed(raw: bytes) -> bool:
+    """Whether a CS segment prefix is among the prefixes (XLAT, MASKMOVQ... print no segment)."""
+    return raw[0] in _PREFIX_BYTES and 0x2E in raw and 0x2E in _prefixes(raw)
+
+
+def _bad(lite: capstone.Cs, code: bytes) -> str:
+    """Why the bytes at `code` do not decode: "too-long" when they are an instruction made
+    longer than 15 bytes by redundant prefixes (which Capstone refuses), else "undecodable".
+    The instruction is decoded again with one copy of each prefix to find its real end."""
+    n = len(_prefixes(bytes(code[:MAX_INSN_LEN + 1])))
+    if n > MAX_INSN_LEN:
+        return "too-long"
+    if n < 2:
+        return "undecodable"
+    kept: list[int] = []
+    for p in code[:n]:
+        if p in kept:
+            kept.remove(p)
+        kept.append(p)
+    rest = bytes(kept) + bytes(code[n : n + MAX_INSN_LEN])
+    got = next(lite.disasm_lite(rest, 0, 1), None)
+    if got is not None and n + got[1] - len(kept) > MAX_INSN_LEN:
+        return "too-long"
+    return "undecodable"
 
 
 def _reg_size(name: str) -> int:
@@ -149,7 +176,7 @@ def _convert(ci: capstone.CsInsn, linear: int) -> GuestInsn:
         else:
             break
     addr_size = 2 if 0x67 in prefixes else 4
-    seg_override = next((_SEG_PREFIX[p] for p in prefixes if p in _SEG_PREFIX), None)
+    seg_override = segment_of(tuple(prefixes))
     ops: list[Operand] = []
     for op in ci.operands:
         if op.type == X.X86_OP_REG:
@@ -161,7 +188,11 @@ def _convert(ci: capstone.CsInsn, linear: int) -> GuestInsn:
             m = op.mem
             base = ci.reg_name(m.base) if m.base else None
             index = ci.reg_name(m.index) if m.index else None
-            seg = ci.reg_name(m.segment) if m.segment else seg_override
+            # The prefixes decide (the last segment prefix wins); only a string destination
+            # ES:[EDI], which Capstone names, takes no override.
+            cap = ci.reg_name(m.segment) if m.segment else None
+            seg = cap if cap == "es" and seg_override not in (None, "es") else (
+                seg_override or cap)
             if seg is None:
                 seg = "ss" if base in ("esp", "ebp", "sp", "bp") else "ds"
             ops.append(MemOp(seg, base, index, m.scale, m.disp, op.size, addr_size))

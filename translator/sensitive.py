@@ -10,7 +10,8 @@ from __future__ import annotations
 import capstone
 from capstone import x86_const as X
 
-from translator.insn import GuestInsn, MemOp, RegOp
+from translator.csaccess import cs_access
+from translator.insn import GuestInsn, RegOp
 from translator.records import Rule, Sensitivity
 
 _PRIV = "privileged: traps at CPL>0, the monitor emulates it against the virtual CPU"
@@ -143,13 +144,19 @@ _CALL_IND = _s(Rule.INDIRECT, "call_indirect", _CF + "; the target is a guest ad
 _FAR_JMP_IND = _s(Rule.EXIT, "far_jmp", _RI + " (loads CS, sets the real CPL)")
 _FAR_CALL_IND = _s(Rule.EXIT, "far_call", _RI + " (loads CS, pushes the real CS)")
 _CS_OVERRIDE = _s(
-    Rule.INLINE, "cs_access", "reads through CS: the real CS is the monitor's code segment"
+    Rule.INLINE, "cs_access", "reads through CS: the real CS is the monitor's code segment, so "
+    "the offset is biased by the guest's CS base (translator/csaccess.py)"
 )
+_CS_WRITE = _s(Rule.EXIT, "gp0", "writes through CS: #GP(0) in protected mode (Intel SDM; QEMU "
+               "7.2 does not check segment types on data accesses)")
 
 
 def classify(insn: GuestInsn) -> Sensitivity:
     """The rule for `insn` (the table, refined by the operands where the id is not enough)."""
     iid = insn.insn_id
+    acc = cs_access(insn)
+    if acc is not None and acc.kind == "write":
+        return _CS_WRITE  # before the table: SGDT [cs:m], MOV [cs:m], DS... write through CS
     if iid == X.X86_INS_MOV:
         regs = [op.name for op in insn.operands if isinstance(op, RegOp)]
         if any(r.startswith("cr") for r in regs):
@@ -180,7 +187,7 @@ def classify(insn: GuestInsn) -> Sensitivity:
     rule = TABLE.get(iid)
     if rule is not None:
         return rule
-    if any(isinstance(op, MemOp) and op.seg == "cs" for op in insn.operands):
+    if acc is not None and acc.kind == "read":
         return _CS_OVERRIDE
     return COPY
 

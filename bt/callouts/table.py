@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bt.callouts import control, flags, io, segments, system
+from bt.callouts import control, csaccess, flags, io, segments, system
 from bt.callouts.context import CalloutContext
 from bt.exits import VcpuExit
 from translator.insn import GuestInsn
@@ -69,4 +69,8 @@ HANDLERS: dict[str, Handler] = {
     "int1": control.int1,
     "sysenter": control.sysenter,
     "sysexit": control.sysexit,
+    "gp0": csaccess.gp0,
+    "cs_check": csaccess.cs_check,
+    "cs_patch": csaccess.cs_patch,
+    "cs_string": csaccess.string,
 }
