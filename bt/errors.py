@@ -5,6 +5,7 @@
     |   +-- GuestImageError      the guest file is missing, unreadable or not a guest
     |   +-- OptionError          a command-line option has a nonsense value
     +-- TranslationError         a guest block could not be translated (reported as a guest crash)
+    +-- StateError               a state record does not fit what restores it (version, shape)
     +-- InternalError            a bug in bt itself, never the guest's or the user's fault
 
 Guest-visible faults are not exceptions: callouts return VcpuExit values (bt.exits).
@@ -30,6 +31,10 @@ class OptionError(BadInput):
 
 class TranslationError(BtError):
     """A guest block could not be translated (undecodable bytes, unsupported encoding)."""
+
+
+class StateError(BtError):
+    """A state record given to `restore` has another version or is malformed."""
 
 
 class InternalError(BtError):
