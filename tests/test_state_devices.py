@@ -386,3 +386,52 @@ def test_restore_refuses_malformed_records() -> None:
         uart.restore(dataclasses.replace(uart.save(), fifo=bytes(17)))
     with pytest.raises(StateError, match="not \\(V << 1\\) | 1"):
         ExitPort().restore(dataclasses.replace(ExitPort().save(), requested_status=4))
+
+
+# -- coverage: a new attribute must be state (in the record) or wiring (named here) -------------
+WIRING = {
+    "Pic8259": {"master", "elcr_mask", "on_output"},
+    "PicPair": {"elcr"},  # the ELCR port object; the bytes are in each chip's record
+    "Pit8254": {"_clock", "_irq"},
+    "SpeakerPort": {"_pit"},
+    "Cmos": {"_clock", "_irq"},
+    "I8042": {"_irq_kbd", "_irq_aux", "_on_a20", "_on_reset", "data", "command"},
+    "Uart16550": {"_sink", "_source"},
+    "VgaText": {"_memory"},
+    "DebugCon": {"_sink"},
+}
+RENAMED = {"_host": "host_input", "_aux": "aux"}
+
+
+def _attributes(obj: object) -> set[str]:
+    names = set(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        names.update(getattr(cls, "__slots__", ()))
+    return names - WIRING.get(type(obj).__name__, set())
+
+
+def _check_covered(obj: object, record: Any) -> None:
+    """Every attribute of `obj` but its wiring is a field of `record`, and the reverse."""
+    by_field = {RENAMED.get(a, a.lstrip("_")): a for a in _attributes(obj)}
+    fields = {f.name for f in dataclasses.fields(record)} - {"version"}
+    assert set(by_field) == fields, (f"{type(obj).__name__}: not in the record "
+                                     f"{set(by_field) - fields}, not in the device "
+                                     f"{fields - set(by_field)}")
+    for name in fields:  # nested records cover the parts they save (channels, keyboard...)
+        value, part = getattr(record, name), getattr(obj, by_field[name])
+        if dataclasses.is_dataclass(value):
+            _check_covered(part, value)
+        elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            for item, rec in zip(part, value, strict=True):
+                _check_covered(item, rec)
+
+
+@pytest.mark.parametrize("make", [make_pic, make_pit, make_cmos, make_kbd, make_uart, make_vga])
+def test_every_device_attribute_is_in_its_record_or_is_wiring(make: Callable[[], Rig]) -> None:
+    dev = make().dev
+    _check_covered(dev, dev.save())  # nested parts too: both 8259As, the channels, port 0x61
+
+
+def test_small_devices_hold_only_their_record_and_wiring() -> None:
+    _check_covered(ExitPort(), ExitPort().save())
+    _check_covered(DebugCon(lambda _b: None), DebugConState())

@@ -17,7 +17,7 @@ from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 from bt.machine_state import MachineState
 from bt.timebase import HostClock, HostClockState, TimeStampCounter, VirtualClock
-from bt.vcpu import SEG_NAMES, SegmentCache, Vcpu
+from bt.vcpu import SEG_NAMES, SegmentCache, SegmentState, Vcpu, VcpuState
 
 BIN = Path(__file__).resolve().parent.parent / "guests" / "bin"
 MEM = 16 << 20
@@ -55,6 +55,14 @@ def test_vcpu_round_trip() -> None:
     assert state.msrs == ((0x174, 0x08), (0x176, 0xC0001000))  # sorted: equal states compare
     assert pickle.loads(pickle.dumps(state)) == state
     json.dumps(dataclasses.asdict(state))  # plain data: the snapshot issue can write it
+
+
+def test_every_vcpu_field_is_in_its_record() -> None:
+    held = {f.name for f in dataclasses.fields(Vcpu)}
+    saved = {f.name for f in dataclasses.fields(VcpuState)} - {"version"}
+    assert held == saved
+    assert {f.name for f in dataclasses.fields(SegmentState)} - {"version"} == set(
+        SegmentCache.__slots__)
 
 
 def test_vcpu_restore_refuses_wrong_records() -> None:
@@ -133,6 +141,22 @@ def test_running_guest_state_restores_into_a_fresh_machine(guest: str, insns: in
     for mach in (m, fresh):
         mach.io.write(0x43, 1, 0x00)  # latch channel 0 at the same guest time
     assert [fresh.io.read(0x40, 1) for _ in range(2)] == [m.io.read(0x40, 1) for _ in range(2)]
+
+
+# Every device on the port bus, by its range's name -> the MachineState field that saves it.
+SAVED_BY = {
+    "com1": "com1", "debugcon": "debugcon", "pic-master": "pic", "pic-slave": "pic",
+    "elcr": "pic", "pit": "pit", "port61": "pit", "cmos": "cmos", "kbd-data": "i8042",
+    "kbd-command": "i8042", "vga": "vga", "isa-debug-exit": "exit_port",
+}
+
+
+def test_machine_state_covers_every_device_on_the_bus() -> None:
+    m = machine("platform.elf")
+    assert {r.name for r in m.io.ranges()} == set(SAVED_BY), "a new device needs a record"
+    fields = {f.name for f in dataclasses.fields(MachineState)}
+    assert set(SAVED_BY.values()) | {"vcpu", "clock", "tsc", "guest_ram", "cpu_context",
+                                     "version"} == fields
 
 
 def test_fidelity_guest_reads_the_time_base_tsc() -> None:
