@@ -15,7 +15,7 @@ import typing
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any, TypeVar
 
-from bt.errors import StateError
+from bt.errors import InternalError, StateError
 
 R = TypeVar("R")
 
@@ -34,7 +34,7 @@ def current_version(cls: type) -> int:
     for f in fields(cls):
         if f.name == "version" and f.default is not MISSING and isinstance(f.default, int):
             return f.default
-    raise StateError(f"{cls.__name__} is not a state record: it has no default version")
+    raise InternalError(f"{cls.__name__} is not a state record: it has no default version")
 
 
 def check_record(record: object, cls: type[R], owner: str) -> R:
