@@ -5,7 +5,7 @@
     |   +-- GuestImageError      the guest file is missing, unreadable or not a guest
     |   +-- OptionError          a command-line option has a nonsense value
     +-- InternalError            a bug in bt itself, never the guest's or the user's fault
-    +-- StateError               a state record that cannot be restored
+    +-- StateError               a state record does not fit what restores it (version, shape)
 
     TranslatorError              translator/errors.py (the translator imports nothing of bt)
     +-- TranslationError         a guest block could not be translated (reported as a guest crash)
@@ -44,7 +44,7 @@ class InternalError(BtError):
 
 
 class StateError(BtError):
-    """A state record that cannot be restored (wrong version, malformed)."""
+    """A state record given to `restore` has another version or is malformed."""
 
 
 INTERNAL_ERRORS = (InternalError, AssemblyError, CacheError)

@@ -17,6 +17,7 @@ from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
+from bt.devices.irqline import IrqLine
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
 from bt.devices.uart16550 import Uart16550
@@ -31,6 +32,7 @@ from bt.interrupts import InterruptPolicy
 from bt.irq import IrqSource
 from bt.keypolicy import KeyPolicy
 from bt.limits import Limits
+from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
 from bt.runloop import RunLoop
 from bt.runresult import RunResult
@@ -38,7 +40,7 @@ from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
-from bt.timebase import Clock, HostClock, VirtualClock
+from bt.timebase import HostClock, TimeStampCounter, VirtualClock
 from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
 from cache.codebuf import CodeBuffer
@@ -105,7 +107,8 @@ class Machine:
         self.io = Bus()
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")
-        self.io.register(DEBUGCON, 1, DebugCon(debug_out or (lambda _b: None)), "debugcon")
+        self.debugcon = DebugCon(debug_out or (lambda _b: None))
+        self.io.register(DEBUGCON, 1, self.debugcon, "debugcon")
         self._add_pc_devices(config.mem_size, config.realtime)
         self.asm = Assembler()
         self.scanner = Scanner()
@@ -120,7 +123,8 @@ class Machine:
             on_code_page=self.engine.protect_page,
             host_budget=config.cache_size,
         )
-        self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io)
+        self.tsc = TimeStampCounter()
+        self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io, self.tsc)
         if config.keys:
             self.kbd.type_text(config.keys.decode("latin-1"))
         self.store: PersistentStore | None = None
@@ -130,7 +134,7 @@ class Machine:
             except (OSError, sqlite3.Error) as exc:
                 raise OptionError(f"--cache-dir: cannot use {config.cache_dir}: {exc}") from None
         self._build_run_loop(config, image.entry)
-        exit_port = ExitPort()
+        self.exit_port = exit_port = ExitPort()
         self.io.register(
             EXIT_PORT, 4,
             _ExitWatch(exit_port, lambda st: self.runloop.request_shutdown(
@@ -188,6 +192,23 @@ class Machine:
         self.irq.add_poller(poll)
         self.halt.wait_for_input = wait
 
+    def _state_parts(self) -> MachineParts:
+        return MachineParts(
+            self.vcpu, self.pics, self.pit, self.cmos, self.kbd, self.uart, self.vga,
+            self.debugcon, self.exit_port, self.clock, self.tsc,
+        )
+
+    def save_state(self) -> MachineState:
+        """The machine's state record (bt/machine_state.py), between runs."""
+        return self._state_parts().save()
+
+    def restore_state(self, state: MachineState) -> None:
+        """Restore a record from `save_state`, between runs; translations built on the old
+        virtual state are retired and the devices' deadlines asked again."""
+        self._state_parts().restore(state)
+        self.cache.flush("machine state restored")
+        self.irq.devices_changed()
+
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
         self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
@@ -200,20 +221,20 @@ class Machine:
         and exits), and to the next timer event when the guest halts or spins without
         entering the monitor, so a guest sees time move the same way on every run.
         """
-        self.clock: Clock = HostClock() if realtime else VirtualClock()
+        self.clock: VirtualClock | HostClock = HostClock() if realtime else VirtualClock()
         self.pics = PicPair()
         io = self.io
         io.register(0x20, 2, self.pics.master, "pic-master")
         io.register(0xA0, 2, self.pics.slave, "pic-slave")
         io.register(0x4D0, 2, self.pics.elcr, "elcr")
-        self.pit = Pit8254(self.clock, irq=lambda level: self.pics.set_irq(0, level))
+        self.pit = Pit8254(self.clock, irq=IrqLine(self.pics, 0))
         io.register(0x40, 4, self.pit, "pit")
         io.register(0x61, 1, self.pit.speaker, "port61")
-        self.cmos = Cmos(self.clock, mem_size, irq=lambda level: self.pics.set_irq(8, level))
+        self.cmos = Cmos(self.clock, mem_size, irq=IrqLine(self.pics, 8))
         io.register(0x70, 2, self.cmos, "cmos")
         self.kbd = I8042(
-            irq_kbd=lambda level: self.pics.set_irq(1, level),
-            irq_aux=lambda level: self.pics.set_irq(12, level),
+            irq_kbd=IrqLine(self.pics, 1),
+            irq_aux=IrqLine(self.pics, 12),
             on_reset=lambda: self.runloop.request_shutdown(0, "guest reset the machine "
                                                             "through the keyboard controller"),
         )

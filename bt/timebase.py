@@ -13,17 +13,51 @@ Design notes:
   twice is harmless: a device only acts on events whose time has come.
 - Register reads stay exact between ticks: a device computes counts and flags from `now_ns()` at
   the moment of the access, as QEMU does from its virtual clock.
+- The time-stamp counter is guest time too, and lives here (`TimeStampCounter`): RDTSC steps it
+  by a fixed `TSC_STEP` per read, so its values depend only on the guest's own RDTSCs and WRMSRs,
+  never on the host or on how often the monitor ran (the values a guest sees are the same on
+  every run, --realtime included).
+- Each clock and the TSC save and restore a state record (bt/staterecord.py); a restored clock
+  goes on from the saved time (a HostClock: from the saved time at the moment of the restore).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from bt.errors import InternalError
+from bt.staterecord import check_record, require_range
 
 NS_PER_SEC = 1_000_000_000
+TSC_STEP = 1000  # TSC ticks per RDTSC: the counter moves forward at every read
+TSC_MASK = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualClockState:
+    """A VirtualClock's time."""
+
+    now_ns: int
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HostClockState:
+    """A HostClock's elapsed time when it was saved."""
+
+    now_ns: int
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TscState:
+    """The time-stamp counter's value."""
+
+    value: int
+    version: int = 1
 
 
 class Clock(Protocol):
@@ -54,6 +88,16 @@ class VirtualClock:
         """Move time forward to `when_ns` if it lies ahead (a deadline the run loop reached)."""
         self._now = max(self._now, when_ns)
 
+    def save(self) -> VirtualClockState:
+        """The current time as a state record."""
+        return VirtualClockState(now_ns=self._now)
+
+    def restore(self, state: VirtualClockState) -> None:
+        """Set the time the record holds (it may lie behind: a restore is not an advance)."""
+        state = check_record(state, VirtualClockState, "virtual clock")
+        require_range("virtual clock", state, "now_ns", 0, 1 << 63)
+        self._now = state.now_ns
+
 
 class HostClock:
     """Host monotonic time since the clock was made (for --realtime)."""
@@ -64,6 +108,42 @@ class HostClock:
     def now_ns(self) -> int:
         """Nanoseconds of host time since construction."""
         return time.monotonic_ns() - self._origin
+
+    def save(self) -> HostClockState:
+        """The elapsed time now as a state record."""
+        return HostClockState(now_ns=self.now_ns())
+
+    def restore(self, state: HostClockState) -> None:
+        """Go on from the saved elapsed time: host time spent saved does not count."""
+        state = check_record(state, HostClockState, "host clock")
+        require_range("host clock", state, "now_ns", 0, 1 << 63)
+        self._origin = time.monotonic_ns() - state.now_ns
+
+
+class TimeStampCounter:
+    """The guest's TSC: RDTSC steps and reads it, RDMSR/WRMSR 0x10 read and set it."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value & TSC_MASK
+
+    def rdtsc(self) -> int:
+        """RDTSC: the counter moves `TSC_STEP` forward and the guest reads the new value."""
+        self.value = (self.value + TSC_STEP) & TSC_MASK
+        return self.value
+
+    def write(self, value: int) -> None:
+        """WRMSR IA32_TIME_STAMP_COUNTER."""
+        self.value = value & TSC_MASK
+
+    def save(self) -> TscState:
+        """The counter as a state record."""
+        return TscState(value=self.value)
+
+    def restore(self, state: TscState) -> None:
+        """Take the value `save` returned."""
+        state = check_record(state, TscState, "tsc")
+        require_range("tsc", state, "value", 0, TSC_MASK)
+        self.value = state.value
 
 
 class TimerDevice(Protocol):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bt.staterecord import check_record, require, require_range
+
 # EFLAGS bits the real CPU computes for the guest: they live in Unicorn's EFLAGS.
 ARITH_FLAGS = 0x0CD5  # CF PF AF ZF SF DF OF
 # Bits of EFLAGS the guest sees from the virtual CPU (the real ones belong to the monitor).
@@ -21,6 +23,41 @@ CR0_PE, CR0_MP, CR0_EM, CR0_TS, CR0_ET, CR0_NE = 1, 2, 4, 8, 0x10, 0x20
 CR0_WP, CR0_AM, CR0_NW, CR0_CD, CR0_PG = 1 << 16, 1 << 18, 1 << 29, 1 << 30, 1 << 31
 
 SEG_NAMES = ("es", "cs", "ss", "ds", "fs", "gs")
+DR_COUNT = 8
+U32 = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentState:
+    """A segment register's selector and hidden descriptor cache, as a state record."""
+
+    selector: int
+    base: int
+    limit: int
+    flags: int
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class VcpuState:
+    """Every piece of virtual privileged state (general registers and arithmetic flags are the
+    real CPU's, saved with the Unicorn context)."""
+
+    segs: tuple[SegmentState, ...]  # in SEG_NAMES order
+    eflags_sys: int
+    cr0: int
+    cr2: int
+    cr3: int
+    cr4: int
+    gdtr: tuple[int, int]  # (base, limit)
+    idtr: tuple[int, int]
+    ldtr: SegmentState
+    tr: SegmentState
+    dr: tuple[int, ...]  # DR0-DR7
+    msrs: tuple[tuple[int, int], ...]  # (index, value) the guest wrote, by index
+    halted: bool
+    shadow_eip: int | None
+    version: int = 1
 
 
 @dataclass(slots=True)
@@ -90,3 +127,54 @@ class Vcpu:
     def code32(self) -> bool:
         """Whether the guest runs 32-bit code."""
         return self.segs["cs"].big
+
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> VcpuState:
+        """The virtual CPU's state record."""
+        return VcpuState(
+            segs=tuple(_seg_state(self.segs[n]) for n in SEG_NAMES),
+            eflags_sys=self.eflags_sys, cr0=self.cr0, cr2=self.cr2, cr3=self.cr3, cr4=self.cr4,
+            gdtr=self.gdtr, idtr=self.idtr, ldtr=_seg_state(self.ldtr), tr=_seg_state(self.tr),
+            dr=tuple(self.dr), msrs=tuple(sorted(self.msrs.items())), halted=self.halted,
+            shadow_eip=self.shadow_eip,
+        )
+
+    def restore(self, state: VcpuState) -> None:
+        """Take the state `save` returned, in place (the run loop and callouts share this
+        object). The real CPU's mirror of the segments is the Unicorn context's business."""
+        state = check_record(state, VcpuState, "vcpu")
+        require(len(state.segs) == len(SEG_NAMES), "vcpu", f"{len(state.segs)} segments")
+        for name, seg in zip((*SEG_NAMES, "ldtr", "tr"), (*state.segs, state.ldtr, state.tr),
+                             strict=True):
+            require_range(f"vcpu {name}", seg, "selector", 0, 0xFFFF)
+            require_range(f"vcpu {name}", seg, "base limit flags", 0, U32)
+        require(len(state.dr) == DR_COUNT, "vcpu", f"{len(state.dr)} debug registers")
+        for i, value in enumerate(state.dr):
+            require(0 <= value <= U32, "vcpu", f"dr{i} = {value:#x}")
+        require_range("vcpu", state, "eflags_sys cr0 cr2 cr3 cr4", 0, U32)
+        for name, (base, limit) in (("gdtr", state.gdtr), ("idtr", state.idtr)):
+            require(0 <= base <= U32 and 0 <= limit <= 0xFFFF, "vcpu",
+                    f"{name} = ({base:#x}, {limit:#x})")
+        indexes = [index for index, _ in state.msrs]
+        require(indexes == sorted(set(indexes)), "vcpu", "MSRs not unique and by index")
+        for index, value in state.msrs:
+            require(0 <= index <= U32 and 0 <= value < 1 << 64, "vcpu", f"MSR {index:#x}")
+        require(state.shadow_eip is None or 0 <= state.shadow_eip <= U32, "vcpu", "shadow EIP")
+        for name, seg in zip(SEG_NAMES, state.segs, strict=True):
+            self.segs[name] = _seg_cache(seg)
+        self.eflags_sys = state.eflags_sys
+        self.cr0, self.cr2, self.cr3, self.cr4 = state.cr0, state.cr2, state.cr3, state.cr4
+        self.gdtr, self.idtr = state.gdtr, state.idtr
+        self.ldtr, self.tr = _seg_cache(state.ldtr), _seg_cache(state.tr)
+        self.dr[:] = state.dr
+        self.msrs.clear()
+        self.msrs.update(state.msrs)
+        self.halted, self.shadow_eip = state.halted, state.shadow_eip
+
+
+def _seg_state(seg: SegmentCache) -> SegmentState:
+    return SegmentState(seg.selector, seg.base, seg.limit, seg.flags)
+
+
+def _seg_cache(seg: SegmentState) -> SegmentCache:
+    return SegmentCache(seg.selector, seg.base, seg.limit, seg.flags)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "translator": ("translator", "bt.errors", "bt.types"),
     "cache": ("cache", "translator", "bt.errors", "bt.types"),
-    "bt/devices": ("bt.devices", "bt.bus", "bt.errors", "bt.types"),
+    "bt/devices": ("bt.devices", "bt.bus", "bt.errors", "bt.staterecord", "bt.types"),
     "bt/callouts": ("bt.callouts", "bt.descriptors", "bt.exits", "bt.vcpu", "bt.engine",
                     "bt.memory", "bt.bus", "bt.errors", "bt.types", "translator.insn"),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),

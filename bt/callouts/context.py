@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from unicorn import x86_const as R
 
 from bt.bus import Bus
@@ -23,11 +25,27 @@ for _i, _n in enumerate(("a", "c", "d", "b")):
     _SUBREG[_n + "h"] = (_i, 8, 0xFF)
 
 
+class TimeStampCounter(Protocol):
+    """The guest's TSC (bt.timebase.TimeStampCounter, restated: the time base owns it)."""
+
+    value: int
+
+    def rdtsc(self) -> int:
+        """RDTSC: step the counter and read it."""
+        ...
+
+    def write(self, value: int) -> None:
+        """WRMSR 0x10: set the counter."""
+        ...
+
+
 class CalloutContext:
     """Registers of the real CPU read once per callout and written back once, plus the
     virtual CPU, guest memory and the port bus. One instance serves every callout."""
 
-    def __init__(self, engine: Engine, vcpu: Vcpu, mem: GuestMemory, io: Bus) -> None:
+    def __init__(
+        self, engine: Engine, vcpu: Vcpu, mem: GuestMemory, io: Bus, tsc: TimeStampCounter,
+    ) -> None:
         self.engine = engine
         self.vcpu = vcpu
         self.mem = mem
@@ -37,7 +55,7 @@ class CalloutContext:
         self._dirty = False
         self._flags_dirty = False
         self._loaded = False
-        self.tsc = 0
+        self.tsc = tsc
         self._file = RegisterFile(engine.uc, _UC_GPR + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---

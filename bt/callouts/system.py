@@ -286,7 +286,7 @@ def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         return fault
     index = ctx.reg("ecx")
     if index == 0x10:
-        value = ctx.tsc
+        value = ctx.tsc.value
     elif index in _MSR_DEFAULTS:
         value = ctx.vcpu.msrs.get(index, _MSR_DEFAULTS[index])
     else:
@@ -304,7 +304,7 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     index = ctx.reg("ecx")
     value = (ctx.reg("edx") << 32) | ctx.reg("eax")
     if index == 0x10:
-        ctx.tsc = value
+        ctx.tsc.write(value)
     elif index in _MSR_DEFAULTS:
         if index in (0x174,):
             value &= 0xFFFF
@@ -335,9 +335,9 @@ def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def rdtsc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """RDTSC: deterministic virtual time that only moves forward."""
-    ctx.tsc += 1000
-    ctx.set_reg("eax", ctx.tsc & 0xFFFFFFFF)
-    ctx.set_reg("edx", ctx.tsc >> 32)
+    value = ctx.tsc.rdtsc()
+    ctx.set_reg("eax", value & 0xFFFFFFFF)
+    ctx.set_reg("edx", value >> 32)
     return None
 
 

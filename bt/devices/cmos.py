@@ -46,6 +46,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bt.devices.records import CmosState
+from bt.staterecord import check_record, require, require_range
+
 NS_PER_SEC = 1_000_000_000
 
 
@@ -426,3 +429,27 @@ class Cmos:
         d[REG_B] = value
         if pie_changed:
             self._periodic_update(now, old_period, True)
+
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> CmosState:
+        """The CMOS bytes, the index and the RTC's time base (times on the machine's clock)."""
+        return CmosState(
+            data=bytes(self.data), index=self.index, nmi_masked=self.nmi_masked,
+            base_sec=self._base_sec, base_ns=self._base_ns, offset_ns=self._offset_ns,
+            period=self._period, next_periodic_ns=self._next_periodic_ns,
+            last_update_ns=self._last_update_ns,
+        )
+
+    def restore(self, state: CmosState) -> None:
+        """Take the state `save` returned; IRQ 8 is restored as it was, not re-driven."""
+        state = check_record(state, CmosState, "cmos")
+        require(len(state.data) == CMOS_SIZE, "cmos", f"{len(state.data)} bytes of CMOS")
+        require_range("cmos", state, "index", 0, 0x7F)
+        require(state.period in (0, *(periodic_ticks(r) for r in range(1, 16))), "cmos",
+                f"periodic interval {state.period}")
+        self.data[:] = state.data
+        self.index, self.nmi_masked = state.index, state.nmi_masked
+        self._base_sec, self._base_ns = state.base_sec, state.base_ns
+        self._offset_ns, self._period = state.offset_ns, state.period
+        self._next_periodic_ns = state.next_periodic_ns
+        self._last_update_ns = state.last_update_ns

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bt.devices.records import DebugConState
+from bt.staterecord import check_record
+
 READBACK = 0xE9  # QEMU's isa-debugcon default: lets a guest detect the console
 
 
@@ -22,3 +25,11 @@ class DebugCon:
         """Print the byte; QEMU drops word and dword writes."""
         if size == 1:
             self._sink(bytes((value & 0xFF,)))
+
+    def save(self) -> DebugConState:
+        """Nothing but the version: every access stands alone."""
+        return DebugConState()
+
+    def restore(self, state: DebugConState) -> None:
+        """Check `state` (there is nothing to take from it)."""
+        check_record(state, DebugConState, "debugcon")

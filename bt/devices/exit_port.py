@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bt.devices.records import ExitPortState
+from bt.staterecord import check_record, require
+
 STATUS_MASK = 0xFF  # exit(2) keeps the low 8 bits of the status for the parent to see
 
 
@@ -33,3 +36,15 @@ class ExitPort:
     def write(self, offset: int, size: int, value: int) -> None:
         """Record the exit request; the run loop ends the run after this instruction."""
         self.requested_status = (value << 1) | 1
+
+    def save(self) -> ExitPortState:
+        """The status of the last write."""
+        return ExitPortState(requested_status=self.requested_status)
+
+    def restore(self, state: ExitPortState) -> None:
+        """Take the state `save` returned."""
+        state = check_record(state, ExitPortState, "isa-debug-exit")
+        status = state.requested_status
+        require(status is None or (status >= 1 and status & 1 == 1), "isa-debug-exit",
+                f"requested status {status!r} is not (V << 1) | 1")
+        self.requested_status = status

@@ -47,7 +47,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from bt.devices.records import AuxState, I8042State, KeyboardState
 from bt.errors import BadInput
+from bt.staterecord import check_record, require, require_range
 
 STAT_OBF, STAT_IBF, STAT_SYS, STAT_CMD, STAT_UNLOCKED, STAT_AUX_OBF = 1, 2, 4, 8, 0x10, 0x20
 MODE_KBD_INT, MODE_AUX_INT, MODE_SYS = 0x01, 0x02, 0x04
@@ -167,6 +169,18 @@ class _Keyboard:
         else:
             self.replies.append(RESEND)
 
+    def save(self) -> KeyboardState:
+        return KeyboardState(
+            replies=bytes(self.replies), scancodes=bytes(self.scancodes),
+            write_cmd=self.write_cmd, scan_enabled=self.scan_enabled,
+            scancode_set=self.scancode_set, leds=self.leds,
+        )
+
+    def restore(self, st: KeyboardState) -> None:
+        self.replies, self.scancodes = deque(st.replies), deque(st.scancodes)
+        self.write_cmd, self.scan_enabled = st.write_cmd, st.scan_enabled
+        self.scancode_set, self.leds = st.scancode_set, st.leds
+
 
 class _AuxStub:
     """Answers the aux (mouse) port's probing the way QEMU's PS/2 mouse does; never moves."""
@@ -197,6 +211,15 @@ class _AuxStub:
             self.replies += (ACK, 0x00, self.resolution, self.sample_rate)
         else:
             self.replies.append(ACK)
+
+    def save(self) -> AuxState:
+        return AuxState(replies=bytes(self.replies), write_cmd=self.write_cmd,
+                        resolution=self.resolution, sample_rate=self.sample_rate)
+
+    def restore(self, st: AuxState) -> None:
+        self.replies = deque(st.replies)
+        self.write_cmd, self.resolution, self.sample_rate = (
+            st.write_cmd, st.resolution, st.sample_rate)
 
 
 class I8042:
@@ -353,6 +376,35 @@ class I8042:
             self._ctrl.extend((b, True) for b in self._aux.replies)
             self._aux.replies.clear()
             self._fill()
+
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> I8042State:
+        """The controller's, the keyboard's and the aux stub's state (queued bytes included)."""
+        return I8042State(
+            mode=self.mode, status=self.status, outport=self.outport, write_cmd=self._write_cmd,
+            ctrl=tuple(self._ctrl), ob=self._ob, ob_full=self._ob_full, ob_aux=self._ob_aux,
+            kbd_level=self._kbd_level, aux_level=self._aux_level,
+            keyboard=self.keyboard.save(), aux=self._aux.save(),
+        )
+
+    def restore(self, state: I8042State) -> None:
+        """Take the state `save` returned; IRQ 1 and 12 are restored, not re-driven."""
+        state = check_record(state, I8042State, "i8042")
+        require_range("i8042", state, "mode status outport write_cmd ob", 0, 0xFF)
+        require_range("i8042", state, "kbd_level aux_level", 0, 1)
+        for i, (byte, _aux) in enumerate(state.ctrl):
+            require(0 <= byte <= 0xFF, "i8042", f"queued byte {i} = {byte:#x}")
+        require_range("i8042 keyboard", state.keyboard, "write_cmd", -1, 0xFF)
+        require_range("i8042 keyboard", state.keyboard, "scancode_set", 1, 3)
+        require_range("i8042 keyboard", state.keyboard, "leds", 0, 0xFF)
+        require_range("i8042 aux", state.aux, "write_cmd", -1, 0xFF)
+        require_range("i8042 aux", state.aux, "resolution sample_rate", 0, 0xFF)
+        self.mode, self.status, self.outport = state.mode, state.status, state.outport
+        self._write_cmd, self._ctrl = state.write_cmd, deque(state.ctrl)
+        self._ob, self._ob_full, self._ob_aux = state.ob, state.ob_full, state.ob_aux
+        self._kbd_level, self._aux_level = state.kbd_level, state.aux_level
+        self.keyboard.restore(state.keyboard)
+        self._aux.restore(state.aux)
 
 
 class _Port:

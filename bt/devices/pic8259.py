@@ -40,6 +40,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bt.devices.irqline import IrqLine
+from bt.devices.records import PicPairState, PicState
+from bt.staterecord import check_record, require_range
+
 ELCR_MASK_MASTER = 0xF8
 ELCR_MASK_SLAVE = 0xDE
 CASCADE_IRQ = 2
@@ -262,6 +266,43 @@ class Pic8259:
         """The chip's ELCR byte; bits outside the mask stay edge-triggered."""
         self.elcr = value & self.elcr_mask
 
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> PicState:
+        """The chip's state record."""
+        return PicState(
+            elcr=self.elcr, output=self._output, irr=self.irr, last_irr=self.last_irr,
+            imr=self.imr, isr=self.isr, priority_add=self.priority_add, irq_base=self.irq_base,
+            read_isr=self.read_isr, poll=self.poll, special_mask=self.special_mask,
+            init_state=self.init_state, auto_eoi=self.auto_eoi,
+            rotate_on_auto_eoi=self.rotate_on_auto_eoi,
+            special_fully_nested=self.special_fully_nested, init4=self.init4,
+            single=self.single,
+        )
+
+    def check(self, state: PicState) -> PicState:
+        """`state` if this chip can restore it, else StateError (nothing is changed)."""
+        owner = "pic-master" if self.master else "pic-slave"
+        state = check_record(state, PicState, owner)
+        require_range(owner, state, "elcr irr last_irr imr isr irq_base", 0, 0xFF)
+        require_range(owner, state, "priority_add", 0, 7)
+        require_range(owner, state, "init_state", 0, 3)
+        require_range(owner, state, "output", 0, 1)
+        return state
+
+    def restore(self, state: PicState) -> None:
+        """Take the state `save` returned; the INT pin is restored, not re-driven."""
+        state = self.check(state)
+        self.elcr = state.elcr & self.elcr_mask
+        self._output = state.output
+        self.irr, self.last_irr = state.irr, state.last_irr
+        self.imr, self.isr = state.imr, state.isr
+        self.priority_add, self.irq_base = state.priority_add, state.irq_base
+        self.read_isr, self.poll, self.special_mask = state.read_isr, state.poll, state.special_mask
+        self.init_state = state.init_state
+        self.auto_eoi, self.rotate_on_auto_eoi = state.auto_eoi, state.rotate_on_auto_eoi
+        self.special_fully_nested = state.special_fully_nested
+        self.init4, self.single = state.init4, state.single
+
 
 class _Elcr:
     """Ports 0x4D0-0x4D1: the master's and the slave's ELCR."""
@@ -295,7 +336,7 @@ class PicPair:
     def __init__(self, boot_state: bool = True) -> None:
         self.master = Pic8259(master=True, elcr_mask=ELCR_MASK_MASTER)
         self.slave = Pic8259(master=False, elcr_mask=ELCR_MASK_SLAVE)
-        self.slave.on_output = lambda level: self.master.set_irq(CASCADE_IRQ, level)
+        self.slave.on_output = IrqLine(self.master, CASCADE_IRQ)
         self.elcr = _Elcr((self.master, self.slave))
         if boot_state:
             self._seabios_state()
@@ -359,3 +400,15 @@ class PicPair:
             vector = master.irq_base + irq
         master.intack(irq)
         return vector
+
+    def save(self) -> PicPairState:
+        """Both chips' state records."""
+        return PicPairState(master=self.master.save(), slave=self.slave.save())
+
+    def restore(self, state: PicPairState) -> None:
+        """Take the state `save` returned (the cascade line is part of the master's IRR)."""
+        state = check_record(state, PicPairState, "pic")
+        self.master.check(state.master)
+        self.slave.check(state.slave)
+        self.master.restore(state.master)
+        self.slave.restore(state.slave)

@@ -49,6 +49,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from bt.devices.records import PitChannelState, PitState, SpeakerState
+from bt.staterecord import check_record, require, require_range
+
 NS_PER_SEC = 1_000_000_000
 
 
@@ -147,6 +150,22 @@ class _Channel:
         # level is then evaluated at that time, which is where QEMU's edges fall too.
         when = self.load_ns + nxt * NS_PER_SEC // PIT_FREQ
         return when if when > now_ns else now_ns + 1
+
+    def save(self) -> PitChannelState:
+        return PitChannelState(
+            count=self.count, load_ns=self.load_ns, mode=self.mode, bcd=self.bcd,
+            rw_mode=self.rw_mode, read_state=self.read_state, write_state=self.write_state,
+            write_latch=self.write_latch, latched_count=self.latched_count,
+            count_latched=self.count_latched, status=self.status,
+            status_latched=self.status_latched, gate=self.gate,
+        )
+
+    def restore(self, st: PitChannelState) -> None:
+        self.count, self.load_ns, self.mode, self.bcd = st.count, st.load_ns, st.mode, st.bcd
+        self.rw_mode, self.read_state, self.write_state = st.rw_mode, st.read_state, st.write_state
+        self.write_latch, self.latched_count = st.write_latch, st.latched_count
+        self.count_latched, self.status = st.count_latched, st.status
+        self.status_latched, self.gate = st.status_latched, st.gate
 
 
 class Pit8254:
@@ -313,6 +332,33 @@ class Pit8254:
         if index == 0:
             self._update_irq(ch.load_ns)
 
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> PitState:
+        """The PIT's state record, port 0x61's included."""
+        return PitState(
+            channels=tuple(ch.save() for ch in self._channels), irq_level=self._irq_level,
+            next_ns=self._next_ns, speaker=self.speaker.save(),
+        )
+
+    def restore(self, state: PitState) -> None:
+        """Take the state `save` returned; IRQ 0 is restored as it was, not re-driven."""
+        state = check_record(state, PitState, "pit")
+        require(len(state.channels) == CHANNELS, "pit", f"{len(state.channels)} channels")
+        for i, saved in enumerate(state.channels):
+            owner = f"pit channel {i}"
+            require_range(owner, saved, "count", 1, FULL_COUNT)
+            require_range(owner, saved, "mode", 0, 7)
+            require_range(owner, saved, "rw_mode read_state write_state count_latched", 0, WORD1)
+            require_range(owner, saved, "bcd gate", 0, 1)
+            require_range(owner, saved, "write_latch status", 0, 0xFF)
+            require_range(owner, saved, "latched_count", 0, 0xFFFF)
+        require_range("pit", state, "irq_level", 0, 1)
+        self.speaker.check(state.speaker)
+        for ch, st in zip(self._channels, state.channels, strict=True):
+            ch.restore(st)
+        self._irq_level, self._next_ns = state.irq_level, state.next_ns
+        self.speaker.restore(state.speaker)
+
 
 class SpeakerPort:
     """Port 0x61 as QEMU's PC speaker answers it: channel 2's gate and OUT, a refresh toggle."""
@@ -339,3 +385,19 @@ class SpeakerPort:
         if offset == 0:
             self.data_on = (value >> 1) & 1
             self._pit.set_gate(2, value & 1)
+
+    def check(self, state: SpeakerState) -> SpeakerState:
+        """`state` if port 0x61 can restore it, else StateError (nothing is changed)."""
+        state = check_record(state, SpeakerState, "port61")
+        require_range("port61", state, "data_on", 0, 1)
+        require(state.refresh in (0, 0x10), "port61", f"refresh = {state.refresh:#x}")
+        return state
+
+    def save(self) -> SpeakerState:
+        """Port 0x61's own bits (channel 2's gate and OUT are the PIT's)."""
+        return SpeakerState(data_on=self.data_on, refresh=self._refresh)
+
+    def restore(self, state: SpeakerState) -> None:
+        """Take the state `save` returned."""
+        state = self.check(state)
+        self.data_on, self._refresh = state.data_on, state.refresh

@@ -25,6 +25,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from bt.devices.records import UartState
+from bt.staterecord import check_record, require, require_range
+
 # Register offsets (DLAB=0 unless noted).
 RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR = range(8)
 REGISTERS = 8
@@ -255,3 +258,25 @@ class Uart16550:
         if value & FCR_CLEAR_TX:
             self._thre_pending = True  # QEMU: the emptied transmitter raises THR empty
         self.fcr = value & FCR_STICKY
+
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> UartState:
+        """Registers, receiver contents and host input not yet taken in (the wiring is not)."""
+        return UartState(
+            host_input=bytes(self._host), fifo=bytes(self._fifo), rbr=self._rbr,
+            rbr_full=self._rbr_full, overrun=self._overrun, thre_pending=self._thre_pending,
+            ier=self.ier, lcr=self.lcr, mcr=self.mcr, scr=self.scr, fcr=self.fcr,
+            divisor=self.divisor,
+        )
+
+    def restore(self, state: UartState) -> None:
+        """Take the state `save` returned."""
+        state = check_record(state, UartState, "com1")
+        require(len(state.fifo) <= FIFO_SIZE, "com1", f"{len(state.fifo)} bytes in the FIFO")
+        require_range("com1", state, "rbr ier lcr mcr scr fcr", 0, 0xFF)
+        require_range("com1", state, "divisor", 0, 0xFFFF)
+        self._host, self._fifo = deque(state.host_input), deque(state.fifo)
+        self._rbr, self._rbr_full = state.rbr, state.rbr_full
+        self._overrun, self._thre_pending = state.overrun, state.thre_pending
+        self.ier, self.lcr, self.mcr, self.scr = state.ier, state.lcr, state.mcr, state.scr
+        self.fcr, self.divisor = state.fcr, state.divisor

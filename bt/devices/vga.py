@@ -31,6 +31,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bt.devices.records import VgaState
+from bt.staterecord import check_record, require, require_range
+
 TEXT_BASE = 0xB8000
 COLS, ROWS = 80, 25
 PORT_BASE = 0x3B0
@@ -267,6 +270,42 @@ class VgaText:
             base = 3 * self.dac_write_index
             self.dac[base : base + 3] = self._dac_latch
             self.dac_write_index = (self.dac_write_index + 1) & 0xFF
+
+    # -- state ----------------------------------------------------------------------------------
+    def save(self) -> VgaState:
+        """The registers' state record (the screen is guest RAM, saved with it)."""
+        return VgaState(
+            misc=self.misc, crtc=bytes(self.crtc), crtc_index=self.crtc_index,
+            seq=bytes(self.seq), seq_index=self.seq_index, gr=bytes(self.gr),
+            gr_index=self.gr_index, attr=bytes(self.attr), attr_index=self.attr_index,
+            attr_data_next=self._attr_data_next, st01=self._st01, dac=bytes(self.dac),
+            dac_state=self.dac_state, dac_read_index=self.dac_read_index,
+            dac_write_index=self.dac_write_index, dac_sub=self._dac_sub,
+            dac_latch=bytes(self._dac_latch),
+        )
+
+    def restore(self, state: VgaState) -> None:
+        """Take the state `save` returned."""
+        state = check_record(state, VgaState, "vga")
+        for name, size in (("crtc", 256), ("seq", len(BOOT_SEQ)), ("gr", 16),
+                           ("attr", ATTR_REGS), ("dac", 768), ("dac_latch", 3)):
+            got = len(getattr(state, name))
+            require(got == size, "vga", f"{name} holds {got} bytes, not {size}")
+        require_range("vga", state, "misc crtc_index dac_state dac_read_index", 0, 0xFF)
+        require_range("vga", state, "dac_write_index st01", 0, 0xFF)
+        require_range("vga", state, "seq_index", 0, 0x07)
+        require_range("vga", state, "gr_index", 0, 0x0F)
+        require_range("vga", state, "attr_index", 0, 0x3F)
+        require_range("vga", state, "dac_sub", 0, 2)
+        self.misc = state.misc
+        self.crtc[:], self.crtc_index = state.crtc, state.crtc_index
+        self.seq[:], self.seq_index = state.seq, state.seq_index
+        self.gr[:], self.gr_index = state.gr, state.gr_index
+        self.attr[:], self.attr_index = state.attr, state.attr_index
+        self._attr_data_next, self._st01 = state.attr_data_next, state.st01
+        self.dac[:], self.dac_state = state.dac, state.dac_state
+        self.dac_read_index, self.dac_write_index = state.dac_read_index, state.dac_write_index
+        self._dac_sub, self._dac_latch[:] = state.dac_sub, state.dac_latch
 
 
 def boot_screen_cells() -> bytes:
