@@ -23,7 +23,8 @@ from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import OptionError
 from bt.irq import IrqSource
 from bt.memory import GuestMemory
-from bt.runloop import RunLoop, RunResult
+from bt.portfast import PortFastPath
+from bt.runloop import MONITOR_ENTRY_NS, RunLoop, RunResult
 from bt.timebase import Clock, HostClock, VirtualClock
 from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import TranslationCache
@@ -90,7 +91,8 @@ class Machine:
         self.io = Bus()
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")
-        self.io.register(DEBUGCON, 1, DebugCon(debug_out or (lambda _b: None)), "debugcon")
+        self.debugcon = DebugCon(debug_out or (lambda _b: None))
+        self.io.register(DEBUGCON, 1, self.debugcon, "debugcon")
         self._add_pc_devices(config.mem_size, config.realtime)
         self.asm = Assembler()
         self.scanner = Scanner()
@@ -114,6 +116,13 @@ class Machine:
         self.runloop.irq = IrqSource(
             self.clock, self.pics, (self.pit, self.cmos), (self._uart_line,),
         )
+        # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
+        # which records every port access.
+        self.portfast = PortFastPath(self.engine.native_io, self.uart, self.debugcon,
+                                     MONITOR_ENTRY_NS, enabled=config.trace_path is None)
+        self.portfast.clock, self.portfast.irq = self.runloop.clock, self.runloop.irq
+        self.engine.on_native_io = self.portfast.take_back
+        self.engine.on_resume = self.portfast.resume
         if config.keys:
             self.kbd.type_text(config.keys.decode("latin-1"))
         exit_port = ExitPort()

@@ -508,7 +508,8 @@ class RunLoop:
                 return self._limit_result(code_addr)
             self._stop = None
             self._n.emu_starts += 1
-            entries = self._n.callouts
+            # Accesses the native port hook answered stand for callouts (bt/portfast.py).
+            entries = self._n.callouts + self.engine.native_io.answered
             self._push_if()
             try:
                 eng.run(code_addr, budget)
@@ -546,7 +547,8 @@ class RunLoop:
             self._n.backstops += 1
             code_addr = eng.read_reg(R.UC_X86_REG_EIP)
             if self.irq is not None:
-                nxt = self._backstop(code_addr, idle=self._n.callouts == entries)
+                nxt = self._backstop(code_addr, idle=self._n.callouts
+                                     + self.engine.native_io.answered == entries)
                 if isinstance(nxt, RunResult):
                     return nxt
                 if self._deferred:

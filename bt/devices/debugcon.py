@@ -22,3 +22,8 @@ class DebugCon:
         """Print the byte; QEMU drops word and dword writes."""
         if size == 1:
             self._sink(bytes((value & 0xFF,)))
+
+    def transmitted(self, data: bytes) -> None:
+        """Byte writes the native port hook buffered (bt/portfast.py): printed in one go."""
+        if data:
+            self._sink(data)
