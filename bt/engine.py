@@ -156,7 +156,7 @@ class Engine:
         # Called when Python is entered after the native port hook answered accesses
         # (`native_io.pending()`), and before translated code runs on (bt/portfast.py).
         self.on_native_io: Callable[[], None] | None = None
-        self.on_resume: Callable[[bool], None] | None = None
+        self.on_resume: Callable[[int], None] | None = None  # the callout's vector or -1
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
         # The one interrupt hook: host code for the fast port forms, then _guard_intr.
         self.native_io = NativePortIO(uc, self._guard_intr)
@@ -236,7 +236,7 @@ class Engine:
                 self.snapshot = self.callout_regs.read()
                 self.on_callout(vector, self.snapshot[0])
                 if self.on_resume is not None:
-                    self.on_resume(False)
+                    self.on_resume(vector)
                 return
             eip = self.eip_reg.read()[0]
             self.exception = CpuException(vector, eip)
@@ -332,7 +332,7 @@ class Engine:
         self.denied = None
         count = self.backstop.arm(budget)
         if self.on_resume is not None:
-            self.on_resume(True)
+            self.on_resume(-1)
         try:
             try:
                 self.uc.emu_start(code_addr, _NEVER, count=count)

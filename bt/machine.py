@@ -118,9 +118,10 @@ class Machine:
         )
         # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
         # which records every port access.
+        vclock = self.clock if isinstance(self.clock, VirtualClock) else None
         self.portfast = PortFastPath(self.engine.native_io, self.uart, self.debugcon,
-                                     MONITOR_ENTRY_NS, enabled=config.trace_path is None)
-        self.portfast.clock, self.portfast.irq = self.runloop.clock, self.runloop.irq
+                                     MONITOR_ENTRY_NS, vclock, self.runloop.irq,
+                                     enabled=config.trace_path is None)
         self.engine.on_native_io = self.portfast.take_back
         self.engine.on_resume = self.portfast.resume
         if config.keys:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from bt.devices.debugcon import DebugCon
 from bt.devices.uart16550 import Uart16550
 from bt.irq import IrqSource
-from bt.nativeio import OWNER_COM1, UNLIMITED, NativePortIO
+from bt.nativeio import FAST_VECTORS, OWNER_COM1, UNLIMITED, NativePortIO
 from bt.timebase import VirtualClock
 
 REALTIME_BUDGET = 4096
@@ -40,6 +40,8 @@ class PortFastPath:
         uart: Uart16550,
         debugcon: DebugCon,
         access_ns: int,
+        clock: VirtualClock | None,
+        irq: IrqSource | None,
         enabled: bool = True,
     ) -> None:
         self._native = native
@@ -47,8 +49,10 @@ class PortFastPath:
         self._debugcon = debugcon
         self._access_ns = access_ns
         self.enabled = enabled and native.native
-        self.clock: VirtualClock | None = None  # virtual time, None with the host clock
-        self.irq: IrqSource | None = None
+        self.clock = clock  # virtual time; None with the host clock
+        self.irq = irq
+        self._took = False  # the hook answered accesses since the last resume()
+        self._cold = True  # the budget is 0 because none were
         if self.enabled:
             uart.on_change = self.publish
         self.publish()
@@ -75,16 +79,27 @@ class PortFastPath:
                 self._uart.transmitted(data)
             else:
                 self._debugcon.transmitted(data)
-        if count and self.clock is not None:
-            self.clock.advance(count * self._access_ns)
+        if count:
+            self._took = True
+            if self.clock is not None:
+                self.clock.advance(count * self._access_ns)
 
-    def resume(self, starting: bool) -> None:
-        """Translated code runs on (`starting`: from a new emu_start): set the budget of
-        accesses up to the next timer event."""
+    def resume(self, vector: int) -> None:
+        """Translated code runs on after the callout on `vector` (-1: from a new emu_start):
+        set the budget of accesses up to the next timer event. While no access is answered
+        natively (none since the last callout, and this one was no fast form) the budget is
+        left at 0 instead: the next fast access comes to Python, which then looks again, and
+        callouts of guests that print nothing pay for no budget."""
         if not self.enabled:
             return
-        if starting:
+        if vector < 0:
             self.publish()
+        elif not self._took and vector not in FAST_VECTORS:
+            if not self._cold:
+                self._cold = True
+                self._native.set_budget(0)
+            return
+        self._took = self._cold = False
         self._native.set_budget(self.budget())
 
     def budget(self) -> int:

@@ -21,7 +21,7 @@ from bt.runloop import RunResult
 from bt.timebase import VirtualClock
 from translator.bake import Bake
 from translator.insn import GuestInsn
-from translator.portio import IN_AL_DX, OUT_DX_AL, OUT_E9_AL, fast_vector
+from translator.portio import IN_AL_DX, OUT_DX_AL, OUT_E9_AL, callout_for, fast_vector
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"
@@ -116,6 +116,15 @@ def test_fast_forms_only_where_every_port_is_open() -> None:
     assert fast_vector(_insn(b"\xee"), _bake(0x1B, 2)) is None
     assert fast_vector(_insn(b"\xee"), _bake(0x1B, 3)) == OUT_DX_AL
     assert fast_vector(_insn(b"\xec"), _bake(0x09, 1)) == IN_AL_DX
+
+
+def test_callout_code_for_fast_and_generic_forms() -> None:
+    generic = b"\xcd\x81"
+    assert callout_for(_insn(b"\xee"), _bake(0x08, 0), generic) == b"\xcd\x83"
+    assert callout_for(_insn(b"\xe6\xe9"), _bake(0x08, 0), generic) == b"\xcd\x85"
+    assert callout_for(_insn(b"\xee"), _bake(0x1B, 0), generic) == generic
+    assert callout_for(_insn(b"\xee"), None, generic) == generic  # --no-inline: nothing baked
+    assert callout_for(_insn(b"\xfa"), _bake(0x08, 0), generic) == generic  # CLI
 
 
 # -- the budget ---------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from translator.bake import Bake, table_value
 from translator.insn import GuestInsn, MemOp
 from translator.modrm import SEG_PREFIX, encodable, modrm
-from translator.portio import fast_callout, fast_vector
 
 # EFLAGS bits (kept here: the translator does not import the monitor).
 _TF, _IF, _IOPL, _NT, _AC, _ID = 1 << 8, 1 << 9, 3 << 12, 1 << 14, 1 << 18, 1 << 21
@@ -59,9 +58,6 @@ def emulate(insn: GuestInsn, kind: str, bake: Bake, callout: bytes, last: bool) 
         return _store_table(insn, kind, bake)
     if kind == "smsw":
         return _smsw(insn, i, bake)
-    if kind in ("in", "out") and (vector := fast_vector(insn, bake)) is not None:
-        # Still a callout, on the vector the native port hook answers (translator/portio.py).
-        return Inline(fast_callout(vector), resume=2)
     return None
 
 

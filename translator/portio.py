@@ -36,6 +36,8 @@ def fast_vector(insn: GuestInsn, bake: Bake) -> int | None:
     return vector
 
 
-def fast_callout(vector: int) -> bytes:
-    """`int vector`: the callout for a fast form (2 bytes, like the generic callout)."""
-    return bytes((0xCD, vector))
+def callout_for(insn: GuestInsn, bake: Bake | None, generic: bytes) -> bytes:
+    """The callout code for `insn`: `int vector` for a fast form (2 bytes, like the generic
+    callout), otherwise `generic`."""
+    vector = fast_vector(insn, bake) if bake is not None else None
+    return generic if vector is None else bytes((0xCD, vector))

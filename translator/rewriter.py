@@ -24,6 +24,7 @@ from translator.assembler import Assembler
 from translator.bake import Bake
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
+from translator.portio import callout_for
 from translator.scanner import ScannedBlock
 from translator.sensitive import Rule, Sensitivity, classify
 
@@ -109,7 +110,7 @@ class Rewriter:
             body.extend(self.exit_slot)
 
         def add_callout(insn: GuestInsn, sens: Sensitivity, ends: bool) -> None:
-            body.extend(self.callout)
+            body.extend(callout_for(insn, bake, self.callout))  # translator/portio.py
             callouts.append(CalloutSite(len(body), insn, sens.kind, ends))
 
         rules = block.rules if len(block.rules) == len(block.insns) else tuple(
