@@ -268,3 +268,18 @@ def test_same_time_and_interrupts_as_with_every_access_a_callout(tmp_path: Path)
     # Nearly every LSR read and THR write (two per byte) was answered natively: all but the
     # one per timer event and those around the handler's own callouts.
     assert fast[5] > 2 * sent[-1] * 0.95
+
+
+def test_without_host_code_the_guest_prints_the_same_through_callouts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import bt.nativeio
+
+    monkeypatch.setattr(bt.nativeio, "sysv_x86_64_host", lambda: False)
+    out = bytearray()
+    m = _machine(BIN / "serialpoll.elf", "16384", out=out)
+    assert not m.engine.native_io.native and not m.portfast.enabled
+    res = m.run(timeout=600)
+    assert (res.kind, res.status) == ("exit-port", 1)
+    assert bytes(out) == (EXPECTED / "serialpoll.serial").read_bytes()
+    assert m.portfast.answered == 0
+    assert m.cache.stats().callouts["in"] >= 16384  # every LSR read was a Python callout
