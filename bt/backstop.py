@@ -48,17 +48,22 @@ def _sysv_x86_64(stop: int) -> bytes:
             + b"\xff\xe0")  # jmp rax
 
 
+def sysv_x86_64_host() -> bool:
+    """Whether host code for x86-64 with the System V calling convention can run here."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32":
+        return False
+    return ctypes.sizeof(ctypes.c_void_p) == 8
+
+
 def _host_code() -> bytes | None:
     """The hook's machine code for this host, or None if there is none."""
-    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32":
-        return None
-    if ctypes.sizeof(ctypes.c_void_p) != 8:
+    if not sysv_x86_64_host():
         return None
     stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
     return _sysv_x86_64(stop) if stop else None
 
 
-def _executable(code: bytes) -> tuple[mmap.mmap, int] | None:
+def executable(code: bytes) -> tuple[mmap.mmap, int] | None:
     """A page holding `code`, made read+execute after it was written (never W+X)."""
     libc = ctypes.CDLL(None, use_errno=True)
     mprotect = libc.mprotect
@@ -82,7 +87,7 @@ class Backstop:
         self.native = False
         code = _host_code() if native else None
         try:
-            placed = _executable(code) if code is not None else None
+            placed = executable(code) if code is not None else None
         except (OSError, ValueError, AttributeError):  # no anonymous mmap or mprotect here
             placed = None
         if placed is not None:

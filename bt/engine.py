@@ -39,6 +39,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from bt.backstop import Backstop
 from bt.errors import InternalError
+from bt.nativeio import FAST_VECTORS, NativePortIO
 from bt.types import PAGE_SIZE
 
 TC_LINEAR = 0xE0000000
@@ -60,6 +61,8 @@ _ENTRY_STUB = TC_LINEAR + TC_SIZE - 16  # `int 0x82`: where the trampoline's IRE
 ENTRY_VECTOR = 0x82
 _NEVER = TC_LINEAR + TC_SIZE - 32  # emu_start's `until`: an address translated code never uses
 _STACK_TOP = MON_LINEAR + 0x1000
+# Callouts and exits: the generic vectors and the fast port forms (bt/nativeio.py).
+_CALLOUT_VECTORS = frozenset((0x80, 0x81, *FAST_VECTORS))
 
 GPRS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
         R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
@@ -157,8 +160,13 @@ class Engine:
         # EIP, the general registers and EFLAGS, read in one batch when a callout arrives.
         self.callout_regs = RegisterFile(uc, (R.UC_X86_REG_EIP, *GPRS, R.UC_X86_REG_EFLAGS))
         self.snapshot: list[int] = []
+        # Called when Python is entered after the native port hook answered accesses
+        # (`native_io.pending()`), and before translated code runs on (bt/portfast.py).
+        self.on_native_io: Callable[[], None] | None = None
+        self.on_resume: Callable[[int], None] | None = None  # the callout's vector or -1
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
-        uc.hook_add(UC_HOOK_INTR, self._guard_intr)
+        # The one interrupt hook: host code for the fast port forms, then _guard_intr.
+        self.native_io = NativePortIO(uc, self._guard_intr)
         # First block hook, so that a stop it asks for skips the later ones (tracer, counting).
         self.backstop = Backstop(uc, TC_LINEAR, _NEVER - 1)
         self._write_gdt()
@@ -229,9 +237,13 @@ class Engine:
 
     def _guard_intr(self, uc: Uc, vector: int, _ud: object) -> None:
         try:
-            if vector in (0x80, 0x81):
+            if self.native_io.pending() and self.on_native_io is not None:
+                self.on_native_io()  # before anything Python does can be observed
+            if vector in _CALLOUT_VECTORS:
                 self.snapshot = self.callout_regs.read()
                 self.on_callout(vector, self.snapshot[0])
+                if self.on_resume is not None:
+                    self.on_resume(vector)
                 return
             eip = self.eip_reg.read()[0]
             self.exception = CpuException(vector, eip)
@@ -326,8 +338,14 @@ class Engine:
         self.exception = None
         self.denied = None
         count = self.backstop.arm(budget)
+        if self.on_resume is not None:
+            self.on_resume(-1)
         try:
-            self.uc.emu_start(code_addr, _NEVER, count=count)
+            try:
+                self.uc.emu_start(code_addr, _NEVER, count=count)
+            finally:
+                if self.native_io.pending() and self.on_native_io is not None:
+                    self.on_native_io()
         except UcError as exc:
             if self.pending_error is not None:
                 err, self.pending_error = self.pending_error, None

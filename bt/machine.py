@@ -26,7 +26,7 @@ from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.errors import OptionError
 from bt.events import EventDelivery
 from bt.halt import HaltWait
-from bt.hookexit import ExitDispatch
+from bt.hookexit import MONITOR_ENTRY_NS, ExitDispatch
 from bt.insncount import InsnCounter
 from bt.interrupts import InterruptPolicy
 from bt.irq import IrqSource
@@ -34,6 +34,7 @@ from bt.keypolicy import KeyPolicy
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
+from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
 from bt.runresult import RunResult
 from bt.runstate import RunState
@@ -160,6 +161,14 @@ class Machine:
         self.state = RunState(entry)
         self.limits = Limits(engine.backstop)
         self.irq = IrqSource(self.clock, self.pics, (self.pit, self.cmos), (self._uart_line,))
+        vclock = self.clock if isinstance(self.clock, VirtualClock) else None
+        # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
+        # which records every port access.
+        self.portfast = PortFastPath(engine.native_io, self.uart, self.debugcon,
+                                     MONITOR_ENTRY_NS, vclock, self.irq,
+                                     enabled=config.trace_path is None)
+        engine.on_native_io = self.portfast.take_back
+        engine.on_resume = self.portfast.resume
         self.keys = KeyPolicy(vcpu, self.ctx, self.irq, bake=config.inline)
         lookup = StoreLookup(self.store, guest_bytes_of(self.memory)) if self.store else None
         self.maker = BlockMaker(self.memory, cache, self.scanner, self.rewriter, self.keys,
@@ -167,7 +176,6 @@ class Machine:
         shadow = InterruptShadow(vcpu, self.state)
         interrupts = InterruptPolicy(vcpu, self.irq, shadow)
         self.events = EventDelivery(self.ctx, vcpu, self.state.counters.vectors)
-        vclock = self.clock if isinstance(self.clock, VirtualClock) else None
         self.halt = HaltWait(vcpu, self.irq, interrupts, vclock, self.limits, config.realtime)
         dispatch = ExitDispatch(engine, vcpu, self.ctx, cache, self.maker, self.keys,
                                 self.events, shadow, self.halt, self.limits, self.state,

@@ -10,6 +10,7 @@ def format_stats(machine: Machine, result: RunResult) -> str:
     """A human-readable block of the cache and run-loop statistics."""
     c = machine.cache.stats()
     r = machine.runloop.stats()
+    fast = machine.portfast
     lines = [
         f"run: {result.kind} (status {result.status}) at 0x{result.eip:08x}: {result.message}",
         f"time: {r.wall_seconds:.3f} s",
@@ -22,6 +23,8 @@ def format_stats(machine: Machine, result: RunResult) -> str:
         f"python entries: {r.python_entries} (callouts {r.callouts}, unchained exits "
         f"{r.slot_exits}, emu_start {r.emu_starts}, TLB fills {r.tlb_fills})",
         f"backstop: {r.backstops} stops after {r.backstop_budget} blocks ({r.backstop_mode})",
+        f"port I/O answered without Python: {fast.answered} ({machine.engine.native_io.mode}, "
+        f"fast path {'on' if fast.enabled else 'off'})",
     ]
     if r.guest_insns is not None:
         per = r.python_entries * 10000 / max(r.guest_insns, 1)

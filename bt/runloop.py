@@ -96,7 +96,8 @@ class RunLoop:
                                  self._guest_eip(code_addr))
             st.stop = None
             st.counters.emu_starts += 1
-            entries = st.counters.callouts
+            # Accesses the native port hook answered stand for callouts (bt/portfast.py).
+            entries = st.counters.callouts + eng.native_io.answered
             self.dispatch.push_if()
             try:
                 eng.run(code_addr, budget)
@@ -118,7 +119,8 @@ class RunLoop:
                 st.counters.backstops += 1
                 nxt = eng.read_reg(R.UC_X86_REG_EIP)
                 if self.budget is not None:
-                    nxt = self.budget.stopped(nxt, idle=st.counters.callouts == entries)
+                    idle = st.counters.callouts + eng.native_io.answered == entries
+                    nxt = self.budget.stopped(nxt, idle=idle)
                     if st.deferred:
                         # Stopped inside one instruction's translation with an interrupt
                         # due: stop again at the next block start, which may be a boundary.

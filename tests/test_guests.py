@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"
 EXPECTED = ROOT / "guests" / "expected"
-GUEST_ARGS = {"ckernel": ["--append", "bt test cmdline"]}
+GUEST_ARGS = {"ckernel": ["--append", "bt test cmdline"], "serialout": ["--append", "16384"],
+              "serialpoll": ["--append", "16384"]}
 SLOW: set[str] = set()
 # Compared in tests/test_csoverride.py, where QEMU 7.2 skips the segment checks the Intel SDM
 # requires (writes through CS, CS limit, execute-only CS).

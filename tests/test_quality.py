@@ -20,7 +20,8 @@ ALLOWED = {
     "bt/callouts": ("bt.callouts", "bt.descriptors", "bt.exits", "bt.vcpu", "bt.engine",
                     "bt.memory", "bt.bus", "bt.errors", "bt.types", "translator.insn"),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
-    "bt/engine.py": ("bt.backstop", "bt.errors", "bt.types"),
+    "bt/engine.py": ("bt.backstop", "bt.nativeio", "bt.errors", "bt.types"),
+    "bt/nativeio.py": ("bt.backstop",),
     "bt/backstop.py": (),
 }
 PROJECT = ("bt", "translator", "cache")

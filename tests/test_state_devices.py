@@ -396,7 +396,7 @@ WIRING = {
     "SpeakerPort": {"_pit"},
     "Cmos": {"_clock", "_irq"},
     "I8042": {"_irq_kbd", "_irq_aux", "_on_a20", "_on_reset", "data", "command"},
-    "Uart16550": {"_sink", "_source"},
+    "Uart16550": {"_sink", "_source", "on_change"},  # on_change: the native fast path (portfast)
     "VgaText": {"_memory"},
     "DebugCon": {"_sink"},
 }

@@ -6,6 +6,10 @@ Prints, per guest, the median wall time of N runs of the guest's execution (mach
 loading excluded for the engine and bare Unicorn; QEMU's time is its whole process, firmware
 included), the ratio engine / bare Unicorn, blocks translated per second, and entries into
 Python per 1000 guest instructions (instructions counted once by an instrumented bare run).
+
+The serial guests (serialout, serialpoll: 4 MiB to COM1, blindly or polling LSR) get a table
+of their own: bytes per second under the engine, with the native port fast path and with
+every access a callout (a 256 KiB run, the fast path disabled), and under QEMU (-serial null).
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ GUESTS = {
     "kernelish": "kernel-style: PUSHF/CLI/POPF, MOV from CS/SS, SGDT, SMSW, far RET",
     "translate": "translation-heavy: 20,000 blocks run once",
 }
+SERIAL = {
+    "serialout": "4 MiB to COM1's THR without polling",
+    "serialpoll": "4 MiB to COM1's THR, polling LSR before each byte",
+}
+SERIAL_BYTES = 4 << 20
+CALLOUT_BYTES = 256 << 10  # the callout path is too slow for 4 MiB in every run
 MEM = 128 << 20
 
 
@@ -75,14 +85,62 @@ def run_engine(name: str) -> EngineRun:
                      machine.runloop.stats().python_entries, bytes(out))
 
 
-def run_qemu(name: str) -> float | None:
+@dataclass(frozen=True, slots=True)
+class SerialRun:
+    """One serial benchmark run: wall time of the guest's execution and its counters."""
+
+    seconds: float
+    nbytes: int
+    answered: int
+    python_entries: int
+
+
+def run_serial(name: str, nbytes: int, fast: bool) -> SerialRun:
+    """Run a serial guest printing `nbytes`, with the native fast path or without it."""
+    image = load_guest(str(BIN / f"{name}.elf"), MEM, str(nbytes))
+    out = bytearray()
+    machine = Machine(MachineConfig(MEM), image, out.extend)
+    if not fast:
+        machine.portfast.disable()
+    start = time.perf_counter()
+    machine.run(timeout=600)
+    seconds = time.perf_counter() - start
+    if len(out) != nbytes:
+        raise SystemExit(f"{name}: printed {len(out)} bytes, not {nbytes}")
+    return SerialRun(seconds, nbytes, machine.portfast.answered,
+                     machine.runloop.stats().python_entries)
+
+
+def serial_table(names: list[str], runs: int) -> None:
+    """The serial benchmarks' table."""
+    head = (f"{'guest':<11} {'bytes':>10} {'bt (s)':>8} {'bt MB/s':>8} {'callouts MB/s':>13} "
+            f"{'QEMU (s)':>9} {'QEMU MB/s':>9} {'native':>9} {'py entries':>10}")
+    print(head)
+    print("-" * len(head))
+    for name in names:
+        fast = [run_serial(name, SERIAL_BYTES, True) for _ in range(runs)]
+        slow = [run_serial(name, CALLOUT_BYTES, False) for _ in range(runs)]
+        eng = statistics.median(r.seconds for r in fast)
+        slow_rate = CALLOUT_BYTES / statistics.median(r.seconds for r in slow) / 1e6
+        qemu_times = [run_qemu(name, serial="null") for _ in range(runs)]
+        qemu = statistics.median(q for q in qemu_times if q is not None) if all(
+            q is not None for q in qemu_times) else None
+        q = f"{qemu:9.3f} {SERIAL_BYTES / qemu / 1e6:9.2f}" if qemu else f"{'-':>9} {'-':>9}"
+        last = fast[-1]
+        print(f"{name:<11} {SERIAL_BYTES:>10,} {eng:8.3f} {SERIAL_BYTES / eng / 1e6:8.2f} "
+              f"{slow_rate:13.3f} {q} {last.answered:>9,} {last.python_entries:>10,}")
+    print(f"median of {runs} runs; MB = 10^6 bytes; callouts: {CALLOUT_BYTES // 1024} KiB with "
+          "the fast path off; QEMU: whole process; native: accesses answered without Python")
+
+
+def run_qemu(name: str, serial: str = "null") -> float | None:
     """Wall time of a whole QEMU process on the guest (None when QEMU is absent)."""
     qemu = shutil.which("qemu-system-i386")
     if qemu is None:
         return None
     start = time.perf_counter()
     subprocess.run(
-        [qemu, "-kernel", f"{name}.elf", "-display", "none", "-serial", "null", "-m", "128",
+        [qemu, "-kernel", f"{name}.elf", "-display", "none", "-serial", serial, "-m", "128",
          "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot"],
         cwd=BIN, capture_output=True, timeout=600, check=False,
     )
@@ -93,11 +151,14 @@ def main() -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("guests", nargs="*", default=list(GUESTS))
+    ap.add_argument("guests", nargs="*", default=[*GUESTS, *SERIAL])
     args = ap.parse_args()
     tune_gc()  # as `bt run` does
+    unknown = [g for g in args.guests if g not in GUESTS and g not in SERIAL]
+    if unknown:
+        ap.error(f"unknown guest {unknown[0]!r} (benchmarks: {', '.join([*GUESTS, *SERIAL])})")
     rows = []
-    for name in args.guests:
+    for name in (g for g in args.guests if g in GUESTS):
         insns = run_bare(str(BIN / f"{name}.elf"), count=True).insns or 0
         bare = statistics.median(run_bare(str(BIN / f"{name}.elf")).seconds
                                  for _ in range(args.runs))
@@ -112,13 +173,20 @@ def main() -> int:
         rows.append((name, insns, bare, eng, eng / bare, qemu, rate, per_k))
     head = (f"{'guest':<10} {'guest insns':>12} {'bare (s)':>9} {'bt (s)':>9} {'bt/bare':>8} "
             f"{'QEMU (s)':>9} {'blocks/s':>9} {'py/1k insn':>10}")
-    print(head)
-    print("-" * len(head))
+    if rows:
+        print(head)
+        print("-" * len(head))
     for name, insns, bare, eng, ratio, qemu, rate, per_k in rows:
         q = f"{qemu:9.3f}" if qemu is not None else f"{'-':>9}"
         print(f"{name:<10} {insns:>12,} {bare:9.3f} {eng:9.3f} {ratio:8.2f} {q} {rate:9.0f} "
               f"{per_k:10.4f}")
-    print(f"median of {args.runs} runs; QEMU times are whole processes (firmware included)")
+    if rows:
+        print(f"median of {args.runs} runs; QEMU times are whole processes (firmware included)")
+    serial = [g for g in args.guests if g in SERIAL]
+    if serial:
+        if rows:
+            print()
+        serial_table(serial, args.runs)
     return 0
 
 

@@ -27,6 +27,9 @@ BASE_ARGS: tuple[str, ...] = (*(x for kv in BASE_OPTIONS.items() for x in kv), "
 # Per-guest extra QEMU arguments: the one table to edit when a guest wants something more.
 GUEST_ARGS: dict[str, tuple[str, ...]] = {
     "ckernel": ("-append", "bt test cmdline"),
+    # The serial benchmarks print 4 MiB by default; the reference holds four periods.
+    "serialout": ("-append", "16384"),
+    "serialpoll": ("-append", "16384"),
 }
 
 DEFAULT_TIMEOUT = 60.0

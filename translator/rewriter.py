@@ -24,6 +24,7 @@ from translator.csaccess import read_plan
 from translator.errors import AssemblyError, TranslationError
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
+from translator.portio import callout_for
 from translator.records import CalloutSite, ExitPlan, InsnRecord, Rule, Sensitivity, TranslatedCode
 from translator.scanner import ScannedBlock
 from translator.sensitive import classify
@@ -63,7 +64,7 @@ class Rewriter:
             body.extend(self.exit_slot)
 
         def add_callout(insn: GuestInsn, sens: Sensitivity, ends: bool) -> None:
-            body.extend(self.callout)
+            body.extend(callout_for(insn, bake, self.callout))  # translator/portio.py
             callouts.append(CalloutSite(len(body), insn, sens.kind, ends))
 
         rules = block.rules if len(block.rules) == len(block.insns) else tuple(

@@ -26,6 +26,11 @@ class DebugCon:
         if size == 1:
             self._sink(bytes((value & 0xFF,)))
 
+    def transmitted(self, data: bytes) -> None:
+        """Byte writes the native port hook buffered (bt/portfast.py): printed in one go."""
+        if data:
+            self._sink(data)
+
     def save(self) -> DebugConState:
         """Nothing but the version: every access stands alone."""
         return DebugConState()

@@ -18,6 +18,13 @@ probe guest under qemu-system-i386 -kernel):
 - Accesses wider than a byte are split into byte accesses in ascending order, as QEMU's memory
   core does; bytes past register 7 read 0xFF and are not written (QEMU 7.2 aborts on those).
 - The interrupt line is not gated by MCR OUT2: QEMU raises it regardless (a real PC gates it).
+
+Plain state (`plain_lsr`): no DLAB, no loopback, the THR-empty interrupt disabled, nothing
+received or waiting to be, no overrun. There an LSR read only returns THRE | TEMT and a THR
+write only sends the byte (the THR-empty condition it leaves pending cannot be seen while the
+interrupt is disabled, and enabling it raises the condition anyway), so the monitor's native
+port hook may answer both itself (bt/portfast.py): it hands over the bytes it took with
+`transmitted` and is told of every change of state through `on_change`.
 """
 
 from __future__ import annotations
@@ -72,11 +79,31 @@ class Uart16550:
         self.scr = 0
         self.fcr = 0
         self.divisor = DIVISOR_RESET
+        # Told after every register access and host input: the plain state may have changed.
+        self.on_change: Callable[[], None] | None = None
 
     # -- host side ------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         """Queue bytes for the guest; they enter the receiver as it has room (flow control)."""
         self._host.extend(data)
+        if self.on_change is not None:
+            self.on_change()
+
+    def plain_lsr(self) -> int | None:
+        """The LSR value when the UART is in its plain state (see the module's docstring),
+        where reading LSR and writing THR have no other effect; None when it is not."""
+        if self.lcr & LCR_DLAB or self.mcr & MCR_LOOP or self.ier & IER_THRE:
+            return None
+        if self._source is not None or self._host or self._data_ready() or self._overrun:
+            return None
+        return LSR_THRE | LSR_TEMT
+
+    def transmitted(self, data: bytes) -> None:
+        """Bytes written to THR in plain state that were not passed to `write` (the native
+        port hook buffered them): sent as `write` would have sent them one by one."""
+        if data:
+            self._sink(data)
+            self._thre_pending = True
 
     def irq_pending(self) -> bool:
         """Whether the UART asserts its interrupt line (any enabled condition holds)."""
@@ -171,6 +198,8 @@ class Uart16550:
             reg = offset + i
             byte = self._read8(reg) if reg < REGISTERS else 0xFF
             value |= byte << (8 * i)
+        if self.on_change is not None:
+            self.on_change()
         return value
 
     def _read8(self, reg: int) -> int:
@@ -214,6 +243,8 @@ class Uart16550:
             reg = offset + i
             if reg < REGISTERS:
                 self._write8(reg, (value >> (8 * i)) & 0xFF)
+        if self.on_change is not None:
+            self.on_change()
 
     def _write8(self, reg: int, value: int) -> None:
         dlab = bool(self.lcr & LCR_DLAB)
