@@ -11,6 +11,7 @@ from unicorn import x86_const as R
 from bt.bootimage import BootImage
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
+from bt.callouts.fpustate import FPCW_RESET, FPTAG_EMPTY, MXCSR_RESET, FpuPointers, real_cr4
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
@@ -102,8 +103,11 @@ class Machine:
             self.rewriter.exit_slot,
             chaining=config.chaining,
             on_code_page=self.engine.protect_page,
+            on_flush=lambda: self.fpu.freeze(),
         )
+        self.fpu = FpuPointers(self.engine, self.vcpu, self._guest_eip_at)
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io)
+        self.ctx.fpu = self.fpu
         self.runloop = RunLoop(
             self.engine, self.memory, self.vcpu, self.ctx, self.cache, self.scanner,
             self.rewriter, image.entry,
@@ -150,6 +154,11 @@ class Machine:
         assert self.runloop.irq is not None
         self.runloop.irq.add_poller(poll)
         self.runloop.wait_for_input = wait
+
+    def _guest_eip_at(self, code_addr: int) -> int | None:
+        """The guest EIP of the instruction translated at `code_addr` (retired blocks too)."""
+        tb = self.cache.block_at(code_addr)
+        return tb.guest_eip_at(code_addr) if tb is not None else None
 
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
@@ -199,6 +208,11 @@ class Machine:
         # The real EFLAGS: the arithmetic bits, the guest's IF, and IOPL 3 (bt/vcpu.py).
         eng.uc.reg_write(R.UC_X86_REG_EFLAGS,
                          (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE)
+        # The SSE state a reset leaves (Unicorn's own defaults differ: bt/callouts/fpustate.py).
+        eng.uc.reg_write(R.UC_X86_REG_CR4, real_cr4(self.vcpu.cr4))
+        eng.uc.reg_write(R.UC_X86_REG_MXCSR, MXCSR_RESET)
+        eng.uc.reg_write(R.UC_X86_REG_FPCW, FPCW_RESET)
+        eng.uc.reg_write(R.UC_X86_REG_FPTAG, FPTAG_EMPTY)
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run the guest until it halts, stops, crashes or reaches a limit."""

@@ -44,7 +44,7 @@ from cache.persist import PersistentStore, decode, guest_hash
 from translator.bake import NO_VARIANT, Bake, pack_variant, table_value, trap_if_of
 from translator.rewriter import EXIT_VECTOR, Rewriter, TranslatedCode
 from translator.scanner import Scanner
-from translator.sensitive import Rule
+from translator.sensitive import CALLOUT_THEN_COPY, Rule
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000
@@ -346,7 +346,8 @@ class RunLoop:
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
         if result is None:
-            nxt = site.insn.next_eip
+            # A callout made before a copied instruction resumes at that instruction.
+            nxt = site.insn.eip if site.kind in CALLOUT_THEN_COPY else site.insn.next_eip
             if self._current_hit:
                 # The callout wrote over its own block: go on in a fresh translation.
                 self._continue(Goto(nxt), None, -1)

@@ -54,12 +54,14 @@ class TranslationCache:
         unchained_slot: bytes,
         chaining: bool = True,
         on_code_page: Callable[[int, bool], None] | None = None,
+        on_flush: Callable[[], None] | None = None,
     ) -> None:
         self._writer = writer
         self._buffer = buffer
         self._unchained = unchained_slot
         self.chaining = chaining
         self._on_code_page = on_code_page  # told when a guest page gains or loses its last block
+        self._on_flush = on_flush  # told before the code region is reused
         self._by_key: dict[TBKey, TranslationBlock] = {}
         self._starts: list[int] = []
         self._blocks: list[TranslationBlock] = []
@@ -246,6 +248,8 @@ class TranslationCache:
 
     def flush(self, reason: str) -> None:
         """Retire every block and reclaim the whole code region."""
+        if self._on_flush is not None:
+            self._on_flush()
         for tb in self.blocks():
             self.invalidate(tb, reason)
         self._starts.clear()

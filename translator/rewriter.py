@@ -25,7 +25,13 @@ from translator.bake import Bake
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
 from translator.scanner import ScannedBlock
-from translator.sensitive import Rule, Sensitivity, classify
+from translator.sensitive import (
+    CALLOUT_THEN_COPY,
+    COPY_THEN_CALLOUT,
+    Rule,
+    Sensitivity,
+    classify,
+)
 
 EXIT_VECTOR = 0x80
 CALLOUT_VECTOR = 0x81
@@ -147,6 +153,12 @@ class Rewriter:
                 # reads the same linear address through the guest's memory view.
                 records[-1] = InsnRecord(records[-1].offset, insn, _COPY_CS)
                 body.extend(insn.raw)
+            elif rule is Rule.INLINE and sens.kind in CALLOUT_THEN_COPY:
+                add_callout(insn, sens, False)
+                body += insn.raw
+            elif rule is Rule.INLINE and sens.kind in COPY_THEN_CALLOUT:
+                body += insn.raw
+                add_callout(insn, sens, False)
             elif rule is Rule.INLINE:
                 add_callout(insn, sens, False)
             elif rule is Rule.EXIT:

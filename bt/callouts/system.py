@@ -3,9 +3,12 @@ HLT, CPUID, RDTSC and the instructions that only raise exceptions."""
 
 from __future__ import annotations
 
+from unicorn.x86_const import UC_X86_REG_CR4
+
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.callouts.cpuid import cpuid_leaf
+from bt.callouts.fpustate import real_cr4
 from bt.exits import Fault, Halt, Unsupported, VcpuExit
 from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS, SegmentCache
 from translator.insn import GuestInsn, MemOp, RegOp
@@ -221,6 +224,7 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         if value & ~_CR4_VALID:
             return _gp0(insn)
         vcpu.cr4 = value
+        ctx.engine.write_reg(UC_X86_REG_CR4, real_cr4(value))  # OSFXSR changes FXSAVE and SSE
     else:
         return _ud(insn)
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bt.callouts import control, flags, io, segments, system
+from bt.callouts import control, flags, fpu, io, segments, system
 from bt.callouts.context import CalloutContext
 from bt.exits import VcpuExit
 from translator.insn import GuestInsn
@@ -69,4 +69,6 @@ HANDLERS: dict[str, Handler] = {
     "int1": control.int1,
     "sysenter": control.sysenter,
     "sysexit": control.sysexit,
+    "fpu_env": fpu.fpu_env,
+    "fxsave": fpu.fxsave,
 }
