@@ -104,6 +104,7 @@ class Machine:
             chaining=config.chaining,
             on_code_page=self.engine.protect_page,
             on_flush=lambda: self.fpu.freeze(),
+            on_insert=lambda tb: self.fpu.note_block(r.insn for r in tb.insns),
         )
         self.fpu = FpuPointers(self.engine, self.vcpu, self._guest_eip_at)
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io)

@@ -55,6 +55,7 @@ class TranslationCache:
         chaining: bool = True,
         on_code_page: Callable[[int, bool], None] | None = None,
         on_flush: Callable[[], None] | None = None,
+        on_insert: Callable[[TranslationBlock], None] | None = None,
     ) -> None:
         self._writer = writer
         self._buffer = buffer
@@ -62,6 +63,7 @@ class TranslationCache:
         self.chaining = chaining
         self._on_code_page = on_code_page  # told when a guest page gains or loses its last block
         self._on_flush = on_flush  # told before the code region is reused
+        self._on_insert = on_insert  # told of every new block
         self._by_key: dict[TBKey, TranslationBlock] = {}
         self._starts: list[int] = []
         self._blocks: list[TranslationBlock] = []
@@ -152,6 +154,8 @@ class TranslationCache:
         for no, slot in enumerate(exits):
             self._exits[slot.address + 2] = (tb, no)
         self._translations += 1
+        if self._on_insert is not None:
+            self._on_insert(tb)
         return tb
 
     # -- chaining ---

@@ -147,6 +147,14 @@ main:
     CLEAR envbuf, 28
     fnstenv [envbuf]
     DUMP "fld [ebp] fnstenv32:", envbuf, 7
+    fld dword [cs:val]
+    CLEAR envbuf, 28
+    fnstenv [envbuf]
+    DUMP "fld [cs] fnstenv32:", envbuf, 7
+    fld dword [gs:val]
+    CLEAR envbuf, 28
+    fnstenv [envbuf]
+    DUMP "fld [gs] fnstenv32:", envbuf, 7
     mov esi, 1
     fadd qword [val2 + esi * 8 - 8]
     CLEAR envbuf, 28

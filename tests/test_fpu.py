@@ -73,7 +73,9 @@ def _tracker(segs: dict[str, int]) -> tuple[FpuPointers, Uc, Vcpu]:
     vcpu = Vcpu({n: SegmentCache(s, 0, 0xFFFFFFFF, 0x00CF9300) for n, s in segs.items()},
                 0x2, 0x11)
     sites = {TC_LINEAR + 0x100: 0x101000, TC_LINEAR + 0x200: 0x101010}
-    return FpuPointers(SimpleNamespace(uc=uc), vcpu, sites.get), uc, vcpu  # type: ignore[arg-type]
+    fpu = FpuPointers(SimpleNamespace(uc=uc), vcpu, sites.get)  # type: ignore[arg-type]
+    fpu.armed = True
+    return fpu, uc, vcpu
 
 
 def _real(uc: Uc) -> tuple[int, ...]:
@@ -105,6 +107,15 @@ def test_freeze_writes_the_guest_values_and_keeps_them_across_selector_changes()
     _set(uc, 0, 0, 0, 0)
     fpu.freeze()
     assert _real(uc) == (0, 0, 0, 0)
+
+
+def test_freeze_is_armed_by_the_first_translated_x87_instruction(tmp_path: Path) -> None:
+    m = _machine(tmp_path, "mov ax, 0x10\n mov ds, ax\n mov al, 0\n out 0xf4, al")
+    assert m.run(timeout=60).kind == "exit-port"
+    assert not m.fpu.armed  # no x87 code: segment loads cost no register read
+    m = _machine(tmp_path, "fldz\n mov ax, 0x10\n mov ds, ax\n mov al, 0\n out 0xf4, al")
+    assert m.run(timeout=60).kind == "exit-port"
+    assert m.fpu.armed and m.fpu.freezes == 1
 
 
 def test_real_cr4_follows_only_the_guests_fxsr_bits() -> None:

@@ -20,12 +20,13 @@ an overwritten instruction still maps to the guest EIP it had.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from unicorn import x86_const as R
 
 from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR, TC_SIZE, Engine, RegisterFile
 from bt.vcpu import Vcpu
+from translator.insn import GuestInsn
 
 # Real selector -> the guest segment register it stands for.
 _REAL_SEG = {sel: name for name, sel in SHADOW_SEL.items()} | {SEL_CODE3: "cs"}
@@ -59,6 +60,14 @@ class FpuPointers:
         self._locate = locate  # translation-cache address -> guest EIP of its instruction
         self._frozen: Pointers | None = None  # what the last freeze left in the real registers
         self.freezes = 0
+        # Off until a translation holds an x87 instruction: before that the real pointers
+        # can only hold the reset zeros, and a freeze (a register read, 3-8 us) is skipped.
+        self.armed = False
+
+    def note_block(self, insns: Iterable[GuestInsn]) -> None:
+        """Told of every new translation: arms the freeze at the first x87 instruction."""
+        if not self.armed and any(i.mnemonic.split(" ")[-1][:1] == "f" for i in insns):
+            self.armed = True
 
     def guest_view(self, real: Pointers) -> Pointers:
         """What the guest sees for the real pointers `real`, given the current guest segment
@@ -82,6 +91,8 @@ class FpuPointers:
     def freeze(self) -> None:
         """Put the guest's values in the real registers, so that later changes to the guest's
         selectors or to the translation cache cannot alter what a save shows."""
+        if not self.armed:
+            return
         real = tuple(self._file.read())
         assert len(real) == 4
         view = self.guest_view(real)
