@@ -17,6 +17,8 @@ gdt:
     dq 0x00CF92000000FFFF               ; 0x18 data
     dq 0x00CF92000000FFFF               ; 0x20 data (the stack)
     dq 0x00CF9A000000FFFF               ; 0x28 code (a second CS selector)
+    dq 0x00CFFA000000FFFF               ; 0x30 code, DPL 3: 0x33, the monitor's DS shadow
+    dq 0x00CFF2000000FFFF               ; 0x38 data, DPL 3: 0x3B, the monitor's FS shadow
 gdt_end:
 gdtr:     dw gdt_end - gdt - 1
           dd gdt
@@ -37,6 +39,8 @@ alignb 8
 idt:      resq 256
           resb 4096
 stack2_top:
+          resb 4096
+user_stack_top:
 
 section .text
 set_gate:                               ; EAX vector, EBX handler
@@ -304,6 +308,8 @@ main:
     DUMP "fxrstor forged fxsave:", xbuf, 8
 
     ; XSAVE and friends: qemu32 has no XSAVE (CPUID.1:ECX bit 26 clear), so #UD.
+    ; (QEMU's FXSAVE above stores zeros for FIP/FCS/FDP/FDS and no FOP, where Intel CPUs store
+    ; the pointers; bt shows what QEMU shows.)
     mov eax, 1
     cpuid
     HEX "cpuid1.ecx", ecx, 8
@@ -326,6 +332,31 @@ main:
     mov dword [resume], .xs4
     xrstor [xbuf]
 .xs4:
+    PUTS " xgetbv:"
+    mov dword [resume], .xs5
+    xor ecx, ecx
+    xgetbv
+.xs5:
     NL
+
+    ; At CPL 3 (IOPL 3 for the output), with selectors that are the monitor's real ones.
+    push dword 0x3B
+    push dword user_stack_top
+    push dword 0x3202
+    push dword 0x33
+    push dword .user
+    iretd
+.user:
+    mov ax, 0x3B
+    mov ds, ax
+    mov es, ax
+    fld dword [val]
+    CLEAR envbuf, 28
+    fnstenv [envbuf]
+    DUMP "cpl3 fld fnstenv32:", envbuf, 7
+    fxch st1
+    CLEAR envbuf, 28
+    fnstenv [envbuf]
+    DUMP "cpl3 fxch fnstenv32:", envbuf, 7
     LINE "done"
     EXIT 0
