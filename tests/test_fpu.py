@@ -9,7 +9,9 @@ import struct
 from pathlib import Path
 from types import SimpleNamespace
 
+import capstone
 import keystone
+from test_guests import EXPECTED, run_bt
 from test_platform import IDT_SETUP, pit_rate
 from unicorn import UC_ARCH_X86, UC_MODE_32, Uc
 from unicorn import x86_const as R
@@ -21,6 +23,7 @@ from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 from bt.vcpu import SegmentCache, Vcpu
 from translator.assembler import Assembler
+from translator.bake import Bake
 from translator.rewriter import CALLOUT_VECTOR, Rewriter
 from translator.scanner import Scanner
 from translator.sensitive import Rule, classify
@@ -60,6 +63,22 @@ def test_env_saves_call_out_before_the_copy_and_fxsave_after_it() -> None:
     raw, code, kinds = _translate("fld dword ptr [0x2000]; fldenv [0x2000]; frstor [0x2000];"
                                   " fxrstor [0x2000]; fninit; hlt")
     assert code.startswith(raw[:-1]) and kinds == ["hlt"]
+
+
+def test_inline_fxsave_zeroes_the_fip_field_after_the_copy() -> None:
+    bake = Bake(flags=True, iopl=0, cpl0=True, trap_if=False, cs_sel=0x08, cs_flat=True,
+                ss_sel=0x10)
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    for text, mov in (("fxsave [eax]", "mov dword ptr [eax + 8], 0"),
+                      ("fxsave gs:[esp + 0x7c]", "mov dword ptr gs:[esp + 0x84], 0"),
+                      ("fxsave [0x2000]", "mov dword ptr [0x2008], 0")):
+        raw = bytes(_KS.asm(text + "; hlt", BASE)[0])
+        block = Scanner().scan(_Code(raw), BASE, 0)
+        code = Rewriter(Assembler()).rewrite(block, 0, bake)
+        got = [f"{i.mnemonic} {i.op_str}" for i in md.disasm(code.code, 0)][:2]
+        assert got[1] == mov, text
+        assert code.code.startswith(raw[:-1])
+        assert [s.kind for s in code.callouts] == ["hlt"]  # no monitor entry for FXSAVE
 
 
 def test_save_rules_have_reasons() -> None:
@@ -195,3 +214,11 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(
     assert total >= 20 and at_save >= 10  # interrupts really arrived at the save's callout
     ebx = m.engine.read_reg(R.UC_X86_REG_EBX)
     assert ebx == n * 0x037F  # every FNSTENV ran (FCW is the first word stored)
+
+
+def test_fpu_and_channels_guests_match_qemu_without_inline_code() -> None:
+    """With --no-inline every save is a callout (FXSAVE's zeroing too): the same images."""
+    for name in ("fpu", "channels"):
+        proc = run_bt("run", f"{name}.elf", "--no-inline", "--timeout", "60")
+        assert proc.returncode == int((EXPECTED / f"{name}.status").read_text()), proc.stderr
+        assert proc.stdout == (EXPECTED / f"{name}.serial").read_bytes()
