@@ -11,7 +11,13 @@ from unicorn import x86_const as R
 from bt.bootimage import BootImage
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
-from bt.callouts.fpustate import FPCW_RESET, FPTAG_EMPTY, MXCSR_RESET, FpuPointers, real_cr4
+from bt.callouts.fpustate import (
+    FPCW_RESET,
+    FPTAG_EMPTY,
+    MXCSR_RESET,
+    FpuPointers,
+    sync_control,
+)
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
@@ -210,7 +216,7 @@ class Machine:
         eng.uc.reg_write(R.UC_X86_REG_EFLAGS,
                          (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE)
         # The SSE state a reset leaves (Unicorn's own defaults differ: bt/callouts/fpustate.py).
-        eng.uc.reg_write(R.UC_X86_REG_CR4, real_cr4(self.vcpu.cr4))
+        sync_control(eng, self.vcpu)
         eng.uc.reg_write(R.UC_X86_REG_MXCSR, MXCSR_RESET)
         eng.uc.reg_write(R.UC_X86_REG_FPCW, FPCW_RESET)
         eng.uc.reg_write(R.UC_X86_REG_FPTAG, FPTAG_EMPTY)

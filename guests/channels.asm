@@ -344,6 +344,65 @@ main:
     HEX "mxcsr_mask", [xbuf + 28], 8
     NL
 
+    ; x87 error reporting and CR0's FPU bits: with CR0.NE an unmasked exception is #MF at the
+    ; next waiting instruction; TS makes x87/SSE #NM (WAIT too with MP), EM makes x87 #NM and
+    ; SSE #UD. Faults of copied instructions the real CPU raises once it has the guest's bits.
+    fninit
+    mov word [buf], 0x037B              ; ZE unmasked
+    fldcw [buf]
+    mov eax, cr0
+    or eax, 0x20
+    mov cr0, eax
+    TRY "fdiv by zero, fwait:", .m1
+    fldz
+    fld1
+    fdiv st0, st1
+    fwait
+.m1:
+    fnstsw ax
+    movzx eax, ax
+    HEX "fsw", eax, 4
+    NL
+    fninit
+    TRY "fld with ts:", .m2
+    mov eax, cr0
+    or eax, 8
+    mov cr0, eax
+    fld1
+.m2:
+    TRY "fwait with ts:", .m3
+    fwait
+.m3:
+    NL
+    TRY "fwait with ts mp:", .m4
+    mov eax, cr0
+    or eax, 2
+    mov cr0, eax
+    fwait
+.m4:
+    TRY "fxsave with ts mp:", .m5
+    fxsave [xbuf]
+.m5:
+    clts
+    TRY "fwait with mp:", .m6
+    fwait
+.m6:
+    NL
+    TRY "fld with em:", .m7
+    mov eax, cr0
+    or eax, 4
+    mov cr0, eax
+    fld1
+.m7:
+    TRY "movaps with em:", .m8
+    movaps xmm0, [buf]
+.m8:
+    mov eax, cr0
+    and eax, ~6
+    mov cr0, eax
+    HEX "cr0", eax, 8
+    NL
+
     ; RDTSC moves forward (its values themselves differ between any two machines).
     rdtsc
     mov esi, eax

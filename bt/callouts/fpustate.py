@@ -40,6 +40,22 @@ FPCW_RESET = 0x037F
 FPTAG_EMPTY = 0xFFFF
 
 
+CR0_MP, CR0_EM, CR0_TS, CR0_NE = 1 << 1, 1 << 2, 1 << 3, 1 << 5
+CR0_FPU = CR0_MP | CR0_EM | CR0_TS | CR0_NE
+
+
+def sync_control(engine: Engine, vcpu: Vcpu) -> None:
+    """Give the real CR0 the guest's MP, EM, TS and NE, and the real CR4 `real_cr4`: then the
+    copied x87/SSE instructions raise #NM, #UD and #MF where QEMU's do (the monitor delivers
+    them through the guest's IDT) and nothing else of CR0 changes. Run after the guest's CR0
+    or CR4 changes."""
+    real = engine.read_reg(R.UC_X86_REG_CR0)
+    want = real & ~CR0_FPU | vcpu.cr0 & CR0_FPU
+    if want != real:
+        engine.write_reg(R.UC_X86_REG_CR0, want)
+    engine.write_reg(R.UC_X86_REG_CR4, real_cr4(vcpu.cr4))
+
+
 def real_cr4(guest_cr4: int) -> int:
     """The real CR4 for a guest CR4: only the bits that change how copied FXSAVE, FXRSTOR and
     SSE instructions behave follow the guest (without OSFXSR, FXSAVE leaves MXCSR and the XMM

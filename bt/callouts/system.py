@@ -3,12 +3,10 @@ HLT, CPUID, RDTSC and the instructions that only raise exceptions."""
 
 from __future__ import annotations
 
-from unicorn.x86_const import UC_X86_REG_CR4
-
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.callouts.cpuid import cpuid_leaf
-from bt.callouts.fpustate import real_cr4
+from bt.callouts.fpustate import sync_control
 from bt.exits import Fault, Halt, Unsupported, VcpuExit
 from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS, SegmentCache
 from translator.insn import GuestInsn, MemOp, RegOp
@@ -127,6 +125,7 @@ def lmsw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     value = ctx.read_op(insn.operands[0], 2) & 0xF
     cr0 = ctx.vcpu.cr0
     ctx.vcpu.cr0 = (cr0 & ~0xE) | (value & 0xE) | (cr0 & CR0_PE) | (value & CR0_PE)
+    sync_control(ctx.engine, ctx.vcpu)  # MP, EM, TS act on the copied x87/SSE code
     return None
 
 
@@ -224,9 +223,9 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         if value & ~_CR4_VALID:
             return _gp0(insn)
         vcpu.cr4 = value
-        ctx.engine.write_reg(UC_X86_REG_CR4, real_cr4(value))  # OSFXSR changes FXSAVE and SSE
     else:
         return _ud(insn)
+    sync_control(ctx.engine, vcpu)  # CR0.MP/EM/TS/NE, CR4.OSFXSR act on copied code
     return None
 
 
@@ -236,6 +235,7 @@ def clts(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if fault is not None:
         return fault
     ctx.vcpu.cr0 &= ~CR0_TS
+    sync_control(ctx.engine, ctx.vcpu)
     return None
 
 
