@@ -4,7 +4,8 @@
 ; monitor's callouts and by INT n; return addresses pushed by near and far CALL; CR2-CR4;
 ; DR0-DR7; LAR/LSL/VERR/VERW of the monitor's own selectors (0x1B, 0x23 ... 0x43); the
 ; selectors through MOV and PUSH; SGDT/SIDT/SLDT/STR/SMSW; CPUID; MXCSR and FXSAVE's
-; MXCSR_MASK; RDTSC moving forward.
+; MXCSR_MASK; RDTSC moving forward; x87 #MF and CR0.TS/EM/MP faults; the same kinds of faults
+; at CPL 3, through the guest's TSS.
 %include "common.inc"
 
 section .data
@@ -17,6 +18,8 @@ gdt:
     dq 0x00CFFA000000FFFF               ; 0x20 code, DPL 3
     dq 0x00CF9A000000FFFF               ; 0x28 code
     dq 0x00CFF2000000FFFF               ; 0x30 data, DPL 3
+tss_desc:
+    dq 0x0000890000000067               ; 0x38 32-bit TSS (base filled in at start)
 gdt_end:
 gdtr:     dw gdt_end - gdt - 1
           dd gdt
@@ -33,6 +36,9 @@ buf:      times 64 db 0
 section .bss
 alignb 16
 xbuf:     resb 512
+tss:      resb 104
+          resb 4096
+user_stack_top:
 alignb 8
 idt:      resq 256
           resb 4096
@@ -82,6 +88,15 @@ fault_common:                               ; [esp] vector, err, eip, cs, eflags
     HEX "cs", [frame + 12], 4
     HEX "eflags", [frame + 16], 8
     HEX "esp", [frame + 20], 8
+    test dword [frame + 12], 3
+    jz .same_level
+    mov eax, [esp + 24]                 ; from CPL 3: the pushed user ESP and SS
+    mov [frame], eax
+    mov eax, [esp + 28]
+    mov [frame + 4], eax
+    HEX "user esp", [frame], 8
+    HEX "user ss", [frame + 4], 4
+.same_level:
     NL
     mov eax, [resume]
     test eax, eax
@@ -416,6 +431,64 @@ main:
     setnz cl
 .tsc_back:
     HEX "rdtsc forward", ecx, 2
+    NL
+    ; At CPL 3 (IOPL 3 for the output) through the guest's TSS: faults push the user SS:ESP,
+    ; the CPL 3 CS 0x23 and SS/DS 0x33 are the monitor's own ES and DS shadow selectors.
+    mov eax, tss
+    mov [tss_desc + 2], ax
+    shr eax, 16
+    mov [tss_desc + 4], al
+    mov [tss_desc + 7], ah
+    mov dword [tss + 4], stack2_top
+    mov dword [tss + 8], 0x10
+    mov ax, 0x38
+    ltr ax
+    mov byte [idt + 3 * 8 + 5], 0xEE    ; INT3 may be used from CPL 3, INT 0x30 may not
+    mov eax, cr4
+    or eax, 4                           ; TSD: RDTSC is for CPL 0 only
+    mov cr4, eax
+    push dword 0x33
+    push dword user_stack_top
+    push dword 0x3002
+    push dword 0x23
+    push dword .user
+    iretd
+.user:
+    mov ax, 0x33
+    mov ds, ax
+    mov es, ax
+    TRY "cpl3 rdtsc with tsd:", .u1
+    rdtsc
+.u1:
+    TRY "cpl3 ud2:", .u2
+    ud2
+.u2:
+    TRY "cpl3 div:", .u3
+    xor ecx, ecx
+    div ecx
+.u3:
+    TRY "cpl3 mov cr0:", .u4
+    mov eax, cr0
+.u4:
+    TRY "cpl3 int3:", 0
+    int3
+    TRY "cpl3 int 0x30 (gate dpl 0):", .u5
+    int 0x30
+.u5:
+    mov eax, cs
+    HEX "cs", eax, 8
+    mov eax, ss
+    HEX "ss", eax, 8
+    mov eax, 0xDEADBEEF
+    str eax
+    HEX "str", eax, 8
+    fninit
+    fld dword [buf]
+    fnstenv [buf + 32]
+    HEX "fip", [buf + 44], 8
+    HEX "fcs", [buf + 48], 8
+    HEX "fdp", [buf + 52], 8
+    HEX "fds", [buf + 56], 8
     NL
     LINE "done"
     EXIT 0

@@ -338,7 +338,10 @@ def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def rdtsc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """RDTSC: deterministic virtual time that only moves forward."""
+    """RDTSC: deterministic virtual time that only moves forward; #GP(0) above CPL 0 while
+    CR4.TSD is set (QEMU, the SDM)."""
+    if ctx.vcpu.cr4 & 4 and ctx.vcpu.cpl > 0:
+        return _gp0(insn)
     ctx.tsc += 1000
     ctx.set_reg("eax", ctx.tsc & 0xFFFFFFFF)
     ctx.set_reg("edx", ctx.tsc >> 32)
