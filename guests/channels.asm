@@ -30,6 +30,8 @@ frame:    times 6 dd 0
 farptr:   dd main.far_target
           dw 0x28
 callptr:  dd near_fn
+msr_list: dd 0x1B, 0x174, 0x175, 0x176, 0x277, 0x1D9, 0x1DB, 0x1DC, 0x1DD, 0x1DE
+msr_list_end:
 align 16
 buf:      times 64 db 0
 
@@ -323,6 +325,27 @@ main:
     str eax
     HEX "str", eax, 8
     NL
+
+    ; MSRs, the last-branch/last-exception ones among them (DEBUGCTL set first: LBR on).
+    mov ecx, 0x1D9
+    mov eax, 1
+    xor edx, edx
+    wrmsr
+    call near_fn
+    mov esi, msr_list
+.msr:
+    mov ecx, [esi]
+    PUTS "rdmsr"
+    HEX "", ecx, 8
+    mov dword [resume], .msr_next
+    rdmsr
+    HEX "edx", edx, 8
+    HEX "eax", eax, 8
+    NL
+.msr_next:
+    add esi, 4
+    cmp esi, msr_list_end
+    jb .msr
 
     ; CPUID as the guest's CPU model.
     mov esi, 0

@@ -281,6 +281,9 @@ _MSR_DEFAULTS = {
     0x176: 0,  # IA32_SYSENTER_EIP
     0x277: 0x0007040600070406,  # IA32_PAT reset value
 }
+# DEBUGCTL and the last-branch/last-exception records: QEMU keeps none, reads 0 and ignores
+# writes (measured: guests/channels.asm); they never show where the real CPU branched.
+_MSR_LBR = frozenset({0x1D9, 0x1DB, 0x1DC, 0x1DD, 0x1DE})
 
 
 def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
@@ -293,6 +296,8 @@ def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         value = ctx.tsc
     elif index in _MSR_DEFAULTS:
         value = ctx.vcpu.msrs.get(index, _MSR_DEFAULTS[index])
+    elif index in _MSR_LBR:
+        value = 0
     else:
         return _gp0(insn)
     ctx.set_reg("eax", value & 0xFFFFFFFF)
@@ -315,7 +320,7 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         elif index in (0x175, 0x176):
             value &= 0xFFFFFFFF
         ctx.vcpu.msrs[index] = value
-    else:
+    elif index not in _MSR_LBR:
         return _gp0(insn)
     return None
 
