@@ -42,7 +42,7 @@ from cache.block import TBKey, TranslationBlock
 from cache.cache import TranslationCache
 from cache.persist import PersistentStore, decode, guest_hash
 from translator.bake import NO_VARIANT, Bake, pack_variant, table_value, trap_if_of
-from translator.rewriter import EXIT_VECTOR, Rewriter, TranslatedCode
+from translator.rewriter import EXIT_VECTOR, CalloutSite, Rewriter, TranslatedCode
 from translator.scanner import Scanner
 from translator.sensitive import CALLOUT_THEN_COPY, Rule
 
@@ -321,7 +321,10 @@ class RunLoop:
         ctx.begin(self.engine.snapshot)
         self._current, self._current_hit = tb, False
         vcpu = self.vcpu
-        vcpu.shadow_eip = None  # an instruction ran since any earlier STI/MOV SS: it is over
+        # A callout made before a copied instruction resumes at that instruction (fpu_env).
+        pre = site.kind in CALLOUT_THEN_COPY
+        if not pre or vcpu.shadow_eip != site.insn.eip:
+            vcpu.shadow_eip = None  # an instruction ran since any earlier STI/MOV SS: it is over
         system = (vcpu.cr0, vcpu.gdtr, vcpu.idtr, vcpu.ldtr)
         try:
             result = HANDLERS[site.kind](ctx, site.insn)
@@ -346,13 +349,13 @@ class RunLoop:
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
         if result is None:
-            # A callout made before a copied instruction resumes at that instruction.
-            nxt = site.insn.eip if site.kind in CALLOUT_THEN_COPY else site.insn.next_eip
+            nxt = site.insn.eip if pre else site.insn.next_eip
             if self._current_hit:
                 # The callout wrote over its own block: go on in a fresh translation.
                 self._continue(Goto(nxt), None, -1)
                 return
-            if self.irq is not None:
+            # Before an instruction under an STI/MOV SS shadow no interrupt may be taken.
+            if self.irq is not None and not (pre and self._shadowed(tb, site)):
                 ext = self._interrupt_at(nxt)
                 if ext is not None:
                     self._continue(ext, None, -1)
@@ -591,6 +594,15 @@ class RunLoop:
             return code_addr
         self.eip = eip
         return self._enter(self._deliver(ext))
+
+    def _shadowed(self, tb: TranslationBlock, site: CalloutSite) -> bool:
+        """Whether the instruction a callout runs before is under an STI/MOV SS shadow (one
+        set by the monitor, or an STI that ran as it is just before)."""
+        if self.vcpu.shadow_eip == site.insn.eip:
+            return True
+        k = next((i for i, r in enumerate(tb.insns) if r.insn is site.insn), 0)
+        prev = tb.insns[k - 1].sensitivity if k > 0 else None
+        return prev is not None and prev.rule is Rule.EMULATE and prev.kind == "sti"
 
     @staticmethod
     def _after_native_sti(tb: TranslationBlock | None, code_addr: int) -> bool:

@@ -222,3 +222,44 @@ def test_fpu_and_channels_guests_match_qemu_without_inline_code() -> None:
         proc = run_bt("run", f"{name}.elf", "--no-inline", "--timeout", "60")
         assert proc.returncode == int((EXPECTED / f"{name}.status").read_text()), proc.stderr
         assert proc.stdout == (EXPECTED / f"{name}.serial").read_bytes()
+
+
+def test_no_interrupt_between_sti_and_the_save_it_shadows(tmp_path: Path) -> None:
+    """STI (as a callout, or run as it is) holds interrupts off until the next instruction
+    has run; the callout before that instruction must not take one."""
+    text = IDT_SETUP + pit_rate(40) + """
+        mov al, 0xfe
+        out 0x21, al
+        mov ecx, 3000
+    again:
+        cli
+        out 0x80, al
+        sti
+    save:
+        fnstenv [0x300100]
+        out 0x80, al
+        dec ecx
+        jnz again
+        cli
+        mov al, 0
+        out 0xf4, al
+    handler:
+        push eax
+        mov eax, dword ptr [esp + 4]
+        cmp eax, save
+        jne other
+        inc dword ptr [0x300000]
+    other:
+        inc dword ptr [0x300004]
+        mov al, 0x20
+        out 0x20, al
+        pop eax
+        iretd
+    """
+    m = _machine(tmp_path, text)
+    res = m.run(timeout=120)
+    assert res.kind == "exit-port", res
+    in_shadow, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
+                        for i in range(2))
+    assert total >= 50
+    assert in_shadow == 0
