@@ -207,6 +207,7 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(
     """
     m = _machine(tmp_path, text)
     m.memory.write(0x300200, (0x037F).to_bytes(2, "little"))
+    m.runloop.count_instructions()
     res = m.run(timeout=120)
     assert res.kind == "exit-port", res
     at_save, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
@@ -214,6 +215,10 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(
     assert total >= 20 and at_save >= 10  # interrupts really arrived at the save's callout
     ebx = m.engine.read_reg(R.UC_X86_REG_EBX)
     assert ebx == n * 0x037F  # every FNSTENV ran (FCW is the first word stored)
+    # Each guest instruction counted once: set-up 12 + 6 + 5, the loop, the end 3, the
+    # handler 9 (10 when it counts an interrupt at the save): an interrupted save is not
+    # counted as run before the handler.
+    assert m.runloop.stats().guest_insns == 23 + 6 * n + 3 + 9 * total + at_save
 
 
 def test_fpu_and_channels_guests_match_qemu_without_inline_code() -> None:

@@ -155,6 +155,8 @@ class Rewriter:
                 body.extend(insn.raw)
             elif rule is Rule.INLINE and sens.kind in CALLOUT_THEN_COPY:
                 add_callout(insn, sens, False)
+                # The instruction starts at its copy: counted, traced and interrupted there.
+                records[-1] = InsnRecord(len(body), insn, sens)
                 body += insn.raw
             elif rule is Rule.INLINE and sens.kind in COPY_THEN_CALLOUT:
                 body += insn.raw
