@@ -294,6 +294,28 @@ main:
     CLEAR xbuf, 512
     fxsave [xbuf]
     DUMP "fxsave osfxsr:", xbuf, 8
+    PUTS "fxsave image:"                ; every dword it wrote, as offset=value
+    xor esi, esi
+.img:
+    mov eax, [xbuf + esi]
+    cmp eax, 0xAAAAAAAA
+    je .img_next
+    PUTS " "
+    push ecx
+    push eax
+    mov eax, esi
+    mov ecx, 3
+    call puthex
+    pop eax
+    PUTS "="
+    mov ecx, 8
+    call puthex
+    pop ecx
+.img_next:
+    add esi, 4
+    cmp esi, 512
+    jb .img
+    NL
     mov dword [xbuf + 4], 0x07FF0000
     mov dword [xbuf + 8], 0xE0000270
     mov dword [xbuf + 12], 0x0000001B
