@@ -79,7 +79,8 @@ def deliver(
     if not gtype & 0x01:  # interrupt gate
         vcpu.eflags_sys &= ~IF
     # As on far transfers, QEMU leaves the code descriptor's accessed bit alone.
-    vcpu.segs["cs"] = SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr)
+    ctx.load_segment_cache(
+        "cs", SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr))
     return Goto(offset)
 
 

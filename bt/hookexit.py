@@ -30,6 +30,7 @@ from cache.block import TranslationBlock
 from cache.cache import TranslationCache
 from translator.bake import NO_VARIANT
 from translator.rewriter import EXIT_VECTOR
+from translator.sensitive import CALLOUT_THEN_COPY
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000
@@ -119,7 +120,11 @@ class ExitDispatch:
         ctx.begin(self.engine.snapshot)
         st = self.state
         st.current, st.current_hit = tb, False
-        self.shadow.instruction_ran()
+        # A callout made before a copied instruction resumes at that instruction (fpu_env):
+        # that instruction has not run yet, so a shadow over it lasts.
+        pre = site.kind in CALLOUT_THEN_COPY
+        if not pre or not self.shadow.covers(site.insn.eip):
+            self.shadow.instruction_ran()
         system = self.keys.system_state()
         try:
             result = HANDLERS[site.kind](ctx, site.insn)
@@ -144,17 +149,21 @@ class ExitDispatch:
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
         if result is None:
-            self._after(tb, site.insn.next_eip)
+            if pre:
+                self._after(tb, site.insn.eip, self.shadow.over_callout(tb, site))
+            else:
+                self._after(tb, site.insn.next_eip)
             return
         self.go(result, None, -1)
 
-    def _after(self, tb: TranslationBlock, nxt: int) -> None:
-        """A callout that did not leave the block: go on after it, unless something changed."""
+    def _after(self, tb: TranslationBlock, nxt: int, shadowed: bool = False) -> None:
+        """A callout that did not leave the block: go on after it (at `nxt`), unless something
+        changed. `shadowed`: `nxt` is under an STI/MOV SS shadow, no interrupt before it."""
         if self.state.current_hit:
             # The callout wrote over its own block: go on in a fresh translation.
             self.go(Goto(nxt), None, -1)
             return
-        if self.interrupts is not None:
+        if self.interrupts is not None and not shadowed:
             ext = self.interrupts.at(nxt)
             if ext is not None:
                 self.go(ext, None, -1)

@@ -27,6 +27,7 @@ class InsnCounter:
         engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR,
                            TC_LINEAR + TC_SIZE - 1)
         cache.on_retire.append(self._retired)
+        cache.on_flush.append(self.executions.clear)
 
     def _retired(self, tb: TranslationBlock) -> None:
         self.executions.pop(tb.code_addr, None)  # the address may hold another block next

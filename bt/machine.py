@@ -13,6 +13,13 @@ from bt.bootimage import BootImage
 from bt.budget import BudgetStop
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
+from bt.callouts.fpustate import (
+    FPCW_RESET,
+    FPTAG_EMPTY,
+    MXCSR_RESET,
+    FpuPointers,
+    sync_control,
+)
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
@@ -124,8 +131,13 @@ class Machine:
             on_code_page=self.engine.protect_page,
             host_budget=config.cache_size,
         )
+        self.fpu = FpuPointers(self.engine, self.vcpu, self._guest_eip_at)
+        self.cache.on_insert.append(lambda tb: self.fpu.note_block(r.insn for r in tb.insns))
+        self.cache.on_retire.append(self.fpu.retiring)
+        self.cache.before_flush.append(self.fpu.freeze)
         self.tsc = TimeStampCounter()
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io, self.tsc)
+        self.ctx.fpu = self.fpu
         if config.keys:
             self.kbd.type_text(config.keys.decode("latin-1"))
         self.store: PersistentStore | None = None
@@ -217,6 +229,12 @@ class Machine:
         self.cache.flush("machine state restored")
         self.irq.devices_changed()
 
+    def _guest_eip_at(self, code_addr: int) -> int | None:
+        """The guest EIP of the instruction translated at `code_addr` (a block being retired
+        too: the cache tells the FPU before it drops the block)."""
+        tb = self.cache.block_at(code_addr)
+        return tb.guest_eip_at(code_addr) if tb is not None else None
+
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
         self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
@@ -265,6 +283,11 @@ class Machine:
         # The real EFLAGS: the arithmetic bits, the guest's IF, and IOPL 3 (bt/vcpu.py).
         eng.uc.reg_write(R.UC_X86_REG_EFLAGS,
                          (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE)
+        # The SSE state a reset leaves (Unicorn's own defaults differ: bt/callouts/fpustate.py).
+        sync_control(eng, self.vcpu)
+        eng.uc.reg_write(R.UC_X86_REG_MXCSR, MXCSR_RESET)
+        eng.uc.reg_write(R.UC_X86_REG_FPCW, FPCW_RESET)
+        eng.uc.reg_write(R.UC_X86_REG_FPTAG, FPTAG_EMPTY)
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run the guest until it halts, stops, crashes or reaches a limit."""

@@ -7,7 +7,7 @@ import bisect
 from bt.runstate import RunState
 from bt.vcpu import Vcpu
 from cache.block import TranslationBlock
-from translator.records import Rule
+from translator.records import CalloutSite, Rule
 
 
 class InterruptShadow:
@@ -45,6 +45,15 @@ class InterruptShadow:
         """A whole slice ran after the STI/MOV SS (`sti; jmp $`): its shadow is long over."""
         if self.state.shadow_slice != self.state.counters.emu_starts:
             self.vcpu.shadow_eip = None
+
+    def over_callout(self, tb: TranslationBlock, site: CalloutSite) -> bool:
+        """Whether the instruction a callout runs before (CALLOUT_THEN_COPY) is under a
+        shadow: one the monitor set, or an STI that ran as it is just before it."""
+        if self.vcpu.shadow_eip == site.insn.eip:
+            return True
+        k = next((i for i, r in enumerate(tb.insns) if r.insn is site.insn), 0)
+        prev = tb.insns[k - 1].sensitivity if k > 0 else None
+        return prev is not None and prev.rule is Rule.EMULATE and prev.kind == "sti"
 
     @staticmethod
     def after_native_sti(tb: TranslationBlock | None, code_addr: int) -> bool:

@@ -99,7 +99,10 @@ class TranslationCache:
         self.callout_counts: Counter[str] = Counter()
         # Called after a flush: whoever keeps anything per block or code address drops it.
         self.on_flush: list[Callable[[], None]] = []
-        self.on_retire: list[Callable[[TranslationBlock], None]] = []  # after each invalidation
+        # Called as a block is retired, while it is still indexed (its code and map intact).
+        self.on_retire: list[Callable[[TranslationBlock], None]] = []
+        self.before_flush: list[Callable[[], None]] = []  # before a flush clears anything
+        self.on_insert: list[Callable[[TranslationBlock], None]] = []  # told of new blocks
         self.host_budget = host_budget
         self._host = 0  # what the live blocks cost (host_bytes)
 
@@ -182,6 +185,8 @@ class TranslationCache:
         for no, slot in enumerate(exits):
             self._exits[slot.address + 2] = (tb, no)
         self._translations += 1
+        for told in self.on_insert:
+            told(tb)
         return tb
 
     # -- chaining ---
@@ -221,6 +226,8 @@ class TranslationCache:
         """Retire one block, QEMU-style, by a fixed checklist."""
         if not tb.valid:
             return
+        for retired in self.on_retire:
+            retired(tb)
         # 1. no new lookups or chains can reach it
         tb.valid = False
         if self._by_key.get(tb.key) is tb:
@@ -258,8 +265,6 @@ class TranslationCache:
         self.history.append(Invalidation(reason, page, tb.key.eip, tb.code_addr))
         if len(self.history) > self.HISTORY:
             del self.history[: len(self.history) - self.HISTORY]
-        for retired in self.on_retire:
-            retired(tb)
 
     def invalidate_page(self, page: int, reason: str) -> list[TranslationBlock]:
         """Retire every block made from bytes on guest-physical `page`."""
@@ -288,14 +293,15 @@ class TranslationCache:
     def flush(self, reason: str) -> None:
         """Retire every block and reclaim the whole code region. The checklist's code
         patches are skipped: no block survives to jump anywhere, and the engine drops all of
-        Unicorn's compiled code at once (`code_flushed`)."""
+        Unicorn's compiled code at once (`code_flushed`). `on_retire` is not called per block:
+        `before_flush` and `on_flush` stand for it."""
+        for early in self.before_flush:
+            early()
         for tb in self._blocks:
             tb.valid = False
             tb.incoming.clear()
             for slot in tb.exits:
                 slot.linked = None
-            for retired in self.on_retire:
-                retired(tb)
         self._invalidations += len(self._blocks)
         if self._blocks:
             first = self._blocks[0]

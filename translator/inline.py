@@ -58,6 +58,8 @@ def emulate(insn: GuestInsn, kind: str, bake: Bake, callout: bytes, last: bool) 
         return _store_table(insn, kind, bake)
     if kind == "smsw":
         return _smsw(insn, i, bake)
+    if kind == "fxsave":
+        return _fxsave(insn)
     return None
 
 
@@ -150,3 +152,14 @@ def _smsw(insn: GuestInsn, i: int, bake: Bake) -> Inline | None:
     prefixes = bytes(p for p in insn.prefixes if p != 0x66)
     return Inline(prefixes + b"\x66\xc7" + bytes((m & 0xC7,)) + raw[i + 3:]
                   + struct.pack("<H", bake.cr0 & 0xFFFF), assumes=assumes)
+
+
+def _fxsave(insn: GuestInsn) -> Inline | None:
+    """FXSAVE copied, then the one pointer field Unicorn fills (FIP, a translation-cache
+    address) zeroed, as QEMU 7.2 stores all four; the MOV touches no flags, and cannot fault
+    where FXSAVE has just written."""
+    op = insn.operands[0] if insn.operands else None
+    if not isinstance(op, MemOp) or not encodable(op) or 0x2E in insn.prefixes:
+        return None
+    seg = bytes(p for p in insn.prefixes if p in SEG_PREFIX)
+    return Inline(insn.raw + seg + b"\xc7" + modrm(0, op, 8) + bytes(4))

@@ -27,7 +27,7 @@ from translator.insn import GuestInsn, ImmOp
 from translator.portio import callout_for
 from translator.records import CalloutSite, ExitPlan, InsnRecord, Rule, Sensitivity, TranslatedCode
 from translator.scanner import ScannedBlock
-from translator.sensitive import classify
+from translator.sensitive import CALLOUT_THEN_COPY, COPY_THEN_CALLOUT, classify
 
 EXIT_VECTOR = 0x80
 CALLOUT_VECTOR = 0x81
@@ -95,6 +95,14 @@ class Rewriter:
             elif sens.kind == "cs_access":
                 if not self._cs_read(insn, cs_base, bake, body, callouts):
                     records[-1] = InsnRecord(records[-1].offset, insn, _CS_INLINE)
+            elif rule is Rule.INLINE and sens.kind in CALLOUT_THEN_COPY:
+                add_callout(insn, sens, False)
+                # The instruction starts at its copy: counted, traced and interrupted there.
+                records[-1] = InsnRecord(len(body), insn, sens)
+                body += insn.raw
+            elif rule is Rule.INLINE and sens.kind in COPY_THEN_CALLOUT:
+                body += insn.raw
+                add_callout(insn, sens, False)
             elif rule is Rule.INLINE:
                 add_callout(insn, sens, False)
             elif rule is Rule.EXIT:

@@ -17,6 +17,12 @@ from translator.records import Rule, Sensitivity
 _PRIV = "privileged: traps at CPL>0, the monitor emulates it against the virtual CPU"
 _RI = "Robin & Irvine: runs at CPL>0 without trapping but shows or changes real state"
 _CF = "control flow: translated code lives at other addresses than the guest's code"
+_FPU_PTRS = ("stores the last x87 instruction's address and selectors: the real ones are a "
+             "translation-cache address and the monitor's selectors")
+# Callouts that go with a copy of the instruction instead of replacing it: the monitor runs
+# before the copy (the guest resumes at the instruction itself) or after it.
+CALLOUT_THEN_COPY = frozenset({"fpu_env"})
+COPY_THEN_CALLOUT = frozenset({"fxsave"})
 
 
 def _s(rule: Rule, kind: str, reason: str) -> Sensitivity:
@@ -95,6 +101,9 @@ TABLE: dict[int, Sensitivity] = {
     X.X86_INS_RDTSCP: _s(Rule.INLINE, "ud", "not on the reference CPU (qemu32): #UD"),
     X.X86_INS_SYSENTER: _s(Rule.EXIT, "sysenter", "virtualized: uses the virtual SYSENTER MSRs"),
     X.X86_INS_SYSEXIT: _s(Rule.EXIT, "sysexit", "virtualized: uses the virtual SYSENTER MSRs"),
+    X.X86_INS_FNSTENV: _s(Rule.INLINE, "fpu_env", _FPU_PTRS + "; the callout runs before it"),
+    X.X86_INS_FNSAVE: _s(Rule.INLINE, "fpu_env", _FPU_PTRS + "; the callout runs before it"),
+    X.X86_INS_FXSAVE: _s(Rule.INLINE, "fxsave", _FPU_PTRS + "; the callout runs after it"),
     X.X86_INS_RET: _s(Rule.INDIRECT, "ret", _CF + "; the return address is a guest address"),
     X.X86_INS_JMP: _s(Rule.BRANCH, "jmp", _CF),
     X.X86_INS_CALL: _s(Rule.BRANCH, "call", _CF + "; pushes the guest return address"),

@@ -7,6 +7,7 @@ from typing import Protocol
 from unicorn import x86_const as R
 
 from bt.bus import Bus
+from bt.callouts.fpustate import FpuPointers
 from bt.engine import Engine, RegisterFile
 from bt.memory import GuestMemory
 from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
@@ -56,6 +57,7 @@ class CalloutContext:
         self._flags_dirty = False
         self._loaded = False
         self.tsc = tsc
+        self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
         self._file = RegisterFile(engine.uc, _UC_GPR + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---
@@ -217,7 +219,9 @@ class CalloutContext:
         return self.mem.read(linear_addr, size)
 
     def load_segment_cache(self, name: str, cache: SegmentCache) -> None:
-        """Set the guest's segment register `name` and mirror it in the real CPU."""
+        """Set the guest's segment register `name` (CS too) and mirror it in the real CPU."""
+        if self.fpu is not None:
+            self.fpu.freeze()  # FCS/FDS name the selectors the last x87 instruction ran with
         self.vcpu.segs[name] = cache
         if name != "cs":
             self.engine.load_shadow(

@@ -70,7 +70,7 @@ def _load_cs(
         return Unsupported(f"far transfer through a gate (selector 0x{sel:04x})", insn.eip)
     # QEMU does not set the accessed bit of a code segment on far transfers (measured).
     cpl = ctx.vcpu.cpl
-    ctx.vcpu.segs["cs"] = SegmentCache((sel & ~3) | cpl, desc.base, desc.limit, desc.attr)
+    ctx.load_segment_cache("cs", SegmentCache((sel & ~3) | cpl, desc.base, desc.limit, desc.attr))
     return None
 
 
@@ -124,7 +124,7 @@ def _outer_return(
         return Fault(13, new_ss & ~3, insn.eip)
     if not sdesc.present:
         return Fault(12, new_ss & ~3, insn.eip)
-    ctx.vcpu.segs["cs"] = SegmentCache(sel, desc.base, desc.limit, desc.attr)
+    ctx.load_segment_cache("cs", SegmentCache(sel, desc.base, desc.limit, desc.attr))
     ctx.load_segment_cache("ss", SegmentCache(new_ss, sdesc.base, sdesc.limit, sdesc.attr))
     ctx.set_reg("esp", new_esp)
     for name in ("es", "ds", "fs", "gs"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.callouts.cpuid import cpuid_leaf
+from bt.callouts.fpustate import sync_control
 from bt.exits import Fault, Halt, Unsupported, VcpuExit
 from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS, SegmentCache
 from translator.insn import GuestInsn, MemOp, RegOp
@@ -124,6 +125,7 @@ def lmsw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     value = ctx.read_op(insn.operands[0], 2) & 0xF
     cr0 = ctx.vcpu.cr0
     ctx.vcpu.cr0 = (cr0 & ~0xE) | (value & 0xE) | (cr0 & CR0_PE) | (value & CR0_PE)
+    sync_control(ctx.engine, ctx.vcpu)  # MP, EM, TS act on the copied x87/SSE code
     return None
 
 
@@ -223,6 +225,7 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         vcpu.cr4 = value
     else:
         return _ud(insn)
+    sync_control(ctx.engine, vcpu)  # CR0.MP/EM/TS/NE, CR4.OSFXSR act on copied code
     return None
 
 
@@ -232,6 +235,7 @@ def clts(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if fault is not None:
         return fault
     ctx.vcpu.cr0 &= ~CR0_TS
+    sync_control(ctx.engine, ctx.vcpu)
     return None
 
 
@@ -277,6 +281,9 @@ _MSR_DEFAULTS = {
     0x176: 0,  # IA32_SYSENTER_EIP
     0x277: 0x0007040600070406,  # IA32_PAT reset value
 }
+# DEBUGCTL and the last-branch/last-exception records: QEMU keeps none, reads 0 and ignores
+# writes (measured: guests/channels.asm); they never show where the real CPU branched.
+_MSR_LBR = frozenset({0x1D9, 0x1DB, 0x1DC, 0x1DD, 0x1DE})
 
 
 def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
@@ -289,6 +296,8 @@ def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         value = ctx.tsc.value
     elif index in _MSR_DEFAULTS:
         value = ctx.vcpu.msrs.get(index, _MSR_DEFAULTS[index])
+    elif index in _MSR_LBR:
+        value = 0
     else:
         return _gp0(insn)
     ctx.set_reg("eax", value & 0xFFFFFFFF)
@@ -311,7 +320,7 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         elif index in (0x175, 0x176):
             value &= 0xFFFFFFFF
         ctx.vcpu.msrs[index] = value
-    else:
+    elif index not in _MSR_LBR:
         return _gp0(insn)
     return None
 
@@ -334,7 +343,10 @@ def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def rdtsc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """RDTSC: deterministic virtual time that only moves forward."""
+    """RDTSC: deterministic virtual time that only moves forward; #GP(0) above CPL 0 while
+    CR4.TSD is set (QEMU, the SDM)."""
+    if ctx.vcpu.cr4 & 4 and ctx.vcpu.cpl > 0:
+        return _gp0(insn)
     value = ctx.tsc.rdtsc()
     ctx.set_reg("eax", value & 0xFFFFFFFF)
     ctx.set_reg("edx", value >> 32)

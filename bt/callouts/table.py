@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bt.callouts import control, csaccess, flags, io, segments, system
+from bt.callouts import control, csaccess, flags, fpu, io, segments, system
 from bt.callouts.context import CalloutContext
 from bt.exits import VcpuExit
 from translator.insn import GuestInsn
@@ -73,4 +73,6 @@ HANDLERS: dict[str, Handler] = {
     "cs_check": csaccess.cs_check,
     "cs_patch": csaccess.cs_patch,
     "cs_string": csaccess.string,
+    "fpu_env": fpu.fpu_env,
+    "fxsave": fpu.fxsave,
 }
