@@ -71,7 +71,8 @@ def load_guest(
         kernel = _aout_kludge(path, data, header)
     elif data[:4] != ELF_MAGIC:
         if header is None:
-            raise GuestImageError(f"{path}: not a Multiboot kernel or ELF file")
+            raise GuestImageError(f"{path}: not a Multiboot kernel or ELF file (a flat binary "
+                                  "needs --load-addr ADDR, e.g. --load-addr 1M)")
         raise GuestImageError(
             f"{path}: Multiboot header without load addresses (flag 16) and not an ELF file")
     else:
