@@ -6,17 +6,21 @@ import argparse
 import gc
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 from bt import __version__
-from bt.console import HostConsole
 from bt.errors import BadInput, BtError, InternalError, OptionError
 from bt.options import address, check_output, number
-from bt.runloop import EXIT_BAD_INPUT, EXIT_CRASH, EXIT_LIMIT
+
+if TYPE_CHECKING:
+    from bt.console import HostConsole
+
+# This module imports nothing heavy at its top: main() tunes the collector first, and each
+# command imports what it needs (a run needs the engine; --version and usage errors do not).
+# bt.runloop's statuses, repeated so that usage errors need no engine (a test keeps them equal).
+EXIT_BAD_INPUT, EXIT_CRASH, EXIT_LIMIT = 2, 4, 6
 
 EXIT_INTERNAL = 70
 DEMO_SUCCESS = (0 << 1) | 1  # the built-in demo writes 0 to the exit port when it is done
@@ -185,11 +189,12 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _demo_path() -> str:
-    return str(resources.files("bt").joinpath("demo/demo.elf"))
+    return str(Path(__file__).with_name("demo") / "demo.elf")  # package data, next to bt/
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`bt run`: boot the guest and run it to the end."""
+    from bt.console import HostConsole
     from bt.loader import load_guest
     from bt.machine import Machine, MachineConfig
 
@@ -336,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug in bt: one line, the traceback only on request
         if os.environ.get("BT_TRACEBACK"):
+            import traceback
+
             traceback.print_exc()
         sys.stderr.write(f"bt: internal error: {type(exc).__name__}: {exc} "
                          "(set BT_TRACEBACK=1 for details)\n")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import sys
 import termios
 import time
@@ -22,6 +21,13 @@ SERIAL_TOP = 27  # COM1 scrolls from this terminal row down: 25 screen rows, a r
 MIN_SERIAL_ROWS = 2  # fewer rows below the screen: COM1 output is held until the end instead
 
 
+def _terminal_rows() -> int:
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).lines
+    except (OSError, ValueError):  # not a terminal
+        return 24
+
+
 class HostConsole:
     """Polled by the run loop at its safe points; never blocks the guest."""
 
@@ -32,7 +38,7 @@ class HostConsole:
         self._kbd = kbd
         self._vga = vga
         self._out = out or sys.stdout
-        self._rows = rows if rows is not None else shutil.get_terminal_size((80, 24)).lines
+        self._rows = rows if rows is not None else _terminal_rows()
         # COM1 output goes live into a scroll region below the screen when the terminal has
         # room for it; the region keeps its own cursor (saved and restored around each write).
         self._serial_live = vga is not None and self._rows - SERIAL_TOP + 1 >= MIN_SERIAL_ROWS

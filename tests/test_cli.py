@@ -183,3 +183,10 @@ def test_flat_binary_hint_and_address_suffixes(tmp_path: Path) -> None:
     for addr in ("1M", "1m", "0x100000", "1048576", "1024K"):
         proc = bt("run", guest, "--load-addr", addr)
         assert proc.returncode == 1, (addr, proc.stderr)
+
+
+def test_cli_statuses_are_the_run_loops() -> None:
+    from bt import cli, runloop
+
+    assert (cli.EXIT_BAD_INPUT, cli.EXIT_CRASH, cli.EXIT_LIMIT) == (
+        runloop.EXIT_BAD_INPUT, runloop.EXIT_CRASH, runloop.EXIT_LIMIT)
