@@ -43,6 +43,7 @@ class HostConsole:
         # room for it; the region keeps its own cursor (saved and restored around each write).
         self._serial_live = vga is not None and self._rows - SERIAL_TOP + 1 >= MIN_SERIAL_ROWS
         self._held = bytearray()
+        self._pending = bytearray()  # live COM1 bytes not drawn yet (a line, or until a poll)
         self._serial_line_open = False
         self._fd: int | None = None
         self._saved: list[Any] | None = None
@@ -67,6 +68,7 @@ class HostConsole:
 
     def close(self) -> None:
         """Give the terminal back as it was; leave the cursor below the screen."""
+        self._flush_serial()
         if self._fd is not None and self._saved is not None:
             termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
             self._fd = None
@@ -84,7 +86,8 @@ class HostConsole:
         self._out.flush()
 
     def serial(self, data: bytes) -> None:
-        """COM1 output: shown at once below the screen (or kept for the end if no room)."""
+        """COM1 output: shown below the screen at each newline and each poll, so a prompt
+        shows while the guest waits (or kept for the end if the terminal has no room)."""
         if not data:
             return
         if not self._serial_live:
@@ -93,6 +96,15 @@ class HostConsole:
             else:
                 self._held.extend(data)
             return
+        self._pending.extend(data)  # the UART sends a byte at a time: draw lines, not bytes
+        if b"\n" in data:
+            self._flush_serial()
+
+    def _flush_serial(self) -> None:
+        if not self._pending:
+            return
+        data = bytes(self._pending)
+        self._pending.clear()
         self._out.write("\x1b8")  # back to where COM1 text stopped
         self._write_bytes(data)
         self._serial_line_open = not data.endswith(b"\n")
@@ -126,6 +138,7 @@ class HostConsole:
         if now - self._last_poll < POLL_S:
             return
         self._last_poll = now
+        self._flush_serial()
         self._read_keys(0.0)
         if self._vga is not None and now - self._last_draw >= REDRAW_S:
             self._last_draw = now
@@ -133,6 +146,7 @@ class HostConsole:
 
     def wait(self, timeout: float) -> bool:
         """While the guest halts: wait up to `timeout` s for a key; True if one came."""
+        self._flush_serial()
         if self._vga is not None:
             self.redraw()
         if self._fd is None:

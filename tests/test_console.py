@@ -30,10 +30,15 @@ def test_serial_prompt_is_shown_while_the_guest_runs() -> None:
     assert f"\x1b[{SERIAL_TOP};40r".encode() in raw.getvalue()  # the scroll region below
     console.redraw()
     drawn = len(raw.getvalue())
-    console.serial(b"login: ")
+    console.serial(b"boot ok\n")  # a whole line shows at once
     shown = raw.getvalue()[drawn:]
     # Back to COM1's own cursor, the text, COM1's cursor saved, the VGA cursor put back.
-    assert shown.startswith(b"\x1b8login: \x1b7")
+    assert shown.startswith(b"\x1b8boot ok\n\x1b7")
+    drawn = len(raw.getvalue())
+    for byte in b"login: ":  # the UART sends byte by byte
+        console.serial(bytes((byte,)))
+    console.wait(0.0)  # the guest waits for a key: the prompt is on the screen by then
+    assert raw.getvalue()[drawn:].startswith(b"\x1b8login: \x1b7")
     console.close()
     tail = raw.getvalue()
     assert tail.count(b"login: ") == 1  # not repeated at the end
