@@ -61,10 +61,17 @@ def record_qemu_trace(
         _, records = read_qemu_log(str(log))
         n = 0
         started = False
+        last: tuple[int, tuple[int, ...]] | None = None
         with TraceWriter(out, "insn", "qemu", path.name) as w:
             for r in records:
                 started = started or r.eip == image.entry
-                if started and r.regs is not None and r.eip is not None:
+                if not started or r.regs is None or r.eip is None:
+                    continue
+                # QEMU logs an instruction twice when its main loop kicks the vCPU out before
+                # the instruction ran (more often on a loaded host): the same address with the
+                # same registers is one instruction, as `bt trace diff` counts it too.
+                if (r.eip, r.regs) != last:
                     w.exec(r.eip, list(r.regs))
                     n += 1
+                last = (r.eip, r.regs)
     return n

@@ -43,6 +43,10 @@ def test_qemu_trace_of_a_bundled_guest_equals_bts(tmp_path: Path) -> None:
     diff = bt("trace", "diff", str(ours), str(ref))
     assert diff.returncode == 0, diff.stdout
     assert diff.stdout.startswith("traces equal (")
+    # One record per instruction: QEMU's repeated log entries are dropped, so the count is bt's.
+    _, ours_records = open_trace(str(ours))
+    n_bt = sum(1 for r in ours_records if r.kind == "exec")
+    assert proc.stdout.strip().endswith(f": {n_bt} instructions recorded"), proc.stdout
 
 
 def test_qemu_trace_refuses_a_flat_binary_and_a_bad_output(tmp_path: Path) -> None:
