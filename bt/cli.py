@@ -194,7 +194,6 @@ def _demo_path() -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`bt run`: boot the guest and run it to the end."""
-    from bt.console import HostConsole
     from bt.loader import load_guest
     from bt.machine import Machine, MachineConfig
 
@@ -242,6 +241,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             sink,
         )
         if args.display or (args.keys is None and sys.stdin.isatty()):
+            from bt.console import HostConsole
+
             console = HostConsole(machine.kbd if args.keys is None else None,
                                   machine.vga if args.display else None)
             console.open()
