@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import platform
+import os
 import struct
 import sys
 
@@ -50,7 +50,8 @@ def _sysv_x86_64(stop: int) -> bytes:
 
 def sysv_x86_64_host() -> bool:
     """Whether host code for x86-64 with the System V calling convention can run here."""
-    if platform.machine().lower() not in ("x86_64", "amd64") or sys.platform == "win32":
+    # os.uname, not the platform module (~15 ms of bt's start-up): the same answer on POSIX.
+    if sys.platform == "win32" or os.uname().machine.lower() not in ("x86_64", "amd64"):
         return False
     return ctypes.sizeof(ctypes.c_void_p) == 8
 

@@ -6,16 +6,22 @@ import argparse
 import gc
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
+from bt import __version__
 from bt.errors import INTERNAL_ERRORS, BadInput, BtError, OptionError, TranslationError
+from bt.options import address, check_output, number
 from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH
 
+if TYPE_CHECKING:
+    from bt.console import HostConsole
+
+# This module imports nothing heavy at its top: main() tunes the collector first, and each
+# command imports what it needs (a run needs the engine; --version and usage errors do not).
 EXIT_INTERNAL = 70
+DEMO_SUCCESS = (0 << 1) | 1  # the built-in demo writes 0 to the exit port when it is done
 DEFAULT_CACHE_MIB = 128  # cache/cache.py's DEFAULT_HOST_BUDGET (not imported: start-up time)
 MAX_CACHE_MIB = 16384
 MAX_MEM_MIB = 3072
@@ -25,28 +31,25 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and status 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"bt: error: {message} (try: bt {self.prog.split()[-1]} --help)\n")
+        sys.stderr.write(f"bt: error: {message} (try: {self.prog} --help)\n")
         sys.exit(EXIT_BAD_INPUT)
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = _Parser(prog="bt", description="Binary-translation virtual machine for x86 guests.")
+    parser = _Parser(prog="bt", description="Binary-translation virtual machine for x86 guests.",
+                     epilog="bt run exits with the guest's status: (V << 1) | 1 when it writes V "
+                            "to port 0xf4, 0 when it halts or the built-in demo succeeds, 2 bad "
+                            "input, 4 guest crash, 6 limit reached, 70 internal error.")
+    parser.add_argument("--version", action="version", version=f"bt {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser("run", help="run a guest (the built-in demo when none is given)")
     run.add_argument("guest", nargs="?", help="Multiboot ELF kernel or flat binary")
-    run.add_argument("--mem", type=_int, default=128, metavar="MIB", help="guest RAM (128)")
+    run.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
     run.add_argument("--append", default="", metavar="STR", help="kernel command line")
     run.add_argument("--serial", default="stdio", metavar="stdio|file:PATH|none",
                      help="where COM1 output goes (stdio)")
-    run.add_argument("--max-insns", type=_int, metavar="N",
+    run.add_argument("--max-insns", type=number, metavar="N",
                      help="stop after N guest instructions (counts instructions: slower)")
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long")
     run.add_argument("--stats", action="store_true", help="print engine statistics on stderr")
@@ -68,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "keys typed on a terminal stdin go to the guest")
     run.add_argument("--display", action="store_true",
                      help="show the VGA text screen live in the terminal")
-    run.add_argument("--cache-size", type=_int, default=DEFAULT_CACHE_MIB, metavar="MIB",
+    run.add_argument("--cache-size", type=number, default=DEFAULT_CACHE_MIB, metavar="MIB",
                      help="host memory the translation cache may use, code and records "
                           f"({DEFAULT_CACHE_MIB}); full, it is flushed whole")
     run.add_argument("--cache-dir", metavar="DIR",
@@ -77,9 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the translation cache to FILE (SQLite) at the end of the run")
     run.add_argument("--inspect", action="store_true",
                      help="open the translation-cache inspector at the end of the run")
-    run.add_argument("--load-addr", type=_int, metavar="ADDR",
-                     help="load GUEST as a flat binary at ADDR")
-    run.add_argument("--entry", type=_int, metavar="ADDR",
+    run.add_argument("--load-addr", type=address, metavar="ADDR",
+                     help="load GUEST as a flat binary at ADDR (0x100000, 1048576, 1M)")
+    run.add_argument("--entry", type=address, metavar="ADDR",
                      help="entry point of a flat binary (default: --load-addr)")
     inspect = sub.add_parser("inspect", help="browse or export a saved translation cache")
     inspect.add_argument("file", help="a cache file written by bt run --save-cache")
@@ -89,18 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write drcov coverage (and hit counts to OUT.hits.csv)")
     trace = sub.add_parser("trace", help="work with execution traces")
     tsub = trace.add_subparsers(dest="trace_command", parser_class=_Parser)
+    qemu = tsub.add_parser("qemu", help="record QEMU's instruction trace of a Multiboot kernel")
+    qemu.add_argument("kernel", help="a Multiboot kernel (ELF or a.out kludge)")
+    qemu.add_argument("-o", "--out", required=True, metavar="FILE",
+                      help="the bt-trace to write (.gz compresses)")
+    qemu.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
+    qemu.add_argument("--append", default="", metavar="STR", help="kernel command line")
+    qemu.add_argument("--icount", action="store_true",
+                      help="QEMU's time from instructions executed (-icount shift=0): for "
+                           "kernels that read the PIT or wait for timer interrupts")
+    qemu.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                      help="give up when QEMU runs longer (300)")
     diff = tsub.add_parser("diff", help="report the first divergence between two traces")
     diff.add_argument("a", help="a bt-trace file (.gz for gzip)")
     diff.add_argument("b", help="another bt-trace file")
     diff.add_argument("--ignore", default="", metavar="REG,...",
                       help="registers not to compare (e.g. eflags,cr3)")
-    diff.add_argument("--start-at", type=_int, metavar="ADDR",
+    diff.add_argument("--start-at", type=address, metavar="ADDR",
                       help="start comparing at the first record at guest address ADDR")
     diff.add_argument("--nondet", action="append", default=[], metavar="START-END",
                       help="a guest address range whose results differ by design (RDTSC): "
                            "compared by address only; the values it leaves different count "
                            "as equal from then on (repeatable)")
-    diff.add_argument("--context", type=_int, default=5, metavar="N",
+    diff.add_argument("--context", type=number, default=5, metavar="N",
                       help="records shown before the divergence (5)")
     return parser
 
@@ -117,11 +131,20 @@ def _range(spec: str) -> tuple[int, int]:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    """`bt trace diff A B`: 0 when equal, 1 when they differ, 2 for bad input."""
+    """`bt trace diff A B`: 0 when equal, 1 when they differ, 2 for bad input;
+    `bt trace qemu KERNEL -o OUT`: 0 when recorded."""
+    if args.trace_command == "qemu":
+        from bt.qemutrace import record_qemu_trace
+
+        check_output("--out", args.out)
+        n = record_qemu_trace(args.kernel, args.out, args.mem, args.append,
+                              ("-icount", "shift=0") if args.icount else (), args.timeout)
+        sys.stdout.write(f"{args.out}: {n} instructions recorded\n")
+        return 0
     from bt.tracediff import diff_traces, format_diff
 
     if args.trace_command != "diff":
-        raise OptionError("trace: expected a subcommand: diff")
+        raise OptionError("trace: expected a subcommand: diff or qemu")
     ignore = {r.strip().lower() for r in args.ignore.split(",") if r.strip()}
     nondet = [_range(spec) for spec in args.nondet]
     result = diff_traces(args.a, args.b, ignore, args.start_at, max(args.context, 0), nondet)
@@ -165,12 +188,13 @@ def _check_options(args: argparse.Namespace) -> None:
         raise OptionError(f"--timeout: must be positive, got {args.timeout}")
     if args.entry is not None and args.load_addr is None:
         raise OptionError("--entry needs --load-addr (it is for flat binaries)")
-    if args.load_addr is not None and not 0 <= args.load_addr < 1 << 32:
-        raise OptionError(f"--load-addr: 0x{args.load_addr:x} is not a 32-bit address")
+    for option, path in (("--trace", args.trace), ("--save-cache", args.save_cache)):
+        if path is not None:
+            check_output(option, path)
 
 
 def _demo_path() -> str:
-    return str(resources.files("bt").joinpath("demo/demo.elf"))
+    return str(Path(__file__).with_name("demo") / "demo.elf")  # package data, next to bt/
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -192,14 +216,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             keys = Path(args.keys).read_bytes()
         except OSError as exc:
             raise OptionError(f"--keys: cannot read {args.keys}: {exc.strerror}") from None
-    held = bytearray()  # with --display, serial output waits until the screen is closed
+    console: HostConsole | None = None
+    early = bytearray()  # with --display: COM1 output before the console exists
     sink: Callable[[bytes], None]
-    fh: IO[bytes] | None
+    fh: IO[bytes] | None = None
     if args.display and args.serial == "stdio":
-        sink, fh = held.extend, None
+        def sink(data: bytes) -> None:
+            if console is None:
+                early.extend(data)
+            else:
+                console.serial(data)
     else:
         sink, fh = _serial_sink(args.serial)
-    console = None
     try:
         machine = Machine(
             MachineConfig(
@@ -224,13 +252,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             console = HostConsole(machine.kbd if args.keys is None else None,
                                   machine.vga if args.display else None)
             console.open()
+            console.serial(bytes(early))
             machine.attach_console(console.poll, console.wait)
         result = machine.run(max_insns=args.max_insns, timeout=args.timeout)
     finally:
         if console is not None:
             console.close()
-        if held:
-            sys.stdout.buffer.write(held)
+        elif early:
+            sys.stdout.buffer.write(early)
         sys.stdout.flush()
         if fh is not None:
             fh.close()
@@ -270,6 +299,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.kind in ("limit", "signal"):
         sys.stderr.write(f"bt: guest stopped at 0x{result.eip:08x}: {result.message}\n")
         return result.status
+    if args.guest is None and result.kind == "exit-port" and result.status == DEMO_SUCCESS:
+        return 0  # the demo ends as QEMU runs it (port 0xf4, value 0); `bt run` reports success
     return result.status
 
 
@@ -287,7 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv:
         argv = ["run"]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the subcommand whose options these are not
+        words = ["bt", args.command, getattr(args, "trace_command", None)]
+        sub = _Parser(prog=" ".join(w for w in words if w))
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
             return cmd_run(args)
@@ -313,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug in bt: one line, the traceback only on request
         if os.environ.get("BT_TRACEBACK"):
+            import traceback
+
             traceback.print_exc()
         sys.stderr.write(f"bt: internal error: {type(exc).__name__}: {exc} "
                          "(set BT_TRACEBACK=1 for details)\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -142,6 +141,8 @@ class Machine:
             self.kbd.type_text(config.keys.decode("latin-1"))
         self.store: PersistentStore | None = None
         if config.cache_dir is not None:
+            import sqlite3  # here only: a run without --cache-dir starts faster without it
+
             try:
                 self.store = PersistentStore(config.cache_dir)
             except (OSError, sqlite3.Error) as exc:

@@ -141,32 +141,60 @@ def _record(item: list[Any]) -> TraceRecord:
     raise ValueError(f"unknown record {tag!r}")
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+HEADER_MAX = 1 << 16  # a header line is ~200 bytes: more means the file is something else
+
+
+def _open_read(path: str) -> IO[str]:
+    """Open for reading, gzip or not by the file's first bytes (whatever its name)."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+    if magic == GZIP_MAGIC:
+        return gzip.open(path, "rt", encoding="ascii")
+    return open(path, encoding="ascii")  # noqa: SIM115 - the caller closes it
+
+
 def open_trace(path: str) -> tuple[TraceHeader, Iterator[TraceRecord]]:
     """The header and a lazy iterator over the records of the trace at `path`."""
     try:
-        fh = _open(path, "r")
-        first = fh.readline()
+        fh = _open_read(path)
     except FileNotFoundError:
         raise TraceFileError(f"{path}: no such file") from None
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise TraceFileError(f"{path}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise TraceFileError(f"{path}: is a directory, not a trace") from None
+    except OSError as exc:
+        raise TraceFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
+        first = fh.readline(HEADER_MAX)
         head = json.loads(first)
         if not isinstance(head, dict) or head.get("format") != FORMAT:
-            raise ValueError("not a bt-trace")
+            raise ValueError("its first line is no bt-trace header")
         if head.get("version") != VERSION:
             raise ValueError(f"version {head.get('version')} (this bt reads {VERSION})")
         header = TraceHeader(head["level"], head["source"], head["guest"], tuple(head["regs"]))
+    except (OSError, EOFError, UnicodeDecodeError):
+        fh.close()
+        raise TraceFileError(f"{path}: not a bt-trace file (binary data; record one with "
+                             "bt run --trace or bt trace qemu)") from None
     except (ValueError, KeyError, TypeError) as exc:
         fh.close()
-        raise TraceFileError(f"{path}: not a bt-trace file ({exc})") from None
+        reason = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise TraceFileError(f"{path}: not a bt-trace file ({reason}; record one with "
+                             "bt run --trace or bt trace qemu)") from None
 
     def records() -> Iterator[TraceRecord]:
+        n = 1
         with fh:
-            for n, line in enumerate(fh, start=2):
-                try:
-                    yield _record(json.loads(line))
-                except (ValueError, IndexError, TypeError):
-                    raise TraceFileError(f"{path}:{n}: malformed record") from None
+            try:
+                for n, line in enumerate(fh, start=2):  # noqa: B007 - n names the bad line
+                    item = json.loads(line)
+                    if not isinstance(item, list):
+                        raise ValueError("not an array")
+                    yield _record(item)
+            except (ValueError, IndexError, TypeError):
+                raise TraceFileError(f"{path}:{n}: malformed record") from None
+            except (OSError, EOFError, UnicodeDecodeError):
+                raise TraceFileError(f"{path}:{n}: cannot read (truncated or binary data)"
+                                     ) from None
 
     return header, records()

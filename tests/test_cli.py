@@ -48,6 +48,11 @@ def flat(tmp_path: Path, text: str) -> str:
         (["run", "--entry", "0x100000"], "--entry needs --load-addr"),
         (["run", "--bogus"], "unrecognized arguments"),
         (["fly"], "invalid choice"),
+        (["run", "--load-addr", "1Q"], "not an address"),
+        (["run", "--load-addr", "4G"], "not a 32-bit address"),
+        (["run", "--trace", "/no/such/dir/x.gz"], "--trace: cannot write /no/such/dir/x.gz"),
+        (["run", "--save-cache", "/no/such/dir/c.sqlite"], "--save-cache: cannot write"),
+        (["run", "--trace", "/"], "--trace: / is a directory"),
     ],
 )
 def test_bad_options(args: list[str], words: str) -> None:
@@ -123,3 +128,66 @@ def test_vga_dump_shows_the_screen() -> None:
     lines = proc.stdout.splitlines()
     assert len(lines) == 25
     assert lines[0] == "SeaBIOS (version 1.16.2-debian-1.16.2-1)"  # left by QEMU's firmware
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["--bogus"], "(try: bt --help)"),
+        (["run", "--bogus"], "(try: bt run --help)"),
+        (["run", "--mem", "lots"], "(try: bt run --help)"),
+        (["trace", "diff"], "(try: bt trace diff --help)"),
+        (["trace", "diff", "a", "b", "--bogus"], "(try: bt trace diff --help)"),
+        (["trace", "qemu", "k.elf"], "(try: bt trace qemu --help)"),
+        (["inspect"], "(try: bt inspect --help)"),
+    ],
+)
+def test_usage_errors_name_the_command(args: list[str], hint: str) -> None:
+    proc = bt(*args)
+    one_line_error(proc, 2, hint)
+
+
+def test_output_paths_are_checked_before_the_run(tmp_path: Path) -> None:
+    # The guest would spin until --max-insns: a refused path must stop bt before it runs.
+    guest = flat(tmp_path, "l: out 0xe9, al; jmp l")
+    for option in ("--trace", "--save-cache"):
+        proc = bt("run", guest, "--load-addr", "1M", "--max-insns", "1000000",
+                  option, str(tmp_path / "missing" / "out"))
+        one_line_error(proc, 2, f"{option}: cannot write")
+        assert proc.stdout == ""
+
+
+def test_version_and_python_m_bt() -> None:
+    from bt import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "bt", "--version"], capture_output=True,
+                          text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0 and proc.stdout.strip() == f"bt {__version__}"
+
+
+def test_demo_exits_0_as_qemu_prints_it() -> None:
+    # The demo writes 0 to port 0xf4 (QEMU: status 1, guests/expected/demo.status); `bt run`
+    # with no guest reports the demo's success as 0, the same file named explicitly gives 1.
+    expected = (ROOT / "guests" / "expected" / "demo.serial").read_text()
+    assert (ROOT / "guests" / "expected" / "demo.status").read_text().strip() == "1"
+    proc = subprocess.run([sys.executable, "-m", "bt"], capture_output=True, text=True,
+                          timeout=120, env={"PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected and proc.stderr == ""
+    assert bt("run", str(ROOT / "bt" / "demo" / "demo.elf")).returncode == 1
+
+
+def test_flat_binary_hint_and_address_suffixes(tmp_path: Path) -> None:
+    guest = flat(tmp_path, "mov al, 0; out 0xf4, al")
+    one_line_error(bt("run", guest), 2, "needs --load-addr ADDR")
+    for addr in ("1M", "1m", "0x100000", "1048576", "1024K"):
+        proc = bt("run", guest, "--load-addr", addr)
+        assert proc.returncode == 1, (addr, proc.stderr)
+
+
+def test_the_cli_module_loads_no_engine() -> None:
+    """Usage errors and --version answer without Unicorn, Capstone or the run loop loaded."""
+    code = ("import sys, bt.cli; heavy = {'unicorn', 'capstone', 'bt.runloop', 'bt.engine'}; "
+            "sys.exit(sorted(heavy & set(sys.modules)) or 0)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -237,6 +237,66 @@ def test_terminal_interface(runs: dict[str, Run]) -> None:
     cf.close()
 
 
+def _rows_whole(screen: str, cf: CacheFile, block_id: int, cache_addr: bool) -> int:
+    """How many of the block's instruction rows are on the screen with the guest instruction
+    and its whole translation side by side (and the cache address when it is shown)."""
+    whole = 0
+    for r in block_rows(cf, block_id):
+        if r.guest is None or r.translated is None:
+            continue
+        pattern = (re.escape(f"0x{r.guest.eip:08x}") + r"\s+" + re.escape(r.guest.text)
+                   + r"\s+" + re.escape(r.guest.rule) + r"\s+->\s+"
+                   + (re.escape(f"0x{r.translated.address:08x}") + r"\s+" if cache_addr else "")
+                   + re.escape(r.translated.text) + r"\s*(?:│|$)")
+        whole += bool(re.search(pattern, screen, re.MULTILINE))
+    return whole
+
+
+def test_terminal_interface_at_80x24_and_120x30(runs: dict[str, Run]) -> None:
+    cf = open_cache(str(runs["io"].cache))
+    hottest = cf.blocks(sort="hotness")[0]
+    guest_rows = sum(1 for r in block_rows(cf, hottest.id)
+                     if r.guest is not None and r.translated is not None)
+    assert guest_rows >= 4
+
+    async def drive() -> None:
+        from textual.widgets import Static
+
+        app = InspectorApp(cf)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            # One pane at a time: the list first, every column of it.
+            screen = screen_text(app)
+            assert re.search(rf"#{hottest.id}\s+0x{hottest.linear:08x}\s+{hottest.insn_count}"
+                             rf"\s+{hottest.code_size}\s+{hottest.hotness}\b", screen)
+            await pilot.press("enter")
+            await pilot.pause()
+            screen = screen_text(app)
+            assert f"Block #{hottest.id}  guest 0x{hottest.eip:08x}" in screen
+            assert _rows_whole(screen, cf, hottest.id, cache_addr=False) == guest_rows, screen
+            # The cache address left out of the rows is in the panel below them.
+            first = block_rows(cf, hottest.id)[0]
+            assert first.translated is not None
+            why = str(app.query_one("#why", Static).render())
+            assert f"cache 0x{first.translated.address:08x}" in why
+            await pilot.press("l")
+            await pilot.pause()
+            assert f"Block #{hottest.id}  guest" not in screen_text(app)
+            assert f"#{hottest.id}" in screen_text(app)
+        app = InspectorApp(cf)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause()
+            # Side by side: the compact list and the block view with cache addresses.
+            screen = screen_text(app)
+            assert re.search(rf"#{hottest.id}\s+0x{hottest.linear:08x}\s+{hottest.hotness}\b",
+                             screen)
+            assert f"Block #{hottest.id}  guest 0x{hottest.eip:08x}" in screen
+            assert _rows_whole(screen, cf, hottest.id, cache_addr=True) == guest_rows, screen
+
+    asyncio.run(drive())
+    cf.close()
+
+
 # -- the HTML report in a real browser ---
 
 def _png_info(data: bytes) -> tuple[int, int, int]:

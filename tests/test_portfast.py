@@ -17,7 +17,7 @@ from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 from bt.nativeio import UNLIMITED
 from bt.portfast import REALTIME_BUDGET
-from bt.runloop import RunResult
+from bt.runresult import RunResult
 from bt.timebase import VirtualClock
 from translator.bake import Bake
 from translator.insn import GuestInsn

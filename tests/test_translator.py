@@ -138,3 +138,16 @@ def test_assembler_templates_are_checked() -> None:
     assert code == b"\xe9" + (0x2000 - 0x1005).to_bytes(4, "little")
     with pytest.raises(AssemblyError):
         a.assemble("not_an_instruction eax")
+
+
+def test_known_encodings_are_keystones_and_spare_loading_it() -> None:
+    from translator.assembler import KNOWN_ENCODINGS, Assembler
+
+    asm = Assembler()
+    for text, code in KNOWN_ENCODINGS.items():
+        assert asm.keystone(text) == code, text
+    fresh = Assembler()
+    for text, code in KNOWN_ENCODINGS.items():
+        assert fresh.assemble(text) == code
+    assert fresh.keystone_calls == 0  # the start-up sequences never load Keystone
+    assert fresh.assemble("nop; ret") == bytes((0x90, 0xC3)) and fresh.keystone_calls == 1

@@ -1,6 +1,7 @@
 """Benchmark: each guest under the engine, under bare Unicorn and under QEMU, side by side.
 
     python tools/bench.py [--runs N] [GUEST ...]
+    python tools/bench.py --startup [--runs N]
 
 Prints, per guest, the median wall time of N runs of the guest's execution (machine set-up and
 loading excluded for the engine and bare Unicorn; QEMU's time is its whole process, firmware
@@ -10,15 +11,22 @@ Python per 1000 guest instructions (instructions counted once by an instrumented
 The serial guests (serialout, serialpoll: 4 MiB to COM1, blindly or polling LSR) get a table
 of their own: bytes per second under the engine, with the native port fast path and with
 every access a callout (a 256 KiB run, the fast path disabled), and under QEMU (-serial null).
+--startup measures what `bt run` costs before the guest runs: the CPU time (user + system) of
+whole `bt run` processes on a kernel of three instructions that exits at once, beside the
+Python interpreter doing nothing and QEMU booting its firmware and the same kernel.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +155,52 @@ def run_qemu(name: str, serial: str = "null") -> float | None:
     return time.perf_counter() - start
 
 
+def tiny_kernel() -> bytes:
+    """A Multiboot kernel by the header's addresses (flag 16): `mov al, 0; out 0xf4, al` at
+    0x100020, so bt and QEMU load and run the same three instructions and stop."""
+    load, magic, flags = 0x100000, 0x1BADB002, 0x00010000
+    header = struct.pack("<8I", magic, flags, -(magic + flags) & 0xFFFFFFFF,
+                         load, load, 0, 0, load + 0x20)
+    return header + bytes(0x20 - len(header)) + bytes((0xB0, 0x00, 0xE6, 0xF4, 0xF4))
+
+
+def _cpu_seconds(cmd: list[str], cwd: str) -> float:
+    """User + system CPU time of one child process running `cmd`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=120, check=False,
+                   stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def startup(runs: int) -> None:
+    """Print the start-up cost of `bt run` (median and best of `runs` processes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "tiny.elf").write_bytes(tiny_kernel())
+        cases = [("python -c pass", [sys.executable, "-c", "pass"]),
+                 ("bt run tiny.elf", [sys.executable, "-m", "bt", "run", "tiny.elf"])]
+        qemu = shutil.which("qemu-system-i386")
+        if qemu is not None:
+            cases.append(("qemu -kernel tiny.elf", [
+                qemu, "-kernel", "tiny.elf", "-display", "none", "-serial", "null", "-m", "128",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot"]))
+        print(f"{'process':<22} {'CPU median (s)':>15} {'CPU best (s)':>13}")
+        for name, cmd in cases:
+            times = [_cpu_seconds(cmd, tmp) for _ in range(runs)]
+            print(f"{name:<22} {statistics.median(times):15.3f} {min(times):13.3f}")
+        print(f"{runs} runs each; user + system CPU time of the whole process")
+
+
 def main() -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--startup", action="store_true", help="measure bt run's start-up only")
     ap.add_argument("guests", nargs="*", default=[*GUESTS, *SERIAL])
     args = ap.parse_args()
+    if args.startup:
+        startup(args.runs)
+        return 0
     tune_gc()  # as `bt run` does
     unknown = [g for g in args.guests if g not in GUESTS and g not in SERIAL]
     if unknown:

@@ -8,7 +8,8 @@ summary screen holds the panels: cache occupancy, hit rate, callouts by kind, in
 Keys: a/h/z/c sort the list by address, hotness, size, callouts (again: reverse); / searches
 by guest address or mnemonic (escape clears); 0-9 or enter on an exit row follow that exit
 slot's link; p goes to the hottest block chained into this one; b or backspace
-goes back; s shows the summary; q quits.
+goes back; s shows the summary; l shows the list (below 120 columns the list and the block view
+take the screen in turn); q quits.
 """
 
 from __future__ import annotations
@@ -16,95 +17,35 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from bt.inspector.align import Row, block_rows, describe_link, link_target, times
-from bt.inspector.model import Block, CacheFile, Link, SortKey, Summary, parse_address
-
-RULE_STYLES = {
-    "copy": "",
-    "inline": "black on #8fd19e",
-    "callout": "black on #e8c547",
-    "callout-exit": "black on #e8913a",
-    "branch": "black on #7fb2f0",
-    "indirect": "black on #b896f0",
-    "exit": "#9aa3b5",
-}
-"""How each rule is drawn; copied instructions stay plain so the rewritten ones stand out."""
+from bt.inspector.align import Row, block_rows, describe_link, link_target
+from bt.inspector.blockview import links_text, side_cells
+from bt.inspector.model import Block, CacheFile, Link, SortKey, parse_address
+from bt.inspector.summary import SummaryScreen
 
 _DEFAULT_DESC: dict[SortKey, bool] = {"address": False, "hotness": True, "size": True,
                                       "callouts": True}
 
-
-def _cell(text: str, rule: str) -> Text:
-    return Text(text, style=RULE_STYLES.get(rule, ""), no_wrap=True)
+# Layout by terminal width. From WIDE columns on, the list (all its columns) and the block view
+# (reasons included) stand side by side; from SPLIT on, the list keeps block number, address
+# and hotness and the reasons live in the panel below the rows only; below SPLIT one pane
+# fills the screen at a time (enter opens a block, l goes back to the list), and below
+# NO_CACHE_ADDR the translation's cache addresses are left to the panel too, so guest and
+# translated instructions still fit whole at 80 columns.
+WIDE, SPLIT, NO_CACHE_ADDR = 160, 120, 96
+SHORT = 30  # fewer rows: the panels under the block view take two lines each
+SIDE_COLUMNS = ("guest eip", "guest instruction", "rule", "", "cache addr", "translation", "why")
+LIST_COLUMNS = ("#", "guest addr", "insns", "size", "hot", "callouts", "chained")
+COMPACT_LIST = ("#", "guest addr", "hot")
 
 
 def _hotness(b: Block) -> str:
     return f"{b.hotness}" if b.executions is not None else f"{b.hotness}+"
-
-
-class SummaryScreen(Screen[None]):
-    """The summary panels: cache occupancy, hit rate, callouts by kind, invalidations."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,s,q", "app.pop_screen", "Back to blocks"),
-    ]
-
-    def __init__(self, cf: CacheFile) -> None:
-        super().__init__()
-        self.cf = cf
-
-    def compose(self) -> ComposeResult:
-        s = self.cf.summary()
-        yield Header()
-        with Horizontal(id="panels-top"):
-            yield Static(_occupancy_text(s), id="occupancy", classes="panel")
-            yield Static(_hit_rate_text(s), id="hit-rate", classes="panel")
-        with Horizontal(id="panels-bottom"):
-            with Vertical(classes="panel"):
-                yield Static(f"Callouts by kind ({s.callouts} in all)", classes="title")
-                yield DataTable(id="callouts", cursor_type="row")
-            with Vertical(classes="panel"):
-                saved = self.cf.invalidations()
-                yield Static(f"Invalidations: {s.invalidations} in the run, "
-                             f"the last {len(saved)} saved", classes="title")
-                yield DataTable(id="invalidations", cursor_type="row")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        s = self.cf.summary()
-        kinds = self.query_one("#callouts", DataTable)
-        kinds.add_columns("kind", "count", "share")
-        for kind, n in s.callouts_by_kind.items():
-            share = f"{100 * n / s.callouts:.1f}%" if s.callouts else "-"
-            kinds.add_row(kind, Text(str(n), justify="right"), Text(share, justify="right"))
-        invs = self.query_one("#invalidations", DataTable)
-        invs.add_columns("#", "reason", "page", "block eip", "cache addr")
-        for inv in self.cf.invalidations():
-            page = "-" if inv.page is None else f"0x{inv.page:08x}"
-            invs.add_row(str(inv.seq), inv.reason, page, f"0x{inv.eip:08x}",
-                         f"0x{inv.code_addr:08x}")
-
-
-def _occupancy_text(s: Summary) -> str:
-    rules = ", ".join(f"{r} {n}" for r, n in s.rules.items())
-    return (f"Cache occupancy\n"
-            f"{s.code_bytes} of {s.capacity} bytes: {100 * s.occupancy:.4f}%\n"
-            f"{s.blocks} blocks, {s.guest_insns_translated} guest instructions\n"
-            f"rules: {rules}")
-
-
-def _hit_rate_text(s: Summary) -> str:
-    run = "not counted (run with --count-insns)" if s.guest_insns is None else str(s.guest_insns)
-    return (f"Hit rate\n"
-            f"{100 * s.hit_rate:.2f}%: {s.hits} of {s.lookups} lookups by the monitor\n"
-            f"{s.translations} translations, {s.chains} chainings, {s.flushes} flushes\n"
-            f"chained links now: {s.chained_links} of {s.links}; guest insns run: {run}")
 
 
 class InspectorApp(App[None]):
@@ -113,6 +54,13 @@ class InspectorApp(App[None]):
     TITLE = "bt inspect"
     CSS = """
     #left { width: 60; border: round $primary; }
+    .compact #left { width: 29; }
+    .narrow #left { width: 1fr; }
+    .narrow.block-pane #left { display: none; }
+    .narrow.list-pane #right { display: none; }
+    #head { max-height: 4; }
+    .short #why { max-height: 2; }
+    .short #links { max-height: 2; }
     #search { display: none; }
     #search.shown { display: block; }
     #blocks { height: 1fr; }
@@ -135,6 +83,7 @@ class InspectorApp(App[None]):
         Binding("p", "follow_in", "Chained in"),
         Binding("b,backspace", "go_back", "Back"),
         Binding("s", "summary", "Summary"),
+        Binding("l", "show_list", "List"),
         Binding("q", "quit", "Quit"),
         *(Binding(str(n), f"follow({n})", f"Follow link {n}", show=False) for n in range(10)),
     ]
@@ -149,6 +98,8 @@ class InspectorApp(App[None]):
         self.current: int | None = None
         self.history: list[int] = []
         self.rows: list[Row] = []
+        self.list_columns: tuple[str, ...] = ()
+        self.side_columns: tuple[str, ...] = ()
 
     # -- layout ---
     def compose(self) -> ComposeResult:
@@ -174,26 +125,60 @@ class InspectorApp(App[None]):
             f"{s.blocks} blocks · occupancy {100 * s.occupancy:.4f}% · hit rate "
             f"{100 * s.hit_rate:.2f}% · {s.callouts} callouts · {s.invalidations} "
             "invalidations · s: summary")
-        blocks = self.query_one("#blocks", DataTable)
-        blocks.add_columns("#", "guest addr", "insns", "size", "hot", "callouts", "chained")
-        side = self.query_one("#side", DataTable)
-        side.add_columns("guest eip", "guest instruction", "rule", "", "cache addr",
-                         "translation", "why")
-        self._fill_list()
+        self.add_class("list-pane")
+        self._lay_out(self.size.width, self.size.height)
         if self.shown:
             self.show_block(self.shown[0].id, remember=False)
-        blocks.focus()
+        self.query_one("#blocks", DataTable).focus()
+
+    # -- layout by terminal size ---
+    def on_resize(self, event: events.Resize) -> None:
+        self._lay_out(event.size.width, event.size.height)
+
+    def _lay_out(self, width: int, height: int) -> None:
+        """Choose panes and columns for a terminal of `width` x `height` cells."""
+        self.set_class(width < SPLIT, "narrow")
+        self.set_class(SPLIT <= width < WIDE, "compact")
+        self.set_class(height < SHORT, "short")
+        lists = COMPACT_LIST if SPLIT <= width < WIDE else LIST_COLUMNS
+        side = tuple(c for c in SIDE_COLUMNS
+                     if not (c == "why" and width < WIDE)
+                     and not (c == "cache addr" and width < NO_CACHE_ADDR))
+        if lists != self.list_columns:
+            self.list_columns = lists
+            table = self.query_one("#blocks", DataTable)
+            table.clear(columns=True)
+            table.add_columns(*lists)
+            self._fill_list()
+        if side != self.side_columns:
+            self.side_columns = side
+            table = self.query_one("#side", DataTable)
+            table.clear(columns=True)
+            table.add_columns(*side)
+            self._fill_side()
+
+    def _show_pane(self, pane: str) -> None:
+        self.set_class(pane == "list", "list-pane")
+        self.set_class(pane == "block", "block-pane")
+
+    def action_show_list(self) -> None:
+        """Go to the block list (below SPLIT columns it replaces the block view)."""
+        self._show_pane("list")
+        self.query_one("#blocks", DataTable).focus()
 
     # -- the block list ---
     def _fill_list(self) -> None:
         table = self.query_one("#blocks", DataTable)
         table.clear()
         for b in self.shown:
-            table.add_row(
-                Text(f"#{b.id}"), f"0x{b.linear:08x}", Text(str(b.insn_count), justify="right"),
-                Text(str(b.code_size), justify="right"), Text(_hotness(b), justify="right"),
-                Text(str(b.callouts), justify="right"), f"{b.chained_out}/{b.links_out}",
-                key=str(b.id))
+            cells: dict[str, Text | str] = {
+                "#": Text(f"#{b.id}"), "guest addr": f"0x{b.linear:08x}",
+                "insns": Text(str(b.insn_count), justify="right"),
+                "size": Text(str(b.code_size), justify="right"),
+                "hot": Text(_hotness(b), justify="right"),
+                "callouts": Text(str(b.callouts), justify="right"),
+                "chained": f"{b.chained_out}/{b.links_out}"}
+            table.add_row(*(cells[c] for c in self.list_columns), key=str(b.id))
         arrow = "v" if self.descending else "^"
         where = f" matching {self.query_text!r}" if self.query_text else ""
         self.query_one("#left", Vertical).border_title = (
@@ -268,6 +253,7 @@ class InspectorApp(App[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "blocks":
+            self._show_pane("block")
             self.query_one("#side", DataTable).focus()
         elif event.data_table.id == "side" and 0 <= event.cursor_row < len(self.rows):
             link = self.rows[event.cursor_row].exit
@@ -292,33 +278,18 @@ class InspectorApp(App[None]):
             f"{b.insn_count} insns, {b.guest_size} guest bytes -> {b.code_size} translated "
             f"bytes; {ran}; monitor entries {b.entries}; callouts: {kinds}"))
         self.rows = block_rows(self.cf, block_id)
-        side = self.query_one("#side", DataTable)
-        side.clear()
-        for r in self.rows:
-            side.add_row(*self._side_cells(r))
+        self._fill_side()
         self._links_panel(block_id)
         self._explain(0)
         self._sync_list_cursor()
 
-    def _side_cells(self, r: Row) -> tuple[Text, ...]:
-        rule = r.rule
-        if r.guest is not None:
-            g = r.guest
-            left = (_cell(f"0x{g.eip:08x}", rule), _cell(g.text, rule), _cell(g.rule, rule))
-        else:
-            left = (_cell("", rule), _cell("", rule), _cell("", rule))
-        if r.translated is not None:
-            t = r.translated
-            right = (_cell(f"0x{t.address:08x}", rule), _cell(t.text, rule))
-        else:
-            right = (_cell("", rule), _cell("(nothing)", rule))
-        if r.guest is not None and r.guest.rewritten:
-            why = _cell(f"{r.guest.kind}: {r.guest.reason}", rule)
-        elif r.exit is not None:
-            why = _cell(f"[{r.exit.slot}] {describe_link(self.cf, r.exit)}", rule)
-        else:
-            why = _cell("", rule)
-        return (*left, Text("->", style="dim"), *right, why)
+    def _fill_side(self) -> None:
+        side = self.query_one("#side", DataTable)
+        side.clear()
+        keep = [SIDE_COLUMNS.index(c) for c in self.side_columns]
+        for r in self.rows:
+            cells = side_cells(self.cf, r)
+            side.add_row(*(cells[i] for i in keep))
 
     def _explain(self, index: int) -> None:
         """Say in full what the row at `index` of the block view is."""
@@ -327,6 +298,9 @@ class InspectorApp(App[None]):
             why.update("")
             return
         r = self.rows[index]
+        where = ""
+        if "cache addr" not in self.side_columns and r.translated is not None:
+            where = f"cache 0x{r.translated.address:08x}: "  # the column left out for room
         if r.insn is not None:
             g = r.insn
             if g.rewritten:
@@ -342,24 +316,11 @@ class InspectorApp(App[None]):
                     "  (enter follows it)"
         else:
             text = "exit code: leads to the next exit slot"
-        why.update(Text(text))
+        why.update(Text(where + text))
 
     def _links_panel(self, block_id: int) -> None:
-        outs = []
-        for lk in self.cf.links_out(block_id):
-            if lk.edge == "never":
-                outs.append(f"[{lk.slot}] never (after a callout that redirects)")
-                continue
-            dst = link_target(self.cf, lk)
-            to = f" #{dst}" if dst is not None else ""
-            state = "chained" if lk.chained else f"unchained, via monitor {times(lk.taken)}"
-            target = "monitor-computed" if lk.target_eip is None else f"0x{lk.target_eip:08x}"
-            outs.append(f"[{lk.slot}] {lk.edge} {target}{to} ({state})")
-        ins = [f"#{lk.src} {lk.edge}" for lk in self.cf.links_in(block_id)]
-        self.query_one("#links-text", Static).update(Text(
-            "out (0-9 follow): " + ("  ".join(outs) or "none") + "\n"
-            "in (p follows): " + (", ".join(ins) or "none, or not chained")
-            + (f"\nback (b): #{self.history[-1]}" if self.history else "")))
+        self.query_one("#links-text", Static).update(
+            links_text(self.cf, block_id, self.history[-1] if self.history else None))
 
     def _cursor_to_eip(self, eip: int) -> None:
         for i, r in enumerate(self.rows):
@@ -400,6 +361,9 @@ class InspectorApp(App[None]):
     def action_go_back(self) -> None:
         """Go back to the block shown before the last link followed."""
         if not self.history:
+            if self.has_class("narrow") and self.has_class("block-pane"):
+                self.action_show_list()
+                return
             self.notify("nothing to go back to", severity="information")
             return
         self.show_block(self.history.pop(), remember=False)
