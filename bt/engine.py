@@ -126,7 +126,7 @@ def descriptor(base: int, limit: int, access: int, flags: int = 0xC) -> bytes:
     return struct.pack("<II", lo, hi)
 
 
-TCG_BUFFER_SIZE = 64 << 20
+TCG_BUFFER_SIZE = 8 << 20
 
 
 class Engine:
