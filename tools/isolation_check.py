@@ -32,8 +32,7 @@ class MonitorWatch:
         write_code = m.engine.write_code
 
         def recording_write_code(addr: int, data: bytes) -> None:
-            for i, b in enumerate(data):
-                self.cache[addr + i] = b
+            self.cache.update(zip(range(addr, addr + len(data)), data, strict=True))
             write_code(addr, data)
 
         mem_write = uc.mem_write
@@ -52,10 +51,18 @@ class MonitorWatch:
     def violations(self) -> list[str]:
         """What differs from what the monitor wrote, and real CPU state the guest changed."""
         eng, bad = self.m.engine, []
-        for addr, byte in self.cache.items():
-            if eng.read_code(addr, 1)[0] != byte:
-                bad.append(f"translated code at 0x{addr:08x} changed")
+        addrs = sorted(self.cache)
+        i = 0
+        while i < len(addrs):  # one read per contiguous run of written bytes
+            j = i
+            while j + 1 < len(addrs) and addrs[j + 1] == addrs[j] + 1:
+                j += 1
+            now = eng.read_code(addrs[i], j - i + 1)
+            changed = [a for k, a in enumerate(addrs[i : j + 1]) if now[k] != self.cache[a]]
+            if changed:
+                bad.append(f"translated code at 0x{changed[0]:08x} changed")
                 break
+            i = j + 1
         page = bytes(eng.uc.mem_read(MON_PHYS, MON_SIZE))
         if page != bytes(self.page):
             at = next(i for i in range(MON_SIZE) if page[i] != self.page[i])
