@@ -126,7 +126,7 @@ def test_backstop_stops_change_nothing_the_guest_or_a_trace_sees(
         image = load_guest(str(path), 16 << 20, "", 0x100000, None)
         m = Machine(MachineConfig(16 << 20, count_insns=True, trace_path=str(trace),
                                   trace_level=level), image, lambda _b: None)
-        res = m.run(timeout=60)
+        res = m.run(max_insns=1_000_000)
         assert res.kind == "exit-port", res
         stats = m.runloop.stats()
         return trace.read_bytes(), stats.guest_insns, stats.backstops

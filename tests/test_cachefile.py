@@ -17,7 +17,7 @@ def run_and_save(tmp_path: Path, guest: str, name: str) -> tuple[Machine, Path]:
     """Run guests/bin/`guest` with instruction counting and save its cache as `name`."""
     image = load_guest(str(BIN / guest), 128 << 20)
     m = Machine(MachineConfig(128 << 20, count_insns=True), image, lambda _b: None)
-    m.run(timeout=60)
+    m.run(max_insns=2_000_000)
     path = tmp_path / name
     save_cache(str(path), m.cache, m.engine.read_code, {"guest": guest}, m.runloop.executions)
     return m, path

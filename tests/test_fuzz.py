@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import fuzz  # noqa: E402
+from fuzz_reference import Fault, RefOutcome  # noqa: E402
+from undefined_flags import AF, CF, OF, PF, SF, ZF, UndefinedState  # noqa: E402
 
 CHOICE = st.tuples(
     st.integers(0, len(fuzz.TEMPLATES) - 1), st.integers(0, 7), st.integers(0, 7),
@@ -31,27 +33,83 @@ def test_engine_matches_reference(tmp_path: Path, choices: list[tuple[int, int, 
 
 def test_seeded_campaign(tmp_path: Path) -> None:
     rng = random.Random(20261123)
+    faults: set[int] = set()
+    cut = 0
     for _ in range(600):
         text = fuzz.render(fuzz.random_choices(rng))
-        assert fuzz.compare(text, tmp_path) is None, text
+        verdict = fuzz.check(text, tmp_path)
+        assert verdict.diff is None, text
+        faults |= {verdict.fault.vector} if verdict.fault is not None else set()
+        cut += verdict.cut is not None
+    # The comparison is only as good as what reaches it: faults of several kinds, and cases
+    # cut before reading undefined flags (most run to the end).
+    assert {0, 3, 6, 13} <= faults
+    assert 0 < cut < 300
 
 
 def test_random_bytes_never_escape(tmp_path: Path) -> None:
+    # Each case also checks the translation cache, the monitor page and the real GDTR, CS and
+    # EFLAGS afterwards (tools/isolation_check.py, as tests/test_isolation.py does).
     rng = random.Random(7)
     for _ in range(150):
         blob = rng.randbytes(rng.randint(1, 64))
         assert fuzz.raw_bytes_case(blob, tmp_path) is None, blob.hex()
 
 
-def test_stored_regressions(tmp_path: Path) -> None:
-    for case in sorted(fuzz.REGRESSIONS.glob("*.asm")) if fuzz.REGRESSIONS.exists() else []:
+def _stored() -> list[tuple[str, str]]:
+    cases = []
+    for case in sorted(fuzz.REGRESSIONS.glob("*.asm")):
         lines = case.read_text().splitlines()
-        text = "\n".join(line for line in lines if not line.startswith(";"))
+        cases.append((case.name, "\n".join(x for x in lines if not x.startswith(";"))))
+    return cases
+
+
+def test_stored_regressions(tmp_path: Path) -> None:
+    cases = _stored()
+    assert len(cases) >= 7, f"{fuzz.REGRESSIONS} holds {len(cases)} cases"
+    for name, text in cases:
         if text.startswith("db "):
             blob = bytes(int(b) for b in text[3:].split(","))
-            assert fuzz.raw_bytes_case(blob, tmp_path) is None, case.name
+            assert fuzz.raw_bytes_case(blob, tmp_path) is None, name
         else:
-            assert fuzz.compare(text, tmp_path) is None, case.name
+            assert fuzz.compare(text, tmp_path) is None, name
+
+
+def test_stored_faults_are_the_ones_a_pc_raises(tmp_path: Path) -> None:
+    cases = dict(_stored())
+    expect = {  # (vector, error code, EIP offset from the case's start)
+        "gp_error_code.asm": (13, 0x28, 5),
+        "int3_trap_frame.asm": (3, None, 6),
+        "divide_error.asm": (0, None, 13),
+        "into_and_ud2.asm": (4, None, 9),
+    }
+    for name, (vector, code, off) in expect.items():
+        verdict = fuzz.check(cases[name], tmp_path)
+        assert verdict.fault == Fault(vector, code, fuzz.BASE + off), name
+    bsf = fuzz.check(cases["bsf_zero_source.asm"], tmp_path)
+    assert bsf.cut == "add eax, 1 reads undefined eax"
+
+
+def test_faults_compare_by_vector_error_code_and_eip() -> None:
+    regs = (1, 2, 3, 4, 5, 6, 7, 8, 0x246)
+    ref = RefOutcome(regs, bytes(16), Fault(13, 0x28, 0x100005), None, UndefinedState(), None)
+    same = fuzz.Outcome(regs, bytes(16), Fault(13, 0x28, 0x100005), None)
+    assert fuzz.differences(same, ref) is None
+    for fault in (Fault(13, 0x30, 0x100005), Fault(13, 0x28, 0x100007), Fault(12, 0x28, 0x100005),
+                  None):
+        assert fuzz.differences(fuzz.Outcome(regs, bytes(16), fault, None), ref) is not None
+    other = fuzz.Outcome((1, 2, 3, 4, 5, 6, 9, 8, 0x246), bytes(16), Fault(13, 0x28, 0x100005),
+                         None)
+    assert fuzz.differences(other, ref) == "esi: engine 0x00000009, reference 0x00000007"
+
+
+def test_only_undefined_flags_are_masked() -> None:
+    regs = (1, 2, 3, 4, 5, 6, 7, 8, 0x246)
+    after_imul = UndefinedState(flags=SF | ZF | AF | PF)
+    ref = RefOutcome(regs, bytes(16), None, None, after_imul, None)
+    for flip, equal in ((SF, True), (ZF | PF, True), (CF, False), (OF, False)):
+        eng = fuzz.Outcome((*regs[:8], regs[8] ^ flip), bytes(16), None, None)
+        assert (fuzz.differences(eng, ref) is None) == equal, hex(flip)
 
 
 def test_minimise_keeps_only_what_diverges(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD, limit_args
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"
@@ -24,7 +25,9 @@ def _guests() -> list[str]:
     return sorted(p.stem for p in EXPECTED.glob("*.serial") if p.stem not in SLOW | NOT_QEMU)
 
 
-def run_bt(*args: str, cwd: Path = BIN, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+def run_bt(
+    *args: str, cwd: Path = BIN, timeout: float = HANG_GUARD
+) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m bt.cli` (the `bt` console script) and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "bt.cli", *args], cwd=cwd, capture_output=True, timeout=timeout,
@@ -36,7 +39,7 @@ def run_bt(*args: str, cwd: Path = BIN, timeout: float = 120) -> subprocess.Comp
 def test_guest_matches_qemu(name: str) -> None:
     # QEMU passes the kernel file name as given on its command line: run from guests/bin, as
     # tools/qemu_ref.py does, so the command lines match.
-    proc = run_bt("run", f"{name}.elf", "--timeout", "60", *GUEST_ARGS.get(name, []))
+    proc = run_bt("run", f"{name}.elf", *limit_args(name), *GUEST_ARGS.get(name, []))
     expected = (EXPECTED / f"{name}.serial").read_bytes()
     status = int((EXPECTED / f"{name}.status").read_text())
     assert proc.stderr == b""
@@ -45,6 +48,6 @@ def test_guest_matches_qemu(name: str) -> None:
 
 
 def test_default_run_is_the_demo() -> None:
-    proc = run_bt("run")
+    proc = run_bt("run", *limit_args("demo"))
     assert proc.returncode == 0, proc.stderr  # the demo's exit-port 0 (QEMU: 1) is success
     assert proc.stdout == (EXPECTED / "demo.serial").read_bytes()

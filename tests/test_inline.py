@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keystone
 import pytest
+from limits import HANG_GUARD
 from test_platform import IDT_SETUP, pit_rate
 
 from bt.loader import load_guest
@@ -145,7 +146,7 @@ def _machine(tmp_path: Path, text: str, bake: bool) -> tuple[Machine, RunResult]
     path.write_bytes(bytes(ks.asm(text, 0x100000)[0]))
     m = Machine(MachineConfig(16 << 20, inline=bake),
                 load_guest(str(path), 16 << 20, "", 0x100000, None), lambda _b: None)
-    return m, m.run(timeout=60)
+    return m, m.run(max_insns=1_000_000)
 
 
 def _state(m: Machine) -> tuple[list[int], bytes]:
@@ -181,7 +182,7 @@ def test_kernel_style_guest_enters_python_less_than_once_per_1000_instructions()
     image = load_guest(str(BIN / "kernelish.elf"), 16 << 20, "", None, None)
     out: list[bytes] = []
     m = Machine(MachineConfig(16 << 20, count_insns=True), image, out.append)
-    assert m.run(timeout=120).kind == "exit-port"
+    assert m.run(timeout=HANG_GUARD).kind == "exit-port"
     stats = m.runloop.stats()
     assert stats.guest_insns is not None and stats.guest_insns > 3_000_000
     assert stats.python_entries * 1000 < stats.guest_insns

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD, limit_args
 from test_cachefile import run_and_save
 
 from bt.inspector import open_cache
@@ -32,7 +33,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def bt(*args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bt.cli", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, stdin=stdin, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=HANG_GUARD, stdin=stdin, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 
 
@@ -55,12 +56,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         procs[name] = run, subprocess.Popen(
             [sys.executable, "-m", "bt.cli", "run", str(BIN / f"{name}.elf"), "--serial", "none",
              "--count-insns", "--save-cache", str(run.cache), "--trace", str(run.trace),
-             "--trace-level", "block"],
+             "--trace-level", "block", *limit_args(name)],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     out = {}
     for name, (run, proc) in procs.items():
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=HANG_GUARD)
         assert proc.returncode == 1, err  # the guests report success with status 1
         out[name] = run
     return out
@@ -336,8 +337,8 @@ def test_html_report_in_headless_chromium(runs: dict[str, Run], tmp_path: Path) 
     png = tmp_path / "report.png"
     shot = chromium("p1", f"--screenshot={png}")
     dump = chromium("p2", "--dump-dom")
-    dom = dump.communicate(timeout=60)[0].decode("utf-8")
-    shot.communicate(timeout=60)
+    dom = dump.communicate(timeout=HANG_GUARD)[0].decode("utf-8")
+    shot.communicate(timeout=HANG_GUARD)
     assert shot.returncode == 0 and dump.returncode == 0
 
     width, height, values = _png_info(png.read_bytes())

@@ -7,17 +7,18 @@ import keystone
 from unicorn import x86_const as R
 
 from bt.bootimage import MemoryChunk
-from bt.engine import MON_LINEAR, MON_PHYS, SEL_CODE3, TC_LINEAR
+from bt.engine import MON_LINEAR, MON_PHYS, SEL_CODE3, TC_LINEAR, TC_PHYS
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
+from tools.isolation_check import MonitorWatch
 
 BASE = 0x100000
 _KS = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
 
 
-def machine(text: str, tmp_path: object) -> tuple[Machine, dict[int, int]]:
-    """A machine running `text` assembled as a flat binary at 1 MiB, and a shadow copy of
-    every byte the monitor writes into the translation cache."""
+def machine(text: str, tmp_path: object) -> tuple[Machine, MonitorWatch]:
+    """A machine running `text` assembled as a flat binary at 1 MiB, and a watch on every byte
+    the monitor writes into the translation cache and its page."""
     from pathlib import Path
 
     code = bytes(_KS.asm(text, BASE)[0])
@@ -25,27 +26,18 @@ def machine(text: str, tmp_path: object) -> tuple[Machine, dict[int, int]]:
     path.write_bytes(code)
     image = load_guest(str(path), 128 << 20, "", BASE, None)
     m = Machine(MachineConfig(128 << 20), image, lambda _b: None)
-    shadow: dict[int, int] = {}
-    write = m.engine.write_code
-
-    def recording_write(addr: int, data: bytes) -> None:
-        for i, b in enumerate(data):
-            shadow[addr + i] = b
-        write(addr, data)
-
-    m.engine.write_code = recording_write  # type: ignore[method-assign]
-    return m, shadow
+    return m, MonitorWatch(m)
 
 
-def assert_cache_intact(m: Machine, shadow: dict[int, int]) -> None:
-    """Every byte of the translation cache is what the monitor last wrote there."""
-    assert shadow
-    for addr, byte in shadow.items():
-        assert m.engine.read_code(addr, 1)[0] == byte, f"0x{addr:08x} changed"
+def assert_isolated(watch: MonitorWatch) -> None:
+    """Every byte of the translation cache and the monitor page is what the monitor last wrote
+    there; the real GDTR, CS (CPL 3) and EFLAGS (IOPL 3, IF the virtual one) are the monitor's."""
+    assert watch.cache
+    assert watch.violations() == []
 
 
 def test_guest_writes_to_the_cache_window_do_not_reach_translated_code(tmp_path: object) -> None:
-    m, shadow = machine(
+    m, watch = machine(
         """
         mov edi, 0xE0000000
         mov ecx, 0x4000
@@ -60,11 +52,11 @@ def test_guest_writes_to_the_cache_window_do_not_reach_translated_code(tmp_path:
         """,
         tmp_path,
     )
-    result = m.run(timeout=30)
+    result = m.run(max_insns=100_000)
     assert result.kind == "exit-port"
     # The guest sees unassigned memory there (QEMU reads 0), never the monitor's bytes.
     assert m.engine.read_reg(R.UC_X86_REG_EBX) == 0
-    assert_cache_intact(m, shadow)
+    assert_isolated(watch)
     gdt = bytes(m.engine.uc.mem_read(MON_PHYS, 8 * 9))
     assert b"\xcc\xcc\xcc\xcc" not in gdt
 
@@ -72,16 +64,16 @@ def test_guest_writes_to_the_cache_window_do_not_reach_translated_code(tmp_path:
 def test_guest_jump_into_the_cache_window_runs_guest_memory(tmp_path: object) -> None:
     # A jump to the window executes the guest's view of those addresses (zeros: `add [eax], al`
     # over and over), as on a PC: translated code is never entered by guest addresses.
-    m, shadow = machine("mov eax, 0x200000; jmp 0xE0000000", tmp_path)
+    m, watch = machine("mov eax, 0x200000; jmp 0xE0000000", tmp_path)
     result = m.run(max_insns=20000)
     assert result.kind == "limit"
     assert 0xE0000000 <= result.eip < 0xE0010000
     assert m.vcpu.segs["cs"].selector == 0x08
-    assert_cache_intact(m, shadow)
+    assert_isolated(watch)
 
 
 def test_privileged_instructions_leave_the_real_cpu_alone(tmp_path: object) -> None:
-    m, _ = machine(
+    m, watch = machine(
         """
         lgdt [gdtr]
         lidt [gdtr]
@@ -96,7 +88,7 @@ def test_privileged_instructions_leave_the_real_cpu_alone(tmp_path: object) -> N
         tmp_path,
     )
     real_gdtr = m.engine.uc.reg_read(R.UC_X86_REG_GDTR)
-    result = m.run(timeout=30)
+    result = m.run(max_insns=100_000)
     assert result.kind == "exit-port"
     assert m.engine.uc.reg_read(R.UC_X86_REG_GDTR) == real_gdtr
     assert real_gdtr[1] == MON_LINEAR
@@ -106,10 +98,11 @@ def test_privileged_instructions_leave_the_real_cpu_alone(tmp_path: object) -> N
     assert not m.vcpu.interrupts_enabled
     assert m.vcpu.cr0 & 0x8
     assert m.vcpu.gdtr != (MON_LINEAR, 0x47)
+    assert_isolated(watch)
 
 
 def test_monitor_page_is_invisible_to_guest_reads(tmp_path: object) -> None:
-    m, _ = machine(
+    m, watch = machine(
         """
         mov eax, dword ptr [0xE4000000 + 8]
         mov ebx, dword ptr [0xE4000000 + 12]
@@ -118,10 +111,11 @@ def test_monitor_page_is_invisible_to_guest_reads(tmp_path: object) -> None:
         """,
         tmp_path,
     )
-    m.run(timeout=30)
+    m.run(max_insns=100_000)
     # The real GDT's code descriptor lives there for the monitor; the guest reads zeros.
     assert m.engine.read_reg(R.UC_X86_REG_EBX) == 0
     assert TC_LINEAR < MON_LINEAR
+    assert_isolated(watch)
 
 
 def test_boot_chunks_cover_the_image(tmp_path: object) -> None:
@@ -133,7 +127,7 @@ def test_access_straddling_4gib_wraps_and_never_reaches_the_cache(tmp_path: obje
     # Found by tools/fuzz.py: a dword read at 0xFFFFFFFF asks the TLB for the page above
     # 4 GiB, where the translation cache lives in Unicorn's physical memory. It must wrap to
     # linear 0, as QEMU does.
-    m, shadow = machine(
+    m, watch = machine(
         """
         mov dword ptr [0], 0x44332211
         mov esi, 0xFFFFFFFF
@@ -146,7 +140,24 @@ def test_access_straddling_4gib_wraps_and_never_reaches_the_cache(tmp_path: obje
         """,
         tmp_path,
     )
-    assert m.run(timeout=30).kind == "exit-port"
+    assert m.run(max_insns=100_000).kind == "exit-port"
     assert m.engine.read_reg(R.UC_X86_REG_EBX) == 0x33221100
     assert m.engine.read_reg(R.UC_X86_REG_ECX) == 0x4433AABB
-    assert_cache_intact(m, shadow)
+    assert_isolated(watch)
+
+
+def test_the_watch_sees_a_byte_changed_behind_the_monitors_back(tmp_path: object) -> None:
+    # The checks above are only worth something if they can fail: change one translated byte
+    # and one monitor-page byte through Unicorn's C API, which the watch does not see.
+    from unicorn.unicorn_py3.unicorn import uclib
+
+    m, watch = machine("mov al, 0\nout 0xf4, al", tmp_path)
+    assert m.run(max_insns=100).kind == "exit-port"
+    assert watch.violations() == []
+    addr = next(iter(watch.cache))
+    old = m.engine.read_code(addr, 1)
+    uclib.uc_mem_write(m.engine.uc._uch, TC_PHYS + addr - TC_LINEAR, bytes([old[0] ^ 1]), 1)
+    uclib.uc_mem_write(m.engine.uc._uch, MON_PHYS + 0x10, b"\x55", 1)
+    found = watch.violations()
+    assert f"translated code at 0x{addr:08x} changed" in found
+    assert any("monitor page at 0xe4000010" in v for v in found)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import keystone
+from limits import HANG_GUARD
 
 from cache.persist import decode, encode
 from translator.assembler import Assembler
@@ -20,7 +21,7 @@ BIN = ROOT / "guests" / "bin"
 
 def bt(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bt.cli", *args], cwd=BIN, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT)})
+                          text=True, timeout=HANG_GUARD, env={"PYTHONPATH": str(ROOT)})
 
 
 def translated(stderr: str) -> tuple[int, int]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import keystone
+from limits import HANG_GUARD, limit_args
 
 from bt.bootimage import BootImage
 from bt.devices.pic8259 import PicPair
@@ -23,7 +24,7 @@ BIN = ROOT / "guests" / "bin"
 EXPECTED = ROOT / "guests" / "expected"
 
 
-def bt(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def bt(*args: str, timeout: float = HANG_GUARD) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bt.cli", *args], cwd=BIN, capture_output=True, text=True,
         timeout=timeout, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
@@ -31,7 +32,7 @@ def bt(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 
 def test_stress_100k_timer_interrupts_and_16k_faults() -> None:
-    proc = bt("run", "platform.elf", "--append", "stress", "--stats", "--timeout", "150")
+    proc = bt("run", "platform.elf", "--append", "stress", "--stats")
     assert proc.returncode == 1, proc.stderr[-2000:]
     line = proc.stdout.splitlines()[1]
     assert line == (" ticks=100000 faults=16000 de=2000 ud=2000 bp=2000 of=2000 gp=2000 np=2000"
@@ -73,14 +74,14 @@ def test_vga_dump_equals_the_screen_the_guest_dumped() -> None:
 def test_keys_file_arrives_before_the_guests_own_keys(tmp_path: Path) -> None:
     keys = tmp_path / "keys.txt"
     keys.write_text("x")
-    proc = bt("run", "platform.elf", "--keys", str(keys), "--timeout", "60")
+    proc = bt("run", "platform.elf", "--keys", str(keys), *limit_args("platform"))
     assert proc.returncode == 1, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if x.startswith("keyboard:"))
     assert line == "keyboard: 0x2d 0xad 0x30 0xb0 0x14 0x94 0x1c 0x9c irqs=8"
 
 
 def test_realtime_run_prints_what_qemu_prints() -> None:
-    proc = bt("run", "platform.elf", "--realtime", "--timeout", "60")
+    proc = bt("run", "platform.elf", "--realtime", *limit_args("platform"))
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == (EXPECTED / "platform.serial").read_text()
 
@@ -142,14 +143,17 @@ def pit_rate(divisor: int) -> str:
 """
 
 
-def run_flat(tmp_path: Path, text: str) -> tuple[Machine, RunResult]:
-    """Assemble `text` at 1 MiB, run it as a flat guest, return the machine and result."""
+def run_flat(tmp_path: Path, text: str, max_insns: int | None = None) -> tuple[Machine, RunResult]:
+    """Assemble `text` at 1 MiB, run it as a flat guest, return the machine and result (bounded
+    by `max_insns`, or, for guests too long to count, by their own program)."""
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
     path = tmp_path / "guest.bin"
     path.write_bytes(bytes(ks.asm(text, 0x100000)[0]))
     image: BootImage = load_guest(str(path), 16 << 20, "", 0x100000, None)
     m = Machine(MachineConfig(16 << 20), image, lambda _b: None)
-    return m, m.run(timeout=60)
+    if max_insns is not None:
+        return m, m.run(max_insns=max_insns)
+    return m, m.run(timeout=HANG_GUARD)
 
 
 # IRQ 0 at 12 kHz; the handler counts interrupted EIPs by where they point.
@@ -197,7 +201,7 @@ not_sti:
 
 
 def test_no_interrupt_inside_the_sti_and_mov_ss_shadows(tmp_path: Path) -> None:
-    m, res = run_flat(tmp_path, SHADOW_GUEST)
+    m, res = run_flat(tmp_path, SHADOW_GUEST, max_insns=1_000_000)  # it runs 64,225
     assert res.kind == "exit-port", res
     in_mov_ss, in_sti, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
                                 for i in range(3))
@@ -219,11 +223,11 @@ def test_terminal_keys_reach_the_guest_and_display_draws_the_screen() -> None:
         os.chdir(BIN)
         os.environ["PYTHONPATH"] = str(ROOT)
         os.execv(sys.executable, [sys.executable, "-m", "bt.cli", "run", "platform.elf",
-                                  "--display", "--timeout", "60"])
+                                  "--display", *limit_args("platform")])
     os.write(fd, b"x")  # typed before the guest reads its keyboard
     out = bytearray()
     while True:
-        ready, _, _ = select.select([fd], [], [], 120)
+        ready, _, _ = select.select([fd], [], [], HANG_GUARD)
         if not ready:
             break
         try:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
+from limits import HANG_GUARD, limit_args
 
 from bt.tracediff import diff_traces, format_diff
 
@@ -45,8 +46,8 @@ def _nondet_ranges(elf: Path) -> list[tuple[int, int]]:
 def _trace(name: str, level: str, out: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bt.cli", "run", f"{name}.elf", "--serial", "none",
-         "--trace", str(out), "--trace-level", level],
-        cwd=BIN, capture_output=True, timeout=300, env={"PYTHONPATH": str(ROOT)},
+         "--trace", str(out), "--trace-level", level, *limit_args(name)],
+        cwd=BIN, capture_output=True, timeout=HANG_GUARD, env={"PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 1, proc.stderr
 

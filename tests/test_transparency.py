@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD, limit_args
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"
@@ -48,8 +49,9 @@ CASES = {
 @cache
 def engine_output(guest: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "bt.cli", "run", f"{guest}.elf"], cwd=BIN, capture_output=True,
-        timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "bt.cli", "run", f"{guest}.elf", *limit_args(guest)], cwd=BIN,
+        capture_output=True, timeout=HANG_GUARD,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     return proc.stdout.decode(errors="replace")
 

@@ -2,33 +2,52 @@
 
     python tools/fuzz.py --cases N --seed S
 
-Each case is a short random instruction sequence (ALU, memory, stack, flag, string and
-control-flow instructions, plus sensitive ones whose guest-visible result bare Unicorn at
-CPL 0 computes exactly as the virtual CPU must: PUSHF/POPF, CLI/STI, MOV/PUSH from segment
-registers, SGDT/SIDT/SMSW, LAR/LSL/VERR/VERW), or raw random bytes. The reference is bare
-Unicorn at CPL 0 with the same initial state; the two runs' general registers, EFLAGS, data
-memory and stack are compared. For raw bytes only the outcome is checked: no host crash,
-no traceback, a report. Every failing case is minimised (instructions removed while it still
-diverges) and written to tests/fuzz_regressions/ as a guest that the test suite replays.
+Each case is a short random instruction sequence (ALU, shifts and rotates, multiply and divide,
+bit scans and tests, decimal adjusts, memory, stack, flag, string and control-flow instructions,
+instructions that fault, plus sensitive ones whose guest-visible result bare Unicorn at CPL 0
+computes exactly as the virtual CPU must: PUSHF/POPF, CLI/STI, MOV/PUSH from segment registers,
+MOV to DS, SGDT/SIDT/SMSW, LAR/LSL/VERR/VERW, INT3/INTO), or raw random bytes. The reference is
+bare Unicorn at CPL 0 with the same initial state (tools/fuzz_reference.py). Compared: the
+general registers, EFLAGS, data memory and stack; for a case that faults, the vector, error
+code and EIP the guest's handler receives, and the registers at the fault. Flags (and
+registers) the Intel SDM leaves undefined after the last instruction that wrote them are masked
+(tools/undefined_flags.py); a case is cut before the first instruction that reads undefined
+state. For raw bytes the outcome is checked: no host crash or traceback, a report, and the
+translation cache, the monitor's page and the real CPU state untouched (tools/isolation_check.py).
+Every failing case is minimised (instructions removed while it still diverges) and written to
+tests/fuzz_regressions/ as a guest that the test suite replays.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import struct
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import capstone
 import keystone
-from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_32, Uc, UcError
 from unicorn import x86_const as R
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
-from bt.bootimage import BootImage  # noqa: E402
+from fuzz_reference import (  # noqa: E402
+    ERROR_CODE_VECTORS,
+    GPR_NAMES,
+    GPRS,
+    Fault,
+    RefOutcome,
+    run_reference,
+)
+from isolation_check import MonitorWatch  # noqa: E402
+from undefined_flags import NAMES  # noqa: E402
+
+from bt.bootimage import BootImage, MemoryChunk  # noqa: E402
 from bt.loader import load_guest  # noqa: E402
 from bt.machine import Machine, MachineConfig  # noqa: E402
 
@@ -36,6 +55,9 @@ REGRESSIONS = ROOT / "tests" / "fuzz_regressions"
 BASE = 0x100000
 DATA = 0x200000  # EBX and EDI point here; ESP at DATA + 0x1F00
 MEM = 16 << 20
+MAX_INSNS = 100_000
+IDT = 0x7000  # the cases' IDT: 32 trap gates to stubs that push the vector and exit
+STUBS = 0x7400
 REGS = ("eax", "ecx", "edx", "esi", "ebp")  # EBX, EDI, ESP stay valid pointers
 ALU = ("add", "sub", "and", "or", "xor", "adc", "sbb", "cmp", "test")
 TEMPLATES = (
@@ -85,17 +107,64 @@ TEMPLATES = (
     "jz {fwd}",
     "jc {fwd}",
     "call {fwd}",
+    # Instructions that leave flags (or registers) undefined, and their edge cases.
+    "mov {r1}, {small}",  # counts and sources of 0, 1 and 2
+    "shr {r1}, cl",
+    "shl {r1}, cl",
+    "sar {r1}, cl",
+    "ror {r1}, cl",
+    "rcl {r1}, {sh}",
+    "rcr {r1}, cl",
+    "shld {r1}, {r2}, {sh}",
+    "shrd {r1}, {r2}, cl",
+    "mul {r1}",
+    "imul {r1}",
+    "imul {r1}, {r2}, {imm}",
+    "xor edx, edx; div {r1}",
+    "cdq; idiv {r1}",
+    "bsf {r1}, {r2}",
+    "bsr {r1}, {r2}",
+    "bt {r1}, {r2}",
+    "bts {r1}, {sh}",
+    "btc dword ptr [ebx + {off}], {sh}",
+    "{adjust}",
+    "sahf",
+    "lahf",
+    "{fault}",
 )
+# One template slot for all of these, so that most cases run to their end.
+FAULTS = (
+    "div {r1}",  # #DE when the quotient does not fit
+    "int3",
+    "into",  # #OF when OF is set
+    "ud2",
+    "mov {r2}, {badsel}; mov ds, {r2_16}",  # #GP(selector) for most of them
+)
+# Decimal adjusts read AF, which logic instructions leave undefined: one slot keeps the cases
+# cut before them few.
+ADJUSTS = ("daa", "das", "aaa", "aas", "aam", "aad")
+BAD_SELECTORS = (0x10, 0x08, 0x2B, 0x33, 0x1B, 0x04, 0x00)
 _KS = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+_CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one run left behind."""
+    """What the engine's run left behind (registers at the fault if there was one)."""
 
     regs: tuple[int, ...]  # eax ecx edx ebx esp ebp esi edi eflags
     data: bytes
-    fault: str | None
+    fault: Fault | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A compared case: what differs (None: nothing), where it was cut, how it ended."""
+
+    diff: str | None
+    cut: str | None
+    fault: Fault | None
 
 
 def render(choices: list[tuple[int, int, int, int]]) -> str:
@@ -104,11 +173,17 @@ def render(choices: list[tuple[int, int, int, int]]) -> str:
     for n, (t, a, b, v) in enumerate(choices):
         r1, r2 = REGS[a % len(REGS)], REGS[b % len(REGS)]
         sel = (0x08, 0x10, 0x00, 0x18)[v % 4]
-        text = TEMPLATES[t % len(TEMPLATES)].format(
-            alu=ALU[v % len(ALU)], r1=r1, r2=r2, r1_16=r1[1:], imm=v & 0xFFFFFFFF, imm8=v & 0x7F,
-            off=(v % 64) * 4, sh=v % 32, sel=r2, sel16=r2[1:] if len(r2) == 3 else r2,
+        template = TEMPLATES[t % len(TEMPLATES)]
+        if template == "{fault}":
+            template = FAULTS[(v >> 8) % len(FAULTS)]
+        elif template == "{adjust}":
+            template = ADJUSTS[(v >> 8) % len(ADJUSTS)]
+        text = template.format(
+            alu=ALU[v % len(ALU)], r1=r1, r2=r2, r1_16=r1[1:], r2_16=r2[1:],
+            imm=v & 0xFFFFFFFF, imm8=v & 0x7F, off=(v % 64) * 4, sh=v % 32, small=v % 3,
+            sel=r2, sel16=r2[1:], badsel=BAD_SELECTORS[v % len(BAD_SELECTORS)],
             fwd=f"l{n + 1}")
-        if "{" in TEMPLATES[t % len(TEMPLATES)] and "sel" in TEMPLATES[t % len(TEMPLATES)]:
+        if "{sel" in template:
             text = f"mov {r2}, {sel}; " + text
         if "call" in text:
             text += "; pop " + r1  # keep the stack balanced: the pushed address is a guest EIP
@@ -123,98 +198,122 @@ def assemble(text: str) -> bytes:
     return bytes(code)
 
 
-def _image(code: bytes, tmp: Path) -> BootImage:
+def line_starts(text: str, code: bytes) -> list[int]:
+    """The address of each line's first instruction (lines are `lN: a; b; ...`)."""
+    addrs = [i.address for i in _CS.disasm(code, BASE)]
+    starts, k = [], 0
+    for line in text.splitlines():
+        body = line.split(":", 1)[1] if line.split(":", 1)[0].strip().startswith("l") else line
+        starts.append(addrs[k] if k < len(addrs) else BASE + len(code))
+        k += len([s for s in body.split(";") if s.strip()])
+    return starts
+
+
+def cut_before(text: str, code: bytes, addr: int) -> str:
+    """The case without the line holding `addr` and the lines after it."""
+    starts = line_starts(text, code)
+    j = max(i for i, a in enumerate(starts) if a <= addr)
+    return "\n".join(text.splitlines()[:j] + [f"l{j}: nop"])
+
+
+def case_image(code: bytes, tmp: Path) -> BootImage:
+    """The case as a flat guest at 1 MiB, with the fuzzer's registers and IDT."""
     path = tmp / "case.bin"
     path.write_bytes(code)
-    return load_guest(str(path), MEM, "", BASE, None)
+    image = load_guest(str(path), MEM, "", BASE, None)
+    cs = image.segments[1].selector
+    idt = b"".join(struct.pack("<HHHH", (STUBS + 4 * v) & 0xFFFF, cs, 0x8F00, (STUBS + 4 * v) >> 16)
+                   for v in range(32))
+    stubs = b"".join(bytes((0x6A, v, 0xE6, 0xF4)) for v in range(32))  # push v; out 0xf4, al
+    fields = {f: getattr(image, f) for f in image.__slots__}
+    fields.update(gpr=_INIT, idtr=(IDT, len(idt) - 1),
+                  chunks=(*image.chunks, MemoryChunk(IDT, idt), MemoryChunk(STUBS, stubs)))
+    return BootImage(**fields)
 
 
-_GPRS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-         R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
 _INIT = (0x11111111, 0x22222222, 0x33333333, DATA, DATA + 0x1F00, 0x55555555, 0x66666666,
          DATA + 0x800)
 
 
-def run_engine(code: bytes, tmp: Path) -> Outcome:
-    """The case under the engine."""
-    image = _image(code, tmp)
-    image = BootImage(**{**{f: getattr(image, f) for f in image.__slots__}, "gpr": _INIT})
+def run_engine(image: BootImage) -> Outcome:
+    """The case under the engine; a fault is read back from the frame its handler got."""
     m = Machine(MachineConfig(MEM), image, lambda _b: None)
-    res = m.run(max_insns=100000)
-    regs = tuple(m.engine.read_reg(r) for r in _GPRS)
+    res = m.run(max_insns=MAX_INSNS)
+    regs = [m.engine.read_reg(r) for r in GPRS]
     eflags = m.vcpu.eflags(m.engine.read_reg(R.UC_X86_REG_EFLAGS))
     data = m.memory.read(DATA, 0x2000)
-    fault = None if res.kind == "exit-port" else f"{res.kind}: {res.message}"
-    return Outcome(regs + (eflags,), data, fault)
+    if res.kind != "exit-port":
+        return Outcome((*regs, eflags), data, None, f"{res.kind}: {res.message}")
+    esp = regs[4]
+    words = struct.unpack("<5I", m.memory.read(esp, 20))
+    if not (STUBS <= res.eip < STUBS + 4 * 32 and words[0] == (res.eip - STUBS) // 4):
+        return Outcome((*regs, eflags), data, None, None)
+    vector = words[0]
+    code = words[1] if vector in ERROR_CODE_VECTORS else None
+    eip, _cs, eflags = words[2:5] if code is not None else words[1:4]
+    regs[4] = esp + 4 + (4 if code is not None else 0) + 12
+    return Outcome((*regs, eflags), data, Fault(vector, code, eip), None)
 
 
-def run_reference(code: bytes, tmp: Path) -> Outcome:
-    """The case on bare Unicorn at CPL 0 with the same initial state."""
-    image = _image(code, tmp)
-    uc = Uc(UC_ARCH_X86, UC_MODE_32)
-    uc.mem_map(0, MEM)
-    for chunk in image.chunks:
-        uc.mem_write(chunk.paddr, chunk.data)
-    uc.reg_write(R.UC_X86_REG_GDTR, (0, image.gdtr[0], image.gdtr[1], 0))
-    uc.reg_write(R.UC_X86_REG_IDTR, (0, image.idtr[0], image.idtr[1], 0))
-    for reg, seg in zip((R.UC_X86_REG_ES, R.UC_X86_REG_CS, R.UC_X86_REG_SS, R.UC_X86_REG_DS,
-                         R.UC_X86_REG_FS, R.UC_X86_REG_GS), image.segments, strict=True):
-        uc.reg_write(reg, seg.selector)
-    for reg, val in zip(_GPRS, _INIT, strict=True):
-        uc.reg_write(reg, val)
-    uc.reg_write(R.UC_X86_REG_EFLAGS, image.eflags)
-    uc.reg_write(R.UC_X86_REG_CR0, image.cr0)
-    # Loading the segment registers set accessed bits in the GDT; QEMU's boot leaves the code
-    # descriptor's clear, so put the boot bytes back.
-    for chunk in image.chunks:
-        if chunk.paddr == image.gdtr[0]:
-            uc.mem_write(chunk.paddr, chunk.data)
-    # As on a PC (and in the engine): memory beyond RAM reads 0 and ignores writes.
-    uc.mmio_map(MEM, (1 << 32) - MEM, lambda *_a: 0, None, lambda *_a: None, None)
-    done: list[bool] = []
-
-    def on_out(uc: Uc, port: int, size: int, value: int, _ud: object) -> None:
-        done.append(True)
-        uc.emu_stop()
-
-    uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, R.UC_X86_INS_OUT)
-    fault = None
-    try:
-        uc.emu_start(BASE, BASE + len(code) + 1, count=100000)
-    except UcError as exc:
-        fault = str(exc)
-    if not done and fault is None:
-        fault = "did not finish"
-    regs = tuple(uc.reg_read(r) for r in _GPRS) + (uc.reg_read(R.UC_X86_REG_EFLAGS),)
-    return Outcome(regs, bytes(uc.mem_read(DATA, 0x2000)), fault)
-
-
-def compare(text: str, tmp: Path) -> str | None:
-    """None when engine and reference agree on the case, else what differs."""
-    code = assemble(text)
-    a, b = run_engine(code, tmp), run_reference(code, tmp)
-    if (a.fault is None) != (b.fault is None):
-        return f"outcome: engine {a.fault!r}, reference {b.fault!r}"
-    if a.fault is not None:
-        return None
-    names = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags")
-    for name, x, y in zip(names, a.regs, b.regs, strict=True):
-        if x != y:
+def differences(a: Outcome, b: RefOutcome) -> str | None:
+    """What differs between the engine's and the reference's run of one case."""
+    if a.error is not None or b.error is not None:
+        return f"outcome: engine {a.error!r}, reference {b.error!r}"
+    if a.fault != b.fault:
+        return f"fault: engine {a.fault}, reference {b.fault}"
+    undefined = b.undefined
+    for name, x, y in zip(GPR_NAMES, a.regs, b.regs, strict=False):
+        if name not in undefined.regs and x != y:
             return f"{name}: engine 0x{x:08x}, reference 0x{y:08x}"
-    if a.data != b.data:
-        at = next(i for i in range(len(a.data)) if a.data[i] != b.data[i])
+    mask = ~undefined.flags & 0xFFFFFFFF
+    if (a.regs[8] ^ b.regs[8]) & mask:
+        masked = "/".join(NAMES[f] for f in NAMES if undefined.flags & f) or "none"
+        return (f"eflags: engine 0x{a.regs[8]:08x}, reference 0x{b.regs[8]:08x} "
+                f"(undefined, masked: {masked})")
+    x, y = bytearray(a.data), bytearray(b.data)
+    if a.fault is not None:  # the handler's frame is only on the engine's stack
+        lo, hi = max(0, a.regs[4] - 20 - DATA), min(len(x), a.regs[4] - DATA)
+        x[lo:hi] = y[lo:hi] = bytes(max(0, hi - lo))
+    if x != y:
+        at = next(i for i in range(len(x)) if x[i] != y[i])
         return f"memory at 0x{DATA + at:08x} differs"
     return None
 
 
+def check(text: str, tmp: Path) -> Verdict:
+    """Run the case under both, cut before any read of undefined state, and compare."""
+    cut = None
+    while True:
+        code = assemble(text)
+        image = case_image(code, tmp)
+        ref = run_reference(image, _INIT, DATA, 0x2000, MEM, MAX_INSNS)
+        if ref.consumer is None:
+            break
+        cut = ref.consumer[1]
+        shorter = cut_before(text, code, ref.consumer[0])
+        if len(shorter) >= len(text):
+            raise ValueError(f"cannot cut the case before {cut!r}")
+        text = shorter
+    return Verdict(differences(run_engine(image), ref), cut, ref.fault)
+
+
+def compare(text: str, tmp: Path) -> str | None:
+    """None when engine and reference agree on the case, else what differs."""
+    return check(text, tmp).diff
+
+
 def raw_bytes_case(blob: bytes, tmp: Path) -> str | None:
-    """Random bytes: the engine must end with a result (any), never an escape or traceback."""
-    image = _image(blob + b"\xe6\xf4", tmp)
-    m = Machine(MachineConfig(MEM), image, lambda _b: None)
-    res = m.run(max_insns=20000, timeout=20)
+    """Random bytes: the engine must end with a result (any), never an escape or traceback,
+    and leave the translation cache, its page and the real CPU state as the monitor made them."""
+    path = tmp / "case.bin"
+    path.write_bytes(blob + b"\xe6\xf4")
+    m = Machine(MachineConfig(MEM), load_guest(str(path), MEM, "", BASE, None), lambda _b: None)
+    watch = MonitorWatch(m)
+    res = m.run(max_insns=20000)
     if res.kind not in ("exit-port", "crash", "limit", "halt"):
         return f"unexpected result {res}"
-    return None
+    bad = watch.violations()
+    return f"isolation: {'; '.join(bad)} after {res.kind}" if bad else None
 
 
 def minimise(
@@ -253,7 +352,7 @@ def main() -> int:
     import tempfile
 
     rng = random.Random(args.seed)
-    failures = 0
+    failures = cut = faulted = raw = 0
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -262,10 +361,14 @@ def main() -> int:
                 blob = rng.randbytes(rng.randint(1, 64))
                 why = raw_bytes_case(blob, tmp)
                 text = "db " + ", ".join(str(b) for b in blob)
+                raw += 1
             else:
                 choices = random_choices(rng)
                 text = render(choices)
-                why = compare(text, tmp)
+                verdict = check(text, tmp)
+                why = verdict.diff
+                cut += verdict.cut is not None
+                faulted += verdict.fault is not None
                 if why is not None:
                     text = render(minimise(choices, tmp))
             if why is not None:
@@ -274,8 +377,9 @@ def main() -> int:
                 out = REGRESSIONS / f"seed{args.seed}_case{i}.asm"
                 out.write_text(f"; {why}\n{text}\n")
                 print(f"case {i}: {why} -> {out}")
-    print(f"{args.cases} cases, seed {args.seed}, {failures} divergences, "
-          f"{time.monotonic() - start:.1f} s")
+    print(f"{args.cases} cases ({raw} raw bytes; of the instruction cases {faulted} ended in a "
+          f"fault, {cut} were cut before reading undefined state), seed {args.seed}, "
+          f"{failures} divergences, {time.monotonic() - start:.1f} s")
     return 1 if failures else 0
 
 

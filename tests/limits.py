@@ -1,0 +1,37 @@
+"""Bounds on the tests' work: guest-instruction limits, and the one hang guard in host seconds.
+
+No test may fail because the machine is loaded, so no test limits a run by host time. A run is
+bounded by guest work: `--max-insns` / `max_insns=`, about ten times what the guest executes.
+Exact counting costs a Python call per executed block, so guests that execute millions of
+instructions (ckernel, compute, kernelish, the platform stress run, the backstop's tick loop)
+are bounded by their own program instead: under virtual time they do the same work on every
+run. HANG_GUARD is for a process that truly hangs (a bug): no loaded machine gets near it.
+"""
+
+from __future__ import annotations
+
+HANG_GUARD = 30 * 60.0  # seconds: subprocess timeouts, and Machine.run's for uncounted runs
+
+# Guest instructions of each committed guest (`bt run G --stats --count-insns`), and the
+# bound used where counting is affordable (None: bounded by the guest's own program).
+GUEST_INSNS = {
+    "control": 21_284, "demo": 18_345, "descriptors": 17_239, "escape": 7_979,
+    "fidelity": 64_362, "flags": 14_613, "interrupts": 28_209, "io": 14_577,
+    "isolation": 25_978, "pcdevices": 6_788, "platform": 28_776, "segments": 48_257,
+    "smc": 23_671, "translate": 80_785, "usermode": 16_131, "csoverride": 43_260,
+    "fpu": 82_721, "channels": 109_250,
+}
+# 12 M, 371 M, 3.6 M, 34 M and 50 M instructions
+UNCOUNTED = ("ckernel", "compute", "kernelish", "serialout", "serialpoll")
+
+
+def insn_bound(guest: str) -> int | None:
+    """The --max-insns bound for a committed guest, or None for the uncounted ones."""
+    n = GUEST_INSNS.get(guest)
+    return None if n is None else 10 * n + 100_000
+
+
+def limit_args(guest: str) -> list[str]:
+    """`bt run` options bounding the guest's work (none for the uncounted guests)."""
+    n = insn_bound(guest)
+    return [] if n is None else ["--max-insns", str(n)]
