@@ -109,6 +109,7 @@ class ExitDispatch:
         if found is None:
             raise InternalError(f"callout from unknown code address 0x{resume:08x}")
         tb, site = found
+        self.state.eip = site.insn.eip  # a stop the callout asks for (the exit port) names it
         why = self.limits.reached()
         if why is not None:
             # Before the instruction's semantics: the report names it, nothing half done.

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from bt.cachefile import FORMAT, VERSION
 from bt.errors import BadInput
 from bt.inspector.disasm import TranslatedInsn, disassemble
-from translator.rewriter import SLOT_SIZE
+from translator.records import SLOT_SIZE
 
 SortKey = Literal["address", "hotness", "size", "callouts"]
 SORT_KEYS: tuple[SortKey, ...] = ("address", "hotness", "size", "callouts")
