@@ -17,6 +17,7 @@ from bt.runresult import RunResult
 from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.timebase import VirtualClock
+from bt.types import CodeAddr
 from bt.vcpu import Vcpu
 from cache.cache import TranslationCache
 from translator.bake import trap_if_of
@@ -37,7 +38,7 @@ class BudgetStop:
         self.clock = clock
         self.state = state
 
-    def stopped(self, code_addr: int, idle: bool) -> int | RunResult:
+    def stopped(self, code_addr: CodeAddr, idle: bool) -> CodeAddr | RunResult:
         """Where execution goes on. `idle`: no monitor entry during the whole budget. With IF
         clear time stays: a guest cannot be waiting for an interrupt then."""
         st = self.state

@@ -8,13 +8,14 @@ import bisect
 from unicorn import x86_const as R
 
 from bt.engine import Engine
+from bt.types import CodeAddr
 from cache.cache import TranslationCache
 from translator.csaccess import bias_of
 
 _REG = {"esi": R.UC_X86_REG_ESI, "ebx": R.UC_X86_REG_EBX}
 
 
-def unbias(cache: TranslationCache, engine: Engine, code_addr: int) -> None:
+def unbias(cache: TranslationCache, engine: Engine, code_addr: CodeAddr) -> None:
     """If `code_addr` (where the CPU stopped on a fault or a refused write) is the copied
     instruction between a bias LEA and its undo, take the bias back out of the register."""
     tb = cache.block_at(code_addr)

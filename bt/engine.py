@@ -40,7 +40,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from bt.backstop import Backstop
 from bt.errors import InternalError
 from bt.nativeio import FAST_VECTORS, NativePortIO
-from bt.types import PAGE_SIZE
+from bt.types import PAGE_SIZE, CodeAddr
 
 TC_LINEAR = 0xE0000000
 TC_SIZE = 64 << 20
@@ -75,7 +75,7 @@ class CpuException:
     """A CPU exception raised by translated code, at the real EIP of the faulting instruction."""
 
     vector: int
-    code_addr: int
+    code_addr: CodeAddr
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ class DeniedAccess:
 
     kind: str  # "write" or "fetch"
     page: int
-    code_addr: int
+    code_addr: CodeAddr
 
 
 class RegisterFile:
@@ -155,7 +155,7 @@ class Engine:
         self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
         self.tlb_fills = 0
         self._fresh_from = TC_LINEAR  # code space above this was never written since a flush
-        self.on_callout: Callable[[int, int], None] = self._no_callout
+        self.on_callout: Callable[[int, CodeAddr], None] = self._no_callout
         self.eip_reg = RegisterFile(uc, (R.UC_X86_REG_EIP,))
         # EIP, the general registers and EFLAGS, read in one batch when a callout arrives.
         self.callout_regs = RegisterFile(uc, (R.UC_X86_REG_EIP, *GPRS, R.UC_X86_REG_EFLAGS))
@@ -199,7 +199,7 @@ class Engine:
                 entry.paddr = MON_PHYS  # type: ignore[attr-defined]
                 entry.perms = UC_PROT_EXEC | UC_PROT_READ  # type: ignore[attr-defined]
                 return True
-            self.denied = DeniedAccess("fetch", vaddr, 0)
+            self.denied = DeniedAccess("fetch", vaddr, CodeAddr(0))
             return False
         if self.monitor_mode and vaddr == MON_LINEAR:
             entry.paddr = MON_PHYS  # type: ignore[attr-defined]
@@ -211,7 +211,7 @@ class Engine:
         vaddr &= 0xFFFFFFFF
         if vaddr in self.protected_pages:
             if access == UC_MEM_WRITE:
-                self.denied = DeniedAccess("write", vaddr, 0)
+                self.denied = DeniedAccess("write", vaddr, CodeAddr(0))
                 return False
             entry.paddr = vaddr  # type: ignore[attr-defined]
             entry.perms = UC_PROT_READ  # type: ignore[attr-defined]
@@ -232,7 +232,7 @@ class Engine:
             self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     # -- callouts and exceptions ---
-    def _no_callout(self, vector: int, resume: int) -> None:
+    def _no_callout(self, vector: int, resume: CodeAddr) -> None:
         raise InternalError("callout with no run loop attached")
 
     def _guard_intr(self, uc: Uc, vector: int, _ud: object) -> None:
@@ -241,12 +241,12 @@ class Engine:
                 self.on_native_io()  # before anything Python does can be observed
             if vector in _CALLOUT_VECTORS:
                 self.snapshot = self.callout_regs.read()
-                self.on_callout(vector, self.snapshot[0])
+                self.on_callout(vector, CodeAddr(self.snapshot[0]))
                 if self.on_resume is not None:
                     self.on_resume(vector)
                 return
             eip = self.eip_reg.read()[0]
-            self.exception = CpuException(vector, eip)
+            self.exception = CpuException(vector, CodeAddr(eip))
             uc.emu_stop()
         except BaseException as exc:
             self.pending_error = exc
@@ -352,10 +352,10 @@ class Engine:
                 raise err from None
             if exc.errno == UC_ERR_EXCEPTION and self.denied is not None:
                 eip = self.uc.reg_read(R.UC_X86_REG_EIP)
-                self.denied = DeniedAccess(self.denied.kind, self.denied.page, eip)
+                self.denied = DeniedAccess(self.denied.kind, self.denied.page, CodeAddr(eip))
                 return
             eip = self.uc.reg_read(R.UC_X86_REG_EIP)
-            self.exception = CpuException(_ERRNO_VECTOR.get(exc.errno, -1), eip)
+            self.exception = CpuException(_ERRNO_VECTOR.get(exc.errno, -1), CodeAddr(eip))
             self.exception_error = exc
             return
         if self.pending_error is not None:

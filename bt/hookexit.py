@@ -25,6 +25,7 @@ from bt.runresult import EXIT_CRASH, RunResult
 from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.timebase import VirtualClock
+from bt.types import CodeAddr
 from bt.vcpu import IF, Vcpu
 from cache.block import TranslationBlock
 from cache.cache import TranslationCache
@@ -76,7 +77,7 @@ class ExitDispatch:
         v.eflags_sys = (v.eflags_sys & ~IF) | (self.engine.read_reg(_EFLAGS) & IF)
 
     # -- the hook ---
-    def on_callout(self, vector: int, resume: int) -> None:
+    def on_callout(self, vector: int, resume: CodeAddr) -> None:
         """Unicorn's interrupt hook for `int 0x80` (exit slot) and `int 0x81` (callout)."""
         # The real IF is the guest's while translated code runs (CLI/STI run unchanged).
         real_if = self.engine.snapshot[9] & IF
@@ -88,7 +89,7 @@ class ExitDispatch:
             if (vcpu.eflags_sys & IF) != real_if:
                 self.push_if()
 
-    def _callout(self, vector: int, resume: int) -> None:
+    def _callout(self, vector: int, resume: CodeAddr) -> None:
         n = self.state.counters
         n.callouts += 1
         if self.clock is not None:
@@ -109,6 +110,7 @@ class ExitDispatch:
         if found is None:
             raise InternalError(f"callout from unknown code address 0x{resume:08x}")
         tb, site = found
+        self.state.eip = site.insn.eip  # a stop the callout asks for (the exit port) names it
         why = self.limits.reached()
         if why is not None:
             # Before the instruction's semantics: the report names it, nothing half done.
@@ -220,7 +222,7 @@ class ExitDispatch:
         self.state.request_stop(why)
         self.engine.stop()
 
-    def enter(self, got: VcpuExit) -> int | RunResult:
+    def enter(self, got: VcpuExit) -> CodeAddr | RunResult:
         """The code address to go on at after a delivery made outside the hook."""
         if isinstance(got, Goto):
             self.state.eip = got.eip

@@ -10,6 +10,7 @@ from unicorn import UC_HOOK_BLOCK
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.runresult import EXIT_LIMIT, RunResult
 from bt.runstate import RunState
+from bt.types import CodeAddr
 from cache.block import TranslationBlock
 from cache.cache import TranslationCache
 
@@ -33,7 +34,8 @@ class InsnCounter:
         self.executions.pop(tb.code_addr, None)  # the address may hold another block next
 
     def _on_block(self, uc: object, address: int, size: int, _ud: object) -> None:
-        tb = self.cache.block_at(address)
+        code = CodeAddr(address)  # Unicorn hands over a plain int
+        tb = self.cache.block_at(code)
         if tb is None:
             return
         offs = [r.offset for r in tb.insns]
@@ -45,5 +47,5 @@ class InsnCounter:
         if self.max_insns is not None and self.count >= self.max_insns:
             self.state.request_stop(RunResult("limit", EXIT_LIMIT,
                                               f"instruction limit reached ({self.max_insns})",
-                                              tb.guest_eip_at(address)))
+                                              tb.guest_eip_at(code)))
             self.engine.stop()

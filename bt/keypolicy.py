@@ -10,6 +10,7 @@ from bt.vcpu import AC, CR0_PE, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
 from cache.block import TBKey
 from translator.bake import NO_VARIANT, Bake, pack_variant, table_value
 from translator.csaccess import cs_flat
+from translator.insn import GuestAddr
 
 # Virtual EFLAGS bits the real CPU does not hold: while one is set, CLI/STI/PUSHF/POPF call
 # the monitor.
@@ -35,7 +36,8 @@ class KeyPolicy:
             what = {"pm16": "16-bit protected-mode code", "real": "real-mode code",
                     "v86": "virtual-8086 mode code"}[mode]
             raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
-        return TBKey(eip, cs.base, mode, max_insns, self.variant() if self.bake else NO_VARIANT)
+        variant = self.variant() if self.bake else NO_VARIANT
+        return TBKey(GuestAddr(eip), cs.base, mode, max_insns, variant)
 
     def mode(self) -> str:
         """The CPU mode the vCPU decodes in now (a key of cache.block.MODES)."""

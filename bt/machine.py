@@ -48,6 +48,7 @@ from bt.shadow import InterruptShadow
 from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
 from bt.timebase import HostClock, TimeStampCounter, VirtualClock
+from bt.types import CodeAddr
 from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
 from cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
 from cache.codebuf import CodeBuffer
@@ -233,8 +234,8 @@ class Machine:
     def _guest_eip_at(self, code_addr: int) -> int | None:
         """The guest EIP of the instruction translated at `code_addr` (a block being retired
         too: the cache tells the FPU before it drops the block)."""
-        tb = self.cache.block_at(code_addr)
-        return tb.guest_eip_at(code_addr) if tb is not None else None
+        tb = self.cache.block_at(CodeAddr(code_addr))  # the real FIP, a plain int
+        return tb.guest_eip_at(CodeAddr(code_addr)) if tb is not None else None
 
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).

@@ -28,6 +28,7 @@ from bt.limits import LimitReached, Limits
 from bt.runresult import EXIT_CRASH, RunResult, RunStats
 from bt.runstate import RunState
 from bt.smc import SmcHandler
+from bt.types import CodeAddr
 from cache.cache import TranslationCache
 
 
@@ -104,7 +105,7 @@ class RunLoop:
             finally:
                 self.dispatch.pull_if()
             budget = BACKSTOP_BLOCKS
-            nxt: int | RunResult
+            nxt: CodeAddr | RunResult
             if st.stop is not None:
                 nxt = self._stopped(st.stop)
             elif eng.denied is not None:
@@ -117,7 +118,7 @@ class RunLoop:
                 # The backstop's budget ran out, at the start of a Unicorn block (or, with the
                 # fallback instruction count, at any instruction).
                 st.counters.backstops += 1
-                nxt = eng.read_reg(R.UC_X86_REG_EIP)
+                nxt = CodeAddr(eng.read_reg(R.UC_X86_REG_EIP))
                 if self.budget is not None:
                     idle = st.counters.callouts + eng.native_io.answered == entries
                     nxt = self.budget.stopped(nxt, idle=idle)
@@ -129,7 +130,7 @@ class RunLoop:
                 return nxt
             code_addr = nxt
 
-    def _stopped(self, stop: VcpuExit | RunResult) -> int | RunResult:
+    def _stopped(self, stop: VcpuExit | RunResult) -> CodeAddr | RunResult:
         """A hook stopped the CPU for `stop`."""
         if isinstance(stop, RunResult):
             return stop
@@ -145,11 +146,11 @@ class RunLoop:
             return RunResult("crash", EXIT_CRASH, stop.what, stop.eip)
         raise InternalError(f"unhandled exit {stop}")
 
-    def _guest_eip(self, code_addr: int) -> int:
+    def _guest_eip(self, code_addr: CodeAddr) -> int:
         tb = self.cache.block_at(code_addr)
         return tb.guest_eip_at(code_addr) if tb is not None else self.state.eip
 
-    def _cpu_exception(self, vector: int, code_addr: int) -> int | RunResult:
+    def _cpu_exception(self, vector: int, code_addr: CodeAddr) -> CodeAddr | RunResult:
         eip = self._guest_eip(code_addr)
         if vector < 0:
             return RunResult("crash", EXIT_CRASH, "the CPU stopped on an unexpected error", eip)

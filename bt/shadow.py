@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 
 from bt.runstate import RunState
+from bt.types import CodeAddr
 from bt.vcpu import Vcpu
 from cache.block import TranslationBlock
 from translator.records import CalloutSite, Rule
@@ -56,7 +57,7 @@ class InterruptShadow:
         return prev is not None and prev.rule is Rule.EMULATE and prev.kind == "sti"
 
     @staticmethod
-    def after_native_sti(tb: TranslationBlock | None, code_addr: int) -> bool:
+    def after_native_sti(tb: TranslationBlock | None, code_addr: CodeAddr) -> bool:
         """Whether `code_addr` follows an STI that ran as it is (its shadow lasts)."""
         if tb is None:
             return False

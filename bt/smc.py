@@ -6,6 +6,7 @@ from bt.blockmaker import BlockMaker
 from bt.engine import Engine
 from bt.errors import InternalError
 from bt.runstate import RunState
+from bt.types import CodeAddr
 from cache.cache import TranslationCache
 
 
@@ -26,7 +27,7 @@ class SmcHandler:
         if st.current is not None and st.current in victims:
             st.current_hit = True
 
-    def guest_wrote(self, page: int, code_addr: int) -> int:
+    def guest_wrote(self, page: int, code_addr: CodeAddr) -> CodeAddr:
         """Translated code at `code_addr` faulted writing `page`: retire the page's blocks and
         re-execute the writing instruction alone, so the following code is translated from
         the bytes as they are after the write. Returns where execution goes on."""

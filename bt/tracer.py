@@ -12,6 +12,7 @@ from unicorn import x86_const as R
 from bt.bus import Bus, BusDevice
 from bt.engine import TC_LINEAR, TC_SIZE, Engine, RegisterFile
 from bt.tracefile import TraceWriter
+from bt.types import CodeAddr
 from bt.vcpu import IF, Vcpu
 from cache.block import TranslationBlock
 from cache.cache import TranslationCache
@@ -41,7 +42,7 @@ class Tracer:
         engine.uc.hook_add(hook, self._on_code, None, TC_LINEAR, TC_LINEAR + TC_SIZE - 1)
 
     def _on_code(self, uc: object, address: int, size: int, _ud: object) -> None:
-        tb = self._cache.block_at(address)
+        tb = self._cache.block_at(CodeAddr(address))
         if tb is None:
             return
         off = address - tb.code_addr

@@ -1,15 +1,12 @@
 """Distinct address types and page helpers shared by every layer (stdlib only)."""
 
-from typing import NewType
+from cache.codebuf import CodeAddr
+from translator.insn import GuestAddr
 
-GuestAddr = NewType("GuestAddr", int)
-"""A guest linear or physical address (32-bit)."""
-
-CodeAddr = NewType("CodeAddr", int)
-"""An address inside the translation cache, as the real CPU fetches it."""
-
-Port = NewType("Port", int)
-"""An x86 I/O port number (16-bit)."""
+# The address types belong to the layers that own them: the translator (guest addresses) and
+# the cache (translated-code addresses); the monitor names them from here.
+__all__ = ["CodeAddr", "GuestAddr", "PAGE_MASK", "PAGE_SHIFT", "PAGE_SIZE", "page_of",
+           "pages_spanned"]
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT

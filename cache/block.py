@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from cache.codebuf import CodeAddr
+from translator.insn import GuestAddr
 from translator.records import CalloutSite, InsnRecord
 
 
@@ -30,7 +32,7 @@ MODES = {m.name: m for m in (
 class TBKey:
     """Exactly what shaped a translation: compared on lookup, nothing else is."""
 
-    eip: int  # guest EIP (offset in CS)
+    eip: GuestAddr  # guest EIP (offset in CS)
     cs_base: int
     mode: str  # a key of MODES: code and address size, real / V86 / protected
     max_insns: int = 64  # 1 for the one-instruction blocks that follow a self-modifying write
@@ -49,9 +51,9 @@ class TBKey:
         return MODES[self.mode]
 
     @property
-    def linear(self) -> int:
+    def linear(self) -> GuestAddr:
         """The guest-linear address of the block's first byte."""
-        return (self.cs_base + self.eip) & 0xFFFFFFFF
+        return GuestAddr((self.cs_base + self.eip) & 0xFFFFFFFF)
 
     @property
     def label(self) -> str:
@@ -64,7 +66,7 @@ class TBKey:
 class ExitSlot:
     """A 5-byte exit of a block; `linked` is the block it jumps to when chained."""
 
-    address: int  # translation-cache address of the slot
+    address: CodeAddr  # translation-cache address of the slot
     target: int | None  # guest EIP it leads to, None where the monitor computes it
     edge: str
     linked: TranslationBlock | None = field(default=None, repr=False)
@@ -77,7 +79,7 @@ class TranslationBlock:
     """One translated guest block: where it lives, what guest bytes it came from, its links."""
 
     key: TBKey
-    code_addr: int
+    code_addr: CodeAddr
     size: int
     guest_ranges: tuple[tuple[int, int], ...]  # guest-linear byte ranges it was made from
     guest_pages: tuple[int, ...]  # guest-physical pages those bytes lie on
@@ -97,11 +99,11 @@ class TranslationBlock:
         """How many guest instructions the block holds."""
         return len(self.insns)
 
-    def guest_eip_at(self, code_addr: int) -> int:
+    def guest_eip_at(self, code_addr: CodeAddr) -> GuestAddr:
         """The guest EIP of the instruction whose translation covers `code_addr`."""
         offs = [r.offset for r in self.insns]
         i = bisect.bisect_right(offs, code_addr - self.code_addr) - 1
-        return self.insns[max(i, 0)].insn.eip
+        return GuestAddr(self.insns[max(i, 0)].insn.eip)
 
     def guest_eip_starting_at(self, offset: int) -> int | None:
         """The guest EIP whose translation starts exactly at `offset`, if one does."""
@@ -111,7 +113,7 @@ class TranslationBlock:
             return self.insns[i].insn.eip
         return None
 
-    def insns_before(self, code_addr: int) -> int:
+    def insns_before(self, code_addr: CodeAddr) -> int:
         """Guest instructions whose translation starts before `code_addr` in this block."""
         offs = [r.offset for r in self.insns]
         return bisect.bisect_left(offs, code_addr - self.code_addr)

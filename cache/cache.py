@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cache.block import ExitSlot, TBKey, TranslationBlock
 from cache.chain import CodeWriter, link, may_chain, unlink
-from cache.codebuf import CodeBuffer
+from cache.codebuf import CodeAddr, CodeBuffer
 from cache.errors import CacheError
 from translator.records import CalloutSite, TranslatedCode
 
@@ -115,7 +115,7 @@ class TranslationCache:
             self._hits += 1
         return tb
 
-    def block_at(self, code_addr: int) -> TranslationBlock | None:
+    def block_at(self, code_addr: CodeAddr) -> TranslationBlock | None:
         """The block whose code covers translation-cache address `code_addr`."""
         i = bisect.bisect_right(self._starts, code_addr) - 1
         if i < 0:
@@ -123,11 +123,11 @@ class TranslationCache:
         tb = self._blocks[i]
         return tb if code_addr < tb.code_addr + tb.size else None
 
-    def callout_at(self, resume: int) -> tuple[TranslationBlock, CalloutSite] | None:
+    def callout_at(self, resume: CodeAddr) -> tuple[TranslationBlock, CalloutSite] | None:
         """The callout whose `int` ends just before `resume`."""
         return self._callouts.get(resume)
 
-    def exit_at(self, resume: int) -> tuple[TranslationBlock, int] | None:
+    def exit_at(self, resume: CodeAddr) -> tuple[TranslationBlock, int] | None:
         """The exit slot whose `int` ends just before `resume`, as (block, slot number)."""
         return self._exits.get(resume)
 
@@ -150,7 +150,7 @@ class TranslationCache:
             if addr is None:
                 raise CacheError(f"block of {len(code.code)} bytes exceeds the code region")
         self._writer.write_code(addr, code.code)
-        exits = [ExitSlot(addr + e.offset, e.target, e.edge,
+        exits = [ExitSlot(CodeAddr(addr + e.offset), e.target, e.edge,
                           branch=addr + e.branch if e.branch >= 0 else None)
                  for e in code.exits]
         tb = TranslationBlock(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NewType
+
+CodeAddr = NewType("CodeAddr", int)
+"""An address inside the translation cache, as the real CPU fetches translated code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +42,7 @@ class CodeBuffer:
     def _round(self, nbytes: int) -> int:
         return (nbytes + self.ALIGN - 1) & ~(self.ALIGN - 1)
 
-    def alloc(self, nbytes: int) -> int | None:
+    def alloc(self, nbytes: int) -> CodeAddr | None:
         """Start address of `nbytes` of code space, or None when the region is full."""
         rounded = self._round(max(nbytes, 1))
         holes = self._free.get(rounded)
@@ -47,13 +51,13 @@ class CodeBuffer:
             if not holes:
                 del self._free[rounded]
             self._used += rounded
-            return addr
+            return CodeAddr(addr)
         addr = self._next
         if addr + rounded > self.base + self.size:
             return None
         self._next = addr + rounded
         self._used += rounded
-        return addr
+        return CodeAddr(addr)
 
     def free(self, addr: int, nbytes: int) -> None:
         """Give back the space of a retired block (reused by the next block of its size)."""

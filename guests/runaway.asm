@@ -3,6 +3,7 @@
 ;   unassigned  jump into unassigned memory (zeros decode as `add [eax], al`: endless new blocks)
 ;   blocks      2,097,152 distinct 8-byte blocks (16 MiB of generated code, needs --mem 64),
 ;               run once, then print how many ran and exit
+;   fewblocks   the same with 65,536 blocks (for the test suite)
 ;   portloop    `out 0x80, al; jmp` forever: a callout per iteration, no new code
 ;   spin        `cli; jmp $`: chained code that never enters the monitor
 ;   smc         rewrite a function's immediate and call it, 100,000 times, then print the sum
@@ -10,6 +11,7 @@
 
 GEN_BASE   equ 0x01000000                ; generated blocks live at 16 MiB
 GEN_BLOCKS equ 2097152
+GEN_FEW    equ 65536
 SMC_ROUNDS equ 100000
 
 section .bss
@@ -33,6 +35,8 @@ main:
     je unassigned
     cmp al, 'b'
     je blocks
+    cmp al, 'f'
+    je fewblocks
     cmp al, 'p'
     je portloop
     cmp al, 's'
@@ -49,25 +53,30 @@ unassigned:
     mov eax, 0x200000                   ; the zeros' `add [eax], al` write here, in RAM
     jmp 0x40000000
 
+fewblocks:
+    mov ecx, GEN_FEW
+    LINE "running 65536 distinct blocks"
+    jmp generate
 blocks:
+    mov ecx, GEN_BLOCKS
+    LINE "running 2097152 distinct blocks"
+generate:
     ; Each block: six `inc eax` and `jmp short $+2` (8 bytes); the last one returns here.
     mov edi, GEN_BASE
-    mov ecx, GEN_BLOCKS
 .gen:
     mov dword [edi], 0x40404040
     mov dword [edi + 4], 0x00eb4040
     add edi, 8
     dec ecx
     jnz .gen
-    mov byte [edi], 0xe9                ; jmp rel32 back to .ran
-    mov eax, .ran
+    mov byte [edi], 0xe9                ; jmp rel32 back to ran
+    mov eax, ran
     sub eax, edi
     sub eax, 5
     mov [edi + 1], eax
-    LINE "running 2097152 distinct blocks"
     xor eax, eax
     jmp GEN_BASE
-.ran:
+ran:
     shr eax, 1                          ; six increments a block, printed as blocks * 3
     HEX "incs/2", eax, 8
     NL

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NewType
+
+GuestAddr = NewType("GuestAddr", int)
+"""A guest address: an offset in a segment or a linear address (32 bits)."""
 
 
 @dataclass(frozen=True, slots=True)

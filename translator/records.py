@@ -9,6 +9,8 @@ from enum import Enum
 
 from translator.insn import GuestInsn
 
+SLOT_SIZE = 5  # bytes of an exit slot: `int 0x80; nop; nop; nop` unchained, `jmp rel32` chained
+
 
 class Rule(Enum):
     """How the rewriter treats an instruction."""

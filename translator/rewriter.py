@@ -25,13 +25,21 @@ from translator.errors import AssemblyError, TranslationError
 from translator.inline import emulate
 from translator.insn import GuestInsn, ImmOp
 from translator.portio import callout_for
-from translator.records import CalloutSite, ExitPlan, InsnRecord, Rule, Sensitivity, TranslatedCode
+from translator.records import (
+    SLOT_SIZE,
+    CalloutSite,
+    ExitPlan,
+    InsnRecord,
+    Rule,
+    Sensitivity,
+    TranslatedCode,
+)
 from translator.scanner import ScannedBlock
 from translator.sensitive import CALLOUT_THEN_COPY, COPY_THEN_CALLOUT, classify
 
 EXIT_VECTOR = 0x80
 CALLOUT_VECTOR = 0x81
-SLOT_SIZE = 5
+
 # Unchained exit slot and callout; checked by Capstone when the Rewriter is made.
 _EXIT_TEXT = f"int {EXIT_VECTOR:#x}; nop; nop; nop"
 _CALLOUT_TEXT = f"int {CALLOUT_VECTOR:#x}"

@@ -34,7 +34,7 @@ from bt.inspector.records import (
     Summary,
     link_from_row,
 )
-from translator.rewriter import SLOT_SIZE
+from translator.records import SLOT_SIZE
 
 __all__ = [
     "RULES", "SORT_KEYS", "Block", "CacheFile", "CacheFileError", "ExitCode", "Insn",
