@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bt.devices.cmos import Cmos, memory_bytes, ram_split
+from bt.devices.cmos import Cmos
+from bt.devices.cmos_layout import memory_bytes, ram_split
 from bt.timebase import NS_PER_SEC, VirtualClock
 
 MIB = 1 << 20

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bt.devices.i8042 import I8042, text_to_set1
+from bt.devices.i8042 import I8042
 from bt.devices.pic8259 import PicPair
+from bt.devices.ps2keyboard import text_to_set1
 from bt.errors import BadInput
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bt.devices.pit8254 import PIT_FREQ, Pit8254
+from bt.devices.pit8254 import Pit8254
+from bt.devices.pit_channel import PIT_FREQ
 from bt.timebase import NS_PER_SEC, VirtualClock
 
 

@@ -80,3 +80,44 @@ def test_mypy_strict() -> None:
     proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+MAX_CLASS_LINES = 300  # issue #14: no class over 300 lines
+MAX_FILE_LINES = 450  # the house style's ~400, with room to finish a change before splitting
+
+
+def _size_offenders(root: Path) -> list[str]:
+    """Classes over MAX_CLASS_LINES and files over MAX_FILE_LINES under `root`'s packages."""
+    bad = []
+    for pkg in PROJECT:
+        for f in sorted((root / pkg).rglob("*.py")):
+            text = f.read_text()
+            name = f.relative_to(root)
+            lines = len(text.splitlines())
+            if lines > MAX_FILE_LINES:
+                bad.append(f"{name}: {lines} lines (at most {MAX_FILE_LINES})")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                    size = node.end_lineno - node.lineno + 1
+                    if size > MAX_CLASS_LINES:
+                        bad.append(f"{name}:{node.lineno}: class {node.name} is {size} lines "
+                                   f"(at most {MAX_CLASS_LINES})")
+    return bad
+
+
+def test_no_class_or_file_too_big() -> None:
+    bad = _size_offenders(ROOT)
+    assert not bad, "split by concept:\n" + "\n".join(bad)
+
+
+def test_size_check_names_the_offender(tmp_path: Path) -> None:
+    pkg = tmp_path / "bt"
+    pkg.mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_CLASS_LINES))
+    (pkg / "big.py").write_text(f'"""Too big."""\n\n\nclass Huge:\n{body}')
+    (pkg / "long.py").write_text("x = 1\n" * (MAX_FILE_LINES + 1))
+    (pkg / "fine.py").write_text("class Small:\n" + "    x = 1\n" * (MAX_CLASS_LINES - 1))
+    assert _size_offenders(tmp_path) == [
+        f"bt/big.py:4: class Huge is {MAX_CLASS_LINES + 1} lines (at most {MAX_CLASS_LINES})",
+        f"bt/long.py: {MAX_FILE_LINES + 1} lines (at most {MAX_FILE_LINES})",
+    ]

@@ -17,7 +17,8 @@ from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
 from bt.devices.pic8259 import PicPair
-from bt.devices.pit8254 import PIT_FREQ, Pit8254
+from bt.devices.pit8254 import Pit8254
+from bt.devices.pit_channel import PIT_FREQ
 from bt.devices.records import DebugConState
 from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import TEXT_BASE, VgaText

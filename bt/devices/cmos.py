@@ -28,28 +28,48 @@ that dumps all 128 bytes under qemu-system-i386 -kernel (SeaBIOS) at -m 16, 128,
 - The IRQ line goes to `irq(level)` (a level, like qemu_set_irq): raised with IRQF, lowered by a
   read of C or when B is written with no enabled flag pending.
 
-Memory bytes (measured, identical to pc_cmos_init for the default `pc` machine with no disks):
-0x0A 0x26, 0x0B 0x02, 0x0D 0x80, 0x10 0x50 (floppy 0: 2.88 MB, QEMU's default drive type),
-0x14 0x07 (equipment: floppy, FPU, PS/2 mouse, VGA), 0x15/0x16 640 KiB, 0x17/0x18 and 0x30/0x31
-extended memory in KiB (below 4 GiB, minus 1 MiB, capped at 65535), 0x32 century, 0x34/0x35
-memory above 16 MiB in 64 KiB units (capped at 65535), 0x38 0x30 and 0x3D 0x12 (boot order
-"cad" and floppy signature check), 0x5B-0x5D memory above 4 GiB in 64 KiB units, 0x5F CPUs - 1
-= 0; everything else 0, alarms included. RAM of 3.5 GiB or more is split as pc-i440fx does:
-3 GiB below 4 GiB and the rest above (measured: -m 3584 gives 0x34/0x35 = 0xBF00 and
-0x5B-0x5D = 00 20 00; -m 3000 keeps it all low: 0xBA80).
+The memory bytes and the register map are in bt.devices.cmos_layout, the calendar encoding in
+bt.devices.rtc_calendar.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
+from bt.devices.cmos_layout import (
+    A_UIP,
+    B_AIE,
+    B_PIE,
+    B_SET,
+    B_UIE,
+    C_AF,
+    C_IRQF,
+    C_MASK,
+    C_PF,
+    C_UF,
+    CENTURY,
+    CMOS_SIZE,
+    PS2_CENTURY,
+    REG_A,
+    REG_B,
+    REG_C,
+    REG_D,
+    TIME_REGS,
+    initial_bytes,
+)
 from bt.devices.records import CmosState
+from bt.devices.rtc_calendar import (
+    NS_PER_SEC,
+    alarm_matches_in,
+    registers_epoch,
+    set_registers,
+)
 from bt.staterecord import check_record, require, require_range
 
-NS_PER_SEC = 1_000_000_000
+RTC_CLOCK_RATE = 32768
+UIP_HOLD_NS = 8 * NS_PER_SEC // RTC_CLOCK_RATE  # UIP shows for the last 244 us of a second
+DEFAULT_START_TIME = 946684800  # 2000-01-01 00:00:00 UTC: deterministic unless told otherwise
 
 
 class Clock(Protocol):
@@ -59,64 +79,6 @@ class Clock(Protocol):
         """Nanoseconds of guest time."""
         ...
 
-
-SECONDS, SECONDS_ALARM, MINUTES, MINUTES_ALARM, HOURS, HOURS_ALARM = range(6)
-DAY_OF_WEEK, DAY_OF_MONTH, MONTH, YEAR = range(6, 10)
-REG_A, REG_B, REG_C, REG_D = 0x0A, 0x0B, 0x0C, 0x0D
-CENTURY = 0x32
-PS2_CENTURY = 0x37
-CMOS_SIZE = 128
-TIME_REGS = (SECONDS, MINUTES, HOURS, DAY_OF_WEEK, DAY_OF_MONTH, MONTH, YEAR, CENTURY)
-
-A_UIP = 0x80
-B_SET, B_PIE, B_AIE, B_UIE, B_SQWE, B_DM, B_24H = 0x80, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02
-C_IRQF, C_PF, C_AF, C_UF = 0x80, 0x40, 0x20, 0x10
-C_MASK = 0x70
-DONT_CARE = 0xC0
-
-RTC_CLOCK_RATE = 32768
-UIP_HOLD_NS = 8 * NS_PER_SEC // RTC_CLOCK_RATE  # UIP shows for the last 244 us of a second
-SECONDS_PER_DAY = 86400
-
-DEFAULT_START_TIME = 946684800  # 2000-01-01 00:00:00 UTC: deterministic unless told otherwise
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-LOWMEM_SPLIT = 0xE0000000  # pc-i440fx: RAM this large or larger puts 3 GiB below 4 GiB
-LOWMEM_GB_ALIGNED = 0xC0000000
-
-# What QEMU/SeaBIOS leave in the non-time bytes (see the module docstring).
-FIXED_BYTES = {
-    REG_A: 0x26, REG_B: 0x02, REG_D: 0x80,
-    0x10: 0x50, 0x14: 0x07, 0x15: 0x80, 0x16: 0x02, 0x38: 0x30, 0x3D: 0x12,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RamSplit:
-    """Guest RAM as the chipset maps it: below 4 GiB and remapped above."""
-
-    below_4g: int
-    above_4g: int
-
-
-def ram_split(ram_size: int) -> RamSplit:
-    """pc-i440fx's split: all low below 3.5 GiB, otherwise 3 GiB low and the rest high."""
-    if ram_size >= LOWMEM_SPLIT:
-        return RamSplit(LOWMEM_GB_ALIGNED, ram_size - LOWMEM_GB_ALIGNED)
-    return RamSplit(ram_size, 0)
-
-
-def memory_bytes(ram_size: int) -> dict[int, int]:
-    """The CMOS memory-size bytes QEMU's pc_cmos_init writes for `ram_size` bytes of RAM."""
-    split = ram_split(ram_size)
-    ext_kib = min(split.below_4g // KIB - 1024, 0xFFFF)
-    high = min(max(split.below_4g - 16 * MIB, 0) // (64 * KIB), 0xFFFF)
-    above = split.above_4g // (64 * KIB)
-    return {
-        0x17: ext_kib & 0xFF, 0x18: ext_kib >> 8,
-        0x30: ext_kib & 0xFF, 0x31: ext_kib >> 8,
-        0x34: high & 0xFF, 0x35: high >> 8,
-        0x5B: above & 0xFF, 0x5C: (above >> 8) & 0xFF, 0x5D: (above >> 16) & 0xFF,
-    }
 
 
 def periodic_ticks(rate: int) -> int:
@@ -140,11 +102,7 @@ class Cmos:
     ) -> None:
         self._clock = clock
         self._irq = irq
-        self.data = bytearray(CMOS_SIZE)
-        for index, value in FIXED_BYTES.items():
-            self.data[index] = value
-        for index, value in memory_bytes(ram_size).items():
-            self.data[index] = value
+        self.data = initial_bytes(ram_size)
         self.index = 0
         self.nmi_masked = False
         now = clock.now_ns()
@@ -152,7 +110,7 @@ class Cmos:
         self._base_sec = start_time
         self._base_ns = now
         self._offset_ns = 0
-        self._set_registers(start_time)
+        set_registers(self.data, start_time)
         self._period = 0  # 32 kHz cycles between periodic interrupts, 0: off
         self._next_periodic_ns: int | None = None
         self._last_update_ns = self._guest_ns(now)  # UF/AF evaluated up to this guest time
@@ -167,67 +125,16 @@ class Cmos:
     def _divider_reset(self) -> bool:
         return (self.data[REG_A] & 0x60) == 0x60
 
-    def _to_reg(self, value: int) -> int:
-        return value if self.data[REG_B] & B_DM else ((value // 10) << 4) | (value % 10)
-
-    def _from_reg(self, value: int) -> int:
-        if self.data[REG_B] & B_DM:
-            return value
-        return (value >> 4) * 10 + (value & 0x0F)
-
-    def _set_registers(self, epoch: int) -> None:
-        """Store `epoch` (UTC seconds) into the time registers (QEMU's rtc_set_cmos)."""
-        tm = time.gmtime(epoch)
-        d = self.data
-        d[SECONDS] = self._to_reg(tm.tm_sec)
-        d[MINUTES] = self._to_reg(tm.tm_min)
-        if d[REG_B] & B_24H:
-            d[HOURS] = self._to_reg(tm.tm_hour)
-        else:
-            hour12 = tm.tm_hour % 12 or 12
-            d[HOURS] = self._to_reg(hour12) | (0x80 if tm.tm_hour >= 12 else 0)
-        d[DAY_OF_WEEK] = self._to_reg((tm.tm_wday + 1) % 7 + 1)  # Sunday is 1
-        d[DAY_OF_MONTH] = self._to_reg(tm.tm_mday)
-        d[MONTH] = self._to_reg(tm.tm_mon)
-        d[YEAR] = self._to_reg(tm.tm_year % 100)
-        d[CENTURY] = self._to_reg(tm.tm_year // 100)
-
-    def _hour24(self, reg: int) -> int:
-        hour = self._from_reg(reg & 0x7F)
-        if not self.data[REG_B] & B_24H:
-            hour %= 12
-            if reg & 0x80:
-                hour += 12
-        return hour
-
-    def _registers_epoch(self) -> int:
-        """The time the registers hold, as UTC seconds (QEMU's rtc_get_time + mktimegm)."""
-        d = self.data
-        year = self._from_reg(d[YEAR]) + self._from_reg(d[CENTURY]) * 100
-        month = self._from_reg(d[MONTH])
-        day = self._from_reg(d[DAY_OF_MONTH])
-        seconds = (
-            self._hour24(d[HOURS]) * 3600 + self._from_reg(d[MINUTES]) * 60
-            + self._from_reg(d[SECONDS])
-        )
-        # QEMU's mktimegm: a closed formula, so nonsense fields give a value, never an error.
-        if month < 3:
-            month += 12
-            year -= 1
-        days = day + (153 * month - 457) // 5 + 365 * year + year // 4 - year // 100
-        days += year // 400 - 719469
-        return days * SECONDS_PER_DAY + seconds
-
     def _rebase(self, now: int) -> None:
         """Take the time from the registers (QEMU's rtc_set_time)."""
-        self._base_sec = self._registers_epoch()
+        self._base_sec = registers_epoch(self.data)
         self._base_ns = now
         self._last_update_ns = self._guest_ns(now)
 
     def _refresh(self, now: int) -> None:
         """Bring the time registers up to date (QEMU's rtc_update_time)."""
         if not self.data[REG_B] & B_SET:
-            self._set_registers(self._guest_ns(now) // NS_PER_SEC)
+            set_registers(self.data, self._guest_ns(now) // NS_PER_SEC)
 
     # -- interrupts -----------------------------------------------------------------------------
     def _raise(self) -> None:
@@ -254,39 +161,6 @@ class Cmos:
         nxt = cur + period - lost
         self._next_periodic_ns = nxt * NS_PER_SEC // RTC_CLOCK_RATE + 1
 
-    def _alarm_matches_in(self, start_ns: int, end_ns: int) -> bool:
-        """Whether a second boundary in (start_ns, end_ns] of guest time matches the alarm."""
-        first = start_ns // NS_PER_SEC + 1
-        last = end_ns // NS_PER_SEC
-        if last < first:
-            return False
-        if last - first >= SECONDS_PER_DAY:
-            return True
-        d = self.data
-        wanted = []
-        for reg, limit in ((HOURS_ALARM, 24), (MINUTES_ALARM, 60), (SECONDS_ALARM, 60)):
-            value = d[reg]
-            if value & DONT_CARE == DONT_CARE:
-                wanted.append(range(limit))
-            else:
-                unit = self._hour24(value) if reg == HOURS_ALARM else self._from_reg(value)
-                wanted.append(range(unit, unit + 1))
-        hours, minutes, seconds = wanted
-        t = first
-        while t <= last:
-            sod = t % SECONDS_PER_DAY
-            h, m, s = sod // 3600, (sod // 60) % 60, sod % 60
-            if h in hours and m in minutes and s in seconds:
-                return True
-            # Jump to the next second, minute or hour that could match.
-            if h not in hours:
-                t += 3600 - sod % 3600
-            elif m not in minutes:
-                t += 60 - sod % 60
-            else:
-                t += 1
-        return False
-
     def _sync(self, now: int) -> None:
         """Apply every periodic and update-ended event up to `now`."""
         while self._next_periodic_ns is not None and self._next_periodic_ns <= now:
@@ -306,7 +180,7 @@ class Cmos:
             flags = C_UF
             if not self.data[REG_B] & B_SET:
                 self._refresh(now)
-                if self._alarm_matches_in(self._last_update_ns, guest):
+                if alarm_matches_in(self.data, self._last_update_ns, guest):
                     flags |= C_AF
             new = flags & ~self.data[REG_C]
             self.data[REG_C] |= flags

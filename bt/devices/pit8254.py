@@ -7,16 +7,7 @@ rounded down), so the values are exact and reproducible on a VirtualClock.
 
 As QEMU does (and where that differs from the datasheet):
 
-- Mode 0: OUT low from the count load until the count expires, then high. Mode 1: OUT low for
-  `count` ticks after a gate rising edge. Mode 2: the counter runs count..1 and reloads; OUT is
-  high except for one tick per period. QEMU inverts this: its OUT reads *high* only at the
-  reload tick (read-back status, port 0x61) and low otherwise. Its IRQ 0 line is driven at
-  deadlines rounded down to the nanosecond, where the elapsed tick count is usually one short,
-  so the line rises about one tick after each reload (count + 1, 2 * count + 1... ticks after
-  the load) and falls a tick before the next: one rising edge per period, as the datasheet's
-  OUT gives one. We keep QEMU's arithmetic so the edges fall on the same nanoseconds.
-  Mode 3: the counter decrements by two (`count - (2d mod count)`), OUT high for the first
-  ceil(count/2) ticks of each period. Modes 4 and 5: OUT high for exactly the tick `count`.
+- The modes' counter and OUT arithmetic are bt/devices/pit_channel.py.
 - The gate: a rising edge restarts modes 1, 2, 3 and 5; otherwise QEMU ignores it, so channel 2
   keeps counting in modes 0/2/3 with the gate low (the datasheet stops the count). Measured:
   mode 0 count 0x1234 with gate 0 read 0x1211 moments later.
@@ -34,9 +25,7 @@ As QEMU does (and where that differs from the datasheet):
 - IRQ 0 is the OUT level of channel 0, passed to `irq(level)` at each transition (and at each
   count load: loading mode 3 raises it at once, as in QEMU).
 
-Port 0x61 (`SpeakerPort`, QEMU's pcspk): bit 0 channel-2 gate, bit 1 speaker data enable, bit 4 a
-refresh bit that toggles on every read (first read 1), bit 5 channel 2's OUT. Writes set the gate
-(bit 0) and data enable (bit 1); other bits are dropped.
+Port 0x61 (`SpeakerPort`, QEMU's pcspk) is bt/devices/port61.py.
 
 State at Multiboot entry (measured): channel 0 mode 2, lobyte/hibyte, count 0x10000 (18.2 Hz,
 read-back status 0x34); channels 1 and 2 untouched (mode 3, access 0, count 0x10000, status
@@ -49,10 +38,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from bt.devices.records import PitChannelState, PitState, SpeakerState
+from bt.devices.pit_channel import (
+    CHANNELS,
+    FULL_COUNT,
+    RW_LATCH,
+    RW_MSB,
+    RW_WORD,
+    WORD1,
+    PitChannel,
+)
+from bt.devices.port61 import SpeakerPort
+from bt.devices.records import PitState
 from bt.staterecord import check_record, require, require_range
-
-NS_PER_SEC = 1_000_000_000
 
 
 class Clock(Protocol):
@@ -63,109 +60,7 @@ class Clock(Protocol):
         ...
 
 
-PIT_FREQ = 1_193_182
-CHANNELS = 3
-RW_LATCH, RW_LSB, RW_MSB, RW_WORD = 0, 1, 2, 3
-WORD1 = 4  # read/write state: waiting for the high byte of a word
-FULL_COUNT = 0x10000
 FAST_FORWARD_PERIODS = 2  # periodic ticks further behind than this are skipped (the PIC coalesces)
-
-
-class _Channel:
-    """One counter: its programming and the time its count was loaded."""
-
-    def __init__(self, gate: int) -> None:
-        self.count = FULL_COUNT
-        self.load_ns = 0
-        self.mode = 3
-        self.bcd = 0
-        self.rw_mode = RW_LATCH
-        self.read_state = RW_LATCH
-        self.write_state = RW_LATCH
-        self.write_latch = 0
-        self.latched_count = 0
-        self.count_latched = 0  # the rw mode of a pending count latch, 0: none
-        self.status = 0
-        self.status_latched = False
-        self.gate = gate
-
-    def ticks(self, now_ns: int) -> int:
-        """PIT clock ticks since the count was loaded (QEMU's muldiv64, rounded down)."""
-        return (now_ns - self.load_ns) * PIT_FREQ // NS_PER_SEC
-
-    def time_of(self, ticks: int) -> int:
-        """The first nanosecond at which `ticks` ticks have elapsed since the load."""
-        return self.load_ns + -(-ticks * NS_PER_SEC // PIT_FREQ)
-
-    def counter(self, now_ns: int) -> int:
-        d = self.ticks(now_ns)
-        if self.mode in (0, 1, 4, 5):
-            return (self.count - d) & 0xFFFF
-        if self.mode == 3:
-            return self.count - (2 * d) % self.count
-        return self.count - d % self.count
-
-    def out(self, now_ns: int) -> int:
-        d = self.ticks(now_ns)
-        mode, count = self.mode, self.count
-        if mode == 1:
-            return int(d < count)
-        if mode == 2:
-            return int(d % count == 0 and d != 0)
-        if mode == 3:
-            return int(d % count < (count + 1) >> 1)
-        if mode in (4, 5):
-            return int(d == count)
-        return int(d >= count)  # mode 0 (and 6, 7, which QEMU treats as 0 here)
-
-    def next_transition(self, now_ns: int) -> int | None:
-        """When to re-evaluate OUT after `now_ns`, or None (QEMU's pit_get_next_transition_time).
-
-        QEMU rounds the tick time down to a nanosecond, so at the deadline the elapsed tick
-        count is usually one short and the edge lands a tick later (mode 2: OUT rises about
-        one tick after each reload and falls about a tick before the next). Kept as is: the
-        interrupt times then match QEMU's on the same virtual time line.
-        """
-        d = self.ticks(now_ns)
-        mode, count = self.mode, self.count
-        if mode == 2:
-            base = d - d % count
-            nxt = base + count if d == base and d != 0 else base + count + 1
-        elif mode == 3:
-            base = d - d % count
-            half = (count + 1) >> 1
-            nxt = base + half if d - base < half else base + count
-        elif mode in (4, 5):
-            if d < count:
-                nxt = count
-            elif d == count:
-                nxt = count + 1
-            else:
-                return None
-        elif d < count:  # modes 0 and 1
-            nxt = count
-        else:
-            return None
-        # QEMU's conversion, rounding down, and its guard against a deadline in the past: the
-        # level is then evaluated at that time, which is where QEMU's edges fall too.
-        when = self.load_ns + nxt * NS_PER_SEC // PIT_FREQ
-        return when if when > now_ns else now_ns + 1
-
-    def save(self) -> PitChannelState:
-        return PitChannelState(
-            count=self.count, load_ns=self.load_ns, mode=self.mode, bcd=self.bcd,
-            rw_mode=self.rw_mode, read_state=self.read_state, write_state=self.write_state,
-            write_latch=self.write_latch, latched_count=self.latched_count,
-            count_latched=self.count_latched, status=self.status,
-            status_latched=self.status_latched, gate=self.gate,
-        )
-
-    def restore(self, st: PitChannelState) -> None:
-        self.count, self.load_ns, self.mode, self.bcd = st.count, st.load_ns, st.mode, st.bcd
-        self.rw_mode, self.read_state, self.write_state = st.rw_mode, st.read_state, st.write_state
-        self.write_latch, self.latched_count = st.write_latch, st.latched_count
-        self.count_latched, self.status = st.count_latched, st.status
-        self.status_latched, self.gate = st.status_latched, st.gate
 
 
 class Pit8254:
@@ -179,7 +74,7 @@ class Pit8254:
     ) -> None:
         self._clock = clock
         self._irq = irq
-        self._channels = [_Channel(gate=int(i != 2)) for i in range(CHANNELS)]
+        self._channels = [PitChannel(gate=int(i != 2)) for i in range(CHANNELS)]
         now = clock.now_ns()
         for ch in self._channels:
             ch.load_ns = now
@@ -320,7 +215,7 @@ class Pit8254:
         ch.bcd = value & 1
 
     @staticmethod
-    def _latch(ch: _Channel, now_ns: int) -> None:
+    def _latch(ch: PitChannel, now_ns: int) -> None:
         if not ch.count_latched:
             ch.latched_count = ch.counter(now_ns)
             ch.count_latched = ch.rw_mode
@@ -358,46 +253,3 @@ class Pit8254:
             ch.restore(st)
         self._irq_level, self._next_ns = state.irq_level, state.next_ns
         self.speaker.restore(state.speaker)
-
-
-class SpeakerPort:
-    """Port 0x61 as QEMU's PC speaker answers it: channel 2's gate and OUT, a refresh toggle."""
-
-    def __init__(self, pit: Pit8254) -> None:
-        self._pit = pit
-        self.data_on = 0
-        self._refresh = 0
-
-    def read(self, offset: int, size: int) -> int:
-        """Read `size` bytes; only offset 0 is the port, the rest read 0xFF."""
-        value = 0
-        for i in range(size):
-            byte = 0xFF
-            if offset + i == 0:
-                self._refresh ^= 0x10
-                byte = self._pit.gate(2) | (self.data_on << 1) | self._refresh
-                byte |= self._pit.out(2) << 5
-            value |= byte << (8 * i)
-        return value
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        """Bit 0: channel-2 gate; bit 1: speaker data enable."""
-        if offset == 0:
-            self.data_on = (value >> 1) & 1
-            self._pit.set_gate(2, value & 1)
-
-    def check(self, state: SpeakerState) -> SpeakerState:
-        """`state` if port 0x61 can restore it, else StateError (nothing is changed)."""
-        state = check_record(state, SpeakerState, "port61")
-        require_range("port61", state, "data_on", 0, 1)
-        require(state.refresh in (0, 0x10), "port61", f"refresh = {state.refresh:#x}")
-        return state
-
-    def save(self) -> SpeakerState:
-        """Port 0x61's own bits (channel 2's gate and OUT are the PIT's)."""
-        return SpeakerState(data_on=self.data_on, refresh=self._refresh)
-
-    def restore(self, state: SpeakerState) -> None:
-        """Take the state `save` returned."""
-        state = self.check(state)
-        self.data_on, self._refresh = state.data_on, state.refresh

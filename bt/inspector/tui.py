@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,52 +26,25 @@ from bt.inspector.align import Row, block_rows, describe_link, link_target
 from bt.inspector.blockview import links_text, side_cells
 from bt.inspector.model import Block, CacheFile, Link, SortKey, parse_address
 from bt.inspector.summary import SummaryScreen
+from bt.inspector.tuilayout import (
+    INSPECTOR_CSS,
+    SHORT,
+    SIDE_COLUMNS,
+    SPLIT,
+    WIDE,
+    columns_for,
+)
+from bt.inspector.tuitext import block_heading, explain, list_cells
 
 _DEFAULT_DESC: dict[SortKey, bool] = {"address": False, "hotness": True, "size": True,
                                       "callouts": True}
-
-# Layout by terminal width. From WIDE columns on, the list (all its columns) and the block view
-# (reasons included) stand side by side; from SPLIT on, the list keeps block number, address
-# and hotness and the reasons live in the panel below the rows only; below SPLIT one pane
-# fills the screen at a time (enter opens a block, l goes back to the list), and below
-# NO_CACHE_ADDR the translation's cache addresses are left to the panel too, so guest and
-# translated instructions still fit whole at 80 columns.
-WIDE, SPLIT, NO_CACHE_ADDR = 160, 120, 96
-SHORT = 30  # fewer rows: the panels under the block view take two lines each
-SIDE_COLUMNS = ("guest eip", "guest instruction", "rule", "", "cache addr", "translation", "why")
-LIST_COLUMNS = ("#", "guest addr", "insns", "size", "hot", "callouts", "chained")
-COMPACT_LIST = ("#", "guest addr", "hot")
-
-
-def _hotness(b: Block) -> str:
-    return f"{b.hotness}" if b.executions is not None else f"{b.hotness}+"
 
 
 class InspectorApp(App[None]):
     """Browse the blocks of one cache file."""
 
     TITLE = "bt inspect"
-    CSS = """
-    #left { width: 60; border: round $primary; }
-    .compact #left { width: 29; }
-    .narrow #left { width: 1fr; }
-    .narrow.block-pane #left { display: none; }
-    .narrow.list-pane #right { display: none; }
-    #head { max-height: 4; }
-    .short #why { max-height: 2; }
-    .short #links { max-height: 2; }
-    #search { display: none; }
-    #search.shown { display: block; }
-    #blocks { height: 1fr; }
-    #head { height: auto; padding: 0 1; background: $panel; }
-    #side { height: 1fr; }
-    #why { height: auto; max-height: 5; padding: 0 1; background: $boost; }
-    #links { height: auto; max-height: 6; padding: 0 1; }
-    #status { height: 1; padding: 0 1; background: $panel; }
-    .panel { border: round $accent; padding: 0 1; height: 1fr; width: 1fr; }
-    .title { text-style: bold; }
-    #panels-top { height: 8; }
-    """
+    CSS = INSPECTOR_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "sort('address')", "Address"),
         Binding("h", "sort('hotness')", "Hotness"),
@@ -140,10 +112,7 @@ class InspectorApp(App[None]):
         self.set_class(width < SPLIT, "narrow")
         self.set_class(SPLIT <= width < WIDE, "compact")
         self.set_class(height < SHORT, "short")
-        lists = COMPACT_LIST if SPLIT <= width < WIDE else LIST_COLUMNS
-        side = tuple(c for c in SIDE_COLUMNS
-                     if not (c == "why" and width < WIDE)
-                     and not (c == "cache addr" and width < NO_CACHE_ADDR))
+        lists, side = columns_for(width)
         if lists != self.list_columns:
             self.list_columns = lists
             table = self.query_one("#blocks", DataTable)
@@ -171,13 +140,7 @@ class InspectorApp(App[None]):
         table = self.query_one("#blocks", DataTable)
         table.clear()
         for b in self.shown:
-            cells: dict[str, Text | str] = {
-                "#": Text(f"#{b.id}"), "guest addr": f"0x{b.linear:08x}",
-                "insns": Text(str(b.insn_count), justify="right"),
-                "size": Text(str(b.code_size), justify="right"),
-                "hot": Text(_hotness(b), justify="right"),
-                "callouts": Text(str(b.callouts), justify="right"),
-                "chained": f"{b.chained_out}/{b.links_out}"}
+            cells = list_cells(b)
             table.add_row(*(cells[c] for c in self.list_columns), key=str(b.id))
         arrow = "v" if self.descending else "^"
         where = f" matching {self.query_text!r}" if self.query_text else ""
@@ -268,15 +231,7 @@ class InspectorApp(App[None]):
         if remember and self.current is not None:
             self.history.append(self.current)
         self.current = block_id
-        b = self.cf.block(block_id)
-        kinds = ", ".join(f"{k} {n}" for k, n in self.cf.callouts(block_id).items()) or "none"
-        ran = (f"ran {b.executions}x" if b.executions is not None
-               else f"entered {b.entries}x by the monitor (chained entries not counted)")
-        self.query_one("#head", Static).update(Text(
-            f"Block #{b.id}  guest 0x{b.eip:08x}-0x{b.end:08x} (CS base 0x{b.cs_base:x}, "
-            f"{b.mode})  ->  cache 0x{b.code_addr:08x}\n"
-            f"{b.insn_count} insns, {b.guest_size} guest bytes -> {b.code_size} translated "
-            f"bytes; {ran}; monitor entries {b.entries}; callouts: {kinds}"))
+        self.query_one("#head", Static).update(block_heading(self.cf, self.cf.block(block_id)))
         self.rows = block_rows(self.cf, block_id)
         self._fill_side()
         self._links_panel(block_id)
@@ -297,26 +252,7 @@ class InspectorApp(App[None]):
         if not 0 <= index < len(self.rows):
             why.update("")
             return
-        r = self.rows[index]
-        where = ""
-        if "cache addr" not in self.side_columns and r.translated is not None:
-            where = f"cache 0x{r.translated.address:08x}: "  # the column left out for room
-        if r.insn is not None:
-            g = r.insn
-            if g.rewritten:
-                text = f"{g.text}  [{g.rule}, callout kind {g.kind}]\nwhy: {g.reason}"
-            else:
-                text = f"{g.text}  [copy] copied unchanged"
-                if g.reason:
-                    text += f": {g.reason}"
-        elif r.exit is not None:
-            text = f"exit slot {r.exit.slot}: {describe_link(self.cf, r.exit)}"
-            if link_target(self.cf, r.exit) is not None:
-                text += f"  (enter or {r.exit.slot} follows it)" if r.exit.slot < 10 else \
-                    "  (enter follows it)"
-        else:
-            text = "exit code: leads to the next exit slot"
-        why.update(Text(where + text))
+        why.update(explain(self.cf, self.rows[index], "cache addr" in self.side_columns))
 
     def _links_panel(self, block_id: int) -> None:
         self.query_one("#links-text", Static).update(

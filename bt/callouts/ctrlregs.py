@@ -1,0 +1,128 @@
+"""Callouts for control and debug registers: MOV CRn/DRn, SMSW/LMSW, CLTS, INVLPG, INVD/WBINVD."""
+
+from __future__ import annotations
+
+from bt.callouts.context import CalloutContext
+from bt.callouts.faulting import gp0, need_cpl0, ud_fault
+from bt.callouts.fpustate import sync_control
+from bt.exits import Unsupported, VcpuExit
+from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS
+from translator.insn import GuestInsn, RegOp
+
+
+def _cr_operands(insn: GuestInsn) -> tuple[RegOp, RegOp]:
+    a, b = insn.operands
+    assert isinstance(a, RegOp) and isinstance(b, RegOp)
+    return a, b
+
+
+def mov_from_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """MOV r32, CRn: the virtual control register."""
+    fault = need_cpl0(ctx, insn)
+    if fault is not None:
+        return fault
+    dst, src = _cr_operands(insn)
+    value = {"cr0": ctx.vcpu.cr0, "cr2": ctx.vcpu.cr2, "cr3": ctx.vcpu.cr3, "cr4": ctx.vcpu.cr4}
+    if src.name not in value:
+        return ud_fault(insn)
+    ctx.set_reg(dst.name, value[src.name])
+    return None
+
+
+_CR4_VALID = 0x0000_07FF & ~0x0000_0100 | 0x600  # VME..PCE, OSFXSR, OSXMMEXCPT (no SMEP/SMAP)
+
+
+def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """MOV CRn, r32: CR0/CR3/CR4 are virtual; paging and real mode are not virtualized yet."""
+    fault = need_cpl0(ctx, insn)
+    if fault is not None:
+        return fault
+    dst, src = _cr_operands(insn)
+    value = ctx.reg(src.name)
+    vcpu = ctx.vcpu
+    if dst.name == "cr0":
+        if value & CR0_PG and not value & CR0_PE or (value >> 29) & 3 == 1:
+            return gp0(insn)  # PG without PE, or NW without CD
+        if value & CR0_PG:
+            return Unsupported("guest paging (CR0.PG=1)", insn.eip)
+        if not value & CR0_PE:
+            return Unsupported("a return to real mode (CR0.PE=0)", insn.eip)
+        vcpu.cr0 = value | CR0_ET  # ET is hardwired to 1 on the reference CPU
+    elif dst.name == "cr2":
+        vcpu.cr2 = value
+    elif dst.name == "cr3":
+        vcpu.cr3 = value
+    elif dst.name == "cr4":
+        if value & ~_CR4_VALID:
+            return gp0(insn)
+        vcpu.cr4 = value
+    else:
+        return ud_fault(insn)
+    sync_control(ctx.engine, vcpu)  # CR0.MP/EM/TS/NE, CR4.OSFXSR act on copied code
+    return None
+
+
+def clts(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """CLTS: clear the virtual CR0.TS."""
+    fault = need_cpl0(ctx, insn)
+    if fault is not None:
+        return fault
+    ctx.vcpu.cr0 &= ~CR0_TS
+    sync_control(ctx.engine, ctx.vcpu)
+    return None
+
+
+def mov_dr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """MOV to/from DRn: virtual debug registers (breakpoints are not armed yet)."""
+    fault = need_cpl0(ctx, insn)
+    if fault is not None:
+        return fault
+    a, b = _cr_operands(insn)
+    if a.name.startswith("dr"):
+        n = int(a.name[2:])
+        value = ctx.reg(b.name)
+        if n in (4, 5):
+            n += 2  # aliases of DR6/DR7 while CR4.DE is clear
+        if n == 6:
+            value = (value & 0xE00F) | 0xFFFF0FF0
+        elif n == 7:
+            value = (value & 0xFFFF2BFF) | 0x400
+        ctx.vcpu.dr[n] = value
+    else:
+        n = int(b.name[2:])
+        if n in (4, 5):
+            n += 2
+        ctx.set_reg(a.name, ctx.vcpu.dr[n])
+    return None
+
+
+def invlpg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INVLPG: no guest TLB to flush while guest paging is off."""
+    return need_cpl0(ctx, insn)
+
+
+def cache(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """INVD/WBINVD: caches are not modelled; privileged all the same."""
+    return need_cpl0(ctx, insn)
+
+
+def smsw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """SMSW: a 32-bit register gets all of CR0 (QEMU, current CPUs); memory gets 16 bits."""
+    op = insn.operands[0]
+    if isinstance(op, RegOp):
+        ctx.set_reg(op.name, ctx.vcpu.cr0)
+    else:
+        ctx.write_op(op, ctx.vcpu.cr0 & 0xFFFF, 2)
+    return None
+
+
+def lmsw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+    """LMSW: loads PE, MP, EM, TS; it can set PE but never clear it."""
+    fault = need_cpl0(ctx, insn)
+    if fault is not None:
+        return fault
+    value = ctx.read_op(insn.operands[0], 2) & 0xF
+    cr0 = ctx.vcpu.cr0
+    ctx.vcpu.cr0 = (cr0 & ~0xE) | (value & 0xE) | (cr0 & CR0_PE) | (value & CR0_PE)
+    sync_control(ctx.engine, ctx.vcpu)  # MP, EM, TS act on the copied x87/SSE code
+    return None
