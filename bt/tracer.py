@@ -10,7 +10,8 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
 from unicorn import x86_const as R
 
 from bt.bus import Bus, BusDevice
-from bt.engine import TC_LINEAR, TC_SIZE, Engine, RegisterFile
+from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.regfile import RegisterFile
 from bt.tracefile import TraceWriter
 from bt.types import CodeAddr
 from bt.vcpu import IF, Vcpu

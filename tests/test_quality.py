@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "bt/devices": ("bt.devices", "bt.bus", "bt.errors", "bt.staterecord", "bt.types"),
     "bt/callouts": ("bt.callouts", "bt.descriptors", "bt.exits", "bt.vcpu", "bt.engine",
-                    "bt.memory", "bt.bus", "bt.errors", "bt.types", "translator.insn"),
+                    "bt.regfile", "bt.memory", "bt.bus", "bt.errors", "bt.types", "translator.insn"),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
-    "bt/engine.py": ("bt.backstop", "bt.nativeio", "bt.errors", "bt.types"),
+    "bt/engine.py": ("bt.backstop", "bt.nativeio", "bt.regfile", "bt.errors", "bt.types"),
     "bt/nativeio.py": ("bt.backstop",),
     "bt/backstop.py": (),
 }

@@ -8,8 +8,9 @@ from unicorn import x86_const as R
 
 from bt.bus import Bus
 from bt.callouts.fpustate import FpuPointers
-from bt.engine import Engine, RegisterFile
+from bt.engine import Engine
 from bt.memory import GuestMemory
+from bt.regfile import RegisterFile
 from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
 from translator.insn import ImmOp, MemOp, Operand, RegOp
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable
 
 from unicorn import x86_const as R
 
-from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR, TC_SIZE, Engine, RegisterFile
+from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR, TC_SIZE, Engine
+from bt.regfile import RegisterFile
 from bt.vcpu import Vcpu
 from translator.insn import GuestInsn
 
