@@ -41,11 +41,14 @@ _FALLBACK_INSNS_PER_BLOCK = 6
 def _sysv_x86_64(stop: int) -> bytes:
     """void hook(uc_engine *uc, uint64_t address, uint32_t size, int64_t *budget):
     if (--*budget <= 0) uc_emu_stop(uc);  (uc is still in RDI for the tail call)."""
-    return (b"\x48\xff\x09"  # dec qword [rcx]
-            b"\x7e\x01"  # jle stop
-            b"\xc3"  # ret
-            b"\x48\xb8" + struct.pack("<Q", stop)  # stop: mov rax, uc_emu_stop
-            + b"\xff\xe0")  # jmp rax
+    return (
+        b"\x48\xff\x09"  # dec qword [rcx]
+        b"\x7e\x01"  # jle stop
+        b"\xc3"  # ret
+        b"\x48\xb8"
+        + struct.pack("<Q", stop)  # stop: mov rax, uc_emu_stop
+        + b"\xff\xe0"
+    )  # jmp rax
 
 
 def sysv_x86_64_host() -> bool:
@@ -70,8 +73,12 @@ def executable(code: bytes) -> tuple[mmap.mmap, int] | None:
     mprotect = libc.mprotect
     mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     mprotect.restype = ctypes.c_int
-    page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
-                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    page = mmap.mmap(
+        -1,
+        mmap.PAGESIZE,
+        flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+        prot=mmap.PROT_READ | mmap.PROT_WRITE,
+    )
     page.write(code)
     addr = ctypes.addressof(ctypes.c_char.from_buffer(page))
     if mprotect(addr, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
@@ -94,9 +101,14 @@ class Backstop:
         if placed is not None:
             handle = uc_hook_h()
             err = uclib.uc_hook_add(
-                uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK, ctypes.c_void_p(placed[1]),
-                ctypes.c_void_p(ctypes.addressof(self._budget)), ctypes.c_uint64(begin),
-                ctypes.c_uint64(end))
+                uc._uch,
+                ctypes.byref(handle),
+                UC_HOOK_BLOCK,
+                ctypes.c_void_p(placed[1]),
+                ctypes.c_void_p(ctypes.addressof(self._budget)),
+                ctypes.c_uint64(begin),
+                ctypes.c_uint64(end),
+            )
             if err == 0:
                 self._page = placed[0]
                 self.native = True

@@ -18,9 +18,16 @@ from translator.scanner import Scanner
 class BlockMaker:
     """Looks blocks up by key and translates them on a miss (QEMU's tb_gen_code)."""
 
-    def __init__(self, mem: GuestMemory, cache: TranslationCache, scanner: Scanner,
-                 rewriter: Rewriter, keys: KeyPolicy, store: StoreLookup | None = None,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        mem: GuestMemory,
+        cache: TranslationCache,
+        scanner: Scanner,
+        rewriter: Rewriter,
+        keys: KeyPolicy,
+        store: StoreLookup | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.mem = mem
         self.cache = cache
         self.scanner = scanner

@@ -26,9 +26,17 @@ from translator.bake import trap_if_of
 class BudgetStop:
     """Handles one backstop stop at translation-cache address `code_addr`."""
 
-    def __init__(self, vcpu: Vcpu, cache: TranslationCache, interrupts: InterruptPolicy,
-                 shadow: InterruptShadow, events: EventDelivery, dispatch: ExitDispatch,
-                 clock: VirtualClock | None, state: RunState) -> None:
+    def __init__(
+        self,
+        vcpu: Vcpu,
+        cache: TranslationCache,
+        interrupts: InterruptPolicy,
+        shadow: InterruptShadow,
+        events: EventDelivery,
+        dispatch: ExitDispatch,
+        clock: VirtualClock | None,
+        state: RunState,
+    ) -> None:
         self.vcpu = vcpu
         self.cache = cache
         self.interrupts = interrupts
@@ -46,8 +54,12 @@ class BudgetStop:
         self.shadow.expire_stale()
         irq = self.interrupts.irq
         deadline = irq.next_deadline()
-        if idle and self.vcpu.interrupts_enabled and self.clock is not None \
-                and deadline is not None:
+        if (
+            idle
+            and self.vcpu.interrupts_enabled
+            and self.clock is not None
+            and deadline is not None
+        ):
             self.clock.advance_to(deadline)
         tb = self.cache.block_at(code_addr)
         eip = tb.guest_eip_starting_at(code_addr - tb.code_addr) if tb is not None else None

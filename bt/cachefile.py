@@ -84,8 +84,9 @@ def save_cache(
     try:
         db.executescript(_SCHEMA)
         rows = {"format": FORMAT, "version": str(VERSION), "chaining": str(cache.chaining)}
-        rows.update({k: json.dumps(_jsonable(v)) if not isinstance(v, str) else v
-                     for k, v in meta.items()})
+        rows.update(
+            {k: json.dumps(_jsonable(v)) if not isinstance(v, str) else v for k, v in meta.items()}
+        )
         rows["cache_stats"] = json.dumps(asdict(cache.stats()))
         db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(rows.items()))
         blocks = cache.blocks()
@@ -97,34 +98,61 @@ def save_cache(
             total_callouts = sum(tb.callout_counts.values())
             db.execute(
                 "INSERT INTO blocks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (bid, tb.key.eip, tb.key.cs_base, tb.key.label, tb.key.max_insns, tb.code_addr,
-                 tb.size, tb.guest_bytes, code, int(tb.valid), tb.entries,
-                 None if executions is None else executions.get(tb.code_addr, 0),
-                 total_callouts),
+                (
+                    bid,
+                    tb.key.eip,
+                    tb.key.cs_base,
+                    tb.key.label,
+                    tb.key.max_insns,
+                    tb.code_addr,
+                    tb.size,
+                    tb.guest_bytes,
+                    code,
+                    int(tb.valid),
+                    tb.entries,
+                    None if executions is None else executions.get(tb.code_addr, 0),
+                    total_callouts,
+                ),
             )
             offsets = [r.offset for r in tb.insns] + [tb.size]
             for idx, rec in enumerate(tb.insns):
                 end = offsets[idx + 1]
                 if idx + 1 == len(tb.insns):
                     # The last instruction's translation runs up to the first exit slot.
-                    slots = [s.address - tb.code_addr for s in tb.exits
-                             if s.address - tb.code_addr >= rec.offset]
+                    slots = [
+                        s.address - tb.code_addr
+                        for s in tb.exits
+                        if s.address - tb.code_addr >= rec.offset
+                    ]
                     end = max(min(slots, default=tb.size), rec.offset)
                 db.execute(
                     "INSERT INTO insns VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (bid, idx, rec.insn.eip, rec.insn.raw, rec.insn.text(),
-                     rec.sensitivity.rule.value, rec.sensitivity.kind, rec.sensitivity.reason,
-                     rec.offset, end - rec.offset),
+                    (
+                        bid,
+                        idx,
+                        rec.insn.eip,
+                        rec.insn.raw,
+                        rec.insn.text(),
+                        rec.sensitivity.rule.value,
+                        rec.sensitivity.kind,
+                        rec.sensitivity.reason,
+                        rec.offset,
+                        end - rec.offset,
+                    ),
                 )
             for no, slot in enumerate(tb.exits):
                 dst = ids.get(id(slot.linked)) if slot.linked is not None else None
-                db.execute("INSERT INTO links VALUES (?,?,?,?,?,?,?)",
-                           (bid, no, slot.address, slot.target, slot.edge, dst, slot.taken))
+                db.execute(
+                    "INSERT INTO links VALUES (?,?,?,?,?,?,?)",
+                    (bid, no, slot.address, slot.target, slot.edge, dst, slot.taken),
+                )
             for kind, count in sorted(tb.callout_counts.items()):
                 db.execute("INSERT INTO callouts VALUES (?,?,?)", (bid, kind, count))
         for seq, inv in enumerate(cache.history):
-            db.execute("INSERT INTO invalidations VALUES (?,?,?,?,?)",
-                       (seq, inv.reason, inv.page, inv.eip, inv.code_addr))
+            db.execute(
+                "INSERT INTO invalidations VALUES (?,?,?,?,?)",
+                (seq, inv.reason, inv.page, inv.eip, inv.code_addr),
+            )
         db.commit()
     finally:
         db.close()

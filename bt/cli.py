@@ -38,85 +38,164 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = _Parser(prog="bt", description="Binary-translation virtual machine for x86 guests.",
-                     epilog="bt run exits with the guest's status: (V << 1) | 1 when it writes V "
-                            "to port 0xf4, 0 when it halts or the built-in demo succeeds, 2 bad "
-                            "input, 4 guest crash, 6 limit reached, 70 internal error.")
+    parser = _Parser(
+        prog="bt",
+        description="Binary-translation virtual machine for x86 guests.",
+        epilog="bt run exits with the guest's status: (V << 1) | 1 when it writes V "
+        "to port 0xf4, 0 when it halts or the built-in demo succeeds, 2 bad "
+        "input, 4 guest crash, 6 limit reached, 70 internal error.",
+    )
     parser.add_argument("--version", action="version", version=f"bt {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser("run", help="run a guest (the built-in demo when none is given)")
     run.add_argument("guest", nargs="?", help="Multiboot ELF kernel or flat binary")
     run.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
     run.add_argument("--append", default="", metavar="STR", help="kernel command line")
-    run.add_argument("--serial", default="stdio", metavar="stdio|file:PATH|none",
-                     help="where COM1 output goes (stdio)")
-    run.add_argument("--max-insns", type=number, metavar="N",
-                     help="stop after N guest instructions (counts instructions: slower)")
+    run.add_argument(
+        "--serial",
+        default="stdio",
+        metavar="stdio|file:PATH|none",
+        help="where COM1 output goes (stdio)",
+    )
+    run.add_argument(
+        "--max-insns",
+        type=number,
+        metavar="N",
+        help="stop after N guest instructions (counts instructions: slower)",
+    )
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long")
     run.add_argument("--stats", action="store_true", help="print engine statistics on stderr")
-    run.add_argument("--count-insns", action="store_true",
-                     help="count guest instructions exactly for --stats (slower)")
+    run.add_argument(
+        "--count-insns",
+        action="store_true",
+        help="count guest instructions exactly for --stats (slower)",
+    )
     run.add_argument("--no-chain", action="store_true", help="never chain translated blocks")
-    run.add_argument("--no-inline", action="store_true",
-                     help="call the monitor for every sensitive instruction (no inline emulation)")
-    run.add_argument("--trace", metavar="FILE",
-                     help="record what the guest executes (bt-trace; .gz compresses)")
-    run.add_argument("--trace-level", choices=("block", "insn"), default="block",
-                     help="one record per guest block (default) or per instruction")
-    run.add_argument("--vga-dump", action="store_true",
-                     help="print the final VGA text screen (80x25) after the run")
-    run.add_argument("--realtime", action="store_true",
-                     help="device time follows the host clock (default: virtual, reproducible)")
-    run.add_argument("--keys", metavar="FILE",
-                     help="type the text of FILE on the guest's keyboard (IRQ 1); without it, "
-                          "keys typed on a terminal stdin go to the guest")
-    run.add_argument("--display", action="store_true",
-                     help="show the VGA text screen live in the terminal")
-    run.add_argument("--cache-size", type=number, default=DEFAULT_CACHE_MIB, metavar="MIB",
-                     help="host memory the translation cache may use, code and records "
-                          f"({DEFAULT_CACHE_MIB}); full, it is flushed whole")
-    run.add_argument("--cache-dir", metavar="DIR",
-                     help="keep translations in DIR between runs (stale ones are never used)")
-    run.add_argument("--save-cache", metavar="FILE",
-                     help="write the translation cache to FILE (SQLite) at the end of the run")
-    run.add_argument("--inspect", action="store_true",
-                     help="open the translation-cache inspector at the end of the run")
-    run.add_argument("--load-addr", type=address, metavar="ADDR",
-                     help="load GUEST as a flat binary at ADDR (0x100000, 1048576, 1M)")
-    run.add_argument("--entry", type=address, metavar="ADDR",
-                     help="entry point of a flat binary (default: --load-addr)")
+    run.add_argument(
+        "--no-inline",
+        action="store_true",
+        help="call the monitor for every sensitive instruction (no inline emulation)",
+    )
+    run.add_argument(
+        "--trace", metavar="FILE", help="record what the guest executes (bt-trace; .gz compresses)"
+    )
+    run.add_argument(
+        "--trace-level",
+        choices=("block", "insn"),
+        default="block",
+        help="one record per guest block (default) or per instruction",
+    )
+    run.add_argument(
+        "--vga-dump",
+        action="store_true",
+        help="print the final VGA text screen (80x25) after the run",
+    )
+    run.add_argument(
+        "--realtime",
+        action="store_true",
+        help="device time follows the host clock (default: virtual, reproducible)",
+    )
+    run.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="type the text of FILE on the guest's keyboard (IRQ 1); without it, "
+        "keys typed on a terminal stdin go to the guest",
+    )
+    run.add_argument(
+        "--display", action="store_true", help="show the VGA text screen live in the terminal"
+    )
+    run.add_argument(
+        "--cache-size",
+        type=number,
+        default=DEFAULT_CACHE_MIB,
+        metavar="MIB",
+        help="host memory the translation cache may use, code and records "
+        f"({DEFAULT_CACHE_MIB}); full, it is flushed whole",
+    )
+    run.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep translations in DIR between runs (stale ones are never used)",
+    )
+    run.add_argument(
+        "--save-cache",
+        metavar="FILE",
+        help="write the translation cache to FILE (SQLite) at the end of the run",
+    )
+    run.add_argument(
+        "--inspect",
+        action="store_true",
+        help="open the translation-cache inspector at the end of the run",
+    )
+    run.add_argument(
+        "--load-addr",
+        type=address,
+        metavar="ADDR",
+        help="load GUEST as a flat binary at ADDR (0x100000, 1048576, 1M)",
+    )
+    run.add_argument(
+        "--entry",
+        type=address,
+        metavar="ADDR",
+        help="entry point of a flat binary (default: --load-addr)",
+    )
     inspect = sub.add_parser("inspect", help="browse or export a saved translation cache")
     inspect.add_argument("file", help="a cache file written by bt run --save-cache")
     inspect.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
     inspect.add_argument("--dot", metavar="OUT", help="write the chain graph for Graphviz")
-    inspect.add_argument("--drcov", metavar="OUT",
-                         help="write drcov coverage (and hit counts to OUT.hits.csv)")
+    inspect.add_argument(
+        "--drcov", metavar="OUT", help="write drcov coverage (and hit counts to OUT.hits.csv)"
+    )
     trace = sub.add_parser("trace", help="work with execution traces")
     tsub = trace.add_subparsers(dest="trace_command", parser_class=_Parser)
     qemu = tsub.add_parser("qemu", help="record QEMU's instruction trace of a Multiboot kernel")
     qemu.add_argument("kernel", help="a Multiboot kernel (ELF or a.out kludge)")
-    qemu.add_argument("-o", "--out", required=True, metavar="FILE",
-                      help="the bt-trace to write (.gz compresses)")
+    qemu.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="the bt-trace to write (.gz compresses)"
+    )
     qemu.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
     qemu.add_argument("--append", default="", metavar="STR", help="kernel command line")
-    qemu.add_argument("--icount", action="store_true",
-                      help="QEMU's time from instructions executed (-icount shift=0): for "
-                           "kernels that read the PIT or wait for timer interrupts")
-    qemu.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
-                      help="give up when QEMU runs longer (300)")
+    qemu.add_argument(
+        "--icount",
+        action="store_true",
+        help="QEMU's time from instructions executed (-icount shift=0): for "
+        "kernels that read the PIT or wait for timer interrupts",
+    )
+    qemu.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up when QEMU runs longer (300)",
+    )
     diff = tsub.add_parser("diff", help="report the first divergence between two traces")
     diff.add_argument("a", help="a bt-trace file (.gz for gzip)")
     diff.add_argument("b", help="another bt-trace file")
-    diff.add_argument("--ignore", default="", metavar="REG,...",
-                      help="registers not to compare (e.g. eflags,cr3)")
-    diff.add_argument("--start-at", type=address, metavar="ADDR",
-                      help="start comparing at the first record at guest address ADDR")
-    diff.add_argument("--nondet", action="append", default=[], metavar="START-END",
-                      help="a guest address range whose results differ by design (RDTSC): "
-                           "compared by address only; the values it leaves different count "
-                           "as equal from then on (repeatable)")
-    diff.add_argument("--context", type=number, default=5, metavar="N",
-                      help="records shown before the divergence (5)")
+    diff.add_argument(
+        "--ignore", default="", metavar="REG,...", help="registers not to compare (e.g. eflags,cr3)"
+    )
+    diff.add_argument(
+        "--start-at",
+        type=address,
+        metavar="ADDR",
+        help="start comparing at the first record at guest address ADDR",
+    )
+    diff.add_argument(
+        "--nondet",
+        action="append",
+        default=[],
+        metavar="START-END",
+        help="a guest address range whose results differ by design (RDTSC): "
+        "compared by address only; the values it leaves different count "
+        "as equal from then on (repeatable)",
+    )
+    diff.add_argument(
+        "--context",
+        type=number,
+        default=5,
+        metavar="N",
+        help="records shown before the divergence (5)",
+    )
     return parser
 
 
@@ -138,8 +217,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
         from bt.qemutrace import record_qemu_trace
 
         check_output("--out", args.out)
-        n = record_qemu_trace(args.kernel, args.out, args.mem, args.append,
-                              ("-icount", "shift=0") if args.icount else (), args.timeout)
+        n = record_qemu_trace(
+            args.kernel,
+            args.out,
+            args.mem,
+            args.append,
+            ("-icount", "shift=0") if args.icount else (),
+            args.timeout,
+        )
         sys.stdout.write(f"{args.out}: {n} instructions recorded\n")
         return 0
     from bt.tracediff import diff_traces, format_diff
@@ -171,6 +256,7 @@ def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
             fh = open(path, "wb")  # noqa: SIM115 - closed by main after the run
         except OSError as exc:
             raise OptionError(f"--serial: cannot open {path}: {exc.strerror}") from None
+
         def write_file(data: bytes) -> None:
             fh.write(data)
 
@@ -222,6 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sink: Callable[[bytes], None]
     fh: IO[bytes] | None = None
     if args.display and args.serial == "stdio":
+
         def sink(data: bytes) -> None:
             if console is None:
                 early.extend(data)
@@ -250,8 +337,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.display or (args.keys is None and sys.stdin.isatty()):
             from bt.console import HostConsole
 
-            console = HostConsole(machine.kbd if args.keys is None else None,
-                                  machine.vga if args.display else None)
+            console = HostConsole(
+                machine.kbd if args.keys is None else None, machine.vga if args.display else None
+            )
             console.open()
             console.serial(bytes(early))
             machine.attach_console(console.poll, console.wait)
@@ -278,14 +366,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         rl = machine.runloop
         try:
             save_cache(
-                cache_path, machine.cache, machine.engine.read_code,
-                {"guest": guest, "result": result.kind, "status": result.status,
-                 "run_stats": rl.stats(), "guest_insns": rl.stats().guest_insns},
+                cache_path,
+                machine.cache,
+                machine.engine.read_code,
+                {
+                    "guest": guest,
+                    "result": result.kind,
+                    "status": result.status,
+                    "run_stats": rl.stats(),
+                    "guest_insns": rl.stats().guest_insns,
+                },
                 rl.executions if rl.stats().guest_insns is not None else None,
             )
         except OSError as exc:
-            raise OptionError(f"--save-cache: cannot write {args.save_cache}: "
-                              f"{exc.strerror}") from None
+            raise OptionError(
+                f"--save-cache: cannot write {args.save_cache}: {exc.strerror}"
+            ) from None
     if args.stats:
         from bt.report import format_stats
 
@@ -352,8 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"bt: internal error: {type(exc).__name__}: {exc} "
-                         "(set BT_TRACEBACK=1 for details)\n")
+        sys.stderr.write(
+            f"bt: internal error: {type(exc).__name__}: {exc} (set BT_TRACEBACK=1 for details)\n"
+        )
         return EXIT_INTERNAL
 
 

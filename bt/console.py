@@ -32,7 +32,10 @@ class HostConsole:
     """Polled by the run loop at its safe points; never blocks the guest."""
 
     def __init__(
-        self, kbd: I8042 | None, vga: VgaText | None, out: IO[str] | None = None,
+        self,
+        kbd: I8042 | None,
+        vga: VgaText | None,
+        out: IO[str] | None = None,
         rows: int | None = None,
     ) -> None:
         self._kbd = kbd
@@ -62,8 +65,10 @@ class HostConsole:
             self._out.write("\x1b[2J")
         if self._serial_live:
             rule = "-- COM1 " + "-" * 72
-            self._out.write(f"\x1b[{SERIAL_TOP - 1};1H\x1b[2m{rule}\x1b[0m"
-                            f"\x1b[{SERIAL_TOP};{self._rows}r\x1b[{SERIAL_TOP};1H\x1b7")
+            self._out.write(
+                f"\x1b[{SERIAL_TOP - 1};1H\x1b[2m{rule}\x1b[0m"
+                f"\x1b[{SERIAL_TOP};{self._rows}r\x1b[{SERIAL_TOP};1H\x1b7"
+            )
             self._out.flush()
 
     def close(self) -> None:

@@ -80,7 +80,8 @@ def deliver(
         vcpu.eflags_sys &= ~IF
     # As on far transfers, QEMU leaves the code descriptor's accessed bit alone.
     ctx.load_segment_cache(
-        "cs", SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr))
+        "cs", SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr)
+    )
     return Goto(offset)
 
 

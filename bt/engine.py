@@ -64,10 +64,23 @@ _STACK_TOP = MON_LINEAR + 0x1000
 # Callouts and exits: the generic vectors and the fast port forms (bt/nativeio.py).
 _CALLOUT_VECTORS = frozenset((0x80, 0x81, *FAST_VECTORS))
 
-GPRS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-        R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
-_SEG_REG = {"es": R.UC_X86_REG_ES, "ss": R.UC_X86_REG_SS, "ds": R.UC_X86_REG_DS,
-            "fs": R.UC_X86_REG_FS, "gs": R.UC_X86_REG_GS}
+GPRS = (
+    R.UC_X86_REG_EAX,
+    R.UC_X86_REG_ECX,
+    R.UC_X86_REG_EDX,
+    R.UC_X86_REG_EBX,
+    R.UC_X86_REG_ESP,
+    R.UC_X86_REG_EBP,
+    R.UC_X86_REG_ESI,
+    R.UC_X86_REG_EDI,
+)
+_SEG_REG = {
+    "es": R.UC_X86_REG_ES,
+    "ss": R.UC_X86_REG_SS,
+    "ds": R.UC_X86_REG_DS,
+    "fs": R.UC_X86_REG_FS,
+    "gs": R.UC_X86_REG_GS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +128,14 @@ class Engine:
         # bound holds where it does not (set before Unicorn allocates it: first mem_map).
         uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
         uc.mem_map(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
-        uc.mmio_map(ram_size, (1 << 32) - ram_size, self._unassigned_read, None,
-                    self._unassigned_write, None)
+        uc.mmio_map(
+            ram_size,
+            (1 << 32) - ram_size,
+            self._unassigned_read,
+            None,
+            self._unassigned_write,
+            None,
+        )
         uc.mem_map(TC_PHYS, TC_SIZE + MON_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
         uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self.monitor_mode = False
@@ -382,11 +401,15 @@ def _find_old_exception_offset() -> int:
     after = uc.context_save()
     a = ctypes.string_at(before.context, before.size)
     b = ctypes.string_at(after.context, after.size)
-    hits = [i for i in range(0, len(a) - 3, 4)
-            if a[i:i + 4] == b"\xff\xff\xff\xff" and b[i:i + 4] == b"\0\0\0\0"]
+    hits = [
+        i
+        for i in range(0, len(a) - 3, 4)
+        if a[i : i + 4] == b"\xff\xff\xff\xff" and b[i : i + 4] == b"\0\0\0\0"
+    ]
     if len(hits) != 1:
-        raise InternalError(f"cannot find Unicorn's previous-exception field ({len(hits)} "
-                            "candidates)")
+        raise InternalError(
+            f"cannot find Unicorn's previous-exception field ({len(hits)} candidates)"
+        )
     return hits[0]
 
 

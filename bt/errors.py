@@ -49,6 +49,16 @@ class StateError(BtError):
 
 INTERNAL_ERRORS = (InternalError, AssemblyError, CacheError)
 
-__all__ = ["AssemblyError", "BadInput", "BtError", "CacheError", "GuestImageError",
-           "INTERNAL_ERRORS", "InternalError", "OptionError", "StateError", "TranslationError",
-           "TranslatorError"]
+__all__ = [
+    "AssemblyError",
+    "BadInput",
+    "BtError",
+    "CacheError",
+    "GuestImageError",
+    "INTERNAL_ERRORS",
+    "InternalError",
+    "OptionError",
+    "StateError",
+    "TranslationError",
+    "TranslatorError",
+]

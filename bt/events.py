@@ -45,8 +45,9 @@ class EventDelivery:
                 current, fault = -1, got
             elif isinstance(event, SoftInt):
                 self._told(event.vector, None, event.eip)
-                got = deliver(ctx, event.vector, None, event.next_eip, True, event.check_dpl,
-                              event.eip)
+                got = deliver(
+                    ctx, event.vector, None, event.next_eip, True, event.check_dpl, event.eip
+                )
                 if not isinstance(got, Fault):
                     return got
                 current, fault = event.vector, got

@@ -22,8 +22,15 @@ class HaltWait:
     """The vCPU sleeps until an interrupt: time moves to the next timer event (virtual time),
     or passes on the host clock (--realtime), or waits for host input (the keyboard)."""
 
-    def __init__(self, vcpu: Vcpu, irq: IrqSource | None, interrupts: InterruptPolicy | None,
-                 clock: VirtualClock | None, limits: Limits, realtime: bool = False) -> None:
+    def __init__(
+        self,
+        vcpu: Vcpu,
+        irq: IrqSource | None,
+        interrupts: InterruptPolicy | None,
+        clock: VirtualClock | None,
+        limits: Limits,
+        realtime: bool = False,
+    ) -> None:
         self.vcpu = vcpu
         self.irq = irq
         self.interrupts = interrupts
@@ -37,8 +44,12 @@ class HaltWait:
     def skip(self, eip: int) -> ExtInt | None:
         """In virtual time: the interrupt that ends a halt at `eip` once time reaches the next
         timer events (None when no timer is armed, or with a host clock)."""
-        if self.clock is None or self.irq is None or self.interrupts is None \
-                or not self.vcpu.interrupts_enabled:
+        if (
+            self.clock is None
+            or self.irq is None
+            or self.interrupts is None
+            or not self.vcpu.interrupts_enabled
+        ):
             return None
         for _ in range(_MAX_SKIPS):
             ext = self.interrupts.at(eip)
@@ -78,5 +89,10 @@ class HaltWait:
                 break
             assert self.clock is not None
             self.clock.advance_to(deadline)
-        return RunResult("halt", EXIT_HALT, "guest halted with interrupts enabled and nothing "
-                         "that could wake it (no timer armed, no input)", eip)
+        return RunResult(
+            "halt",
+            EXIT_HALT,
+            "guest halted with interrupts enabled and nothing "
+            "that could wake it (no timer armed, no input)",
+            eip,
+        )

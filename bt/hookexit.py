@@ -42,12 +42,23 @@ _EFLAGS = R.UC_X86_REG_EFLAGS
 class ExitDispatch:
     """The callout hook: semantics of the sensitive instruction, then where execution goes."""
 
-    def __init__(self, engine: Engine, vcpu: Vcpu, ctx: CalloutContext,
-                 cache: TranslationCache, maker: BlockMaker, keys: KeyPolicy,
-                 events: EventDelivery, shadow: InterruptShadow, halt: HaltWait,
-                 limits: Limits, state: RunState, irq: IrqSource | None = None,
-                 interrupts: InterruptPolicy | None = None, clock: VirtualClock | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        vcpu: Vcpu,
+        ctx: CalloutContext,
+        cache: TranslationCache,
+        maker: BlockMaker,
+        keys: KeyPolicy,
+        events: EventDelivery,
+        shadow: InterruptShadow,
+        halt: HaltWait,
+        limits: Limits,
+        state: RunState,
+        irq: IrqSource | None = None,
+        interrupts: InterruptPolicy | None = None,
+        clock: VirtualClock | None = None,
+    ) -> None:
         self.engine = engine
         self.vcpu = vcpu
         self.ctx = ctx

@@ -25,8 +25,7 @@ class InsnCounter:
         self.count = 0
         self.max_insns: int | None = None
         self.executions: Counter[int] = Counter()  # block code address -> runs
-        engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR,
-                           TC_LINEAR + TC_SIZE - 1)
+        engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR, TC_LINEAR + TC_SIZE - 1)
         cache.on_retire.append(self._retired)
         cache.on_flush.append(self.executions.clear)
 
@@ -45,7 +44,12 @@ class InsnCounter:
         if address == tb.code_addr:
             self.executions[address] += 1
         if self.max_insns is not None and self.count >= self.max_insns:
-            self.state.request_stop(RunResult("limit", EXIT_LIMIT,
-                                              f"instruction limit reached ({self.max_insns})",
-                                              tb.guest_eip_at(code)))
+            self.state.request_stop(
+                RunResult(
+                    "limit",
+                    EXIT_LIMIT,
+                    f"instruction limit reached ({self.max_insns})",
+                    tb.guest_eip_at(code),
+                )
+            )
             self.engine.stop()

@@ -21,8 +21,9 @@ _ACCESSED = 0x100  # the type field's A bit, in a segment cache's flags
 class KeyPolicy:
     """Decides what shapes a translation: mode, CS base and the virtual state built in."""
 
-    def __init__(self, vcpu: Vcpu, ctx: CalloutContext, irq: IrqSource | None,
-                 bake: bool = True) -> None:
+    def __init__(
+        self, vcpu: Vcpu, ctx: CalloutContext, irq: IrqSource | None, bake: bool = True
+    ) -> None:
         self.vcpu = vcpu
         self.ctx = ctx
         self.irq = irq
@@ -33,8 +34,11 @@ class KeyPolicy:
         cs = self.vcpu.segs["cs"]
         mode = self.mode()
         if mode != "pm32":
-            what = {"pm16": "16-bit protected-mode code", "real": "real-mode code",
-                    "v86": "virtual-8086 mode code"}[mode]
+            what = {
+                "pm16": "16-bit protected-mode code",
+                "real": "real-mode code",
+                "v86": "virtual-8086 mode code",
+            }[mode]
             raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
         variant = self.variant() if self.bake else NO_VARIANT
         return TBKey(GuestAddr(eip), cs.base, mode, max_insns, variant)
@@ -61,8 +65,15 @@ class KeyPolicy:
         iopl = (sysf >> 12) & 3
         irq = self.irq
         trap = irq is not None and not sysf & IF and irq.pending()
-        return pack_variant(cpl <= iopl and not sysf & _UNBAKED_FLAGS, iopl, cpl == 0, trap,
-                            cs.selector, cs_flat(cs.limit, cs.flags), v.segs["ss"].selector)
+        return pack_variant(
+            cpl <= iopl and not sysf & _UNBAKED_FLAGS,
+            iopl,
+            cpl == 0,
+            trap,
+            cs.selector,
+            cs_flat(cs.limit, cs.flags),
+            v.segs["ss"].selector,
+        )
 
     def bake_for(self, key: TBKey) -> Bake | None:
         """What a translation for `key` may build in (None: nothing)."""
@@ -74,8 +85,12 @@ class KeyPolicy:
     def assumed(self) -> dict[str, int]:
         """The current values of the state translations record as assumptions."""
         v = self.vcpu
-        return {"cr0": v.cr0, "gdtr": table_value(v.gdtr), "idtr": table_value(v.idtr),
-                "csdesc": self.cs_reload()}
+        return {
+            "cr0": v.cr0,
+            "gdtr": table_value(v.gdtr),
+            "idtr": table_value(v.idtr),
+            "csdesc": self.cs_reload(),
+        }
 
     def system_state(self) -> tuple[object, ...]:
         """The state whose change makes the monitor re-check every assumption."""
@@ -93,7 +108,10 @@ class KeyPolicy:
         desc = fetch_descriptor(self.ctx, cs.selector)
         if desc is None or not desc.is_code or not desc.present:
             return -1
-        if (desc.base, desc.limit, desc.attr | _ACCESSED) != (cs.base, cs.limit,
-                                                              cs.flags | _ACCESSED):
+        if (desc.base, desc.limit, desc.attr | _ACCESSED) != (
+            cs.base,
+            cs.limit,
+            cs.flags | _ACCESSED,
+        ):
             return -1
         return desc.raw

@@ -27,8 +27,16 @@ EM_386 = 3
 ELF32_EHDR_SIZE = 52
 ELF32_PHDR_SIZE = 32
 PT_LOAD = 1
-PHDR_FIELDS = ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_flags",
-               "p_align")
+PHDR_FIELDS = (
+    "p_type",
+    "p_offset",
+    "p_vaddr",
+    "p_paddr",
+    "p_filesz",
+    "p_memsz",
+    "p_flags",
+    "p_align",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +78,13 @@ def load_guest(
         kernel = _aout_kludge(path, data, header)
     elif data[:4] != ELF_MAGIC:
         if header is None:
-            raise GuestImageError(f"{path}: not a Multiboot kernel or ELF file (a flat binary "
-                                  "needs --load-addr ADDR, e.g. --load-addr 1M)")
+            raise GuestImageError(
+                f"{path}: not a Multiboot kernel or ELF file (a flat binary "
+                "needs --load-addr ADDR, e.g. --load-addr 1M)"
+            )
         raise GuestImageError(
-            f"{path}: Multiboot header without load addresses (flag 16) and not an ELF file")
+            f"{path}: Multiboot header without load addresses (flag 16) and not an ELF file"
+        )
     else:
         kernel = _elf(path, data)
         if header is None:
@@ -82,10 +93,11 @@ def load_guest(
     if not kernel.base <= kernel.entry < kernel.base + len(kernel.data):
         raise GuestImageError(
             f"{path}: entry point 0x{kernel.entry:x} is outside the loaded image "
-            f"0x{kernel.base:x}-0x{kernel.base + len(kernel.data):x}")
+            f"0x{kernel.base:x}-0x{kernel.base + len(kernel.data):x}"
+        )
     handoff = mb.build_handoff(
-        kernel.base, len(kernel.data), os.fsencode(path), cmdline.encode(), kernel.entry,
-        mem_size)
+        kernel.base, len(kernel.data), os.fsencode(path), cmdline.encode(), kernel.entry, mem_size
+    )
     _check_fits(path, "Multiboot information", handoff.info_addr, len(handoff.info_area), ram_end)
     # QEMU hands the option ROM one buffer: the image padded to a page, then the info area.
     pad = bytes(handoff.info_addr - kernel.base - len(kernel.data))
@@ -126,7 +138,8 @@ def _check_fits(path: str, what: str, base: int, size: int, ram_end: int) -> Non
     if base < 0 or base + size > ram_end:
         raise GuestImageError(
             f"{path}: {what} at 0x{base:x}-0x{base + size:x} is outside guest memory "
-            f"(RAM ends at 0x{ram_end:x})")
+            f"(RAM ends at 0x{ram_end:x})"
+        )
 
 
 def _flat(path: str, data: bytes, ram_end: int, load_addr: int, entry: int) -> BootImage:
@@ -134,8 +147,8 @@ def _flat(path: str, data: bytes, ram_end: int, load_addr: int, entry: int) -> B
     end = load_addr + len(data)
     if not load_addr <= entry < end:
         raise GuestImageError(
-            f"{path}: entry point 0x{entry:x} is outside the loaded image "
-            f"0x{load_addr:x}-0x{end:x}")
+            f"{path}: entry point 0x{entry:x} is outside the loaded image 0x{load_addr:x}-0x{end:x}"
+        )
     return BootImage(
         kind="flat",
         chunks=(MemoryChunk(mb.ROM_GDT_ADDR, mb.ROM_GDT), MemoryChunk(load_addr, data)),
@@ -154,7 +167,7 @@ def _flat(path: str, data: bytes, ram_end: int, load_addr: int, entry: int) -> B
 
 
 def _u32(data: bytes, off: int) -> int:
-    return int.from_bytes(data[off:off + 4], "little")
+    return int.from_bytes(data[off : off + 4], "little")
 
 
 def _find_header(path: str, data: bytes) -> MultibootHeader | None:
@@ -171,7 +184,8 @@ def _find_header(path: str, data: bytes) -> MultibootHeader | None:
             bad_at = i
     if bad_at is not None:
         raise GuestImageError(
-            f"{path}: bad Multiboot checksum in the header at offset 0x{bad_at:x}")
+            f"{path}: bad Multiboot checksum in the header at offset 0x{bad_at:x}"
+        )
     return None
 
 
@@ -197,8 +211,9 @@ def _aout_kludge(path: str, data: bytes, h: MultibootHeader) -> KernelImage:
     if text_offset + load_size > len(data):
         raise GuestImageError(
             f"{path}: Multiboot load range needs 0x{text_offset + load_size:x} bytes of file, "
-            f"the file has 0x{len(data):x}")
-    body = data[text_offset:text_offset + load_size]
+            f"the file has 0x{len(data):x}"
+        )
+    body = data[text_offset : text_offset + load_size]
     return KernelImage(h.load_addr, body + bytes(size - load_size), h.entry_addr)
 
 
@@ -215,7 +230,8 @@ def _elf(path: str, data: bytes) -> KernelImage:
     # The ELF32 header and program headers are read with struct: pyelftools costs ~60 ms of
     # imports, a third of bt's start-up, for two fixed-layout tables.
     (machine, _, e_entry, phoff, _, _, _, phentsize, phnum) = struct.unpack_from(
-        "<HIIIIIHHH", data, 18)
+        "<HIIIIIHHH", data, 18
+    )
     if machine != EM_386:
         raise GuestImageError(f"{path}: ELF file is for machine {machine}, not i386 (EM_386)")
     if phnum and phentsize < ELF32_PHDR_SIZE:
@@ -233,7 +249,8 @@ def _elf(path: str, data: bytes) -> KernelImage:
         if off + filesz > len(data):
             raise GuestImageError(
                 f"{path}: ELF segment {i} file bytes 0x{off:x}-0x{off + filesz:x} lie beyond "
-                f"the end of the file (0x{len(data):x} bytes)")
+                f"the end of the file (0x{len(data):x} bytes)"
+            )
         if filesz > memsz:
             raise GuestImageError(f"{path}: ELF segment {i} has more file bytes than memory")
         if memsz == 0:
@@ -250,10 +267,11 @@ def _elf(path: str, data: bytes) -> KernelImage:
         raise GuestImageError(f"{path}: ELF segment ends past 4 GiB (0x{high:x})")
     if not any(s <= e_entry < e for s, e, _ in spans):
         raise GuestImageError(
-            f"{path}: ELF entry point 0x{e_entry:x} is not inside any loaded segment")
+            f"{path}: ELF entry point 0x{e_entry:x} is not inside any loaded segment"
+        )
     image = bytearray(high - low)
     for _, ph in segments:
         filesz, off = ph["p_filesz"], ph["p_offset"]
         at = ph["p_paddr"] - low
-        image[at:at + filesz] = data[off:off + filesz]
+        image[at : at + filesz] = data[off : off + filesz]
     return KernelImage(low, bytes(image), e_entry)

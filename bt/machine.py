@@ -151,9 +151,14 @@ class Machine:
         self._build_run_loop(config, image.entry)
         self.exit_port = exit_port = ExitPort()
         self.io.register(
-            EXIT_PORT, 4,
-            _ExitWatch(exit_port, lambda st: self.runloop.request_shutdown(
-                st, f"guest wrote to the exit port (status {st})")),
+            EXIT_PORT,
+            4,
+            _ExitWatch(
+                exit_port,
+                lambda st: self.runloop.request_shutdown(
+                    st, f"guest wrote to the exit port (status {st})"
+                ),
+            ),
             "isa-debug-exit",
         )
         self._start_cpu(image)
@@ -178,28 +183,59 @@ class Machine:
         vclock = self.clock if isinstance(self.clock, VirtualClock) else None
         # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
         # which records every port access.
-        self.portfast = PortFastPath(engine.native_io, self.uart, self.debugcon,
-                                     MONITOR_ENTRY_NS, vclock, self.irq,
-                                     enabled=config.trace_path is None)
+        self.portfast = PortFastPath(
+            engine.native_io,
+            self.uart,
+            self.debugcon,
+            MONITOR_ENTRY_NS,
+            vclock,
+            self.irq,
+            enabled=config.trace_path is None,
+        )
         engine.on_native_io = self.portfast.take_back
         engine.on_resume = self.portfast.resume
         self.keys = KeyPolicy(vcpu, self.ctx, self.irq, bake=config.inline)
         lookup = StoreLookup(self.store, guest_bytes_of(self.memory)) if self.store else None
-        self.maker = BlockMaker(self.memory, cache, self.scanner, self.rewriter, self.keys,
-                                lookup, self.limits)
+        self.maker = BlockMaker(
+            self.memory, cache, self.scanner, self.rewriter, self.keys, lookup, self.limits
+        )
         shadow = InterruptShadow(vcpu, self.state)
         interrupts = InterruptPolicy(vcpu, self.irq, shadow)
         self.events = EventDelivery(self.ctx, vcpu, self.state.counters.vectors)
         self.halt = HaltWait(vcpu, self.irq, interrupts, vclock, self.limits, config.realtime)
-        dispatch = ExitDispatch(engine, vcpu, self.ctx, cache, self.maker, self.keys,
-                                self.events, shadow, self.halt, self.limits, self.state,
-                                self.irq, interrupts, vclock)
+        dispatch = ExitDispatch(
+            engine,
+            vcpu,
+            self.ctx,
+            cache,
+            self.maker,
+            self.keys,
+            self.events,
+            shadow,
+            self.halt,
+            self.limits,
+            self.state,
+            self.irq,
+            interrupts,
+            vclock,
+        )
         smc = SmcHandler(engine, cache, self.maker, self.state)
         self.memory.on_code_write = smc.monitor_wrote
-        budget = BudgetStop(vcpu, cache, interrupts, shadow, self.events, dispatch, vclock,
-                            self.state)
-        self.runloop = RunLoop(engine, cache, self.maker, dispatch, self.events, self.halt,
-                               smc, budget, self.limits, self.state)
+        budget = BudgetStop(
+            vcpu, cache, interrupts, shadow, self.events, dispatch, vclock, self.state
+        )
+        self.runloop = RunLoop(
+            engine,
+            cache,
+            self.maker,
+            dispatch,
+            self.events,
+            self.halt,
+            smc,
+            budget,
+            self.limits,
+            self.state,
+        )
 
     def count_instructions(self) -> None:
         """Count guest instructions exactly (a Python block hook: slow; for --max-insns,
@@ -208,7 +244,9 @@ class Machine:
             self.runloop.attach_counter(InsnCounter(self.engine, self.cache, self.state))
 
     def attach_console(
-        self, poll: Callable[[], None], wait: Callable[[float], bool],
+        self,
+        poll: Callable[[], None],
+        wait: Callable[[float], bool],
     ) -> None:
         """Host input and display: polled at safe points, waited on while the guest halts."""
         self.irq.add_poller(poll)
@@ -216,8 +254,17 @@ class Machine:
 
     def _state_parts(self) -> MachineParts:
         return MachineParts(
-            self.vcpu, self.pics, self.pit, self.cmos, self.kbd, self.uart, self.vga,
-            self.debugcon, self.exit_port, self.clock, self.tsc,
+            self.vcpu,
+            self.pics,
+            self.pit,
+            self.cmos,
+            self.kbd,
+            self.uart,
+            self.vga,
+            self.debugcon,
+            self.exit_port,
+            self.clock,
+            self.tsc,
         )
 
     def save_state(self) -> MachineState:
@@ -263,8 +310,9 @@ class Machine:
         self.kbd = I8042(
             irq_kbd=IrqLine(self.pics, 1),
             irq_aux=IrqLine(self.pics, 12),
-            on_reset=lambda: self.runloop.request_shutdown(0, "guest reset the machine "
-                                                            "through the keyboard controller"),
+            on_reset=lambda: self.runloop.request_shutdown(
+                0, "guest reset the machine through the keyboard controller"
+            ),
         )
         io.register(0x60, 1, self.kbd.data, "kbd-data")
         io.register(0x64, 1, self.kbd.command, "kbd-command")
@@ -279,12 +327,21 @@ class Machine:
         for name in ("es", "ss", "ds", "fs", "gs"):
             seg = self.vcpu.segs[name]
             eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=(seg.selector & ~3) == 0)
-        regs = [R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-                R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI]
+        regs = [
+            R.UC_X86_REG_EAX,
+            R.UC_X86_REG_ECX,
+            R.UC_X86_REG_EDX,
+            R.UC_X86_REG_EBX,
+            R.UC_X86_REG_ESP,
+            R.UC_X86_REG_EBP,
+            R.UC_X86_REG_ESI,
+            R.UC_X86_REG_EDI,
+        ]
         eng.uc.reg_write_batch(list(zip(regs, image.gpr, strict=True)))
         # The real EFLAGS: the arithmetic bits, the guest's IF, and IOPL 3 (bt/vcpu.py).
-        eng.uc.reg_write(R.UC_X86_REG_EFLAGS,
-                         (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE)
+        eng.uc.reg_write(
+            R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE
+        )
         # The SSE state a reset leaves (Unicorn's own defaults differ: bt/callouts/fpustate.py).
         sync_control(eng, self.vcpu)
         eng.uc.reg_write(R.UC_X86_REG_MXCSR, MXCSR_RESET)
@@ -317,7 +374,6 @@ def _initial_vcpu(image: BootImage) -> Vcpu:
         cr0=image.cr0,
         gdtr=image.gdtr,
         idtr=image.idtr,
-        ldtr=SegmentCache(image.ldtr.selector, image.ldtr.base, image.ldtr.limit,
-                          image.ldtr.flags),
+        ldtr=SegmentCache(image.ldtr.selector, image.ldtr.base, image.ldtr.limit, image.ldtr.flags),
         tr=SegmentCache(image.tr.selector, image.tr.base, image.tr.limit, image.tr.flags),
     )

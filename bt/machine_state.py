@@ -88,21 +88,34 @@ class MachineParts:
     def save(self) -> MachineState:
         """Every part's record."""
         return MachineState(
-            vcpu=self.vcpu.save(), pic=self.pic.save(), pit=self.pit.save(),
-            cmos=self.cmos.save(), i8042=self.i8042.save(), com1=self.com1.save(),
-            vga=self.vga.save(), debugcon=self.debugcon.save(), exit_port=self.exit_port.save(),
-            clock=self.clock.save(), tsc=self.tsc.save(),
+            vcpu=self.vcpu.save(),
+            pic=self.pic.save(),
+            pit=self.pit.save(),
+            cmos=self.cmos.save(),
+            i8042=self.i8042.save(),
+            com1=self.com1.save(),
+            vga=self.vga.save(),
+            debugcon=self.debugcon.save(),
+            exit_port=self.exit_port.save(),
+            clock=self.clock.save(),
+            tsc=self.tsc.save(),
         )
 
     def restore(self, state: MachineState) -> None:
         """Restore every part, or none: a part that refuses its record (StateError) leaves the
         whole machine as it was."""
         state = check_record(state, MachineState, "machine")
-        require(state.guest_ram is None and state.cpu_context is None, "machine",
-                "guest RAM and the CPU context cannot be restored yet")
+        require(
+            state.guest_ram is None and state.cpu_context is None,
+            "machine",
+            "guest RAM and the CPU context cannot be restored yet",
+        )
         clock_record = VirtualClockState if isinstance(self.clock, VirtualClock) else HostClockState
-        require(type(state.clock) is clock_record, "machine",
-                f"a {type(state.clock).__name__} for a {type(self.clock).__name__}")
+        require(
+            type(state.clock) is clock_record,
+            "machine",
+            f"a {type(state.clock).__name__} for a {type(self.clock).__name__}",
+        )
         before = self.save()
         try:
             self._restore(state)

@@ -163,7 +163,11 @@ def bswap32(x: int) -> int:
 
 
 def build_handoff(
-    load_addr: int, image_size: int, kernel_name: bytes, cmdline: bytes, entry: int,
+    load_addr: int,
+    image_size: int,
+    kernel_name: bytes,
+    cmdline: bytes,
+    entry: int,
     mem_size: int,
 ) -> Handoff:
     """The MBI, mmap, info area and entry registers for a kernel spanning
@@ -178,12 +182,13 @@ def build_handoff(
     cmdline_addr = info_addr  # no module slots precede it (no -initrd)
     name_addr = cmdline_addr + len(kcmdline)
     info = kcmdline + name
-    info_area = info + bytes(page_align(page_align(image_size) + len(info)) - page_align(image_size)
-                             - len(info))
+    info_area = info + bytes(
+        page_align(page_align(image_size) + len(info)) - page_align(image_size) - len(info)
+    )
     mbi = bytearray(MBI_SIZE)
 
     def put(off: int, value: int) -> None:
-        mbi[off:off + 4] = (value & 0xFFFFFFFF).to_bytes(4, "little")
+        mbi[off : off + 4] = (value & 0xFFFFFFFF).to_bytes(4, "little")
 
     put(0, MBI_FLAGS)
     put(4, MEM_LOWER_KIB)

@@ -200,8 +200,14 @@ class NativePortIO:
             sh.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
             handle = uc_hook_h()
             err = uclib.uc_hook_add(
-                uc._uch, ctypes.byref(handle), UC_HOOK_INTR, ctypes.c_void_p(placed[1]),
-                ctypes.c_void_p(ctypes.addressof(sh)), ctypes.c_uint64(1), ctypes.c_uint64(0))
+                uc._uch,
+                ctypes.byref(handle),
+                UC_HOOK_INTR,
+                ctypes.c_void_p(placed[1]),
+                ctypes.c_void_p(ctypes.addressof(sh)),
+                ctypes.c_uint64(1),
+                ctypes.c_uint64(0),
+            )
             if err == 0:
                 self._page = placed[0]
                 self.native = True

@@ -26,7 +26,8 @@ def address(text: str) -> int:
         value = int(digits, 0) * scale
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not an address: {text!r} (give 0x100000, 1048576 or 1M)") from None
+            f"not an address: {text!r} (give 0x100000, 1048576 or 1M)"
+        ) from None
     if not 0 <= value < 1 << 32:
         raise argparse.ArgumentTypeError(f"0x{value:x} is not a 32-bit address")
     return value

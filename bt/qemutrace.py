@@ -19,14 +19,29 @@ from bt.errors import BadInput, OptionError
 
 QEMU = "qemu-system-i386"
 # The reference machine of tools/qemu_ref.py: isa-debug-exit at 0xf4, debugcon on 0xe9.
-MACHINE_ARGS = ("-serial", "null", "-display", "none",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-debugcon", "file:/dev/null",
-                "-no-reboot", "-singlestep", "-d", "exec,cpu,nochain")
+MACHINE_ARGS = (
+    "-serial",
+    "null",
+    "-display",
+    "none",
+    "-device",
+    "isa-debug-exit,iobase=0xf4,iosize=4",
+    "-debugcon",
+    "file:/dev/null",
+    "-no-reboot",
+    "-singlestep",
+    "-d",
+    "exec,cpu,nochain",
+)
 
 
 def record_qemu_trace(
-    kernel: str, out: str, mem_mib: int = 128, append: str = "",
-    extra_args: Sequence[str] = (), timeout: float = 300.0,
+    kernel: str,
+    out: str,
+    mem_mib: int = 128,
+    append: str = "",
+    extra_args: Sequence[str] = (),
+    timeout: float = 300.0,
 ) -> int:
     """Write QEMU's instruction trace of the Multiboot kernel `kernel` to `out` (gzip when it
     ends in .gz); returns the number of instructions recorded. QEMU runs in the kernel's
@@ -46,16 +61,35 @@ def record_qemu_trace(
     path = Path(kernel).resolve()
     with tempfile.TemporaryDirectory(prefix="bt-qemu-") as tmp:
         log = Path(tmp) / "qemu.log"
-        cmd = [qemu, "-kernel", path.name, "-m", str(mem_mib), *MACHINE_ARGS,
-               "-dfilter", f"0x{low:x}+0x{high - low:x}", "-D", str(log), *extra_args]
+        cmd = [
+            qemu,
+            "-kernel",
+            path.name,
+            "-m",
+            str(mem_mib),
+            *MACHINE_ARGS,
+            "-dfilter",
+            f"0x{low:x}+0x{high - low:x}",
+            "-D",
+            str(log),
+            *extra_args,
+        ]
         if append:
             cmd += ["-append", append]
         try:
-            subprocess.run(cmd, cwd=path.parent, capture_output=True, timeout=timeout,
-                           check=False, stdin=subprocess.DEVNULL)
+            subprocess.run(
+                cmd,
+                cwd=path.parent,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
-            raise BadInput(f"trace qemu: QEMU did not finish within {timeout:g} s (the kernel "
-                           "must end: write to port 0xf4, or give --timeout)") from None
+            raise BadInput(
+                f"trace qemu: QEMU did not finish within {timeout:g} s (the kernel "
+                "must end: write to port 0xf4, or give --timeout)"
+            ) from None
         if not log.exists():
             raise BadInput(f"trace qemu: QEMU wrote no log for {kernel}")
         _, records = read_qemu_log(str(log))

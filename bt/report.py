@@ -28,15 +28,15 @@ def format_stats(machine: Machine, result: RunResult) -> str:
     ]
     if r.guest_insns is not None:
         per = r.python_entries * 10000 / max(r.guest_insns, 1)
-        lines.append(f"guest instructions: {r.guest_insns} ({per:.3f} Python entries "
-                     "per 10,000)")
+        lines.append(f"guest instructions: {r.guest_insns} ({per:.3f} Python entries per 10,000)")
     else:
         lines.append("guest instructions: not counted (add --count-insns)")
     if c.callouts:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(c.callouts.items(), key=lambda kv: -kv[1]))
         lines.append(f"callouts by kind: {kinds}")
     if r.interrupts:
-        vecs = ", ".join(f"{EXCEPTION_NAMES.get(v, f'vector {v}')}: {n}"
-                         for v, n in sorted(r.interrupts.items()))
+        vecs = ", ".join(
+            f"{EXCEPTION_NAMES.get(v, f'vector {v}')}: {n}" for v, n in sorted(r.interrupts.items())
+        )
         lines.append(f"interrupts and exceptions delivered: {vecs}")
     return "".join(f"stats: {line}\n" for line in lines)

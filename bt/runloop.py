@@ -35,10 +35,20 @@ from cache.cache import TranslationCache
 class RunLoop:
     """Runs the guest from its current state until it halts, stops, crashes or hits a limit."""
 
-    def __init__(self, engine: Engine, cache: TranslationCache, maker: BlockMaker,
-                 dispatch: ExitDispatch, events: EventDelivery, halt: HaltWait,
-                 smc: SmcHandler, budget: BudgetStop | None, limits: Limits,
-                 state: RunState, counter: InsnCounter | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cache: TranslationCache,
+        maker: BlockMaker,
+        dispatch: ExitDispatch,
+        events: EventDelivery,
+        halt: HaltWait,
+        smc: SmcHandler,
+        budget: BudgetStop | None,
+        limits: Limits,
+        state: RunState,
+        counter: InsnCounter | None = None,
+    ) -> None:
         self.engine = engine
         self.cache = cache
         self.maker = maker
@@ -63,8 +73,7 @@ class RunLoop:
         try:
             return self._loop()
         except LimitReached as why:
-            return RunResult(self.limits.kind(), self.limits.status(), str(why),
-                             self.state.eip)
+            return RunResult(self.limits.kind(), self.limits.status(), str(why), self.state.eip)
         finally:
             self.limits.finish()
             self._wall += time.monotonic() - start
@@ -93,8 +102,9 @@ class RunLoop:
         while True:
             why = self.limits.reached()
             if why is not None:
-                return RunResult(self.limits.kind(), self.limits.status(), why,
-                                 self._guest_eip(code_addr))
+                return RunResult(
+                    self.limits.kind(), self.limits.status(), why, self._guest_eip(code_addr)
+                )
             st.stop = None
             st.counters.emu_starts += 1
             # Accesses the native port hook answered stand for callouts (bt/portfast.py).

@@ -12,11 +12,22 @@ EXIT_LIMIT = 6
 EXIT_SIGNAL_BASE = 128  # a run ended by a signal exits 128 + its number, as a shell reports it
 
 EXCEPTION_NAMES = {
-    0: "#DE divide error", 1: "#DB debug", 3: "#BP breakpoint", 4: "#OF overflow",
-    5: "#BR bound range", 6: "#UD invalid opcode", 7: "#NM device not available",
-    8: "#DF double fault", 10: "#TS invalid TSS", 11: "#NP segment not present",
-    12: "#SS stack fault", 13: "#GP general protection", 14: "#PF page fault",
-    16: "#MF x87 error", 17: "#AC alignment check", 18: "#MC machine check",
+    0: "#DE divide error",
+    1: "#DB debug",
+    3: "#BP breakpoint",
+    4: "#OF overflow",
+    5: "#BR bound range",
+    6: "#UD invalid opcode",
+    7: "#NM device not available",
+    8: "#DF double fault",
+    10: "#TS invalid TSS",
+    11: "#NP segment not present",
+    12: "#SS stack fault",
+    13: "#GP general protection",
+    14: "#PF page fault",
+    16: "#MF x87 error",
+    17: "#AC alignment check",
+    18: "#MC machine check",
     19: "#XM SIMD error",
 }
 

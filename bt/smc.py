@@ -13,8 +13,9 @@ from cache.cache import TranslationCache
 class SmcHandler:
     """Retires the blocks of a written page; the writing instruction re-runs alone."""
 
-    def __init__(self, engine: Engine, cache: TranslationCache, maker: BlockMaker,
-                 state: RunState) -> None:
+    def __init__(
+        self, engine: Engine, cache: TranslationCache, maker: BlockMaker, state: RunState
+    ) -> None:
         self.engine = engine
         self.cache = cache
         self.maker = maker

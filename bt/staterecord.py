@@ -103,5 +103,6 @@ def require_range(owner: str, record: object, names: str, lo: int, hi: int) -> N
     for name in names.split():
         value = getattr(record, name)
         if not lo <= value <= hi:
-            raise StateError(f"{owner}: malformed state: {name} = {value:#x} not in "
-                             f"[{lo:#x}, {hi:#x}]")
+            raise StateError(
+                f"{owner}: malformed state: {name} = {value:#x} not in [{lo:#x}, {hi:#x}]"
+            )

@@ -78,7 +78,9 @@ def _execs(records: Iterator[TraceRecord], start_at: int | None) -> Iterator[Tra
 
 
 def _rest_of_block(
-    first: TraceRecord, rest: Iterator[TraceRecord], block: TraceRecord | None,
+    first: TraceRecord,
+    rest: Iterator[TraceRecord],
+    block: TraceRecord | None,
 ) -> bool:
     """Whether the instruction records left when the block trace has ended are the rest of
     its last block (straight-line code inside it), which the block record already covers."""
@@ -93,8 +95,12 @@ def _rest_of_block(
 
 
 def diff_traces(
-    path_a: str, path_b: str, ignore: set[str] | None = None, start_at: int | None = None,
-    context: int = 5, nondet: Sequence[tuple[int, int]] = (),
+    path_a: str,
+    path_b: str,
+    ignore: set[str] | None = None,
+    start_at: int | None = None,
+    context: int = 5,
+    nondet: Sequence[tuple[int, int]] = (),
 ) -> DiffResult:
     """Compare trace files `path_a` and `path_b`.
 
@@ -106,8 +112,9 @@ def diff_traces(
     ignore = ignore or set()
     unknown = ignore - set(REGS)
     if unknown:
-        raise OptionError(f"--ignore: unknown register {sorted(unknown)[0]!r} "
-                          f"(one of {', '.join(REGS)})")
+        raise OptionError(
+            f"--ignore: unknown register {sorted(unknown)[0]!r} (one of {', '.join(REGS)})"
+        )
     ha, ra = open_any_trace(path_a)
     hb, rb = open_any_trace(path_b)
     keep = [i for i, name in enumerate(REGS) if name not in ignore]
@@ -127,12 +134,16 @@ def diff_traces(
         if b is None:
             if a_fine and _rest_of_block(a, a_iter, block):
                 break
-            return DiffResult(False, compared, a.eip, index, reason="trace B ends here",
-                              context=tuple(history))
+            return DiffResult(
+                False, compared, a.eip, index, reason="trace B ends here", context=tuple(history)
+            )
         if a_fine or b_fine:
             coarse_it = b_iter if a_fine else a_iter
-            while block is not None and (b if a_fine else a).eip == block.eip \
-                    and (a if a_fine else b).eip != block.eip:
+            while (
+                block is not None
+                and (b if a_fine else a).eip == block.eip
+                and (a if a_fine else b).eip != block.eip
+            ):
                 # A one-instruction loop: the instruction trace collapsed its repetitions.
                 nxt = next(coarse_it, None)
                 if nxt is None:
@@ -148,8 +159,9 @@ def diff_traces(
             run_end = block.end if block is not None and not coarse.cut else None
             last = block.eip if block is not None else None
             for _ in range(LOOKAHEAD):
-                in_run = (run_end is not None and last is not None
-                          and last < (fine.eip or 0) < run_end)
+                in_run = (
+                    run_end is not None and last is not None and last < (fine.eip or 0) < run_end
+                )
                 if not in_run:
                     run_end = None
                     if fine.eip == coarse.eip:
@@ -165,30 +177,38 @@ def diff_traces(
             a, b = (fine, coarse) if a_fine else (coarse, fine)
             block = coarse
         if a.eip != b.eip:
-            return DiffResult(False, compared, a.eip, index,
-                              reason=f"control flow: A is at 0x{a.eip or 0:08x}, "
-                                     f"B at 0x{b.eip or 0:08x}", context=tuple(history))
+            return DiffResult(
+                False,
+                compared,
+                a.eip,
+                index,
+                reason=f"control flow: A is at 0x{a.eip or 0:08x}, B at 0x{b.eip or 0:08x}",
+                context=tuple(history),
+            )
         assert a.regs is not None and b.regs is not None
         if any(lo <= (a.eip or 0) < hi for lo, hi in nondet):
             was_nondet = True
             diffs: tuple[Divergence, ...] = ()
         else:
-            differ = [i for i in keep if a.regs[i] != b.regs[i]
-                      and (a.regs[i], b.regs[i]) not in same]
+            differ = [
+                i for i in keep if a.regs[i] != b.regs[i] and (a.regs[i], b.regs[i]) not in same
+            ]
             if was_nondet:
                 same.update((a.regs[i], b.regs[i]) for i in differ)
                 was_nondet, differ = False, []
             diffs = tuple(Divergence(REGS[i], a.regs[i], b.regs[i]) for i in differ)
         if diffs:
-            return DiffResult(False, compared, a.eip, index, diffs, "registers differ",
-                              tuple(history))
+            return DiffResult(
+                False, compared, a.eip, index, diffs, "registers differ", tuple(history)
+            )
         compared += 1
         history.append(a)
         index += 1
     extra = next(b_iter, None)
     if extra is not None and not (b_fine and _rest_of_block(extra, b_iter, block)):
-        return DiffResult(False, compared, extra.eip, index, reason="trace A ends here",
-                          context=tuple(history))
+        return DiffResult(
+            False, compared, extra.eip, index, reason="trace A ends here", context=tuple(history)
+        )
     return DiffResult(True, compared)
 
 
@@ -196,8 +216,10 @@ def format_diff(result: DiffResult) -> str:
     """A human-readable report."""
     if result.equal:
         return f"traces equal ({result.compared} execution records compared)\n"
-    lines = [f"first divergence at record {result.index}, guest address "
-             f"0x{result.eip or 0:08x}: {result.reason}"]
+    lines = [
+        f"first divergence at record {result.index}, guest address "
+        f"0x{result.eip or 0:08x}: {result.reason}"
+    ]
     if result.regs and result.culprit is not None:
         lines.append(f"  (the result of the instruction or block at 0x{result.culprit:08x})")
     for d in result.regs:

@@ -40,8 +40,25 @@ from bt.errors import BadInput
 
 FORMAT = "bt-trace"
 VERSION = 1
-REGS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags",
-        "cs", "ss", "ds", "es", "fs", "gs", "cr0", "cr3")
+REGS = (
+    "eax",
+    "ecx",
+    "edx",
+    "ebx",
+    "esp",
+    "ebp",
+    "esi",
+    "edi",
+    "eflags",
+    "cs",
+    "ss",
+    "ds",
+    "es",
+    "fs",
+    "gs",
+    "cr0",
+    "cr3",
+)
 
 
 class TraceFileError(BadInput):
@@ -85,8 +102,14 @@ class TraceWriter:
 
     def __init__(self, path: str, level: str, source: str, guest: str) -> None:
         self._fh = _open(path, "w")
-        header = {"format": FORMAT, "version": VERSION, "level": level, "source": source,
-                  "guest": guest, "regs": list(REGS)}
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "level": level,
+            "source": source,
+            "guest": guest,
+            "regs": list(REGS),
+        }
         self._fh.write(json.dumps(header) + "\n")
         self.records = 0
 
@@ -95,7 +118,11 @@ class TraceWriter:
         self.records += 1
 
     def exec(
-        self, eip: int, values: list[int], end: int | None = None, cut: bool = False,
+        self,
+        eip: int,
+        values: list[int],
+        end: int | None = None,
+        cut: bool = False,
     ) -> None:
         """The guest is about to execute the block or instruction at `eip` (a block's guest
         code ending at `end`; `cut`: the previous block stopped before `eip`)."""
@@ -130,12 +157,15 @@ class TraceWriter:
 def _record(item: list[Any]) -> TraceRecord:
     tag = item[0]
     if tag == "x":
-        return TraceRecord("exec", eip=item[1], regs=tuple(item[2]),
-                           end=item[3] if len(item) > 3 else None,
-                           cut=len(item) > 4 and item[4] is True)
+        return TraceRecord(
+            "exec",
+            eip=item[1],
+            regs=tuple(item[2]),
+            end=item[3] if len(item) > 3 else None,
+            cut=len(item) > 4 and item[4] is True,
+        )
     if tag in ("o", "i"):
-        return TraceRecord("out" if tag == "o" else "in", port=item[1], size=item[2],
-                           value=item[3])
+        return TraceRecord("out" if tag == "o" else "in", port=item[1], size=item[2], value=item[3])
     if tag == "v":
         return TraceRecord("int", vector=item[1], error_code=item[2], eip=item[3])
     raise ValueError(f"unknown record {tag!r}")
@@ -174,13 +204,17 @@ def open_trace(path: str) -> tuple[TraceHeader, Iterator[TraceRecord]]:
         header = TraceHeader(head["level"], head["source"], head["guest"], tuple(head["regs"]))
     except (OSError, EOFError, UnicodeDecodeError):
         fh.close()
-        raise TraceFileError(f"{path}: not a bt-trace file (binary data; record one with "
-                             "bt run --trace or bt trace qemu)") from None
+        raise TraceFileError(
+            f"{path}: not a bt-trace file (binary data; record one with "
+            "bt run --trace or bt trace qemu)"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
         fh.close()
         reason = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise TraceFileError(f"{path}: not a bt-trace file ({reason}; record one with "
-                             "bt run --trace or bt trace qemu)") from None
+        raise TraceFileError(
+            f"{path}: not a bt-trace file ({reason}; record one with "
+            "bt run --trace or bt trace qemu)"
+        ) from None
 
     def records() -> Iterator[TraceRecord]:
         n = 1
@@ -194,7 +228,8 @@ def open_trace(path: str) -> tuple[TraceHeader, Iterator[TraceRecord]]:
             except (ValueError, IndexError, TypeError):
                 raise TraceFileError(f"{path}:{n}: malformed record") from None
             except (OSError, EOFError, UnicodeDecodeError):
-                raise TraceFileError(f"{path}:{n}: cannot read (truncated or binary data)"
-                                     ) from None
+                raise TraceFileError(
+                    f"{path}:{n}: cannot read (truncated or binary data)"
+                ) from None
 
     return header, records()

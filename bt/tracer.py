@@ -19,9 +19,17 @@ from cache.block import TranslationBlock
 from cache.cache import TranslationCache
 from translator.records import Rule
 
-_REGS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-         R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI,
-         R.UC_X86_REG_EFLAGS)
+_REGS = (
+    R.UC_X86_REG_EAX,
+    R.UC_X86_REG_ECX,
+    R.UC_X86_REG_EDX,
+    R.UC_X86_REG_EBX,
+    R.UC_X86_REG_ESP,
+    R.UC_X86_REG_EBP,
+    R.UC_X86_REG_ESI,
+    R.UC_X86_REG_EDI,
+    R.UC_X86_REG_EFLAGS,
+)
 
 
 class Tracer:
@@ -29,7 +37,11 @@ class Tracer:
     to code Unicorn compiles after they are added)."""
 
     def __init__(
-        self, engine: Engine, cache: TranslationCache, vcpu: Vcpu, writer: TraceWriter,
+        self,
+        engine: Engine,
+        cache: TranslationCache,
+        vcpu: Vcpu,
+        writer: TraceWriter,
         level: str,
     ) -> None:
         self._cache = cache
@@ -54,8 +66,11 @@ class Tracer:
         elif off == 0:
             eip = tb.key.eip
             last = tb.insns[-1] if tb.insns else None
-            self.record(eip, last.insn.eip + len(last.insn.raw) if last is not None else None,
-                        cut=self._cuts(tb))
+            self.record(
+                eip,
+                last.insn.eip + len(last.insn.raw) if last is not None else None,
+                cut=self._cuts(tb),
+            )
             self._prev = tb
             return
         else:
@@ -73,8 +88,10 @@ class Tracer:
         prev = self._prev
         if prev is None or not prev.key.eip < tb.key.eip:
             return False
-        return any(r.insn.eip + len(r.insn.raw) == tb.key.eip
-                   and r.sensitivity.rule is not Rule.COPY for r in prev.insns)
+        return any(
+            r.insn.eip + len(r.insn.raw) == tb.key.eip and r.sensitivity.rule is not Rule.COPY
+            for r in prev.insns
+        )
 
     def record(self, eip: int, end: int | None = None, cut: bool = False) -> None:
         """Write one execution record for guest `eip` (a block ending at `end`, continuing a
@@ -84,9 +101,18 @@ class Tracer:
         segs = v.segs
         # IF is the real CPU's while translated code runs (bt/vcpu.py, REAL_IOPL).
         eflags = (v.eflags(vals[8]) & ~IF) | (vals[8] & IF)
-        regs = [*vals[:8], eflags, segs["cs"].selector, segs["ss"].selector,
-                segs["ds"].selector, segs["es"].selector, segs["fs"].selector,
-                segs["gs"].selector, v.cr0, v.cr3]
+        regs = [
+            *vals[:8],
+            eflags,
+            segs["cs"].selector,
+            segs["ss"].selector,
+            segs["ds"].selector,
+            segs["es"].selector,
+            segs["fs"].selector,
+            segs["gs"].selector,
+            v.cr0,
+            v.cr3,
+        ]
         self._writer.exec(eip, regs, end, cut)
         self.records += 1
 

@@ -5,8 +5,15 @@ from translator.insn import GuestAddr
 
 # The address types belong to the layers that own them: the translator (guest addresses) and
 # the cache (translated-code addresses); the monitor names them from here.
-__all__ = ["CodeAddr", "GuestAddr", "PAGE_MASK", "PAGE_SHIFT", "PAGE_SIZE", "page_of",
-           "pages_spanned"]
+__all__ = [
+    "CodeAddr",
+    "GuestAddr",
+    "PAGE_MASK",
+    "PAGE_SHIFT",
+    "PAGE_SIZE",
+    "page_of",
+    "pages_spanned",
+]
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT

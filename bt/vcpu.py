@@ -10,7 +10,16 @@ from bt.staterecord import check_record, require, require_range
 ARITH_FLAGS = 0x0CD5  # CF PF AF ZF SF DF OF
 # Bits of EFLAGS the guest sees from the virtual CPU (the real ones belong to the monitor).
 TF, IF, IOPL, NT, RF, VM, AC, VIF, VIP, ID = (
-    1 << 8, 1 << 9, 3 << 12, 1 << 14, 1 << 16, 1 << 17, 1 << 18, 1 << 19, 1 << 20, 1 << 21,
+    1 << 8,
+    1 << 9,
+    3 << 12,
+    1 << 14,
+    1 << 16,
+    1 << 17,
+    1 << 18,
+    1 << 19,
+    1 << 20,
+    1 << 21,
 )
 SYSTEM_FLAGS = TF | IF | IOPL | NT | RF | VM | AC | VIF | VIP | ID
 FIXED_ONE = 0x2
@@ -133,9 +142,18 @@ class Vcpu:
         """The virtual CPU's state record."""
         return VcpuState(
             segs=tuple(_seg_state(self.segs[n]) for n in SEG_NAMES),
-            eflags_sys=self.eflags_sys, cr0=self.cr0, cr2=self.cr2, cr3=self.cr3, cr4=self.cr4,
-            gdtr=self.gdtr, idtr=self.idtr, ldtr=_seg_state(self.ldtr), tr=_seg_state(self.tr),
-            dr=tuple(self.dr), msrs=tuple(sorted(self.msrs.items())), halted=self.halted,
+            eflags_sys=self.eflags_sys,
+            cr0=self.cr0,
+            cr2=self.cr2,
+            cr3=self.cr3,
+            cr4=self.cr4,
+            gdtr=self.gdtr,
+            idtr=self.idtr,
+            ldtr=_seg_state(self.ldtr),
+            tr=_seg_state(self.tr),
+            dr=tuple(self.dr),
+            msrs=tuple(sorted(self.msrs.items())),
+            halted=self.halted,
             shadow_eip=self.shadow_eip,
         )
 
@@ -144,8 +162,9 @@ class Vcpu:
         object). The real CPU's mirror of the segments is the Unicorn context's business."""
         state = check_record(state, VcpuState, "vcpu")
         require(len(state.segs) == len(SEG_NAMES), "vcpu", f"{len(state.segs)} segments")
-        for name, seg in zip((*SEG_NAMES, "ldtr", "tr"), (*state.segs, state.ldtr, state.tr),
-                             strict=True):
+        for name, seg in zip(
+            (*SEG_NAMES, "ldtr", "tr"), (*state.segs, state.ldtr, state.tr), strict=True
+        ):
             require_range(f"vcpu {name}", seg, "selector", 0, 0xFFFF)
             require_range(f"vcpu {name}", seg, "base limit flags", 0, U32)
         require(len(state.dr) == DR_COUNT, "vcpu", f"{len(state.dr)} debug registers")
@@ -153,8 +172,11 @@ class Vcpu:
             require(0 <= value <= U32, "vcpu", f"dr{i} = {value:#x}")
         require_range("vcpu", state, "eflags_sys cr0 cr2 cr3 cr4", 0, U32)
         for name, (base, limit) in (("gdtr", state.gdtr), ("idtr", state.idtr)):
-            require(0 <= base <= U32 and 0 <= limit <= 0xFFFF, "vcpu",
-                    f"{name} = ({base:#x}, {limit:#x})")
+            require(
+                0 <= base <= U32 and 0 <= limit <= 0xFFFF,
+                "vcpu",
+                f"{name} = ({base:#x}, {limit:#x})",
+            )
         indexes = [index for index, _ in state.msrs]
         require(indexes == sorted(set(indexes)), "vcpu", "MSRs not unique and by index")
         for index, value in state.msrs:

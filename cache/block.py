@@ -20,12 +20,15 @@ class CpuMode:
     protected: bool  # protected mode (descriptors, privilege) rather than real-mode segments
 
 
-MODES = {m.name: m for m in (
-    CpuMode("pm32", 32, 32, True),
-    CpuMode("pm16", 16, 16, True),
-    CpuMode("real", 16, 16, False),
-    CpuMode("v86", 16, 16, False),
-)}
+MODES = {
+    m.name: m
+    for m in (
+        CpuMode("pm32", 32, 32, True),
+        CpuMode("pm16", 16, 16, True),
+        CpuMode("real", 16, 16, False),
+        CpuMode("v86", 16, 16, False),
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,9 +150,15 @@ class TranslationCache:
             if addr is None:
                 raise CacheError(f"block of {len(code.code)} bytes exceeds the code region")
         self._writer.write_code(addr, code.code)
-        exits = [ExitSlot(CodeAddr(addr + e.offset), e.target, e.edge,
-                          branch=addr + e.branch if e.branch >= 0 else None)
-                 for e in code.exits]
+        exits = [
+            ExitSlot(
+                CodeAddr(addr + e.offset),
+                e.target,
+                e.edge,
+                branch=addr + e.branch if e.branch >= 0 else None,
+            )
+            for e in code.exits
+        ]
         tb = TranslationBlock(
             key=key,
             code_addr=addr,
@@ -276,8 +282,9 @@ class TranslationCache:
     def invalidate_assumption(self, name: str, value: int) -> list[TranslationBlock]:
         """Retire every block that built in virtual state `name` with another value than
         `value` (the monitor changed it: CR0, GDTR, IDTR)."""
-        victims = [tb for tb in self._by_assumption.get(name, ())
-                   if (name, value) not in tb.assumes]
+        victims = [
+            tb for tb in self._by_assumption.get(name, ()) if (name, value) not in tb.assumes
+        ]
         for tb in victims:
             self.invalidate(tb, f"{name} changed")
         return victims
@@ -305,8 +312,14 @@ class TranslationCache:
         self._invalidations += len(self._blocks)
         if self._blocks:
             first = self._blocks[0]
-            self.history.append(Invalidation(f"{reason} (flush of {len(self._blocks)} blocks)",
-                                             None, first.key.eip, first.code_addr))
+            self.history.append(
+                Invalidation(
+                    f"{reason} (flush of {len(self._blocks)} blocks)",
+                    None,
+                    first.key.eip,
+                    first.code_addr,
+                )
+            )
             del self.history[: max(0, len(self.history) - self.HISTORY)]
         if self._on_code_page is not None:
             for page in self._by_page:

@@ -45,9 +45,7 @@ def link(writer: CodeWriter, src: TranslationBlock, slot_no: int, dst: Translati
     dst.incoming.add((src, slot_no))
 
 
-def unlink(
-    writer: CodeWriter, src: TranslationBlock, slot_no: int, unchained: bytes
-) -> None:
+def unlink(writer: CodeWriter, src: TranslationBlock, slot_no: int, unchained: bytes) -> None:
     """Restore exit slot `slot_no` of `src` to its unchained form (a return to the monitor)."""
     slot = src.exits[slot_no]
     if slot.linked is None:

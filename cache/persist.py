@@ -50,13 +50,31 @@ def _unop(v: list[Any]) -> Operand:
 
 
 def _insn(i: GuestInsn) -> list[Any]:
-    return [i.eip, i.linear, i.raw.hex(), i.insn_id, i.mnemonic, i.op_str,
-            [_op(o) for o in i.operands], list(i.prefixes), i.opsize]
+    return [
+        i.eip,
+        i.linear,
+        i.raw.hex(),
+        i.insn_id,
+        i.mnemonic,
+        i.op_str,
+        [_op(o) for o in i.operands],
+        list(i.prefixes),
+        i.opsize,
+    ]
 
 
 def _uninsn(v: list[Any]) -> GuestInsn:
-    return GuestInsn(v[0], v[1], bytes.fromhex(v[2]), v[3], v[4], v[5],
-                     tuple(_unop(o) for o in v[6]), tuple(v[7]), v[8])
+    return GuestInsn(
+        v[0],
+        v[1],
+        bytes.fromhex(v[2]),
+        v[3],
+        v[4],
+        v[5],
+        tuple(_unop(o) for o in v[6]),
+        tuple(v[7]),
+        v[8],
+    )
 
 
 def encode(code: TranslatedCode) -> str:
@@ -73,17 +91,22 @@ def encode(code: TranslatedCode) -> str:
             extra.append(_insn(s.insn))
             n = -len(extra)
         sites.append([s.resume, n, s.kind, s.ends_block, list(s.ic_fields), list(s.ic_exits)])
-    return json.dumps({
-        "code": code.code.hex(),
-        "insns": insns,
-        "extra": extra,
-        "records": [[r.offset, r.sensitivity.rule.value, r.sensitivity.kind,
-                     r.sensitivity.reason] for r in code.insns],
-        "callouts": sites,
-        "exits": [[e.offset, e.target, e.edge, e.branch] for e in code.exits],
-        "ranges": [list(r) for r in code.guest_ranges],
-        "assumes": [list(a) for a in code.assumes],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "code": code.code.hex(),
+            "insns": insns,
+            "extra": extra,
+            "records": [
+                [r.offset, r.sensitivity.rule.value, r.sensitivity.kind, r.sensitivity.reason]
+                for r in code.insns
+            ],
+            "callouts": sites,
+            "exits": [[e.offset, e.target, e.edge, e.branch] for e in code.exits],
+            "ranges": [list(r) for r in code.guest_ranges],
+            "assumes": [list(a) for a in code.assumes],
+        },
+        separators=(",", ":"),
+    )
 
 
 def decode(text: str) -> TranslatedCode:
@@ -93,12 +116,16 @@ def decode(text: str) -> TranslatedCode:
     d = json.loads(text)
     insns = [_uninsn(v) for v in d["insns"]]
     extra = [_uninsn(v) for v in d["extra"]]
-    records = tuple(InsnRecord(off, insns[n], Sensitivity(Rule(rule), kind, reason))
-                    for n, (off, rule, kind, reason) in enumerate(d["records"]))
+    records = tuple(
+        InsnRecord(off, insns[n], Sensitivity(Rule(rule), kind, reason))
+        for n, (off, rule, kind, reason) in enumerate(d["records"])
+    )
     callouts = tuple(
-        CalloutSite(resume, insns[n] if n >= 0 else extra[-n - 1], kind, ends,
-                    tuple(fields), tuple(exits))
-        for resume, n, kind, ends, fields, exits in d["callouts"])
+        CalloutSite(
+            resume, insns[n] if n >= 0 else extra[-n - 1], kind, ends, tuple(fields), tuple(exits)
+        )
+        for resume, n, kind, ends, fields, exits in d["callouts"]
+    )
     exits = tuple(ExitPlan(off, target, edge, br) for off, target, edge, br in d["exits"])
     ranges = tuple((a, b) for a, b in d["ranges"])
     assumes = tuple((str(name), int(value)) for name, value in d["assumes"])
@@ -148,9 +175,16 @@ class PersistentStore:
 
         self._db.execute(
             "INSERT OR REPLACE INTO tb VALUES (?,?,?,?,?,?,?,?)",
-            (self.version, key.cs_base, key.eip, key.label, key.max_insns,
-             guest_hash(guest_bytes), json.dumps([list(r) for r in code.guest_ranges]),
-             encode(code)),
+            (
+                self.version,
+                key.cs_base,
+                key.eip,
+                key.label,
+                key.max_insns,
+                guest_hash(guest_bytes),
+                json.dumps([list(r) for r in code.guest_ranges]),
+                encode(code),
+            ),
         )
         self.stored += 1
 

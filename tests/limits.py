@@ -15,11 +15,24 @@ HANG_GUARD = 30 * 60.0  # seconds: subprocess timeouts, and Machine.run's for un
 # Guest instructions of each committed guest (`bt run G --stats --count-insns`), and the
 # bound used where counting is affordable (None: bounded by the guest's own program).
 GUEST_INSNS = {
-    "control": 21_284, "demo": 18_345, "descriptors": 17_239, "escape": 7_979,
-    "fidelity": 64_362, "flags": 14_613, "interrupts": 28_209, "io": 14_577,
-    "isolation": 25_978, "pcdevices": 6_788, "platform": 28_776, "segments": 48_257,
-    "smc": 23_671, "translate": 80_785, "usermode": 16_131, "csoverride": 43_260,
-    "fpu": 82_721, "channels": 109_250,
+    "control": 21_284,
+    "demo": 18_345,
+    "descriptors": 17_239,
+    "escape": 7_979,
+    "fidelity": 64_362,
+    "flags": 14_613,
+    "interrupts": 28_209,
+    "io": 14_577,
+    "isolation": 25_978,
+    "pcdevices": 6_788,
+    "platform": 28_776,
+    "segments": 48_257,
+    "smc": 23_671,
+    "translate": 80_785,
+    "usermode": 16_131,
+    "csoverride": 43_260,
+    "fpu": 82_721,
+    "channels": 109_250,
 }
 # 12 M, 371 M, 3.6 M, 34 M and 50 M instructions
 UNCOUNTED = ("ckernel", "compute", "kernelish", "serialout", "serialpoll")

@@ -47,7 +47,10 @@ def test_budget_stops_leave_nothing_half_done(native: bool) -> None:
 # IRQ 0 at about 1 kHz and a long loop that never enters the monitor between interrupts: each
 # tick is delivered when the backstop finds the guest spinning with IF set (virtual time
 # then moves to the timer's next event), so the tick count depends on the block count only.
-TICKS = IDT_SETUP + pit_rate(0x4A9) + """
+TICKS = (
+    IDT_SETUP
+    + pit_rate(0x4A9)
+    + """
     mov al, 0xfe
     out 0x21, al
     sti
@@ -67,6 +70,7 @@ handler:
     pop eax
     iretd
 """
+)
 
 
 def _ticks(tmp_path: Path) -> tuple[int, int]:
@@ -113,7 +117,8 @@ func:
 
 @pytest.mark.parametrize("level", ["block", "insn"])
 def test_backstop_stops_change_nothing_the_guest_or_a_trace_sees(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
     """With a stop every two blocks instead of every million, the trace (no record twice, none
     missing) and the instruction count stay the same."""
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
@@ -124,8 +129,11 @@ def test_backstop_stops_change_nothing_the_guest_or_a_trace_sees(
         monkeypatch.setattr(runloop, "BACKSTOP_BLOCKS", budget)
         trace = tmp_path / f"{level}-{budget}.trace"
         image = load_guest(str(path), 16 << 20, "", 0x100000, None)
-        m = Machine(MachineConfig(16 << 20, count_insns=True, trace_path=str(trace),
-                                  trace_level=level), image, lambda _b: None)
+        m = Machine(
+            MachineConfig(16 << 20, count_insns=True, trace_path=str(trace), trace_level=level),
+            image,
+            lambda _b: None,
+        )
         res = m.run(max_insns=1_000_000)
         assert res.kind == "exit-port", res
         stats = m.runloop.stats()

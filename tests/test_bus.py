@@ -88,7 +88,11 @@ def test_overlapping_ranges_are_refused() -> None:
     bus.register(0x61, 3, Recorder(), "between")  # touching ranges are fine
     bus.register(0x3F0, 8, Recorder(), "below-com1")
     assert [r.name for r in bus.ranges()] == [
-        "kbd", "between", "kbd-status", "below-com1", "com1",
+        "kbd",
+        "between",
+        "kbd-status",
+        "below-com1",
+        "com1",
     ]
 
 

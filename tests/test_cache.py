@@ -50,8 +50,9 @@ def _cache(size: int = 4096) -> tuple[TranslationCache, FakeWriter, list[tuple[i
     w = FakeWriter()
     events: list[tuple[int, bool]] = []
     unchained = Rewriter(Assembler()).exit_slot
-    cache = TranslationCache(w, CodeBuffer(TC, size), unchained,
-                             on_code_page=lambda p, on: events.append((p, on)))
+    cache = TranslationCache(
+        w, CodeBuffer(TC, size), unchained, on_code_page=lambda p, on: events.append((p, on))
+    )
     return cache, w, events
 
 
@@ -74,8 +75,9 @@ def test_insert_and_lookup_counts_hits() -> None:
 def test_chain_patches_jump_and_invalidate_unpatches() -> None:
     cache, w, events = _cache()
     a = cache.insert(TBKey(BASE, 0, "pm32"), _translated(JMP_SELF), (BASE,), JMP_SELF)
-    b = cache.insert(TBKey(BASE + 0x2000, 0, "pm32"), _translated(JMP_SELF, BASE), (BASE + 0x2000,),
-                     JMP_SELF)
+    b = cache.insert(
+        TBKey(BASE + 0x2000, 0, "pm32"), _translated(JMP_SELF, BASE), (BASE + 0x2000,), JMP_SELF
+    )
     assert cache.chain(a, 0, b)
     slot = a.exits[0].address
     rel = int.from_bytes(w.read(slot + 1, 4), "little", signed=True)
@@ -132,8 +134,7 @@ def test_host_budget_flushes_before_the_code_region_is_full() -> None:
     cache = TranslationCache(w, CodeBuffer(TC, 1 << 20), unchained, host_budget=cost * 10)
     flushed = []
     cache.on_flush.append(lambda: flushed.append(True))
-    blocks = [cache.insert(TBKey(BASE + i, 0, "pm32"), one, (BASE,), JMP_SELF)
-              for i in range(25)]
+    blocks = [cache.insert(TBKey(BASE + i, 0, "pm32"), one, (BASE,), JMP_SELF) for i in range(25)]
     s = cache.stats()
     assert len(flushed) == 2 and s.flushes == 2
     assert s.blocks == 5 and s.host_bytes == 5 * cost <= s.host_budget
@@ -146,8 +147,9 @@ def test_chaining_only_within_one_key_shape_and_under_paging_within_a_page() -> 
     cache, _w, _e = _cache(size=1 << 16)
 
     def block(eip: int, **key: int) -> object:
-        return cache.insert(TBKey(eip, 0, "pm32", **key), _translated(JMP_SELF, eip),
-                            (eip & ~0xFFF,), JMP_SELF)
+        return cache.insert(
+            TBKey(eip, 0, "pm32", **key), _translated(JMP_SELF, eip), (eip & ~0xFFF,), JMP_SELF
+        )
 
     a = block(BASE)
     assert not cache.chain(a, 0, block(BASE + 0x10, variant=5))  # other virtual state

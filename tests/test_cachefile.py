@@ -33,10 +33,15 @@ def test_saved_cache_describes_every_block(tmp_path: Path) -> None:
     assert nblocks == len(m.cache.blocks())
     # Each block's code is what the engine holds, and its instructions tile the guest bytes.
     for bid, code_addr, size, code, guest in db.execute(
-            "SELECT id, code_addr, code_size, code, guest_bytes FROM blocks"):
+        "SELECT id, code_addr, code_size, code, guest_bytes FROM blocks"
+    ):
         assert code == m.engine.read_code(code_addr, size)
-        raw = b"".join(r for (r,) in db.execute(
-            "SELECT bytes FROM insns WHERE block_id = ? ORDER BY idx", (bid,)))
+        raw = b"".join(
+            r
+            for (r,) in db.execute(
+                "SELECT bytes FROM insns WHERE block_id = ? ORDER BY idx", (bid,)
+            )
+        )
         assert raw == guest
     rules = {r for (r,) in db.execute("SELECT DISTINCT rule FROM insns")}
     assert {"copy", "callout", "branch"} <= rules

@@ -16,8 +16,12 @@ BIN = ROOT / "guests" / "bin"
 
 def bt(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bt.cli", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=HANG_GUARD, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "bt.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 
 
@@ -85,20 +89,31 @@ def test_crash_reports_where_and_why(tmp_path: Path) -> None:
 
 
 def test_unsupported_feature_is_named(tmp_path: Path) -> None:
-    proc = bt("run", flat(tmp_path, "mov eax, cr0; or eax, 0x80000000; mov cr0, eax"),
-              "--load-addr", "0x100000")
+    proc = bt(
+        "run",
+        flat(tmp_path, "mov eax, cr0; or eax, 0x80000000; mov cr0, eax"),
+        "--load-addr",
+        "0x100000",
+    )
     one_line_error(proc, 4, "paging")
 
 
 def test_runaway_guest_hits_the_instruction_limit(tmp_path: Path) -> None:
-    proc = bt("run", flat(tmp_path, "l: inc eax; jmp l"), "--load-addr", "0x100000",
-              "--max-insns", "100000")
+    proc = bt(
+        "run",
+        flat(tmp_path, "l: inc eax; jmp l"),
+        "--load-addr",
+        "0x100000",
+        "--max-insns",
+        "100000",
+    )
     one_line_error(proc, 6, "instruction limit")
 
 
 def test_runaway_guest_hits_the_time_limit(tmp_path: Path) -> None:
-    proc = bt("run", flat(tmp_path, "l: inc eax; jmp l"), "--load-addr", "0x100000",
-              "--timeout", "0.5")
+    proc = bt(
+        "run", flat(tmp_path, "l: inc eax; jmp l"), "--load-addr", "0x100000", "--timeout", "0.5"
+    )
     one_line_error(proc, 6, "time limit")
 
 
@@ -154,8 +169,16 @@ def test_output_paths_are_checked_before_the_run(tmp_path: Path) -> None:
     # The guest would spin until --max-insns: a refused path must stop bt before it runs.
     guest = flat(tmp_path, "l: out 0xe9, al; jmp l")
     for option in ("--trace", "--save-cache"):
-        proc = bt("run", guest, "--load-addr", "1M", "--max-insns", "1000000",
-                  option, str(tmp_path / "missing" / "out"))
+        proc = bt(
+            "run",
+            guest,
+            "--load-addr",
+            "1M",
+            "--max-insns",
+            "1000000",
+            option,
+            str(tmp_path / "missing" / "out"),
+        )
         one_line_error(proc, 2, f"{option}: cannot write")
         assert proc.stdout == ""
 
@@ -163,8 +186,13 @@ def test_output_paths_are_checked_before_the_run(tmp_path: Path) -> None:
 def test_version_and_python_m_bt() -> None:
     from bt import __version__
 
-    proc = subprocess.run([sys.executable, "-m", "bt", "--version"], capture_output=True,
-                          text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bt", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == f"bt {__version__}"
 
 
@@ -173,8 +201,14 @@ def test_demo_exits_0_as_qemu_prints_it() -> None:
     # with no guest reports the demo's success as 0, the same file named explicitly gives 1.
     expected = (ROOT / "guests" / "expected" / "demo.serial").read_text()
     assert (ROOT / "guests" / "expected" / "demo.status").read_text().strip() == "1"
-    proc = subprocess.run([sys.executable, "-m", "bt"], capture_output=True, text=True,
-                          timeout=120, env={"PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bt"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == expected and proc.stderr == ""
     assert bt("run", str(ROOT / "bt" / "demo" / "demo.elf")).returncode == 1
@@ -190,7 +224,9 @@ def test_flat_binary_hint_and_address_suffixes(tmp_path: Path) -> None:
 
 def test_the_cli_module_loads_no_engine() -> None:
     """Usage errors and --version answer without Unicorn, Capstone or the run loop loaded."""
-    code = ("import sys, bt.cli; heavy = {'unicorn', 'capstone', 'bt.runloop', 'bt.engine'}; "
-            "sys.exit(sorted(heavy & set(sys.modules)) or 0)")
+    code = (
+        "import sys, bt.cli; heavy = {'unicorn', 'capstone', 'bt.runloop', 'bt.engine'}; "
+        "sys.exit(sorted(heavy & set(sys.modules)) or 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -67,27 +67,30 @@ def test_last_segment_prefix_wins() -> None:
     assert classify(insn_of("hex:2e3ea100201000")).rule is Rule.COPY
 
 
-@pytest.mark.parametrize(("text", "kind", "reg"), [
-    ("hex:2ed7", "read", "ebx"),  # cs xlatb: Capstone prints no operand
-    ("hex:2eac", "read", "esi"),  # cs lodsb
-    ("hex:f32ea5", "read", "esi"),  # rep cs movsd
-    ("hex:2ea6", "read", "esi"),  # cs cmpsb
-    ("hex:2e0ff7c1", "write", "edi"),  # cs maskmovq
-    ("hex:2e660ff7c1", "write", "edi"),  # cs maskmovdqu
-    ("mov eax, dword ptr cs:[0x2000]", "read", None),
-    ("mov dword ptr cs:[ebx], eax", "write", None),
-    ("add dword ptr cs:[esp + 4], 5", "write", None),
-    ("cmp dword ptr cs:[ebx], eax", "read", None),
-    ("fstp dword ptr cs:[ebx]", "write", None),  # Capstone marks it a read
-    ("movups xmmword ptr cs:[ebx], xmm0", "write", None),  # so too
-    ("cmpxchg8b qword ptr cs:[ebx]", "write", None),  # so too
-    ("pop dword ptr cs:[ebx]", "write", None),
-    ("push dword ptr cs:[ebx]", "read", None),
-    ("sgdt cs:[ebx]", "write", None),
-    ("fld dword ptr cs:[ebx]", "read", None),
-    ("lea eax, cs:[ebx]", "none", None),
-    ("hex:2e0f1f840000000000", "none", None),  # nop word cs:[eax+eax]: compilers' padding
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "reg"),
+    [
+        ("hex:2ed7", "read", "ebx"),  # cs xlatb: Capstone prints no operand
+        ("hex:2eac", "read", "esi"),  # cs lodsb
+        ("hex:f32ea5", "read", "esi"),  # rep cs movsd
+        ("hex:2ea6", "read", "esi"),  # cs cmpsb
+        ("hex:2e0ff7c1", "write", "edi"),  # cs maskmovq
+        ("hex:2e660ff7c1", "write", "edi"),  # cs maskmovdqu
+        ("mov eax, dword ptr cs:[0x2000]", "read", None),
+        ("mov dword ptr cs:[ebx], eax", "write", None),
+        ("add dword ptr cs:[esp + 4], 5", "write", None),
+        ("cmp dword ptr cs:[ebx], eax", "read", None),
+        ("fstp dword ptr cs:[ebx]", "write", None),  # Capstone marks it a read
+        ("movups xmmword ptr cs:[ebx], xmm0", "write", None),  # so too
+        ("cmpxchg8b qword ptr cs:[ebx]", "write", None),  # so too
+        ("pop dword ptr cs:[ebx]", "write", None),
+        ("push dword ptr cs:[ebx]", "read", None),
+        ("sgdt cs:[ebx]", "write", None),
+        ("fld dword ptr cs:[ebx]", "read", None),
+        ("lea eax, cs:[ebx]", "none", None),
+        ("hex:2e0f1f840000000000", "none", None),  # nop word cs:[eax+eax]: compilers' padding
+    ],
+)
 def test_access_through_cs(text: str, kind: str, reg: str | None) -> None:
     acc = cs_access(insn_of(text))
     assert acc is not None and acc.kind == kind and acc.reg == reg
@@ -101,31 +104,37 @@ def test_overrides_that_reach_no_cs_access() -> None:
     assert classify(insn_of("sgdt cs:[ebx]")).kind == "gp0"  # before the SGDT rule
 
 
-@pytest.mark.parametrize("text", [
-    "mov eax, dword ptr cs:[0x2000]",  # moffs
-    "mov al, byte ptr cs:[0x2000]",
-    "mov ebx, dword ptr cs:[0x2000]",  # ModRM disp32
-    "mov eax, dword ptr cs:[esi + ecx*4 + 4]",  # SIB disp8 -> disp32
-    "add eax, dword ptr cs:[ebx]",  # no displacement
-    "movzx eax, word ptr cs:[ebp]",
-    "imul eax, dword ptr cs:[esp + 8], 0x12345",  # an immediate after the operand
-    "movups xmm0, xmmword ptr cs:[eax + 0x10]",
-    "fld qword ptr cs:[edx*8 + 0x4000]",
-    "push dword ptr cs:[esp + 4]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mov eax, dword ptr cs:[0x2000]",  # moffs
+        "mov al, byte ptr cs:[0x2000]",
+        "mov ebx, dword ptr cs:[0x2000]",  # ModRM disp32
+        "mov eax, dword ptr cs:[esi + ecx*4 + 4]",  # SIB disp8 -> disp32
+        "add eax, dword ptr cs:[ebx]",  # no displacement
+        "movzx eax, word ptr cs:[ebp]",
+        "imul eax, dword ptr cs:[esp + 8], 0x12345",  # an immediate after the operand
+        "movups xmm0, xmmword ptr cs:[eax + 0x10]",
+        "fld qword ptr cs:[edx*8 + 0x4000]",
+        "push dword ptr cs:[esp + 4]",
+    ],
+)
 def test_explicit_operand_gets_the_base_in_its_displacement(text: str) -> None:
     insn = insn_of(text)
     acc = cs_access(insn)
     assert acc is not None and acc.op is not None
     got = biased(insn, acc, CS_BASE)
     assert got is not None
-    new, = decode(got)
-    old, = decode(insn.raw)
+    (new,) = decode(got)
+    (old,) = decode(insn.raw)
     assert new.mnemonic == old.mnemonic and new.size == len(got)
     mem_new = next(o for o in new.operands if o.type == X.X86_OP_MEM)
     mem_old = next(o for o in old.operands if o.type == X.X86_OP_MEM)
     assert (mem_new.mem.base, mem_new.mem.index, mem_new.mem.scale) == (
-        mem_old.mem.base, mem_old.mem.index, mem_old.mem.scale)
+        mem_old.mem.base,
+        mem_old.mem.index,
+        mem_old.mem.scale,
+    )
     assert mem_new.mem.disp & 0xFFFFFFFF == (mem_old.mem.disp + CS_BASE) & 0xFFFFFFFF
     assert new.reg_name(mem_new.mem.segment) == "cs"  # the real CS: base 0
     imm_new = [o.imm for o in new.operands if o.type == X.X86_OP_IMM]
@@ -139,7 +148,7 @@ def test_16bit_addressing() -> None:
     assert acc is not None
     got = biased(disp16, acc, CS_BASE)
     assert got is not None
-    new, = decode(got)
+    (new,) = decode(got)
     assert new.op_str == "eax, dword ptr cs:[0x2234]" and 0x67 not in got
     moffs16 = insn_of("hex:2e67a00110")  # mov al, cs:[0x1001]
     acc = cs_access(moffs16)
@@ -166,8 +175,11 @@ def test_implicit_operand_register_is_biased_and_restored() -> None:
     got = biased(insn, acc, CS_BASE)
     assert got is not None
     texts = [f"{i.mnemonic} {i.op_str}" for i in decode(got)]
-    assert texts == ["lea esi, [esi + 0x1000]", "rep movsb byte ptr es:[edi], byte ptr cs:[esi]",
-                     "lea esi, [esi - 0x1000]"]
+    assert texts == [
+        "lea esi, [esi + 0x1000]",
+        "rep movsb byte ptr es:[edi], byte ptr cs:[esi]",
+        "lea esi, [esi - 0x1000]",
+    ]
     assert bias_of(got) == ("esi", CS_BASE, 6)
     xlat = insn_of("hex:2ed7")
     acc = cs_access(xlat)
@@ -185,8 +197,9 @@ def test_implicit_operand_register_is_biased_and_restored() -> None:
 
 
 def _bake(flat: bool) -> Bake:
-    return Bake(flags=True, iopl=0, cpl0=True, trap_if=False, cs_sel=0x18, cs_flat=flat,
-                ss_sel=0x10)
+    return Bake(
+        flags=True, iopl=0, cpl0=True, trap_if=False, cs_sel=0x18, cs_flat=flat, ss_sel=0x10
+    )
 
 
 def _kinds(text: str, bake: Bake | None) -> list[str]:
@@ -213,9 +226,9 @@ def test_rewriter_checks_only_a_cs_that_is_not_flat() -> None:
 def test_check_callout_comes_before_the_instruction() -> None:
     block = Scanner().scan(Bytes(code_of("hex:2ed7")), CS_BASE, BASE - CS_BASE, max_insns=1)
     code = Rewriter(Assembler()).rewrite(block, CS_BASE, _bake(False))
-    site, = code.callouts
+    (site,) = code.callouts
     assert site.kind == "cs_check" and site.insn.next_eip == site.insn.eip  # resumes before it
-    assert bias_of(code.code[site.resume:]) == ("ebx", CS_BASE, 6)
+    assert bias_of(code.code[site.resume :]) == ("ebx", CS_BASE, 6)
 
 
 def test_instruction_over_15_bytes_is_gp0() -> None:
@@ -246,10 +259,16 @@ INTEL_GP0 = {
     "mov eax,[cs:0x1ffffe]": ("limited.gp_straddle", 0x20, ""),
     "mov eax,[cs:0x300000]": ("limited.gp_beyond", 0x20, ""),
     "cs lodsd at 0x1ffffe": ("limited.gp_lodsd", 0x20, ""),
-    "rep cs movsd across the limit": ("limited.gp_repmovs", 0x20,
-                                      " ecx=0x00000002 esi=0x00200000 edi=0x{dst8:08x}"),
-    "repe cs cmpsb across the limit": ("limited.gp_repcmps", 0x20,
-                                       " ecx=0x00000002 esi=0x00200000"),
+    "rep cs movsd across the limit": (
+        "limited.gp_repmovs",
+        0x20,
+        " ecx=0x00000002 esi=0x00200000 edi=0x{dst8:08x}",
+    ),
+    "repe cs cmpsb across the limit": (
+        "limited.gp_repcmps",
+        0x20,
+        " ecx=0x00000002 esi=0x00200000",
+    ),
     "mov eax,[cs:d32] (xonly)": ("xonly.gp_read", 0x28, ""),
     "cs xlatb (xonly)": ("xonly.gp_xlat", 0x28, ""),
 }
@@ -270,8 +289,15 @@ def intel_reference() -> str:
     for line in (EXPECTED / "csoverride.serial").read_text().splitlines(keepends=True):
         if line.startswith("in CS 0x28"):
             section = " (xonly)"
-        name = next((n for n in INTEL_GP0 if line.startswith(n.removesuffix(" (xonly)") + " ")
-                     and n.endswith(" (xonly)") == bool(section)), None)
+        name = next(
+            (
+                n
+                for n in INTEL_GP0
+                if line.startswith(n.removesuffix(" (xonly)") + " ")
+                and n.endswith(" (xonly)") == bool(section)
+            ),
+            None,
+        )
         if name is None:
             out.append(line)
             continue
@@ -279,8 +305,10 @@ def intel_reference() -> str:
         eip = syms[sym] - 0x1000
         head = name.removesuffix(" (xonly)")
         assert re.fullmatch(re.escape(head) + r"( \w+=0x[0-9a-f]+)+\n", line), line
-        out.append(f"{head} fault vec=0x0d err=0x0000 eip=0x{eip:08x} cs=0x{cs:02x}"
-                   f"{after.format(dst8=syms['dst'] + 8)}\n")
+        out.append(
+            f"{head} fault vec=0x0d err=0x0000 eip=0x{eip:08x} cs=0x{cs:02x}"
+            f"{after.format(dst8=syms['dst'] + 8)}\n"
+        )
     assert sum(" fault " in x for x in out) == len(INTEL_GP0) + 1  # and QEMU's 16-byte #GP
     return "".join(out)
 
@@ -288,9 +316,21 @@ def intel_reference() -> str:
 @pytest.mark.parametrize("options", [[], ["--no-inline"], ["--no-chain"]])
 def test_guest_matches_qemu_and_the_sdm(options: list[str]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bt.cli", "run", "csoverride.elf", "--max-insns", "2000000",
-         *options], cwd=BIN, capture_output=True, timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        [
+            sys.executable,
+            "-m",
+            "bt.cli",
+            "run",
+            "csoverride.elf",
+            "--max-insns",
+            "2000000",
+            *options,
+        ],
+        cwd=BIN,
+        capture_output=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.stderr == b""
     assert proc.stdout.decode() == intel_reference()
     assert proc.returncode == int((EXPECTED / "csoverride.status").read_text())
@@ -298,9 +338,20 @@ def test_guest_matches_qemu_and_the_sdm(options: list[str]) -> None:
 
 def _first_divergence(a: Path, *options: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "bt.cli", "trace", "diff", str(a),
-         str(EXPECTED / "csoverride.trace.gz"), *options],
-        capture_output=True, timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        [
+            sys.executable,
+            "-m",
+            "bt.cli",
+            "trace",
+            "diff",
+            str(a),
+            str(EXPECTED / "csoverride.trace.gz"),
+            *options,
+        ],
+        capture_output=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 1, proc.stderr
     return proc.stdout.decode().splitlines()[0]
 
@@ -314,17 +365,35 @@ def test_registers_equal_qemus_instruction_by_instruction(tmp_path: Path) -> Non
     left one more dword on the stack than QEMU's completed one."""
     trace = tmp_path / "bt.trace.gz"
     proc = subprocess.run(
-        [sys.executable, "-m", "bt.cli", "run", "csoverride.elf", "--trace", str(trace),
-         "--trace-level", "insn"], cwd=BIN, capture_output=True, timeout=300,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        [
+            sys.executable,
+            "-m",
+            "bt.cli",
+            "run",
+            "csoverride.elf",
+            "--trace",
+            str(trace),
+            "--trace-level",
+            "insn",
+        ],
+        cwd=BIN,
+        capture_output=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 1, proc.stderr
     syms = _symbols()
     handler = syms["stub13"]  # the #GP entry of the IDT
     first = _first_divergence(trace)
     # B (QEMU) went on after the instruction: cs maskmovq is 4 bytes, mov eax,[cs:moffs] 6.
-    assert first.endswith(f"control flow: A is at 0x{handler:08x}, B at "
-                          f"0x{syms['based.gp_maskmovq'] - CS_BASE + 4:08x}"), first
-    second = _first_divergence(trace, "--start-at", hex(syms["based.t25"] - CS_BASE),
-                               "--ignore", "esp")
-    assert second.endswith(f"control flow: A is at 0x{handler:08x}, B at "
-                           f"0x{syms['limited.gp_straddle'] - CS_BASE + 6:08x}"), second
+    assert first.endswith(
+        f"control flow: A is at 0x{handler:08x}, B at "
+        f"0x{syms['based.gp_maskmovq'] - CS_BASE + 4:08x}"
+    ), first
+    second = _first_divergence(
+        trace, "--start-at", hex(syms["based.t25"] - CS_BASE), "--ignore", "esp"
+    )
+    assert second.endswith(
+        f"control flow: A is at 0x{handler:08x}, B at "
+        f"0x{syms['limited.gp_straddle'] - CS_BASE + 6:08x}"
+    ), second

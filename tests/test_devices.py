@@ -225,7 +225,10 @@ def test_uart_loopback_overrun_matches_qemu() -> None:
     u.write(THR, 1, 0x41)
     u.write(THR, 1, 0x42)
     assert [u.read(LSR, 1), u.read(LSR, 1), u.read(THR, 1), u.read(LSR, 1)] == [
-        0x63, 0x61, 0x42, 0x60,
+        0x63,
+        0x61,
+        0x42,
+        0x60,
     ]
 
 
@@ -236,7 +239,10 @@ def test_uart_loopback_with_fifo() -> None:
     u.write(MCR, 1, 0x10)
     u.write(THR, 1, 0x43)
     assert [u.read(IIR, 1), u.read(THR, 1), u.read(THR, 1), u.read(IIR, 1)] == [
-        0xC4, 0x43, 0x00, 0xC1,
+        0xC4,
+        0x43,
+        0x00,
+        0xC1,
     ]
 
 
@@ -280,8 +286,15 @@ def test_debugcon_wide_accesses_as_qemu() -> None:
 # -- exit port -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("value", "requested", "status"),
-    [(0, 1, 1), (1, 3, 3), (0x21, 67, 67), (0x7F, 0xFF, 0xFF), (0x80, 0x101, 1),
-     (0x0180, 0x301, 1), (0xFFFFFFFF, 0x1FFFFFFFF, 0xFF)],
+    [
+        (0, 1, 1),
+        (1, 3, 3),
+        (0x21, 67, 67),
+        (0x7F, 0xFF, 0xFF),
+        (0x80, 0x101, 1),
+        (0x0180, 0x301, 1),
+        (0xFFFFFFFF, 0x1FFFFFFFF, 0xFF),
+    ],
 )
 def test_exit_port_status(value: int, requested: int, status: int) -> None:
     p = ExitPort()

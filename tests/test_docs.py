@@ -49,8 +49,15 @@ def test_guest_examples_build_and_run(tmp_path: Path) -> None:
         if word == "qemu" and not have_qemu:
             continue
         for cmd, expected in console_steps(text):
-            proc = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env, text=True,
-                                  capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                ["bash", "-c", cmd],
+                cwd=tmp_path,
+                env=env,
+                text=True,
+                capture_output=True,
+                timeout=300,
+                stdin=subprocess.DEVNULL,
+            )
             assert proc.stdout == expected, (cmd, proc.stderr)
             ran += 1
     assert ran >= 12

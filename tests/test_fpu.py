@@ -39,7 +39,7 @@ class _Code:
 
     def fetch_code(self, linear: int, size: int) -> bytes:
         off = linear - BASE
-        return self.code[off:off + size]
+        return self.code[off : off + size]
 
 
 def _translate(text: str | bytes) -> tuple[bytes, bytes, list[str]]:
@@ -52,26 +52,29 @@ def _translate(text: str | bytes) -> tuple[bytes, bytes, list[str]]:
 def test_env_saves_call_out_before_the_copy_and_fxsave_after_it() -> None:
     int81 = bytes((0xCD, CALLOUT_VECTOR))
     o16_fnstenv = bytes.fromhex("66d93500200000f4")
-    for text, size in (("fnstenv [0x2000]; hlt", 6), ("fnsave [0x2000]; hlt", 6),
-                       (o16_fnstenv, 7)):
+    for text, size in (("fnstenv [0x2000]; hlt", 6), ("fnsave [0x2000]; hlt", 6), (o16_fnstenv, 7)):
         raw, code, kinds = _translate(text)
         assert kinds[0] == "fpu_env"
         assert code.startswith(int81 + raw[:size]), text
     raw, code, kinds = _translate("fxsave [0x2000]; hlt")
     assert kinds[0] == "fxsave" and code.startswith(raw[:7] + int81)
     # x87 arithmetic and the loads stay copied: no monitor entry.
-    raw, code, kinds = _translate("fld dword ptr [0x2000]; fldenv [0x2000]; frstor [0x2000];"
-                                  " fxrstor [0x2000]; fninit; hlt")
+    raw, code, kinds = _translate(
+        "fld dword ptr [0x2000]; fldenv [0x2000]; frstor [0x2000]; fxrstor [0x2000]; fninit; hlt"
+    )
     assert code.startswith(raw[:-1]) and kinds == ["hlt"]
 
 
 def test_inline_fxsave_zeroes_the_fip_field_after_the_copy() -> None:
-    bake = Bake(flags=True, iopl=0, cpl0=True, trap_if=False, cs_sel=0x08, cs_flat=True,
-                ss_sel=0x10)
+    bake = Bake(
+        flags=True, iopl=0, cpl0=True, trap_if=False, cs_sel=0x08, cs_flat=True, ss_sel=0x10
+    )
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
-    for text, mov in (("fxsave [eax]", "mov dword ptr [eax + 8], 0"),
-                      ("fxsave gs:[esp + 0x7c]", "mov dword ptr gs:[esp + 0x84], 0"),
-                      ("fxsave [0x2000]", "mov dword ptr [0x2008], 0")):
+    for text, mov in (
+        ("fxsave [eax]", "mov dword ptr [eax + 8], 0"),
+        ("fxsave gs:[esp + 0x7c]", "mov dword ptr gs:[esp + 0x84], 0"),
+        ("fxsave [0x2000]", "mov dword ptr [0x2008], 0"),
+    ):
         raw = bytes(_KS.asm(text + "; hlt", BASE)[0])
         block = Scanner().scan(_Code(raw), BASE, 0)
         code = Rewriter(Assembler()).rewrite(block, 0, bake)
@@ -89,8 +92,7 @@ def test_save_rules_have_reasons() -> None:
 
 def _tracker(segs: dict[str, int]) -> tuple[FpuPointers, Uc, Vcpu]:
     uc = Uc(UC_ARCH_X86, UC_MODE_32)
-    vcpu = Vcpu({n: SegmentCache(s, 0, 0xFFFFFFFF, 0x00CF9300) for n, s in segs.items()},
-                0x2, 0x11)
+    vcpu = Vcpu({n: SegmentCache(s, 0, 0xFFFFFFFF, 0x00CF9300) for n, s in segs.items()}, 0x2, 0x11)
     sites = {TC_LINEAR + 0x100: 0x101000, TC_LINEAR + 0x200: 0x101010}
     fpu = FpuPointers(SimpleNamespace(uc=uc), vcpu, sites.get)  # type: ignore[arg-type]
     fpu.armed = True
@@ -107,8 +109,7 @@ def _set(uc: Uc, *values: int) -> None:
 
 
 def test_freeze_writes_the_guest_values_and_keeps_them_across_selector_changes() -> None:
-    fpu, uc, vcpu = _tracker({"cs": 0x08, "ds": 0x10, "es": 0x18, "ss": 0x20, "fs": 0,
-                              "gs": 0})
+    fpu, uc, vcpu = _tracker({"cs": 0x08, "ds": 0x10, "es": 0x18, "ss": 0x20, "fs": 0, "gs": 0})
     # A native FLD [ES:0x3000] at cache address +0x100: the monitor's CS and ES shadow.
     _set(uc, TC_LINEAR + 0x100, SEL_CODE3, 0x3000, SHADOW_SEL["es"])
     fpu.freeze()
@@ -170,12 +171,14 @@ def test_fip_survives_a_cache_flush(tmp_path: Path) -> None:
     assert (env[3], env[4] & 0xFFFF, env[5], env[6] & 0xFFFF) == (BASE, 0x08, 0x300000, 0x10)
 
 
-def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(
-        tmp_path: Path) -> None:
+def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(tmp_path: Path) -> None:
     """The callout before FNSTENV is a monitor entry where a timer interrupt is taken; the
     guest must return to the FNSTENV itself (its EIP is pushed) and then run it."""
     n = 3000
-    text = IDT_SETUP + pit_rate(60) + f"""
+    text = (
+        IDT_SETUP
+        + pit_rate(60)
+        + f"""
         mov al, 0xfe
         out 0x21, al
         xor ebx, ebx
@@ -205,13 +208,15 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(
         pop eax
         iretd
     """
+    )
     m = _machine(tmp_path, text)
     m.memory.write(0x300200, (0x037F).to_bytes(2, "little"))
     m.count_instructions()
     res = m.run(timeout=120)
     assert res.kind == "exit-port", res
-    at_save, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
-                      for i in range(2))
+    at_save, total = (
+        int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little") for i in range(2)
+    )
     assert total >= 20 and at_save >= 10  # interrupts really arrived at the save's callout
     ebx = m.engine.read_reg(R.UC_X86_REG_EBX)
     assert ebx == n * 0x037F  # every FNSTENV ran (FCW is the first word stored)
@@ -232,7 +237,10 @@ def test_fpu_and_channels_guests_match_qemu_without_inline_code() -> None:
 def test_no_interrupt_between_sti_and_the_save_it_shadows(tmp_path: Path) -> None:
     """STI (as a callout, or run as it is) holds interrupts off until the next instruction
     has run; the callout before that instruction must not take one."""
-    text = IDT_SETUP + pit_rate(40) + """
+    text = (
+        IDT_SETUP
+        + pit_rate(40)
+        + """
         mov al, 0xfe
         out 0x21, al
         mov ecx, 3000
@@ -261,10 +269,12 @@ def test_no_interrupt_between_sti_and_the_save_it_shadows(tmp_path: Path) -> Non
         pop eax
         iretd
     """
+    )
     m = _machine(tmp_path, text)
     res = m.run(timeout=120)
     assert res.kind == "exit-port", res
-    in_shadow, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
-                        for i in range(2))
+    in_shadow, total = (
+        int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little") for i in range(2)
+    )
     assert total >= 50
     assert in_shadow == 0

@@ -18,13 +18,19 @@ from fuzz_reference import Fault, RefOutcome  # noqa: E402
 from undefined_flags import AF, CF, OF, PF, SF, ZF, UndefinedState  # noqa: E402
 
 CHOICE = st.tuples(
-    st.integers(0, len(fuzz.TEMPLATES) - 1), st.integers(0, 7), st.integers(0, 7),
+    st.integers(0, len(fuzz.TEMPLATES) - 1),
+    st.integers(0, 7),
+    st.integers(0, 7),
     st.integers(0, 2**32 - 1),
 )
 
 
-@settings(max_examples=300, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(choices=st.lists(CHOICE, min_size=1, max_size=24))
 def test_engine_matches_reference(tmp_path: Path, choices: list[tuple[int, int, int, int]]) -> None:
     text = fuzz.render(choices)
@@ -95,11 +101,16 @@ def test_faults_compare_by_vector_error_code_and_eip() -> None:
     ref = RefOutcome(regs, bytes(16), Fault(13, 0x28, 0x100005), None, UndefinedState(), None)
     same = fuzz.Outcome(regs, bytes(16), Fault(13, 0x28, 0x100005), None)
     assert fuzz.differences(same, ref) is None
-    for fault in (Fault(13, 0x30, 0x100005), Fault(13, 0x28, 0x100007), Fault(12, 0x28, 0x100005),
-                  None):
+    for fault in (
+        Fault(13, 0x30, 0x100005),
+        Fault(13, 0x28, 0x100007),
+        Fault(12, 0x28, 0x100005),
+        None,
+    ):
         assert fuzz.differences(fuzz.Outcome(regs, bytes(16), fault, None), ref) is not None
-    other = fuzz.Outcome((1, 2, 3, 4, 5, 6, 9, 8, 0x246), bytes(16), Fault(13, 0x28, 0x100005),
-                         None)
+    other = fuzz.Outcome(
+        (1, 2, 3, 4, 5, 6, 9, 8, 0x246), bytes(16), Fault(13, 0x28, 0x100005), None
+    )
     assert fuzz.differences(other, ref) == "esi: engine 0x00000009, reference 0x00000007"
 
 
@@ -112,9 +123,7 @@ def test_only_undefined_flags_are_masked() -> None:
         assert (fuzz.differences(eng, ref) is None) == equal, hex(flip)
 
 
-def test_minimise_keeps_only_what_diverges(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_minimise_keeps_only_what_diverges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A stand-in divergence: any case containing CLI diverges.
     def fake_compare(text: str, tmp: Path) -> str | None:
         return "diverges" if "cli" in text else None

@@ -13,8 +13,11 @@ from limits import HANG_GUARD, limit_args
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"
 EXPECTED = ROOT / "guests" / "expected"
-GUEST_ARGS = {"ckernel": ["--append", "bt test cmdline"], "serialout": ["--append", "16384"],
-              "serialpoll": ["--append", "16384"]}
+GUEST_ARGS = {
+    "ckernel": ["--append", "bt test cmdline"],
+    "serialout": ["--append", "16384"],
+    "serialpoll": ["--append", "16384"],
+}
 SLOW: set[str] = set()
 # Compared in tests/test_csoverride.py, where QEMU 7.2 skips the segment checks the Intel SDM
 # requires (writes through CS, CS limit, execute-only CS).
@@ -30,7 +33,10 @@ def run_bt(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m bt.cli` (the `bt` console script) and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "bt.cli", *args], cwd=cwd, capture_output=True, timeout=timeout,
+        [sys.executable, "-m", "bt.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 

@@ -241,14 +241,17 @@ def test_aux_status_at_entry_and_keyboard_oddities_as_measured() -> None:
         assert got == replies
 
 
-
 def test_command_byte_write_drives_irq1_again_after_pic_init() -> None:
     """A byte waiting since boot (typed before the kernel ran): the kernel's ICW1 makes the PIC
     forget the high line, and enabling the keyboard interrupt must give it a fresh edge (QEMU's
     kbd_update_irq drives the lines at every update)."""
     pics = PicPair()
-    kbc = I8042(lambda lvl: pics.set_irq(1, lvl), lambda lvl: pics.set_irq(12, lvl),
-                lambda _a: None, lambda: None)
+    kbc = I8042(
+        lambda lvl: pics.set_irq(1, lvl),
+        lambda lvl: pics.set_irq(12, lvl),
+        lambda _a: None,
+        lambda: None,
+    )
     kbc.type_text("x")  # the line goes high under the boot PIC setup
     for offset, value in ((0, 0x11), (1, 0x20), (1, 0x04), (1, 0x01), (1, 0xFD)):
         pics.master.write(offset, 1, value)  # remap, only IRQ 1 unmasked

@@ -144,8 +144,11 @@ def _machine(tmp_path: Path, text: str, bake: bool) -> tuple[Machine, RunResult]
     ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
     path = tmp_path / "guest.bin"
     path.write_bytes(bytes(ks.asm(text, 0x100000)[0]))
-    m = Machine(MachineConfig(16 << 20, inline=bake),
-                load_guest(str(path), 16 << 20, "", 0x100000, None), lambda _b: None)
+    m = Machine(
+        MachineConfig(16 << 20, inline=bake),
+        load_guest(str(path), 16 << 20, "", 0x100000, None),
+        lambda _b: None,
+    )
     return m, m.run(max_insns=1_000_000)
 
 
@@ -186,8 +189,9 @@ def test_kernel_style_guest_enters_python_less_than_once_per_1000_instructions()
     stats = m.runloop.stats()
     assert stats.guest_insns is not None and stats.guest_insns > 3_000_000
     assert stats.python_entries * 1000 < stats.guest_insns
-    expected = (Path(__file__).resolve().parent.parent / "guests" / "expected" /
-                "kernelish.serial").read_bytes()
+    expected = (
+        Path(__file__).resolve().parent.parent / "guests" / "expected" / "kernelish.serial"
+    ).read_bytes()
     assert b"".join(out) == expected
 
 
@@ -196,13 +200,17 @@ def test_kernel_style_guest_enters_python_less_than_once_per_1000_instructions()
 # two passes, with IRQ 0 masked, chain the blocks as they are built while nothing waits; in
 # the third the unmasking makes the interrupt wait for IF, so that code must be left (at the
 # OUT's callout) for code that tells the monitor when IF is set.
-PENDING = IDT_SETUP + """
+PENDING = (
+    IDT_SETUP
+    + """
     mov al, 0xff
     out 0x21, al
     sti
     nop
     cli
-""" + pit_rate(100) + """
+"""
+    + pit_rate(100)
+    + """
     mov edx, 3
 pass:
     cli
@@ -237,11 +245,13 @@ done:
     pop eax
     iretd
 """
+)
 
 
 @pytest.mark.parametrize(("set_if", "offset"), [("push 0x202\n    popfd", 0), ("sti", 1)])
 def test_interrupt_waiting_for_if_comes_right_after_popf_or_sti(
-        tmp_path: Path, set_if: str, offset: int) -> None:
+    tmp_path: Path, set_if: str, offset: int
+) -> None:
     text = PENDING.replace("SET_IF", set_if)
     m, result = _machine(tmp_path, text, True)
     assert result.kind == "exit-port", result
@@ -305,7 +315,8 @@ second:
 
 @pytest.mark.parametrize("bake", [True, False], ids=["inline", "monitor"])
 def test_far_ret_to_the_current_selector_reloads_a_changed_descriptor(
-        tmp_path: Path, bake: bool) -> None:
+    tmp_path: Path, bake: bool
+) -> None:
     m, result = _machine(tmp_path, RELOAD, bake)
     assert (result.kind, result.status) == ("exit-port", 1), result
     assert m.vcpu.segs["cs"].base > 0 and m.engine.read_gprs()[3] == 1

@@ -32,8 +32,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def bt(*args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bt.cli", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=HANG_GUARD, stdin=stdin, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "bt.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        stdin=stdin,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 
 
@@ -53,12 +58,33 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     procs = {}
     for name in ("io", "smc"):
         run = Run(tmp / f"{name}.sqlite", tmp / f"{name}.trace")
-        procs[name] = run, subprocess.Popen(
-            [sys.executable, "-m", "bt.cli", "run", str(BIN / f"{name}.elf"), "--serial", "none",
-             "--count-insns", "--save-cache", str(run.cache), "--trace", str(run.trace),
-             "--trace-level", "block", *limit_args(name)],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        procs[name] = (
+            run,
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bt.cli",
+                    "run",
+                    str(BIN / f"{name}.elf"),
+                    "--serial",
+                    "none",
+                    "--count-insns",
+                    "--save-cache",
+                    str(run.cache),
+                    "--trace",
+                    str(run.trace),
+                    "--trace-level",
+                    "block",
+                    *limit_args(name),
+                ],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            ),
+        )
     out = {}
     for name, (run, proc) in procs.items():
         _, err = proc.communicate(timeout=HANG_GUARD)
@@ -68,6 +94,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 
 
 # -- the scripting API ---
+
 
 def test_api_sees_every_block_of_a_run(tmp_path: Path) -> None:
     m, path = run_and_save(tmp_path, "usermode.elf", "usermode.sqlite")
@@ -104,18 +131,22 @@ def test_api_sees_every_block_of_a_run(tmp_path: Path) -> None:
 
 # -- the terminal interface, driven headless ---
 
+
 def screen_text(app: InspectorApp) -> str:
     """The characters on the app's screen, from its SVG screenshot (Textual's public export):
     each <text> run is put at its column (12.2 px per cell at Rich's export font)."""
     svg = app.export_screenshot()
     lines: dict[int, list[str]] = {}
-    for m in re.finditer(r'<text[^>]*\bx="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"'
-                         r"[^>]*>(.*?)</text>", svg):
+    for m in re.finditer(
+        r'<text[^>]*\bx="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"'
+        r"[^>]*>(.*?)</text>",
+        svg,
+    ):
         col, row = round(float(m.group(1)) / 12.2), int(m.group(2))
         text = html.unescape(m.group(3)).replace("\xa0", " ")
         line = lines.setdefault(row, [])
         line.extend(" " * (col + len(text) - len(line)))
-        line[col:col + len(text)] = text
+        line[col : col + len(text)] = text
     return "\n".join("".join(lines[r]) for r in sorted(lines))
 
 
@@ -124,17 +155,22 @@ def list_rows(app: InspectorApp) -> list[tuple[int, str]]:
     from textual.widgets import DataTable
 
     table = app.query_one("#blocks", DataTable)
-    return [(int(str(table.get_row_at(i)[0]).lstrip("#")), str(table.get_row_at(i)[1]))
-            for i in range(table.row_count)]
+    return [
+        (int(str(table.get_row_at(i)[0]).lstrip("#")), str(table.get_row_at(i)[1]))
+        for i in range(table.row_count)
+    ]
 
 
 def test_terminal_interface(runs: dict[str, Run]) -> None:
     cf = open_cache(str(runs["io"].cache))
     hottest = cf.blocks(sort="hotness")[0]
     # A block with a callout and a chained exit: the guest's serial-port polling loop.
-    target = next(b for b in cf.blocks(sort="hotness")
-                  if any(i.rule == "callout" for i in cf.insns(b.id))
-                  and any(lk.dst is not None and lk.slot < 10 for lk in cf.links_out(b.id)))
+    target = next(
+        b
+        for b in cf.blocks(sort="hotness")
+        if any(i.rule == "callout" for i in cf.insns(b.id))
+        and any(lk.dst is not None and lk.slot < 10 for lk in cf.links_out(b.id))
+    )
     callout = next(i for i in cf.insns(target.id) if i.rule == "callout")
     link = next(lk for lk in cf.links_out(target.id) if lk.dst is not None and lk.slot < 10)
 
@@ -162,20 +198,25 @@ def test_terminal_interface(runs: dict[str, Run]) -> None:
             await pilot.press("z")
             sizes = [cf.block(bid).code_size for bid, _ in list_rows(app)]
             assert sizes == sorted(sizes, reverse=True)
-            assert re.search(rf"#{list_rows(app)[0][0]}\s+0x[0-9a-f]{{8}}\s+\d+\s+{sizes[0]}\b",
-                             screen_text(app))
+            assert re.search(
+                rf"#{list_rows(app)[0][0]}\s+0x[0-9a-f]{{8}}\s+\d+\s+{sizes[0]}\b", screen_text(app)
+            )
 
             # Search by the address of an instruction inside the block: the list narrows to
             # it and the block opens with guest and translated code side by side.
             await pilot.press("slash", *f"{callout.eip:x}", "enter")
             await pilot.pause()
-            assert [bid for bid, _ in list_rows(app)] == [
-                b.id for b in cf.blocks_at(callout.eip)]
+            assert [bid for bid, _ in list_rows(app)] == [b.id for b in cf.blocks_at(callout.eip)]
             screen = screen_text(app)
             assert f"Block #{target.id}  guest 0x{target.eip:08x}" in screen
-            side = re.escape(callout.text) + r"\s+callout\s+->\s+" + \
-                f"0x{callout.translated[0].address:08x}\\s+" + \
-                re.escape(callout.translated[0].text) + r"\s+" + re.escape(callout.kind + ":")
+            side = (
+                re.escape(callout.text)
+                + r"\s+callout\s+->\s+"
+                + f"0x{callout.translated[0].address:08x}\\s+"
+                + re.escape(callout.translated[0].text)
+                + r"\s+"
+                + re.escape(callout.kind + ":")
+            )
             assert re.search(side, screen), screen
             # The cursor stands on that instruction, and the panel below gives the full reason.
             why = str(app.query_one("#why", Static).render())
@@ -184,8 +225,12 @@ def test_terminal_interface(runs: dict[str, Run]) -> None:
             # Every copied instruction shows its own bytes again on the right.
             for insn in cf.insns(target.id):
                 if insn.rule == "copy":
-                    assert re.search(re.escape(insn.text) + r"\s+copy\s+->\s+0x[0-9a-f]{8}\s+"
-                                     + re.escape(insn.text), screen)
+                    assert re.search(
+                        re.escape(insn.text)
+                        + r"\s+copy\s+->\s+0x[0-9a-f]{8}\s+"
+                        + re.escape(insn.text),
+                        screen,
+                    )
 
             # A chain link, followed by its slot number, and back.
             await pilot.press(str(link.slot))
@@ -222,9 +267,14 @@ def test_terminal_interface(runs: dict[str, Run]) -> None:
             await pilot.pause()
             screen = screen_text(app)
             s = cf.summary()
-            for words in ("Cache occupancy", f"{s.code_bytes} of {s.capacity} bytes",
-                          "Hit rate", f"{s.hits} of {s.lookups} lookups", "Callouts by kind",
-                          f"Invalidations: {s.invalidations} in the run"):
+            for words in (
+                "Cache occupancy",
+                f"{s.code_bytes} of {s.capacity} bytes",
+                "Hit rate",
+                f"{s.hits} of {s.lookups} lookups",
+                "Callouts by kind",
+                f"Invalidations: {s.invalidations} in the run",
+            ):
                 assert words in screen, words
             top_kind, top_n = next(iter(s.callouts_by_kind.items()))
             assert re.search(rf"{top_kind}\s+{top_n}\b", screen)
@@ -245,10 +295,17 @@ def _rows_whole(screen: str, cf: CacheFile, block_id: int, cache_addr: bool) -> 
     for r in block_rows(cf, block_id):
         if r.guest is None or r.translated is None:
             continue
-        pattern = (re.escape(f"0x{r.guest.eip:08x}") + r"\s+" + re.escape(r.guest.text)
-                   + r"\s+" + re.escape(r.guest.rule) + r"\s+->\s+"
-                   + (re.escape(f"0x{r.translated.address:08x}") + r"\s+" if cache_addr else "")
-                   + re.escape(r.translated.text) + r"\s*(?:│|$)")
+        pattern = (
+            re.escape(f"0x{r.guest.eip:08x}")
+            + r"\s+"
+            + re.escape(r.guest.text)
+            + r"\s+"
+            + re.escape(r.guest.rule)
+            + r"\s+->\s+"
+            + (re.escape(f"0x{r.translated.address:08x}") + r"\s+" if cache_addr else "")
+            + re.escape(r.translated.text)
+            + r"\s*(?:│|$)"
+        )
         whole += bool(re.search(pattern, screen, re.MULTILINE))
     return whole
 
@@ -256,8 +313,9 @@ def _rows_whole(screen: str, cf: CacheFile, block_id: int, cache_addr: bool) -> 
 def test_terminal_interface_at_80x24_and_120x30(runs: dict[str, Run]) -> None:
     cf = open_cache(str(runs["io"].cache))
     hottest = cf.blocks(sort="hotness")[0]
-    guest_rows = sum(1 for r in block_rows(cf, hottest.id)
-                     if r.guest is not None and r.translated is not None)
+    guest_rows = sum(
+        1 for r in block_rows(cf, hottest.id) if r.guest is not None and r.translated is not None
+    )
     assert guest_rows >= 4
 
     async def drive() -> None:
@@ -268,8 +326,11 @@ def test_terminal_interface_at_80x24_and_120x30(runs: dict[str, Run]) -> None:
             await pilot.pause()
             # One pane at a time: the list first, every column of it.
             screen = screen_text(app)
-            assert re.search(rf"#{hottest.id}\s+0x{hottest.linear:08x}\s+{hottest.insn_count}"
-                             rf"\s+{hottest.code_size}\s+{hottest.hotness}\b", screen)
+            assert re.search(
+                rf"#{hottest.id}\s+0x{hottest.linear:08x}\s+{hottest.insn_count}"
+                rf"\s+{hottest.code_size}\s+{hottest.hotness}\b",
+                screen,
+            )
             await pilot.press("enter")
             await pilot.pause()
             screen = screen_text(app)
@@ -289,8 +350,9 @@ def test_terminal_interface_at_80x24_and_120x30(runs: dict[str, Run]) -> None:
             await pilot.pause()
             # Side by side: the compact list and the block view with cache addresses.
             screen = screen_text(app)
-            assert re.search(rf"#{hottest.id}\s+0x{hottest.linear:08x}\s+{hottest.hotness}\b",
-                             screen)
+            assert re.search(
+                rf"#{hottest.id}\s+0x{hottest.linear:08x}\s+{hottest.hotness}\b", screen
+            )
             assert f"Block #{hottest.id}  guest 0x{hottest.eip:08x}" in screen
             assert _rows_whole(screen, cf, hottest.id, cache_addr=True) == guest_rows, screen
 
@@ -300,6 +362,7 @@ def test_terminal_interface_at_80x24_and_120x30(runs: dict[str, Run]) -> None:
 
 # -- the HTML report in a real browser ---
 
+
 def _png_info(data: bytes) -> tuple[int, int, int]:
     """Width, height and the number of distinct byte values of the image data (a blank page
     compresses to a handful)."""
@@ -307,9 +370,9 @@ def _png_info(data: bytes) -> tuple[int, int, int]:
     width, height = struct.unpack(">II", data[16:24])
     pos, idat = 8, b""
     while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        if data[pos + 4:pos + 8] == b"IDAT":
-            idat += data[pos + 8:pos + 8 + n]
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + n]
         pos += 12 + n
     return width, height, len(set(zlib.decompress(idat)))
 
@@ -320,19 +383,33 @@ def test_html_report_in_headless_chromium(runs: dict[str, Run], tmp_path: Path) 
     proc = bt("inspect", str(runs["io"].cache), "--html", str(out))
     assert proc.returncode == 0, proc.stderr
     cf = open_cache(str(runs["io"].cache))
-    target = next(b for b in cf.blocks(sort="hotness")
-                  if any(i.rule == "callout" for i in cf.insns(b.id)))
+    target = next(
+        b for b in cf.blocks(sort="hotness") if any(i.rule == "callout" for i in cf.insns(b.id))
+    )
     callout = next(i for i in cf.insns(target.id) if i.rule == "callout")
     url = out.as_uri() + f"#b{target.id}"
 
     def chromium(profile: str, *args: str) -> subprocess.Popen[bytes]:
         assert CHROMIUM is not None
         return subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={tmp_path / profile}",
-             "--window-size=1400,1000", *args, url],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / profile}",
+                "--window-size=1400,1000",
+                *args,
+                url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
 
     png = tmp_path / "report.png"
     shot = chromium("p1", f"--screenshot={png}")
@@ -346,12 +423,12 @@ def test_html_report_in_headless_chromium(runs: dict[str, Run], tmp_path: Path) 
     assert png.stat().st_size > 50_000 and values > 100
 
     # The block list: one row per block.
-    body = dom[dom.index('<table id="blocks"'):]
-    body = body[:body.index("</table>")]
+    body = dom[dom.index('<table id="blocks"') :]
+    body = body[: body.index("</table>")]
     assert len(re.findall(r"<tr data-id=", body)) == len(cf)
     # The graph: an SVG with a node per block (at most the 80 hottest) and edges.
-    graph = dom[dom.index('<svg id="graph"'):]
-    graph = graph[:graph.index("</svg>")]
+    graph = dom[dom.index('<svg id="graph"') :]
+    graph = graph[: graph.index("</svg>")]
     nodes = re.findall(r'<g class="node( sel)?" data-id="(\d+)"', graph)
     assert len(nodes) == min(80, len(cf))
     assert [bid for sel, bid in nodes if sel] == [str(target.id)]  # the block opened
@@ -359,12 +436,14 @@ def test_html_report_in_headless_chromium(runs: dict[str, Run], tmp_path: Path) 
     # The block named in the URL is the one shown, side by side, with the callout's reason.
     shown = re.findall(r'<div class="view shown" id="view-(\d+)">', dom)
     assert shown == [str(target.id)]
-    view = dom[dom.index(f'<div class="view shown" id="view-{target.id}">'):]
-    view = view[:view.index("</table>")]
+    view = dom[dom.index(f'<div class="view shown" id="view-{target.id}">') :]
+    view = view[: view.index("</table>")]
     row = re.search(r'<tr class="r-callout">(.*?)</tr>', view)
     assert row is not None
-    cells = [html.unescape(re.sub("<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>",
-                                                                          row.group(1))]
+    cells = [
+        html.unescape(re.sub("<[^>]+>", "", c))
+        for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    ]
     assert callout.text in cells and callout.translated[0].text in cells
     assert any(callout.reason in c for c in cells)
     assert "chained to #" in view
@@ -372,6 +451,7 @@ def test_html_report_in_headless_chromium(runs: dict[str, Run], tmp_path: Path) 
 
 
 # -- drcov coverage against the trace ---
+
 
 @dataclass(frozen=True)
 class Drcov:
@@ -398,8 +478,10 @@ def read_drcov(path: Path) -> Drcov:
     assert lines[3].startswith("Columns: ")
     columns = [c.strip() for c in lines[3].removeprefix("Columns: ").split(",")]
     assert columns[:4] == ["id", "base", "end", "entry"] and columns[-1] == "path"
-    modules = [dict(zip(columns, (c.strip() for c in ln.split(",", len(columns) - 1)),
-                        strict=True)) for ln in lines[4:4 + count]]
+    modules = [
+        dict(zip(columns, (c.strip() for c in ln.split(",", len(columns) - 1)), strict=True))
+        for ln in lines[4 : 4 + count]
+    ]
     assert len(lines) == 5 + count
     m = re.fullmatch(r"BB Table: (\d+) bbs", lines[-1])
     assert m is not None
@@ -413,8 +495,11 @@ def executed_blocks(trace: Path) -> set[tuple[int, int]]:
     """(start, size) of every guest block a block-level trace says was executed."""
     header, records = open_trace(str(trace))
     assert header.level == "block"
-    return {(r.eip, r.end - r.eip) for r in records
-            if r.kind == "exec" and r.eip is not None and r.end is not None}
+    return {
+        (r.eip, r.end - r.eip)
+        for r in records
+        if r.kind == "exec" and r.eip is not None and r.end is not None
+    }
 
 
 def test_drcov_blocks_equal_the_executed_blocks(runs: dict[str, Run], tmp_path: Path) -> None:
@@ -463,11 +548,16 @@ def test_dot_graph(runs: dict[str, Run], tmp_path: Path) -> None:
         assert nodes == {str(b.id) for b in cf.blocks()}
         for lk in cf.links():
             if lk.dst is not None:
-                assert re.search(rf"^  b{lk.src} -> b{lk.dst} \[label=\"{lk.edge}\".*"
-                                 r"style=solid\];$", text, re.M)
+                assert re.search(
+                    rf"^  b{lk.src} -> b{lk.dst} \[label=\"{lk.edge}\".*"
+                    r"style=solid\];$",
+                    text,
+                    re.M,
+                )
 
 
 # -- bad input ---
+
 
 def one_line_error(proc: subprocess.CompletedProcess[str], words: str) -> None:
     assert proc.returncode == 2, proc.stderr
@@ -491,18 +581,25 @@ def _other_version(runs: dict[str, Run], path: Path) -> None:
     db.close()
 
 
-@pytest.mark.parametrize(("make", "args", "words"), [
-    (None, ["--html", "{tmp}/o.html"], "no such file"),
-    (lambda r, p: p.write_bytes(b"DRCOV VERSION: 2\n" * 50), ["--dot", "{tmp}/o"],
-     "not an SQLite file"),
-    (lambda r, p: _foreign_sqlite(p), ["--drcov", "{tmp}/o"], "not a bt-cache file"),
-    (_other_version, ["--html", "{tmp}/o"], "bt-cache version 99"),
-    ("io", ["--html", "{tmp}/missing/dir/o.html"], "--html: cannot write"),
-    ("io", ["--drcov", "{tmp}"], "--drcov: cannot write"),
-    ("io", [], "needs a terminal"),
-])
-def test_inspect_bad_input(runs: dict[str, Run], tmp_path: Path, make: object,
-                           args: list[str], words: str) -> None:
+@pytest.mark.parametrize(
+    ("make", "args", "words"),
+    [
+        (None, ["--html", "{tmp}/o.html"], "no such file"),
+        (
+            lambda r, p: p.write_bytes(b"DRCOV VERSION: 2\n" * 50),
+            ["--dot", "{tmp}/o"],
+            "not an SQLite file",
+        ),
+        (lambda r, p: _foreign_sqlite(p), ["--drcov", "{tmp}/o"], "not a bt-cache file"),
+        (_other_version, ["--html", "{tmp}/o"], "bt-cache version 99"),
+        ("io", ["--html", "{tmp}/missing/dir/o.html"], "--html: cannot write"),
+        ("io", ["--drcov", "{tmp}"], "--drcov: cannot write"),
+        ("io", [], "needs a terminal"),
+    ],
+)
+def test_inspect_bad_input(
+    runs: dict[str, Run], tmp_path: Path, make: object, args: list[str], words: str
+) -> None:
     path = tmp_path / "c.sqlite"
     if make == "io":
         path = runs["io"].cache

@@ -29,8 +29,14 @@ RUNAWAY = {
 
 
 def _bt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bt.cli", "run", GUEST, *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=HANG_GUARD, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "bt.cli", "run", GUEST, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env=ENV,
+    )
 
 
 def _report(stderr: str) -> tuple[int, str]:
@@ -56,9 +62,14 @@ def test_timeout_stops_a_guest_that_never_ends(mode: str) -> None:
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("mode", ["spin", "unassigned"])
 def test_a_signal_ends_the_run_with_a_report(mode: str, signum: int, status: int) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "bt.cli", "run", GUEST, "--append", mode,
-                             "--stats"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bt.cli", "run", GUEST, "--append", mode, "--stats"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the guest is running once it has printed its line
@@ -88,11 +99,15 @@ def _machine(mode: str) -> Machine:
 def test_distinct_blocks_stay_inside_the_host_budget() -> None:
     out = bytearray()
     mem = 64 << 20
-    m = Machine(MachineConfig(mem, cache_size=1 << 20),
-                load_guest(GUEST, mem, "fewblocks", None, None), out.extend)
+    m = Machine(
+        MachineConfig(mem, cache_size=1 << 20),
+        load_guest(GUEST, mem, "fewblocks", None, None),
+        out.extend,
+    )
     peak = [0]
-    m.cache.before_flush.append(lambda: peak.__setitem__(0, max(peak[0],
-                                                                m.cache.stats().host_bytes)))
+    m.cache.before_flush.append(
+        lambda: peak.__setitem__(0, max(peak[0], m.cache.stats().host_bytes))
+    )
     result = m.run(max_insns=2_000_000)  # 65,536 distinct blocks once: about 800,000
     assert result.kind == "exit-port", result
     assert b"incs/2=0x00030000" in out  # every block ran once, in order

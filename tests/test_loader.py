@@ -30,8 +30,9 @@ def elf32(
     """A minimal ELF32 executable: segments are (paddr, file bytes, memsz), data from 0x1000."""
     phoff = 52
     ehdr = b"\x7fELF" + bytes([cls, 1, 1]) + bytes(9)
-    ehdr += struct.pack("<HHIIIIIHHHHHH", 2, machine, 1, entry, phoff, 0, 0, 52, phentsize,
-                        len(segments), 40, 0, 0)
+    ehdr += struct.pack(
+        "<HHIIIIIHHHHHH", 2, machine, 1, entry, phoff, 0, 0, 52, phentsize, len(segments), 40, 0, 0
+    )
     out = bytearray(ehdr)
     pos = 0x1000
     body = bytearray()
@@ -43,8 +44,9 @@ def elf32(
     return bytes(out)
 
 
-def kernel(code_size: int = 0x40, bss: int = 0x100, base: int = 0x100000,
-           flags: int = 0x3) -> bytes:
+def kernel(
+    code_size: int = 0x40, bss: int = 0x100, base: int = 0x100000, flags: int = 0x3
+) -> bytes:
     text = mb_header(flags) + b"\xf4" * (code_size - 12)
     return elf32([(base, text, len(text) + bss)], base + 12)
 
@@ -59,16 +61,16 @@ def ram(image: BootImage, size: int = 8 * MIB) -> bytearray:
     mem = bytearray(size)
     for ch in image.chunks:
         if ch.paddr + len(ch.data) <= size:
-            mem[ch.paddr:ch.paddr + len(ch.data)] = ch.data
+            mem[ch.paddr : ch.paddr + len(ch.data)] = ch.data
     return mem
 
 
 def u32(mem: bytearray, at: int) -> int:
-    return int.from_bytes(mem[at:at + 4], "little")
+    return int.from_bytes(mem[at : at + 4], "little")
 
 
 def cstr(mem: bytearray, at: int) -> bytes:
-    return bytes(mem[at:mem.index(0, at)])
+    return bytes(mem[at : mem.index(0, at)])
 
 
 # --- the measured QEMU state -------------------------------------------------------------------
@@ -91,8 +93,9 @@ def test_entry_state_matches_qemu(tmp_path: Path) -> None:
     assert im.gdtr == (0xCB2B8, 0x27) and im.idtr == (0, 0x3FF)
     assert im.mbi_addr == 0x9500
     mem = ram(im, 1 * MIB)
-    assert mem[0xCB2B8:0xCB2B8 + 40].hex() == (
-        "0000000000000000ffff0000009acf00ffff00000093cf00ffff0000009e0000ffff000000920000")
+    assert mem[0xCB2B8 : 0xCB2B8 + 40].hex() == (
+        "0000000000000000ffff0000009acf00ffff00000093cf00ffff0000009e0000ffff000000920000"
+    )
 
 
 def test_mbi_contents(tmp_path: Path) -> None:
@@ -111,7 +114,7 @@ def test_mbi_contents(tmp_path: Path) -> None:
     assert (u32(mem, mbi + 44), u32(mem, mbi + 48)) == (6 * 24, 0x9000)
     assert cstr(mem, u32(mem, mbi + 64)) == b"qemu"
     assert u32(mem, mbi + 64) == info + len(path) + len(" hello world foo=1") + 1
-    assert mem[mbi + 28:mbi + 44] == bytes(16) and mem[mbi + 52:mbi + 64] == bytes(12)
+    assert mem[mbi + 28 : mbi + 44] == bytes(16) and mem[mbi + 52 : mbi + 64] == bytes(12)
     mmap = [struct.unpack_from("<IQQI", mem, 0x9000 + 24 * n) for n in range(6)]
     assert mmap == [
         (20, 0, 0x9FC00, 1),
@@ -153,7 +156,7 @@ def test_info_area_follows_the_page_aligned_image(tmp_path: Path) -> None:
     assert u32(ram(im), 0x9500 + 16) == 0x206000
     buf = im.chunks[-1]
     assert buf.paddr == 0x200000 and len(buf.data) == 0x7000
-    assert buf.data[:len(text)] == text and buf.data[0x3000:0x3010] == data
+    assert buf.data[: len(text)] == text and buf.data[0x3000:0x3010] == data
     assert buf.data[0x3010:0x6000] == bytes(0x2FF0)
 
 
@@ -167,8 +170,9 @@ def test_video_flag_is_accepted_like_qemu(tmp_path: Path) -> None:
 
 
 def test_aout_kludge(tmp_path: Path) -> None:
-    hdr = mb_header(0x10003, struct.pack("<IIIII", 0x100000, 0x100000, 0x100030, 0x100100,
-                                         0x100020))
+    hdr = mb_header(
+        0x10003, struct.pack("<IIIII", 0x100000, 0x100000, 0x100030, 0x100100, 0x100020)
+    )
     raw = hdr + b"\xf4" * 0x40
     im = load_guest(write(tmp_path, raw, "k.bin"), 128 * MIB)
     assert im.image_range == (0x100000, 0x100100) and im.entry == 0x100020
@@ -203,6 +207,7 @@ def test_missing_directory_empty(tmp_path: Path) -> None:
 
 def test_unreadable(tmp_path: Path) -> None:
     import os
+
     if os.geteuid() == 0:
         pytest.skip("root reads any file")
     p = write(tmp_path, kernel())
@@ -217,8 +222,7 @@ def test_not_elf_not_multiboot(tmp_path: Path) -> None:
 def test_elf_class_machine_truncation(tmp_path: Path) -> None:
     good = kernel()
     expect(write(tmp_path, elf32([(0x100000, mb_header(), 12)], 0x100000, cls=2)), "64-bit")
-    expect(write(tmp_path, elf32([(0x100000, mb_header(), 12)], 0x100000, machine=40)),
-           "not i386")
+    expect(write(tmp_path, elf32([(0x100000, mb_header(), 12)], 0x100000, machine=40)), "not i386")
     expect(write(tmp_path, good[:30]), "truncated ELF header")
     expect(write(tmp_path, good[:60]), "truncated ELF program headers")
 
@@ -253,8 +257,9 @@ def test_no_header_and_bad_checksum(tmp_path: Path) -> None:
 
 def test_entry_outside_segments(tmp_path: Path) -> None:
     text = mb_header() + b"\xf4" * 4
-    expect(write(tmp_path, elf32([(0x100000, text, 0x100)], 0x200000)),
-           "not inside any loaded segment")
+    expect(
+        write(tmp_path, elf32([(0x100000, text, 0x100)], 0x200000)), "not inside any loaded segment"
+    )
 
 
 def test_flat_does_not_fit_or_bad_entry(tmp_path: Path) -> None:

@@ -46,8 +46,9 @@ class Cpu:
         self._at = CODE  # each snippet at a fresh address: Unicorn keeps what it compiled
 
     def _python(self, uc: Uc, vector: int, _ud: object) -> None:
-        self.python.append((vector, uc.reg_read(R.UC_X86_REG_EDX) & 0xFFFF,
-                            uc.reg_read(R.UC_X86_REG_EAX)))
+        self.python.append(
+            (vector, uc.reg_read(R.UC_X86_REG_EDX) & 0xFFFF, uc.reg_read(R.UC_X86_REG_EAX))
+        )
 
     def run(self, text: str) -> int:
         at = self._at
@@ -106,10 +107,14 @@ def test_other_ports_and_registers_go_to_python() -> None:
     cpu.io.set_budget(UNLIMITED)
     # Port 0x80, COM1's IER (0x3F9) and RBR (0x3F8 read), a 16-bit port that aliases 0x3F8
     # in its low byte, the generic callout vector.
-    cpu.run(thr(1, port=0x80) + thr(2, port=0x3F9) + f"mov dx, 0x3f8\nint {IN_AL_DX:#x}\n"
-            + thr(3, port=0x13F8) + "int 0x81\n")
-    assert [v for v, _dx, _ax in cpu.python] == [OUT_DX_AL, OUT_DX_AL, IN_AL_DX, OUT_DX_AL,
-                                                0x81]
+    cpu.run(
+        thr(1, port=0x80)
+        + thr(2, port=0x3F9)
+        + f"mov dx, 0x3f8\nint {IN_AL_DX:#x}\n"
+        + thr(3, port=0x13F8)
+        + "int 0x81\n"
+    )
+    assert [v for v, _dx, _ax in cpu.python] == [OUT_DX_AL, OUT_DX_AL, IN_AL_DX, OUT_DX_AL, 0x81]
     assert cpu.io.take() == (0, b"", 0)
 
 
@@ -141,8 +146,10 @@ def test_full_buffer_goes_to_python() -> None:
     cpu = Cpu()
     cpu.io.publish(0x60, True)
     cpu.io.set_budget(UNLIMITED)
-    cpu.run(f"mov ecx, {BUFFER_SIZE + 1}\nmov dx, 0x3f8\nl: mov al, cl\nint {OUT_DX_AL:#x}\n"
-            "dec ecx\njnz l\n")
+    cpu.run(
+        f"mov ecx, {BUFFER_SIZE + 1}\nmov dx, 0x3f8\nl: mov al, cl\nint {OUT_DX_AL:#x}\n"
+        "dec ecx\njnz l\n"
+    )
     assert [(v, ax & 0xFF) for v, _dx, ax in cpu.python] == [(OUT_DX_AL, 1)]
     owner, data, count = cpu.io.take()
     assert (owner, len(data), count) == (OWNER_COM1, BUFFER_SIZE, BUFFER_SIZE)

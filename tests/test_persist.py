@@ -20,8 +20,14 @@ BIN = ROOT / "guests" / "bin"
 
 
 def bt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bt.cli", *args], cwd=BIN, capture_output=True,
-                          text=True, timeout=HANG_GUARD, env={"PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "bt.cli", *args],
+        cwd=BIN,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env={"PYTHONPATH": str(ROOT)},
+    )
 
 
 def translated(stderr: str) -> tuple[int, int]:
@@ -31,8 +37,15 @@ def translated(stderr: str) -> tuple[int, int]:
 
 
 def test_second_run_translates_nothing(tmp_path: Path) -> None:
-    args = ("run", "ckernel.elf", "--append", "bt test cmdline", "--stats",
-            "--cache-dir", str(tmp_path / "cache"))
+    args = (
+        "run",
+        "ckernel.elf",
+        "--append",
+        "bt test cmdline",
+        "--stats",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     first, second = bt(*args), bt(*args)
     assert first.returncode == second.returncode == 1
     assert first.stdout == second.stdout

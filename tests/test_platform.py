@@ -26,8 +26,12 @@ EXPECTED = ROOT / "guests" / "expected"
 
 def bt(*args: str, timeout: float = HANG_GUARD) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bt.cli", *args], cwd=BIN, capture_output=True, text=True,
-        timeout=timeout, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "bt.cli", *args],
+        cwd=BIN,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 
 
@@ -35,12 +39,21 @@ def test_stress_100k_timer_interrupts_and_16k_faults() -> None:
     proc = bt("run", "platform.elf", "--append", "stress", "--stats")
     assert proc.returncode == 1, proc.stderr[-2000:]
     line = proc.stdout.splitlines()[1]
-    assert line == (" ticks=100000 faults=16000 de=2000 ud=2000 bp=2000 of=2000 gp=2000 np=2000"
-                    " ss=2000 int=2000 errors=192000 df=0 nested=0"), proc.stdout
+    assert line == (
+        " ticks=100000 faults=16000 de=2000 ud=2000 bp=2000 of=2000 gp=2000 np=2000"
+        " ss=2000 int=2000 errors=192000 df=0 nested=0"
+    ), proc.stdout
     delivered = next(x for x in proc.stderr.splitlines() if "interrupts and exceptions" in x)
-    for name in ("#DE divide error: 2000", "#UD invalid opcode: 2000", "#BP breakpoint: 2000",
-                 "#OF overflow: 2000", "#GP general protection: 2000",
-                 "#NP segment not present: 2000", "#SS stack fault: 2000", "vector 31: 2000"):
+    for name in (
+        "#DE divide error: 2000",
+        "#UD invalid opcode: 2000",
+        "#BP breakpoint: 2000",
+        "#OF overflow: 2000",
+        "#GP general protection: 2000",
+        "#NP segment not present: 2000",
+        "#SS stack fault: 2000",
+        "vector 31: 2000",
+    ):
         assert name in delivered
     # 100,000 ticks counted by the guest plus the ones before it counted (PIT reprogramming).
     ticks = int(delivered.split("vector 32: ")[1].split(",")[0])
@@ -66,8 +79,9 @@ def test_vga_dump_equals_the_screen_the_guest_dumped() -> None:
     assert [f"vga|{row.ljust(80)}|" for row in screen[: len(serial)]] == serial
     assert screen[1].startswith("timer: 10 ticks at 100 Hz")
     # The guest's dump was compared with QEMU's: the screen bt prints is QEMU's screen.
-    expected = [x for x in (EXPECTED / "platform.serial").read_text().splitlines()
-                if x.startswith("vga|")]
+    expected = [
+        x for x in (EXPECTED / "platform.serial").read_text().splitlines() if x.startswith("vga|")
+    ]
     assert serial == expected
 
 
@@ -157,7 +171,10 @@ def run_flat(tmp_path: Path, text: str, max_insns: int | None = None) -> tuple[M
 
 
 # IRQ 0 at 12 kHz; the handler counts interrupted EIPs by where they point.
-SHADOW_GUEST = IDT_SETUP + pit_rate(100) + """
+SHADOW_GUEST = (
+    IDT_SETUP
+    + pit_rate(100)
+    + """
     mov al, 0xfe
     out 0x21, al
     mov ax, ss
@@ -198,13 +215,15 @@ not_sti:
     pop eax
     iretd
 """
+)
 
 
 def test_no_interrupt_inside_the_sti_and_mov_ss_shadows(tmp_path: Path) -> None:
     m, res = run_flat(tmp_path, SHADOW_GUEST, max_insns=1_000_000)  # it runs 64,225
     assert res.kind == "exit-port", res
-    in_mov_ss, in_sti, total = (int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little")
-                                for i in range(3))
+    in_mov_ss, in_sti, total = (
+        int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little") for i in range(3)
+    )
     assert total >= 400
     # The instruction after STI and after MOV SS always runs before the interrupt: these
     # counts are about half the total when the shadows are ignored.
@@ -222,8 +241,18 @@ def test_terminal_keys_reach_the_guest_and_display_draws_the_screen() -> None:
     if pid == 0:
         os.chdir(BIN)
         os.environ["PYTHONPATH"] = str(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "bt.cli", "run", "platform.elf",
-                                  "--display", *limit_args("platform")])
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "bt.cli",
+                "run",
+                "platform.elf",
+                "--display",
+                *limit_args("platform"),
+            ],
+        )
     os.write(fd, b"x")  # typed before the guest reads its keyboard
     out = bytearray()
     while True:
@@ -244,7 +273,9 @@ def test_terminal_keys_reach_the_guest_and_display_draws_the_screen() -> None:
     assert "keyboard: 0x2d 0xad 0x30 0xb0 0x14 0x94 0x1c 0x9c irqs=8" in text
 
 
-IDLE_GUEST = IDT_SETUP + """
+IDLE_GUEST = (
+    IDT_SETUP
+    + """
     sti
 idle:
     jmp idle
@@ -252,6 +283,7 @@ handler:
     mov al, 0x2a
     out 0xf4, al
 """
+)
 
 
 def test_sti_then_spin_takes_the_timer_interrupt(tmp_path: Path) -> None:

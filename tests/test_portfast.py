@@ -90,22 +90,45 @@ def test_transmitted_bytes_leave_the_uart_as_written_ones_do() -> None:
 
 # -- which instructions take the fast vectors ---------------------------------------------------
 def _insn(raw: bytes) -> GuestInsn:
-    return GuestInsn(eip=0x1000, linear=0x1000, raw=raw, insn_id=0, mnemonic="", op_str="",
-                     operands=(),
-                     prefixes=tuple(b for b in raw if b in (0x66, 0x67, 0xF3, 0x26, 0x2E)),
-                     opsize=4)
+    return GuestInsn(
+        eip=0x1000,
+        linear=0x1000,
+        raw=raw,
+        insn_id=0,
+        mnemonic="",
+        op_str="",
+        operands=(),
+        prefixes=tuple(b for b in raw if b in (0x66, 0x67, 0xF3, 0x26, 0x2E)),
+        opsize=4,
+    )
 
 
 def _bake(cs_sel: int, iopl: int) -> Bake:
-    return Bake(flags=True, iopl=iopl, cpl0=cs_sel & 3 == 0, trap_if=False, cs_sel=cs_sel,
-                cs_flat=True, ss_sel=cs_sel + 8)
+    return Bake(
+        flags=True,
+        iopl=iopl,
+        cpl0=cs_sel & 3 == 0,
+        trap_if=False,
+        cs_sel=cs_sel,
+        cs_flat=True,
+        ss_sel=cs_sel + 8,
+    )
 
 
-@pytest.mark.parametrize("raw,vector", [
-    (b"\xee", OUT_DX_AL), (b"\xec", IN_AL_DX), (b"\xe6\xe9", OUT_E9_AL),
-    (b"\xe6\x80", None), (b"\xe4\xe9", None), (b"\x66\xee", None), (b"\xef", None),
-    (b"\xed", None), (b"\x2e\xee", None),
-])
+@pytest.mark.parametrize(
+    "raw,vector",
+    [
+        (b"\xee", OUT_DX_AL),
+        (b"\xec", IN_AL_DX),
+        (b"\xe6\xe9", OUT_E9_AL),
+        (b"\xe6\x80", None),
+        (b"\xe4\xe9", None),
+        (b"\x66\xee", None),
+        (b"\xef", None),
+        (b"\xed", None),
+        (b"\x2e\xee", None),
+    ],
+)
 def test_fast_forms(raw: bytes, vector: int | None) -> None:
     assert fast_vector(_insn(raw), _bake(0x08, 0)) == vector
 
@@ -136,8 +159,9 @@ class _Irq:
         return self.deadline
 
 
-@pytest.mark.parametrize("until,budget", [(5000, 4), (5001, 5), (1000, 0), (999, 0), (0, 0),
-                                           (-3000, 0)])
+@pytest.mark.parametrize(
+    "until,budget", [(5000, 4), (5001, 5), (1000, 0), (999, 0), (0, 0), (-3000, 0)]
+)
 def test_budget_ends_before_the_access_that_finds_the_timer_due(until: int, budget: int) -> None:
     m = _machine(BIN / "serialout.elf")
     fast = m.portfast
@@ -151,8 +175,9 @@ def test_budget_ends_before_the_access_that_finds_the_timer_due(until: int, budg
 
 
 # -- guests -------------------------------------------------------------------------------------
-def _machine(path: Path, append: str = "", fast: bool = True,
-             out: bytearray | None = None) -> Machine:
+def _machine(
+    path: Path, append: str = "", fast: bool = True, out: bytearray | None = None
+) -> Machine:
     image = load_guest(str(path), 128 << 20, append)
     sink = out.extend if out is not None else (lambda _b: None)
     m = Machine(MachineConfig(128 << 20), image, sink)
@@ -196,7 +221,10 @@ def test_tracing_takes_the_slow_path_and_records_every_access(tmp_path: Path) ->
 
 # A loop printing to COM1 (polling LSR) and 0xE9 with IRQ 0 at about 1 kHz; the handler logs
 # where each interrupt came and how many bytes had been sent, 60 times.
-TIMED_GUEST = IDT_SETUP + pit_rate(1193) + """
+TIMED_GUEST = (
+    IDT_SETUP
+    + pit_rate(1193)
+    + """
     mov al, 0xfe
     out 0x21, al
     xor esi, esi
@@ -236,6 +264,7 @@ handler:
     pop eax
     iretd
 """
+)
 
 
 def _run_timed(tmp_path: Path, fast: bool) -> tuple[bytes, bytes, bytes, int, RunResult, int]:
@@ -248,8 +277,14 @@ def _run_timed(tmp_path: Path, fast: bool) -> tuple[bytes, bytes, bytes, int, Ru
     if not fast:
         m.portfast.disable()
     res = m.run(timeout=600)
-    return (bytes(serial), bytes(debug), m.memory.read(0x300000, 0x300), m.clock.now_ns(),
-            res, m.portfast.answered)
+    return (
+        bytes(serial),
+        bytes(debug),
+        m.memory.read(0x300000, 0x300),
+        m.clock.now_ns(),
+        res,
+        m.portfast.answered,
+    )
 
 
 @native_only
@@ -262,7 +297,7 @@ def test_same_time_and_interrupts_as_with_every_access_a_callout(tmp_path: Path)
     assert fast[:4] == slow[:4]
     log = slow[2]
     assert int.from_bytes(log[:4], "little") == 60
-    sent = [int.from_bytes(log[0x200 + 4 * i:0x204 + 4 * i], "little") for i in range(60)]
+    sent = [int.from_bytes(log[0x200 + 4 * i : 0x204 + 4 * i], "little") for i in range(60)]
     assert sent == sorted(sent) and sent[0] > 100
     # Nearly every LSR read and THR write (two per byte) was answered natively: all but the
     # one per timer event and those around the handler's own callouts.
@@ -270,7 +305,8 @@ def test_same_time_and_interrupts_as_with_every_access_a_callout(tmp_path: Path)
 
 
 def test_without_host_code_the_guest_prints_the_same_through_callouts(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import bt.nativeio
 
     monkeypatch.setattr(bt.nativeio, "sysv_x86_64_host", lambda: False)

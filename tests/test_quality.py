@@ -8,16 +8,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # package (or file prefix) -> modules it may import from the project (the translator's and the
 # cache's rules are import-linter contracts in pyproject.toml: test_import_linter_contracts)
 ALLOWED = {
     "bt/devices": ("bt.devices", "bt.bus", "bt.errors", "bt.staterecord", "bt.types"),
-    "bt/callouts": ("bt.callouts", "bt.descriptors", "bt.exits", "bt.vcpu", "bt.engine",
-                    "bt.regfile", "bt.memory", "bt.bus", "bt.errors", "bt.types", "translator.insn"),
+    "bt/callouts": (
+        "bt.callouts",
+        "bt.descriptors",
+        "bt.exits",
+        "bt.vcpu",
+        "bt.engine",
+        "bt.regfile",
+        "bt.memory",
+        "bt.bus",
+        "bt.errors",
+        "bt.types",
+        "translator.insn",
+    ),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
     "bt/engine.py": ("bt.backstop", "bt.nativeio", "bt.regfile", "bt.errors", "bt.types"),
     "bt/nativeio.py": ("bt.backstop",),
@@ -69,16 +78,29 @@ def test_every_module_opens_with_a_docstring() -> None:
     assert not missing
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the test extra")
 def test_ruff() -> None:
-    proc = subprocess.run(["ruff", "check", "bt", "translator", "cache", "tests", "tools"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "bt", "translator", "cache", "tests", "tools"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout
 
 
+def test_ruff_format() -> None:
+    """The code is as `ruff format` writes it (run it to fix this test)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_mypy_strict() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
-                          text=True)
+    proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
 
 
@@ -100,8 +122,10 @@ def _size_offenders(root: Path) -> list[str]:
                 if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
                     size = node.end_lineno - node.lineno + 1
                     if size > MAX_CLASS_LINES:
-                        bad.append(f"{name}:{node.lineno}: class {node.name} is {size} lines "
-                                   f"(at most {MAX_CLASS_LINES})")
+                        bad.append(
+                            f"{name}:{node.lineno}: class {node.name} is {size} lines "
+                            f"(at most {MAX_CLASS_LINES})"
+                        )
     return bad
 
 

@@ -36,7 +36,9 @@ class Rig:
 
 
 def round_trip(
-    make: Callable[[], Rig], drive: Callable[[Rig], None], script: Callable[[Rig], list[object]],
+    make: Callable[[], Rig],
+    drive: Callable[[Rig], None],
+    script: Callable[[Rig], list[object]],
 ) -> tuple[list[object], list[object]]:
     """Drive a device, restore its record into a fresh one, run `script` on both.
 
@@ -171,8 +173,14 @@ def cmos_read(c: Cmos, index: int) -> int:
 def drive_cmos(r: Rig) -> None:
     c: Cmos = r.dev
     cmos_write(c, 0x0B, 0x82)  # SET, 24 h: write a time
-    for index, value in ((0x00, 0x58), (0x02, 0x59), (0x04, 0x23), (0x07, 0x31), (0x08, 0x12),
-                         (0x09, 0x99)):
+    for index, value in (
+        (0x00, 0x58),
+        (0x02, 0x59),
+        (0x04, 0x23),
+        (0x07, 0x31),
+        (0x08, 0x12),
+        (0x09, 0x99),
+    ):
         cmos_write(c, index, value)
     cmos_write(c, 0x01, 0x01)  # alarm at hh:mm:01, any hour, any minute
     cmos_write(c, 0x03, 0xC0)
@@ -207,9 +215,11 @@ def test_cmos_round_trip() -> None:
 # -- i8042 --------------------------------------------------------------------------------------
 def make_kbd() -> Rig:
     r = Rig(VirtualClock(), None)
-    r.dev = I8042(irq_kbd=lambda lv: r.log.append(("kbd", lv)),
-                  irq_aux=lambda lv: r.log.append(("aux", lv)),
-                  on_reset=lambda: r.log.append("reset"))
+    r.dev = I8042(
+        irq_kbd=lambda lv: r.log.append(("kbd", lv)),
+        irq_aux=lambda lv: r.log.append(("aux", lv)),
+        on_reset=lambda: r.log.append("reset"),
+    )
     return r
 
 
@@ -368,15 +378,17 @@ def test_restore_refuses_malformed_records() -> None:
         pit.restore(dataclasses.replace(state, channels=state.channels[:2]))
     bad = dataclasses.replace(state.channels[1], mode=9)
     with pytest.raises(StateError, match="mode"):
-        pit.restore(dataclasses.replace(state, channels=(state.channels[0], bad,
-                                                         state.channels[2])))
+        pit.restore(
+            dataclasses.replace(state, channels=(state.channels[0], bad, state.channels[2]))
+        )
     cmos = make_cmos().dev
     with pytest.raises(StateError, match="127 bytes"):
         cmos.restore(dataclasses.replace(cmos.save(), data=bytes(127)))
     pics = PicPair()
     with pytest.raises(StateError, match="expected bool"):
-        pics.restore(dataclasses.replace(
-            pics.save(), slave=dataclasses.replace(pics.save().slave, poll=1)))
+        pics.restore(
+            dataclasses.replace(pics.save(), slave=dataclasses.replace(pics.save().slave, poll=1))
+        )
     with pytest.raises(StateError, match="pic: cannot restore from PitState, expected PicPair"):
         pics.restore(state)
     vga = make_vga().dev
@@ -415,9 +427,11 @@ def _check_covered(obj: object, record: Any) -> None:
     """Every attribute of `obj` but its wiring is a field of `record`, and the reverse."""
     by_field = {RENAMED.get(a, a.lstrip("_")): a for a in _attributes(obj)}
     fields = {f.name for f in dataclasses.fields(record)} - {"version"}
-    assert set(by_field) == fields, (f"{type(obj).__name__}: not in the record "
-                                     f"{set(by_field) - fields}, not in the device "
-                                     f"{fields - set(by_field)}")
+    assert set(by_field) == fields, (
+        f"{type(obj).__name__}: not in the record "
+        f"{set(by_field) - fields}, not in the device "
+        f"{fields - set(by_field)}"
+    )
     for name in fields:  # nested records cover the parts they save (channels, keyboard...)
         value, part = getattr(record, name), getattr(obj, by_field[name])
         if dataclasses.is_dataclass(value):

@@ -25,31 +25,57 @@ MEM = 16 << 20
 
 def busy_vcpu() -> Vcpu:
     """A vCPU with every field away from its default."""
-    segs = {n: SegmentCache(0x10 + 8 * i + 3, 0x1000 * i, 0xFFFFF, 0x00CFF300)
-            for i, n in enumerate(SEG_NAMES)}
+    segs = {
+        n: SegmentCache(0x10 + 8 * i + 3, 0x1000 * i, 0xFFFFF, 0x00CFF300)
+        for i, n in enumerate(SEG_NAMES)
+    }
     segs["cs"] = SegmentCache(0x0B, 0x400000, 0xFFFFFFFF, 0x00CFFB00)
     return Vcpu(
-        segs=segs, eflags_sys=0x3202, cr0=0x80000011, cr2=0xDEADB000, cr3=0x9000, cr4=0x10,
-        gdtr=(0x8000, 0x3F), idtr=(0x9000, 0x7FF),
-        ldtr=SegmentCache(0x28, 0x7000, 0x1F, 0x8200), tr=SegmentCache(0x30, 0x6000, 0x67, 0x8B00),
+        segs=segs,
+        eflags_sys=0x3202,
+        cr0=0x80000011,
+        cr2=0xDEADB000,
+        cr3=0x9000,
+        cr4=0x10,
+        gdtr=(0x8000, 0x3F),
+        idtr=(0x9000, 0x7FF),
+        ldtr=SegmentCache(0x28, 0x7000, 0x1F, 0x8200),
+        tr=SegmentCache(0x30, 0x6000, 0x67, 0x8B00),
         dr=[1, 2, 3, 4, 0xFFFF0FF1, 0x400, 0xFFFF4FF0, 0x455],
-        msrs={0x176: 0xC0001000, 0x174: 0x08}, halted=True, shadow_eip=0x400123,
+        msrs={0x176: 0xC0001000, 0x174: 0x08},
+        halted=True,
+        shadow_eip=0x400123,
     )
 
 
 def test_vcpu_round_trip() -> None:
     a = busy_vcpu()
     state = a.save()
-    b = Vcpu(segs={n: SegmentCache(0, 0, 0xFFFF, 0x9300) for n in SEG_NAMES}, eflags_sys=0,
-             cr0=0x11)
+    b = Vcpu(
+        segs={n: SegmentCache(0, 0, 0xFFFF, 0x9300) for n in SEG_NAMES}, eflags_sys=0, cr0=0x11
+    )
     segs, dr, msrs = b.segs, b.dr, b.msrs
     assert b.save() != state
     b.restore(state)
     assert b.save() == state
     assert (b.segs, b.dr, b.msrs) == (a.segs, a.dr, a.msrs)
     assert b.segs is segs and b.dr is dr and b.msrs is msrs  # in place: others hold them
-    for name in ("eflags_sys", "cr0", "cr2", "cr3", "cr4", "gdtr", "idtr", "ldtr", "tr",
-                 "halted", "shadow_eip", "cpl", "iopl", "interrupts_enabled"):
+    for name in (
+        "eflags_sys",
+        "cr0",
+        "cr2",
+        "cr3",
+        "cr4",
+        "gdtr",
+        "idtr",
+        "ldtr",
+        "tr",
+        "halted",
+        "shadow_eip",
+        "cpl",
+        "iopl",
+        "interrupts_enabled",
+    ):
         assert getattr(b, name) == getattr(a, name), name
     assert (b.cpl, b.code32(), b.eflags(0x8D5)) == (3, True, 0x3AD7)
     assert state.msrs == ((0x174, 0x08), (0x176, 0xC0001000))  # sorted: equal states compare
@@ -62,7 +88,8 @@ def test_every_vcpu_field_is_in_its_record() -> None:
     saved = {f.name for f in dataclasses.fields(VcpuState)} - {"version"}
     assert held == saved
     assert {f.name for f in dataclasses.fields(SegmentState)} - {"version"} == set(
-        SegmentCache.__slots__)
+        SegmentCache.__slots__
+    )
 
 
 def test_vcpu_restore_refuses_wrong_records() -> None:
@@ -77,8 +104,7 @@ def test_vcpu_restore_refuses_wrong_records() -> None:
     with pytest.raises(StateError, match="7 debug registers"):
         v.restore(dataclasses.replace(before, dr=before.dr[:7]))
     with pytest.raises(StateError, match="selector"):
-        v.restore(dataclasses.replace(before, tr=dataclasses.replace(before.tr,
-                                                                      selector=0x10000)))
+        v.restore(dataclasses.replace(before, tr=dataclasses.replace(before.tr, selector=0x10000)))
     with pytest.raises(StateError, match="MSRs not unique"):
         v.restore(dataclasses.replace(before, msrs=((0x176, 1), (0x174, 2))))
     with pytest.raises(StateError, match=r"shadow_eip: '0x400123' is not int \| None"):
@@ -145,9 +171,18 @@ def test_running_guest_state_restores_into_a_fresh_machine(guest: str, insns: in
 
 # Every device on the port bus, by its range's name -> the MachineState field that saves it.
 SAVED_BY = {
-    "com1": "com1", "debugcon": "debugcon", "pic-master": "pic", "pic-slave": "pic",
-    "elcr": "pic", "pit": "pit", "port61": "pit", "cmos": "cmos", "kbd-data": "i8042",
-    "kbd-command": "i8042", "vga": "vga", "isa-debug-exit": "exit_port",
+    "com1": "com1",
+    "debugcon": "debugcon",
+    "pic-master": "pic",
+    "pic-slave": "pic",
+    "elcr": "pic",
+    "pit": "pit",
+    "port61": "pit",
+    "cmos": "cmos",
+    "kbd-data": "i8042",
+    "kbd-command": "i8042",
+    "vga": "vga",
+    "isa-debug-exit": "exit_port",
 }
 
 
@@ -155,8 +190,10 @@ def test_machine_state_covers_every_device_on_the_bus() -> None:
     m = machine("platform.elf")
     assert {r.name for r in m.io.ranges()} == set(SAVED_BY), "a new device needs a record"
     fields = {f.name for f in dataclasses.fields(MachineState)}
-    assert set(SAVED_BY.values()) | {"vcpu", "clock", "tsc", "guest_ram", "cpu_context",
-                                     "version"} == fields
+    assert (
+        set(SAVED_BY.values()) | {"vcpu", "clock", "tsc", "guest_ram", "cpu_context", "version"}
+        == fields
+    )
 
 
 def test_fidelity_guest_reads_the_time_base_tsc() -> None:
@@ -179,6 +216,7 @@ def test_machine_restore_is_all_or_nothing() -> None:
     with pytest.raises(StateError, match="HostClockState for a VirtualClock"):
         fresh.restore_state(dataclasses.replace(before, clock=HostClockState(now_ns=1)))
     with pytest.raises(StateError, match="expected None"):
-        fresh.restore_state(dataclasses.replace(before, guest_ram=b"")  # type: ignore[arg-type]
-                            )
+        fresh.restore_state(
+            dataclasses.replace(before, guest_ram=b"")  # type: ignore[arg-type]
+        )
     assert isinstance(before, MachineState) and fresh.save_state() == untouched

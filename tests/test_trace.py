@@ -25,8 +25,14 @@ BIN = ROOT / "guests" / "bin"
 
 
 def bt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bt.cli", *args], cwd=BIN, capture_output=True,
-                          text=True, timeout=HANG_GUARD, env={"PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "bt.cli", *args],
+        cwd=BIN,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env={"PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_round_trip_and_gzip(tmp_path: Path) -> None:
@@ -65,8 +71,12 @@ def test_engine_traces_agree_across_chaining_and_levels(tmp_path: Path) -> None:
     a, b, c = (str(tmp_path / n) for n in ("a.gz", "b.gz", "c.gz"))
     assert bt("run", "segments.elf", "--serial", "none", "--trace", a).returncode == 1
     assert bt("run", "segments.elf", "--serial", "none", "--no-chain", "--trace", b).returncode == 1
-    assert bt("run", "segments.elf", "--serial", "none", "--trace", c,
-              "--trace-level", "insn").returncode == 1
+    assert (
+        bt(
+            "run", "segments.elf", "--serial", "none", "--trace", c, "--trace-level", "insn"
+        ).returncode
+        == 1
+    )
     assert diff_traces(a, b).equal
     assert diff_traces(c, a).equal
     header, records = open_trace(a)
@@ -84,8 +94,9 @@ def test_engine_traces_agree_across_chaining_and_levels(tmp_path: Path) -> None:
 def _trace_of(code: bytes, path: Path, trace: str) -> None:
     path.write_bytes(code)
     image = load_guest(str(path), 16 << 20, "", 0x100000, None)
-    m = Machine(MachineConfig(16 << 20, trace_path=trace, trace_level="insn"), image,
-                lambda _b: None)
+    m = Machine(
+        MachineConfig(16 << 20, trace_path=trace, trace_level="insn"), image, lambda _b: None
+    )
     assert m.run(max_insns=1_000_000).kind == "exit-port"
 
 
@@ -118,8 +129,10 @@ def test_bad_input(tmp_path: Path) -> None:
     junk.write_text("hello\n")
     with pytest.raises(TraceFileError):
         open_trace(str(junk))
-    for args in (["trace", "diff", str(junk), str(junk)],
-                 ["trace", "diff", "/nonexistent", str(junk)]):
+    for args in (
+        ["trace", "diff", str(junk), str(junk)],
+        ["trace", "diff", "/nonexistent", str(junk)],
+    ):
         proc = bt(*args)
         assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     good = str(tmp_path / "g.trace")
@@ -163,9 +176,9 @@ def test_nondet_range_values_count_as_equal_afterwards(tmp_path: Path) -> None:
     a, b = str(tmp_path / "a.trace"), str(tmp_path / "b.trace")
     for path, tsc in ((a, 0x1111), (b, 0x2222)):
         with TraceWriter(path, "insn", "bt", "g") as w:
-            w.exec(0x10, _regs())                  # rdtsc
-            w.exec(0x12, _regs(eax=tsc))           # push eax / other work
-            w.exec(0x20, _regs(ebx=tsc))           # the value again, in another register
+            w.exec(0x10, _regs())  # rdtsc
+            w.exec(0x12, _regs(eax=tsc))  # push eax / other work
+            w.exec(0x20, _regs(ebx=tsc))  # the value again, in another register
             w.exec(0x24, _regs(ebx=tsc, ecx=5))
     assert not diff_traces(a, b).equal
     result = diff_traces(a, b, nondet=[(0x10, 0x12)])

@@ -19,8 +19,12 @@ BIN = ROOT / "guests" / "bin"
 
 def bt(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bt", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "bt", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         stdin=subprocess.DEVNULL,
     )
 
@@ -38,8 +42,12 @@ def test_qemu_trace_of_a_bundled_guest_equals_bts(tmp_path: Path) -> None:
     first = next(records)
     assert first.eip == 0x100010  # the kernel's entry: the firmware is filtered out
     ours = tmp_path / "bt.trace.gz"
-    assert bt("run", str(kernel), "--trace", str(ours), "--trace-level", "insn",
-              "--serial", "none").returncode == 1
+    assert (
+        bt(
+            "run", str(kernel), "--trace", str(ours), "--trace-level", "insn", "--serial", "none"
+        ).returncode
+        == 1
+    )
     diff = bt("trace", "diff", str(ours), str(ref))
     assert diff.returncode == 0, diff.stdout
     assert diff.stdout.startswith("traces equal (")
@@ -65,12 +73,17 @@ def test_qemu_trace_refuses_a_flat_binary_and_a_bad_output(tmp_path: Path) -> No
         (gzip.compress(bytes(range(256)) * 8), "not a bt-trace file (binary data"),
         (b"hello, world\n", "not a bt-trace file (not JSON"),
         (b'{"format": "something else"}\n', "not a bt-trace file"),
-        (b'{"format":"bt-trace","version":1,"level":"insn","source":"bt","guest":"g",'
-         b'"regs":["eax"]}\n{}\n', ":2: malformed record"),
+        (
+            b'{"format":"bt-trace","version":1,"level":"insn","source":"bt","guest":"g",'
+            b'"regs":["eax"]}\n{}\n',
+            ":2: malformed record",
+        ),
     ],
 )
 def test_diff_of_a_file_that_is_not_a_trace_is_one_line(
-    tmp_path: Path, content: bytes, words: str,
+    tmp_path: Path,
+    content: bytes,
+    words: str,
 ) -> None:
     path = tmp_path / "x.trace"
     path.write_bytes(content)

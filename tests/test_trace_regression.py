@@ -36,31 +36,56 @@ def _nondet_ranges(elf: Path) -> list[tuple[int, int]]:
     with elf.open("rb") as fh:
         syms = {
             s.name: s["st_value"]
-            for sec in ELFFile(fh).iter_sections() if isinstance(sec, SymbolTableSection)
+            for sec in ELFFile(fh).iter_sections()
+            if isinstance(sec, SymbolTableSection)
             for s in sec.iter_symbols()
         }
-    return [(v, syms[n.removesuffix("_start") + "_end"]) for n, v in sorted(syms.items())
-            if n.startswith("nondet_") and n.endswith("_start")]
+    return [
+        (v, syms[n.removesuffix("_start") + "_end"])
+        for n, v in sorted(syms.items())
+        if n.startswith("nondet_") and n.endswith("_start")
+    ]
 
 
 def _trace(name: str, level: str, out: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bt.cli", "run", f"{name}.elf", "--serial", "none",
-         "--trace", str(out), "--trace-level", level, *limit_args(name)],
-        cwd=BIN, capture_output=True, timeout=HANG_GUARD, env={"PYTHONPATH": str(ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "bt.cli",
+            "run",
+            f"{name}.elf",
+            "--serial",
+            "none",
+            "--trace",
+            str(out),
+            "--trace-level",
+            level,
+            *limit_args(name),
+        ],
+        cwd=BIN,
+        capture_output=True,
+        timeout=HANG_GUARD,
+        env={"PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 1, proc.stderr
 
 
-@pytest.mark.parametrize(("name", "level"), [
-    (g, level) for g in GUESTS for level in ("insn", "block")
-    if not (level == "insn" and g in INSN_LEVEL_BUG)
-])
+@pytest.mark.parametrize(
+    ("name", "level"),
+    [
+        (g, level)
+        for g in GUESTS
+        for level in ("insn", "block")
+        if not (level == "insn" and g in INSN_LEVEL_BUG)
+    ],
+)
 def test_trace_equals_qemu(name: str, level: str, tmp_path: Path) -> None:
     out = tmp_path / f"{name}.trace.gz"
     _trace(name, level, out)
-    result = diff_traces(str(TRACES / f"{name}.trace.gz"), str(out),
-                         nondet=_nondet_ranges(BIN / f"{name}.elf"))
+    result = diff_traces(
+        str(TRACES / f"{name}.trace.gz"), str(out), nondet=_nondet_ranges(BIN / f"{name}.elf")
+    )
     assert result.equal, format_diff(result)
     assert result.compared > (5000 if level == "insn" else 1000)
 

@@ -49,8 +49,10 @@ CASES = {
 @cache
 def engine_output(guest: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "bt.cli", "run", f"{guest}.elf", *limit_args(guest)], cwd=BIN,
-        capture_output=True, timeout=HANG_GUARD,
+        [sys.executable, "-m", "bt.cli", "run", f"{guest}.elf", *limit_args(guest)],
+        cwd=BIN,
+        capture_output=True,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     return proc.stdout.decode(errors="replace")

@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bt.backstop import Backstop  # noqa: E402
 
-LOOP = ("top: add dword ptr [0x2000], 1; xchg ecx, [0x2004]; inc eax; "
-        "xchg ecx, [0x2004]; jmp top")
+LOOP = "top: add dword ptr [0x2000], 1; xchg ecx, [0x2004]; inc eax; xchg ecx, [0x2004]; jmp top"
 TOP = 0x1000
 MARK = 0x12345678
 
@@ -41,8 +40,11 @@ def loop_cpu() -> tuple[Uc, int]:
 def consistent(uc: Uc) -> bool:
     """Whether the loop's state is one it can be in between passes."""
     u32 = lambda a: int.from_bytes(uc.mem_read(a, 4), "little")  # noqa: E731
-    return (uc.reg_read(R.UC_X86_REG_EAX) == u32(0x2000) and u32(0x2004) == MARK
-            and uc.reg_read(R.UC_X86_REG_ECX) == 0)
+    return (
+        uc.reg_read(R.UC_X86_REG_EAX) == u32(0x2000)
+        and u32(0x2004) == MARK
+        and uc.reg_read(R.UC_X86_REG_ECX) == 0
+    )
 
 
 def first_bad_timeout_stop(stops: int, timeout_us: int = 200) -> int | None:
@@ -76,8 +78,10 @@ def main() -> int:
     """Print both results."""
     n = 2000
     first = first_bad_timeout_stop(n)
-    print(f"emu_start timeout: {n} stops, first inconsistent state after stop "
-          f"{first if first is not None else 'none'}")
+    print(
+        f"emu_start timeout: {n} stops, first inconsistent state after stop "
+        f"{first if first is not None else 'none'}"
+    )
     uc, size = loop_cpu()
     mode = Backstop(uc, TOP, TOP + size - 1).mode
     print(f"backstop ({mode}): {n} stops, {bad_backstop_stops(n)} inconsistent")

@@ -21,10 +21,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bt.loader import load_guest  # noqa: E402
 
-_SEGS = (R.UC_X86_REG_ES, R.UC_X86_REG_CS, R.UC_X86_REG_SS, R.UC_X86_REG_DS,
-         R.UC_X86_REG_FS, R.UC_X86_REG_GS)
-_GPRS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-         R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
+_SEGS = (
+    R.UC_X86_REG_ES,
+    R.UC_X86_REG_CS,
+    R.UC_X86_REG_SS,
+    R.UC_X86_REG_DS,
+    R.UC_X86_REG_FS,
+    R.UC_X86_REG_GS,
+)
+_GPRS = (
+    R.UC_X86_REG_EAX,
+    R.UC_X86_REG_ECX,
+    R.UC_X86_REG_EDX,
+    R.UC_X86_REG_EBX,
+    R.UC_X86_REG_ESP,
+    R.UC_X86_REG_EBP,
+    R.UC_X86_REG_ESI,
+    R.UC_X86_REG_EDI,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +95,9 @@ def run_bare(path: str, mem_mib: int = 128, cmdline: str = "", count: bool = Fal
     start = time.perf_counter()
     uc.emu_start(image.entry, 0xFFFFFFFF)
     seconds = time.perf_counter() - start
-    return BareResult(bytes(out), status[0] if status else None, seconds,
-                      counted[0] if count else None)
+    return BareResult(
+        bytes(out), status[0] if status else None, seconds, counted[0] if count else None
+    )
 
 
 def main() -> int:
@@ -93,8 +108,9 @@ def main() -> int:
     args = ap.parse_args()
     res = run_bare(args.guest, count=args.count)
     sys.stdout.buffer.write(res.output)
-    sys.stderr.write(f"bare unicorn: {res.seconds:.3f} s, status {res.status}, "
-                     f"instructions {res.insns}\n")
+    sys.stderr.write(
+        f"bare unicorn: {res.seconds:.3f} s, status {res.status}, instructions {res.insns}\n"
+    )
     return res.status or 0
 
 

@@ -89,8 +89,13 @@ def run_engine(name: str) -> EngineRun:
     machine.run(timeout=600)
     seconds = time.perf_counter() - start
     del scanner
-    return EngineRun(seconds, machine.cache.stats().translations, spent[0],
-                     machine.runloop.stats().python_entries, bytes(out))
+    return EngineRun(
+        seconds,
+        machine.cache.stats().translations,
+        spent[0],
+        machine.runloop.stats().python_entries,
+        bytes(out),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +120,17 @@ def run_serial(name: str, nbytes: int, fast: bool) -> SerialRun:
     seconds = time.perf_counter() - start
     if len(out) != nbytes:
         raise SystemExit(f"{name}: printed {len(out)} bytes, not {nbytes}")
-    return SerialRun(seconds, nbytes, machine.portfast.answered,
-                     machine.runloop.stats().python_entries)
+    return SerialRun(
+        seconds, nbytes, machine.portfast.answered, machine.runloop.stats().python_entries
+    )
 
 
 def serial_table(names: list[str], runs: int) -> None:
     """The serial benchmarks' table."""
-    head = (f"{'guest':<11} {'bytes':>10} {'bt (s)':>8} {'bt MB/s':>8} {'callouts MB/s':>13} "
-            f"{'QEMU (s)':>9} {'QEMU MB/s':>9} {'native':>9} {'py entries':>10}")
+    head = (
+        f"{'guest':<11} {'bytes':>10} {'bt (s)':>8} {'bt MB/s':>8} {'callouts MB/s':>13} "
+        f"{'QEMU (s)':>9} {'QEMU MB/s':>9} {'native':>9} {'py entries':>10}"
+    )
     print(head)
     print("-" * len(head))
     for name in names:
@@ -131,14 +139,21 @@ def serial_table(names: list[str], runs: int) -> None:
         eng = statistics.median(r.seconds for r in fast)
         slow_rate = CALLOUT_BYTES / statistics.median(r.seconds for r in slow) / 1e6
         qemu_times = [run_qemu(name, serial="null") for _ in range(runs)]
-        qemu = statistics.median(q for q in qemu_times if q is not None) if all(
-            q is not None for q in qemu_times) else None
+        qemu = (
+            statistics.median(q for q in qemu_times if q is not None)
+            if all(q is not None for q in qemu_times)
+            else None
+        )
         q = f"{qemu:9.3f} {SERIAL_BYTES / qemu / 1e6:9.2f}" if qemu else f"{'-':>9} {'-':>9}"
         last = fast[-1]
-        print(f"{name:<11} {SERIAL_BYTES:>10,} {eng:8.3f} {SERIAL_BYTES / eng / 1e6:8.2f} "
-              f"{slow_rate:13.3f} {q} {last.answered:>9,} {last.python_entries:>10,}")
-    print(f"median of {runs} runs; MB = 10^6 bytes; callouts: {CALLOUT_BYTES // 1024} KiB with "
-          "the fast path off; QEMU: whole process; native: accesses answered without Python")
+        print(
+            f"{name:<11} {SERIAL_BYTES:>10,} {eng:8.3f} {SERIAL_BYTES / eng / 1e6:8.2f} "
+            f"{slow_rate:13.3f} {q} {last.answered:>9,} {last.python_entries:>10,}"
+        )
+    print(
+        f"median of {runs} runs; MB = 10^6 bytes; callouts: {CALLOUT_BYTES // 1024} KiB with "
+        "the fast path off; QEMU: whole process; native: accesses answered without Python"
+    )
 
 
 def run_qemu(name: str, serial: str = "null") -> float | None:
@@ -148,9 +163,24 @@ def run_qemu(name: str, serial: str = "null") -> float | None:
         return None
     start = time.perf_counter()
     subprocess.run(
-        [qemu, "-kernel", f"{name}.elf", "-display", "none", "-serial", serial, "-m", "128",
-         "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot"],
-        cwd=BIN, capture_output=True, timeout=600, check=False,
+        [
+            qemu,
+            "-kernel",
+            f"{name}.elf",
+            "-display",
+            "none",
+            "-serial",
+            serial,
+            "-m",
+            "128",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-no-reboot",
+        ],
+        cwd=BIN,
+        capture_output=True,
+        timeout=600,
+        check=False,
     )
     return time.perf_counter() - start
 
@@ -159,16 +189,24 @@ def tiny_kernel() -> bytes:
     """A Multiboot kernel by the header's addresses (flag 16): `mov al, 0; out 0xf4, al` at
     0x100020, so bt and QEMU load and run the same three instructions and stop."""
     load, magic, flags = 0x100000, 0x1BADB002, 0x00010000
-    header = struct.pack("<8I", magic, flags, -(magic + flags) & 0xFFFFFFFF,
-                         load, load, 0, 0, load + 0x20)
+    header = struct.pack(
+        "<8I", magic, flags, -(magic + flags) & 0xFFFFFFFF, load, load, 0, 0, load + 0x20
+    )
     return header + bytes(0x20 - len(header)) + bytes((0xB0, 0x00, 0xE6, 0xF4, 0xF4))
 
 
 def _cpu_seconds(cmd: list[str], cwd: str) -> float:
     """User + system CPU time of one child process running `cmd`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=120, check=False,
-                   stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(
+        cmd,
+        cwd=cwd,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -177,13 +215,31 @@ def startup(runs: int) -> None:
     """Print the start-up cost of `bt run` (median and best of `runs` processes)."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "tiny.elf").write_bytes(tiny_kernel())
-        cases = [("python -c pass", [sys.executable, "-c", "pass"]),
-                 ("bt run tiny.elf", [sys.executable, "-m", "bt", "run", "tiny.elf"])]
+        cases = [
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("bt run tiny.elf", [sys.executable, "-m", "bt", "run", "tiny.elf"]),
+        ]
         qemu = shutil.which("qemu-system-i386")
         if qemu is not None:
-            cases.append(("qemu -kernel tiny.elf", [
-                qemu, "-kernel", "tiny.elf", "-display", "none", "-serial", "null", "-m", "128",
-                "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot"]))
+            cases.append(
+                (
+                    "qemu -kernel tiny.elf",
+                    [
+                        qemu,
+                        "-kernel",
+                        "tiny.elf",
+                        "-display",
+                        "none",
+                        "-serial",
+                        "null",
+                        "-m",
+                        "128",
+                        "-device",
+                        "isa-debug-exit,iobase=0xf4,iosize=4",
+                        "-no-reboot",
+                    ],
+                )
+            )
         print(f"{'process':<22} {'CPU median (s)':>15} {'CPU best (s)':>13}")
         for name, cmd in cases:
             times = [_cpu_seconds(cmd, tmp) for _ in range(runs)]
@@ -208,26 +264,34 @@ def main() -> int:
     rows = []
     for name in (g for g in args.guests if g in GUESTS):
         insns = run_bare(str(BIN / f"{name}.elf"), count=True).insns or 0
-        bare = statistics.median(run_bare(str(BIN / f"{name}.elf")).seconds
-                                 for _ in range(args.runs))
+        bare = statistics.median(
+            run_bare(str(BIN / f"{name}.elf")).seconds for _ in range(args.runs)
+        )
         runs = [run_engine(name) for _ in range(args.runs)]
         eng = statistics.median(r.seconds for r in runs)
         last = runs[-1]
         qemu_times = [run_qemu(name) for _ in range(args.runs)]
-        qemu = statistics.median(q for q in qemu_times if q is not None) if all(
-            q is not None for q in qemu_times) else None
+        qemu = (
+            statistics.median(q for q in qemu_times if q is not None)
+            if all(q is not None for q in qemu_times)
+            else None
+        )
         rate = last.translations / last.translate_seconds if last.translate_seconds else 0.0
         per_k = last.python_entries * 1000 / max(insns, 1)
         rows.append((name, insns, bare, eng, eng / bare, qemu, rate, per_k))
-    head = (f"{'guest':<10} {'guest insns':>12} {'bare (s)':>9} {'bt (s)':>9} {'bt/bare':>8} "
-            f"{'QEMU (s)':>9} {'blocks/s':>9} {'py/1k insn':>10}")
+    head = (
+        f"{'guest':<10} {'guest insns':>12} {'bare (s)':>9} {'bt (s)':>9} {'bt/bare':>8} "
+        f"{'QEMU (s)':>9} {'blocks/s':>9} {'py/1k insn':>10}"
+    )
     if rows:
         print(head)
         print("-" * len(head))
     for name, insns, bare, eng, ratio, qemu, rate, per_k in rows:
         q = f"{qemu:9.3f}" if qemu is not None else f"{'-':>9}"
-        print(f"{name:<10} {insns:>12,} {bare:9.3f} {eng:9.3f} {ratio:8.2f} {q} {rate:9.0f} "
-              f"{per_k:10.4f}")
+        print(
+            f"{name:<10} {insns:>12,} {bare:9.3f} {eng:9.3f} {ratio:8.2f} {q} {rate:9.0f} "
+            f"{per_k:10.4f}"
+        )
     if rows:
         print(f"median of {args.runs} runs; QEMU times are whole processes (firmware included)")
     serial = [g for g in args.guests if g in SERIAL]

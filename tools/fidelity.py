@@ -21,12 +21,54 @@ BIN = ROOT / "guests" / "bin"
 REFERENCE = ROOT / "guests" / "expected" / "fidelity.serial"
 MODES = ("cpl0", "cpl3")
 INSNS = (
-    "CLI", "STI", "HLT", "IN", "OUT", "INS", "OUTS", "LGDT", "LIDT", "LLDT", "LTR", "LMSW",
-    "MOV CRn", "MOV DRn", "INVLPG", "INVD", "WBINVD", "RDMSR", "WRMSR", "CLTS",
-    "SGDT", "SIDT", "SLDT", "SMSW", "STR", "PUSHF", "POPF", "LAR", "LSL", "VERR", "VERW",
-    "POP Sreg", "PUSH Sreg", "MOV from Sreg", "MOV to Sreg", "far CALL", "far JMP", "INT n",
-    "INT n (gate DPL 0)", "far RET", "IRET", "CPUID", "RDTSC", "RDPMC", "SYSENTER", "SYSEXIT",
-    "INTO", "BOUND",
+    "CLI",
+    "STI",
+    "HLT",
+    "IN",
+    "OUT",
+    "INS",
+    "OUTS",
+    "LGDT",
+    "LIDT",
+    "LLDT",
+    "LTR",
+    "LMSW",
+    "MOV CRn",
+    "MOV DRn",
+    "INVLPG",
+    "INVD",
+    "WBINVD",
+    "RDMSR",
+    "WRMSR",
+    "CLTS",
+    "SGDT",
+    "SIDT",
+    "SLDT",
+    "SMSW",
+    "STR",
+    "PUSHF",
+    "POPF",
+    "LAR",
+    "LSL",
+    "VERR",
+    "VERW",
+    "POP Sreg",
+    "PUSH Sreg",
+    "MOV from Sreg",
+    "MOV to Sreg",
+    "far CALL",
+    "far JMP",
+    "INT n",
+    "INT n (gate DPL 0)",
+    "far RET",
+    "IRET",
+    "CPUID",
+    "RDTSC",
+    "RDPMC",
+    "SYSENTER",
+    "SYSEXIT",
+    "INTO",
+    "BOUND",
 )
 _LINE = re.compile(r"^(cpl[03]) (.+?) (fault|handler|reached|done|in range|not halted|\w+=)")
 
@@ -47,7 +89,10 @@ def engine_output() -> str:
         # Bounded by guest work (the guest runs about 64,000 instructions), never by host time;
         # the subprocess timeout only guards against a real hang.
         [sys.executable, "-m", "bt.cli", "run", "fidelity.elf", "--max-insns", "1000000"],
-        cwd=BIN, capture_output=True, timeout=30 * 60, env={"PYTHONPATH": str(ROOT)},
+        cwd=BIN,
+        capture_output=True,
+        timeout=30 * 60,
+        env={"PYTHONPATH": str(ROOT)},
     )
     return proc.stdout.decode(errors="replace")
 
@@ -60,8 +105,9 @@ def matrix() -> dict[tuple[str, str], str]:
     for insn in INSNS:
         for mode in MODES:
             a, b = ref.get((mode, insn)), got.get((mode, insn))
-            cells[(mode, insn)] = "missing" if a is None or b is None else (
-                "=" if a == b else "DIFF")
+            cells[(mode, insn)] = (
+                "missing" if a is None or b is None else ("=" if a == b else "DIFF")
+            )
     return cells
 
 
@@ -70,12 +116,15 @@ def render(cells: dict[tuple[str, str], str], markdown: bool) -> str:
     ref = lines_by_cell(REFERENCE.read_text())
     rows = []
     for insn in INSNS:
-        seen = "; ".join(ref.get((m, insn), "").split(" ", 1)[-1].removeprefix(insn).strip()
-                         for m in MODES)
+        seen = "; ".join(
+            ref.get((m, insn), "").split(" ", 1)[-1].removeprefix(insn).strip() for m in MODES
+        )
         rows.append((insn, cells[("cpl0", insn)], cells[("cpl3", insn)], seen))
     if markdown:
-        out = ["| instruction | CPL 0 | CPL 3 | what QEMU shows the guest (CPL 0; CPL 3) |",
-               "|---|---|---|---|"]
+        out = [
+            "| instruction | CPL 0 | CPL 3 | what QEMU shows the guest (CPL 0; CPL 3) |",
+            "|---|---|---|---|",
+        ]
         out += [f"| {i} | {a} | {b} | {s} |" for i, a, b, s in rows]
         return "\n".join(out)
     width = max(len(i) for i in INSNS)

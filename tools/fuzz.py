@@ -179,10 +179,21 @@ def render(choices: list[tuple[int, int, int, int]]) -> str:
         elif template == "{adjust}":
             template = ADJUSTS[(v >> 8) % len(ADJUSTS)]
         text = template.format(
-            alu=ALU[v % len(ALU)], r1=r1, r2=r2, r1_16=r1[1:], r2_16=r2[1:],
-            imm=v & 0xFFFFFFFF, imm8=v & 0x7F, off=(v % 64) * 4, sh=v % 32, small=v % 3,
-            sel=r2, sel16=r2[1:], badsel=BAD_SELECTORS[v % len(BAD_SELECTORS)],
-            fwd=f"l{n + 1}")
+            alu=ALU[v % len(ALU)],
+            r1=r1,
+            r2=r2,
+            r1_16=r1[1:],
+            r2_16=r2[1:],
+            imm=v & 0xFFFFFFFF,
+            imm8=v & 0x7F,
+            off=(v % 64) * 4,
+            sh=v % 32,
+            small=v % 3,
+            sel=r2,
+            sel16=r2[1:],
+            badsel=BAD_SELECTORS[v % len(BAD_SELECTORS)],
+            fwd=f"l{n + 1}",
+        )
         if "{sel" in template:
             text = f"mov {r2}, {sel}; " + text
         if "call" in text:
@@ -222,17 +233,30 @@ def case_image(code: bytes, tmp: Path) -> BootImage:
     path.write_bytes(code)
     image = load_guest(str(path), MEM, "", BASE, None)
     cs = image.segments[1].selector
-    idt = b"".join(struct.pack("<HHHH", (STUBS + 4 * v) & 0xFFFF, cs, 0x8F00, (STUBS + 4 * v) >> 16)
-                   for v in range(32))
+    idt = b"".join(
+        struct.pack("<HHHH", (STUBS + 4 * v) & 0xFFFF, cs, 0x8F00, (STUBS + 4 * v) >> 16)
+        for v in range(32)
+    )
     stubs = b"".join(bytes((0x6A, v, 0xE6, 0xF4)) for v in range(32))  # push v; out 0xf4, al
     fields = {f: getattr(image, f) for f in image.__slots__}
-    fields.update(gpr=_INIT, idtr=(IDT, len(idt) - 1),
-                  chunks=(*image.chunks, MemoryChunk(IDT, idt), MemoryChunk(STUBS, stubs)))
+    fields.update(
+        gpr=_INIT,
+        idtr=(IDT, len(idt) - 1),
+        chunks=(*image.chunks, MemoryChunk(IDT, idt), MemoryChunk(STUBS, stubs)),
+    )
     return BootImage(**fields)
 
 
-_INIT = (0x11111111, 0x22222222, 0x33333333, DATA, DATA + 0x1F00, 0x55555555, 0x66666666,
-         DATA + 0x800)
+_INIT = (
+    0x11111111,
+    0x22222222,
+    0x33333333,
+    DATA,
+    DATA + 0x1F00,
+    0x55555555,
+    0x66666666,
+    DATA + 0x800,
+)
 
 
 def run_engine(image: BootImage) -> Outcome:
@@ -268,8 +292,10 @@ def differences(a: Outcome, b: RefOutcome) -> str | None:
     mask = ~undefined.flags & 0xFFFFFFFF
     if (a.regs[8] ^ b.regs[8]) & mask:
         masked = "/".join(NAMES[f] for f in NAMES if undefined.flags & f) or "none"
-        return (f"eflags: engine 0x{a.regs[8]:08x}, reference 0x{b.regs[8]:08x} "
-                f"(undefined, masked: {masked})")
+        return (
+            f"eflags: engine 0x{a.regs[8]:08x}, reference 0x{b.regs[8]:08x} "
+            f"(undefined, masked: {masked})"
+        )
     x, y = bytearray(a.data), bytearray(b.data)
     if a.fault is not None:  # the handler's frame is only on the engine's stack
         lo, hi = max(0, a.regs[4] - 20 - DATA), min(len(x), a.regs[4] - DATA)
@@ -339,8 +365,10 @@ def minimise(
 def random_choices(rng: random.Random) -> list[tuple[int, int, int, int]]:
     """One case's choices, drawn from `rng`."""
     n = rng.randint(1, 24)
-    return [(rng.randrange(len(TEMPLATES)), rng.randrange(8), rng.randrange(8),
-             rng.getrandbits(32)) for _ in range(n)]
+    return [
+        (rng.randrange(len(TEMPLATES)), rng.randrange(8), rng.randrange(8), rng.getrandbits(32))
+        for _ in range(n)
+    ]
 
 
 def main() -> int:
@@ -377,9 +405,11 @@ def main() -> int:
                 out = REGRESSIONS / f"seed{args.seed}_case{i}.asm"
                 out.write_text(f"; {why}\n{text}\n")
                 print(f"case {i}: {why} -> {out}")
-    print(f"{args.cases} cases ({raw} raw bytes; of the instruction cases {faulted} ended in a "
-          f"fault, {cut} were cut before reading undefined state), seed {args.seed}, "
-          f"{failures} divergences, {time.monotonic() - start:.1f} s")
+    print(
+        f"{args.cases} cases ({raw} raw bytes; of the instruction cases {faulted} ended in a "
+        f"fault, {cut} were cut before reading undefined state), seed {args.seed}, "
+        f"{failures} divergences, {time.monotonic() - start:.1f} s"
+    )
     return 1 if failures else 0
 
 

@@ -24,15 +24,32 @@ from unicorn.unicorn_const import UC_ERR_INSN_INVALID
 from bt.bootimage import BootImage
 
 ERROR_CODE_VECTORS = (8, 10, 11, 12, 13, 14, 17)
-GPRS = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-        R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
+GPRS = (
+    R.UC_X86_REG_EAX,
+    R.UC_X86_REG_ECX,
+    R.UC_X86_REG_EDX,
+    R.UC_X86_REG_EBX,
+    R.UC_X86_REG_ESP,
+    R.UC_X86_REG_EBP,
+    R.UC_X86_REG_ESI,
+    R.UC_X86_REG_EDI,
+)
 GPR_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
-_SEGS = (R.UC_X86_REG_ES, R.UC_X86_REG_CS, R.UC_X86_REG_SS, R.UC_X86_REG_DS, R.UC_X86_REG_FS,
-         R.UC_X86_REG_GS)
+_SEGS = (
+    R.UC_X86_REG_ES,
+    R.UC_X86_REG_CS,
+    R.UC_X86_REG_SS,
+    R.UC_X86_REG_DS,
+    R.UC_X86_REG_FS,
+    R.UC_X86_REG_GS,
+)
 _CS = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
 _CS.detail = True
-_CS_REG = {getattr(X, n): getattr(R, "UC_" + n) for n in dir(X)
-           if n.startswith("X86_REG_") and hasattr(R, "UC_" + n)}
+_CS_REG = {
+    getattr(X, n): getattr(R, "UC_" + n)
+    for n in dir(X)
+    if n.startswith("X86_REG_") and hasattr(R, "UC_" + n)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +98,11 @@ def _error_code_offset() -> int:
         uc.emu_start(0x2000, 0x2006)
         found.append(saved[0])
     a, b = found
-    hits = [i for i in range(0, len(a) - 3, 4)
-            if a[i:i + 4] == struct.pack("<i", 0x28) and b[i:i + 4] == struct.pack("<i", 0x30)]
+    hits = [
+        i
+        for i in range(0, len(a) - 3, 4)
+        if a[i : i + 4] == struct.pack("<i", 0x28) and b[i : i + 4] == struct.pack("<i", 0x30)
+    ]
     if len(hits) != 1:
         raise RuntimeError(f"cannot find the error code in Unicorn's context ({len(hits)} hits)")
     return hits[0]
@@ -104,11 +124,18 @@ def _operand_reader(uc: Uc, insn: capstone.CsInsn) -> object:
         if op.mem.index:
             addr += uc.reg_read(_CS_REG[op.mem.index]) * op.mem.scale
         return int.from_bytes(uc.mem_read(addr & 0xFFFFFFFF, op.size), "little")
+
     return value
 
 
-def run_reference(image: BootImage, gpr: tuple[int, ...], data_at: int, data_size: int,
-                  mem_size: int, max_insns: int) -> RefOutcome:
+def run_reference(
+    image: BootImage,
+    gpr: tuple[int, ...],
+    data_at: int,
+    data_size: int,
+    mem_size: int,
+    max_insns: int,
+) -> RefOutcome:
     """Run the image's code from its entry until `out 0xf4`, a fault, or undefined state is
     read; at most `max_insns` instructions."""
     uc = Uc(UC_ARCH_X86, UC_MODE_32)
@@ -143,8 +170,9 @@ def run_reference(image: BootImage, gpr: tuple[int, ...], data_at: int, data_siz
         code = None
         if vector in ERROR_CODE_VECTORS:
             ctx = u.context_save()
-            code = struct.unpack_from("<I", ctypes.string_at(ctx.context, ctx.size),
-                                      _ERROR_CODE_AT)[0]
+            code = struct.unpack_from(
+                "<I", ctypes.string_at(ctx.context, ctx.size), _ERROR_CODE_AT
+            )[0]
         faults.append(Fault(vector, code, int(u.reg_read(R.UC_X86_REG_EIP))))
         u.emu_stop()
 
@@ -176,6 +204,11 @@ def run_reference(image: BootImage, gpr: tuple[int, ...], data_at: int, data_siz
     if not done and not faults and not consumer and error is None:
         error = "did not finish"
     regs = tuple(int(uc.reg_read(r)) for r in GPRS) + (int(uc.reg_read(R.UC_X86_REG_EFLAGS)),)
-    return RefOutcome(regs, bytes(uc.mem_read(data_at, data_size)),
-                      faults[0] if faults else None, error, undefined,
-                      consumer[0] if consumer else None)
+    return RefOutcome(
+        regs,
+        bytes(uc.mem_read(data_at, data_size)),
+        faults[0] if faults else None,
+        error,
+        undefined,
+        consumer[0] if consumer else None,
+    )

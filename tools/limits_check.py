@@ -35,8 +35,9 @@ def timeouts(seconds: float) -> None:
     print(f"--timeout {seconds:g}: wall time of the whole process (start-up included)")
     for mode in ("unassigned", "portloop", "spin"):
         start = time.monotonic()
-        proc = subprocess.run([*BT, "--append", mode, "--timeout", f"{seconds:g}"],
-                              capture_output=True, env=ENV)
+        proc = subprocess.run(
+            [*BT, "--append", mode, "--timeout", f"{seconds:g}"], capture_output=True, env=ENV
+        )
         wall = time.monotonic() - start
         print(f"  {mode:<11} status {proc.returncode}  {wall:6.2f} s  {_last_line(proc.stderr)}")
 
@@ -45,16 +46,19 @@ def signals(settle: float = 2.0) -> None:
     print("signals: time from the signal to the process's exit")
     for mode in ("unassigned", "spin"):
         for signum in (signal.SIGINT, signal.SIGTERM):
-            proc = subprocess.Popen([*BT, "--append", mode], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, env=ENV)
+            proc = subprocess.Popen(
+                [*BT, "--append", mode], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV
+            )
             time.sleep(settle)
             sent = time.monotonic()
             proc.send_signal(signum)
             _out, err = proc.communicate()
             took = time.monotonic() - sent
             name = signal.Signals(signum).name
-            print(f"  {mode:<11} {name:<8} status {proc.returncode}  {took * 1000:6.1f} ms  "
-                  f"{_last_line(err)}")
+            print(
+                f"  {mode:<11} {name:<8} status {proc.returncode}  {took * 1000:6.1f} ms  "
+                f"{_last_line(err)}"
+            )
 
 
 def memory() -> None:
@@ -62,14 +66,17 @@ def memory() -> None:
     for mode, mem in (("blocks", "64"), ("smc", "128")):
         start = time.monotonic()
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        proc = subprocess.run([*BT, "--append", mode, "--mem", mem, "--stats"],
-                              capture_output=True, env=ENV)
+        proc = subprocess.run(
+            [*BT, "--append", mode, "--mem", mem, "--stats"], capture_output=True, env=ENV
+        )
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         out = proc.stdout.decode(errors="replace").strip().splitlines()
         stats = [ln for ln in proc.stderr.decode().splitlines() if "flushes" in ln]
-        print(f"  {mode:<7} status {proc.returncode}  peak RSS {max(peak, before) / 1024:6.1f} MiB"
-              f"  {time.monotonic() - start:7.1f} s  {out[-1] if out else ''}  "
-              f"{stats[0].removeprefix('stats: ') if stats else ''}")
+        print(
+            f"  {mode:<7} status {proc.returncode}  peak RSS {max(peak, before) / 1024:6.1f} MiB"
+            f"  {time.monotonic() - start:7.1f} s  {out[-1] if out else ''}  "
+            f"{stats[0].removeprefix('stats: ') if stats else ''}"
+        )
 
 
 def main() -> int:

@@ -23,8 +23,22 @@ OUT = ROOT / "guests" / "traces"
 # pcdevices reads the PIT and platform takes timer interrupts: QEMU runs them with -icount
 # (time from instructions executed, 1 ns each) instead of its host-time clock, so the PIT state
 # they read is reproducible and a tick falls due only while the guest waits in HLT, as under bt.
-GUESTS = ("flags", "descriptors", "segments", "control", "io", "interrupts", "smc", "isolation",
-          "usermode", "fidelity", "escape", "demo", "platform", "pcdevices")
+GUESTS = (
+    "flags",
+    "descriptors",
+    "segments",
+    "control",
+    "io",
+    "interrupts",
+    "smc",
+    "isolation",
+    "usermode",
+    "fidelity",
+    "escape",
+    "demo",
+    "platform",
+    "pcdevices",
+)
 ICOUNT = ("-icount", "shift=0")
 GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ICOUNT, "pcdevices": ICOUNT}
 
@@ -32,8 +46,11 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ICOUNT, "pcdevices": ICOUN
 def record(name: str, out_dir: Path) -> int:
     """Make <out_dir>/<name>.trace.gz; returns the number of records."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return record_qemu_trace(str(BIN / f"{name}.elf"), str(out_dir / f"{name}.trace.gz"),
-                             extra_args=GUEST_ARGS.get(name, ()))
+    return record_qemu_trace(
+        str(BIN / f"{name}.elf"),
+        str(out_dir / f"{name}.trace.gz"),
+        extra_args=GUEST_ARGS.get(name, ()),
+    )
 
 
 def main() -> int:

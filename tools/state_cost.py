@@ -34,10 +34,14 @@ def main() -> None:
     as_json = json.dumps(dataclasses.asdict(state), default=bytes.hex)
     save = timeit.timeit(m.save_state, number=args.rounds) / args.rounds
     restore = timeit.timeit(lambda: fresh.restore_state(state), number=args.rounds) / args.rounds
-    print(f"after {args.insns} instructions: pickle {len(pickle.dumps(state))} bytes, "
-          f"JSON {len(as_json)} bytes")
-    print(f"save_state {save * 1e3:.2f} ms, restore_state {restore * 1e3:.2f} ms "
-          f"(checked, all or nothing; {args.rounds} rounds)")
+    print(
+        f"after {args.insns} instructions: pickle {len(pickle.dumps(state))} bytes, "
+        f"JSON {len(as_json)} bytes"
+    )
+    print(
+        f"save_state {save * 1e3:.2f} ms, restore_state {restore * 1e3:.2f} ms "
+        f"(checked, all or nothing; {args.rounds} rounds)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(guest: Path, insns: int, extra: list[str]) -> tuple[float, int]:
     """Wall seconds and peak resident KiB of one `bt run` limited to `insns` instructions."""
-    cmd = [sys.executable, "-m", "bt.cli", "run", str(guest), "--serial", "none",
-           "--max-insns", str(insns), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bt.cli",
+        "run",
+        str(guest),
+        "--serial",
+        "none",
+        "--max-insns",
+        str(insns),
+        *extra,
+    ]
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -39,8 +49,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base, base_rss = run(guest, args.insns, [])
         print(f"{guest.name}, {args.insns:,} guest instructions")
-        print(f"{'run':<22}{'seconds':>9}{'slowdown':>10}{'peak RSS':>12}{'file':>12}"
-              f"{'records':>13}")
+        print(
+            f"{'run':<22}{'seconds':>9}{'slowdown':>10}{'peak RSS':>12}{'file':>12}{'records':>13}"
+        )
         print(f"{'no trace':<22}{base:>9.2f}{1:>9.1f}x{base_rss / 1024:>9.0f} MiB")
         for level in ("block", "insn"):
             out = Path(tmp) / f"t.{level}.trace.gz"
@@ -49,8 +60,10 @@ def main() -> int:
                 assert gz.stdout is not None
                 records = sum(1 for _ in gz.stdout) - 1
             size = out.stat().st_size
-            print(f"{'trace ' + level + ' (.gz)':<22}{secs:>9.2f}{secs / base:>9.1f}x"
-                  f"{rss / 1024:>9.0f} MiB{size / 2**20:>8.1f} MiB{records:>13,}")
+            print(
+                f"{'trace ' + level + ' (.gz)':<22}{secs:>9.2f}{secs / base:>9.1f}x"
+                f"{rss / 1024:>9.0f} MiB{size / 2**20:>8.1f} MiB{records:>13,}"
+            )
     return 0
 
 

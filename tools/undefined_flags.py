@@ -119,17 +119,56 @@ RULES: dict[str, Callable[[CsInsn, OperandValue], FlagEffect]] = {
 }
 
 _CONDITION = {
-    "o": OF, "no": OF, "b": CF, "nae": CF, "c": CF, "ae": CF, "nb": CF, "nc": CF,
-    "e": ZF, "z": ZF, "ne": ZF, "nz": ZF, "be": CF | ZF, "na": CF | ZF, "a": CF | ZF,
-    "nbe": CF | ZF, "s": SF, "ns": SF, "p": PF, "pe": PF, "np": PF, "po": PF,
-    "l": SF | OF, "nge": SF | OF, "ge": SF | OF, "nl": SF | OF,
-    "le": ZF | SF | OF, "ng": ZF | SF | OF, "g": ZF | SF | OF, "nle": ZF | SF | OF,
+    "o": OF,
+    "no": OF,
+    "b": CF,
+    "nae": CF,
+    "c": CF,
+    "ae": CF,
+    "nb": CF,
+    "nc": CF,
+    "e": ZF,
+    "z": ZF,
+    "ne": ZF,
+    "nz": ZF,
+    "be": CF | ZF,
+    "na": CF | ZF,
+    "a": CF | ZF,
+    "nbe": CF | ZF,
+    "s": SF,
+    "ns": SF,
+    "p": PF,
+    "pe": PF,
+    "np": PF,
+    "po": PF,
+    "l": SF | OF,
+    "nge": SF | OF,
+    "ge": SF | OF,
+    "nl": SF | OF,
+    "le": ZF | SF | OF,
+    "ng": ZF | SF | OF,
+    "g": ZF | SF | OF,
+    "nle": ZF | SF | OF,
 }
 _READS = {
-    "pushf": ARITH, "pushfd": ARITH, "lahf": SF | ZF | AF | PF | CF, "into": OF,
-    "adc": CF, "sbb": CF, "rcl": CF, "rcr": CF, "cmc": CF, "salc": CF,
-    "daa": AF | CF, "das": AF | CF, "aaa": AF, "aas": AF,
-    "loope": ZF, "loopne": ZF, "loopz": ZF, "loopnz": ZF,
+    "pushf": ARITH,
+    "pushfd": ARITH,
+    "lahf": SF | ZF | AF | PF | CF,
+    "into": OF,
+    "adc": CF,
+    "sbb": CF,
+    "rcl": CF,
+    "rcr": CF,
+    "cmc": CF,
+    "salc": CF,
+    "daa": AF | CF,
+    "das": AF | CF,
+    "aaa": AF,
+    "aas": AF,
+    "loope": ZF,
+    "loopne": ZF,
+    "loopz": ZF,
+    "loopnz": ZF,
 }
 _CS_WRITES = {  # Capstone's per-instruction flag lists, for instructions outside RULES
     CF: ("MODIFY_CF", "RESET_CF", "SET_CF", "UNDEFINED_CF", "PRIOR_CF"),
@@ -161,8 +200,11 @@ def flags_read(insn: CsInsn) -> int:
     """The arithmetic flags the instruction's result depends on."""
     m = insn.mnemonic
     if m.startswith(("j", "set", "cmov")) and m not in ("jmp", "jecxz", "jcxz"):
-        if m.startswith("j") and insn.operands[0].type == X.X86_OP_IMM \
-                and insn.operands[0].imm == insn.address + insn.size:
+        if (
+            m.startswith("j")
+            and insn.operands[0].type == X.X86_OP_IMM
+            and insn.operands[0].imm == insn.address + insn.size
+        ):
             return 0  # a branch to the next instruction goes there either way
         cond = m[1:] if m.startswith("j") else m[3:] if m.startswith("set") else m[4:]
         return _CONDITION[cond]

@@ -35,26 +35,43 @@ class Bake:
     @property
     def variant(self) -> int:
         """The key part of the bake, packed in one int."""
-        return pack_variant(self.flags, self.iopl, self.cpl0, self.trap_if, self.cs_sel,
-                            self.cs_flat, self.ss_sel)
+        return pack_variant(
+            self.flags, self.iopl, self.cpl0, self.trap_if, self.cs_sel, self.cs_flat, self.ss_sel
+        )
 
     @staticmethod
-    def unpack(variant: int, cr0: int, gdtr: tuple[int, int], idtr: tuple[int, int],
-               cs_desc: int = -1) -> Bake:
+    def unpack(
+        variant: int, cr0: int, gdtr: tuple[int, int], idtr: tuple[int, int], cs_desc: int = -1
+    ) -> Bake:
         """The bake for a key's `variant` and the current CR0, GDTR, IDTR, CS descriptor."""
         return Bake(
-            flags=bool(variant >> 32 & 1), iopl=variant >> 33 & 3, cpl0=bool(variant >> 35 & 1),
-            trap_if=bool(variant >> 36 & 1), cs_sel=variant & 0xFFFF,
-            cs_flat=bool(variant >> 37 & 1), ss_sel=variant >> 16 & 0xFFFF, cr0=cr0, gdtr=gdtr,
-            idtr=idtr, cs_desc=cs_desc,
+            flags=bool(variant >> 32 & 1),
+            iopl=variant >> 33 & 3,
+            cpl0=bool(variant >> 35 & 1),
+            trap_if=bool(variant >> 36 & 1),
+            cs_sel=variant & 0xFFFF,
+            cs_flat=bool(variant >> 37 & 1),
+            ss_sel=variant >> 16 & 0xFFFF,
+            cr0=cr0,
+            gdtr=gdtr,
+            idtr=idtr,
+            cs_desc=cs_desc,
         )
 
 
-def pack_variant(flags: bool, iopl: int, cpl0: bool, trap_if: bool, cs_sel: int, cs_flat: bool,
-                 ss_sel: int) -> int:
+def pack_variant(
+    flags: bool, iopl: int, cpl0: bool, trap_if: bool, cs_sel: int, cs_flat: bool, ss_sel: int
+) -> int:
     """The key part of a bake as one int (the run loop makes it at every lookup)."""
-    return (cs_sel | ss_sel << 16 | flags << 32 | iopl << 33 | cpl0 << 35 | trap_if << 36
-            | cs_flat << 37)
+    return (
+        cs_sel
+        | ss_sel << 16
+        | flags << 32
+        | iopl << 33
+        | cpl0 << 35
+        | trap_if << 36
+        | cs_flat << 37
+    )
 
 
 def trap_if_of(variant: int) -> bool:

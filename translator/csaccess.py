@@ -27,27 +27,96 @@ READ_BIT = 0x200  # code-segment type bit R in SegmentCache.flags (descriptor dw
 LEA_BIAS = {"esi": b"\x8d\xb6", "ebx": b"\x8d\x9b"}  # lea r, [r + disp32]
 
 _STRING_SRC = {
-    X.X86_INS_LODSB: 1, X.X86_INS_LODSW: 2, X.X86_INS_LODSD: 4,
-    X.X86_INS_MOVSB: 1, X.X86_INS_MOVSW: 2, X.X86_INS_MOVSD: 4,
-    X.X86_INS_CMPSB: 1, X.X86_INS_CMPSW: 2, X.X86_INS_CMPSD: 4,
+    X.X86_INS_LODSB: 1,
+    X.X86_INS_LODSW: 2,
+    X.X86_INS_LODSD: 4,
+    X.X86_INS_MOVSB: 1,
+    X.X86_INS_MOVSW: 2,
+    X.X86_INS_MOVSD: 4,
+    X.X86_INS_CMPSB: 1,
+    X.X86_INS_CMPSW: 2,
+    X.X86_INS_CMPSD: 4,
 }
-_REPEATS_ALL = frozenset({X.X86_INS_LODSB, X.X86_INS_LODSW, X.X86_INS_LODSD, X.X86_INS_MOVSB,
-                          X.X86_INS_MOVSW, X.X86_INS_MOVSD})
+_REPEATS_ALL = frozenset(
+    {
+        X.X86_INS_LODSB,
+        X.X86_INS_LODSW,
+        X.X86_INS_LODSD,
+        X.X86_INS_MOVSB,
+        X.X86_INS_MOVSW,
+        X.X86_INS_MOVSD,
+    }
+)
 _MASKMOV = frozenset({X.X86_INS_MASKMOVQ, X.X86_INS_MASKMOVDQU})
 # Instructions with a memory operand that access no memory through it.
-_NO_ACCESS = frozenset({X.X86_INS_LEA, X.X86_INS_NOP, X.X86_INS_PREFETCH, X.X86_INS_PREFETCHW,
-                        X.X86_INS_PREFETCHNTA, X.X86_INS_PREFETCHT0, X.X86_INS_PREFETCHT1,
-                        X.X86_INS_PREFETCHT2, X.X86_INS_CLFLUSH, X.X86_INS_CLFLUSHOPT})
+_NO_ACCESS = frozenset(
+    {
+        X.X86_INS_LEA,
+        X.X86_INS_NOP,
+        X.X86_INS_PREFETCH,
+        X.X86_INS_PREFETCHW,
+        X.X86_INS_PREFETCHNTA,
+        X.X86_INS_PREFETCHT0,
+        X.X86_INS_PREFETCHT1,
+        X.X86_INS_PREFETCHT2,
+        X.X86_INS_CLFLUSH,
+        X.X86_INS_CLFLUSHOPT,
+    }
+)
 # A memory first operand these only read (Intel order puts the destination first).
-_READS_FIRST = frozenset({"cmp", "test", "bt", "ptest", "bound", "arpl", "ucomiss", "ucomisd",
-                          "comiss", "comisd"})
+_READS_FIRST = frozenset(
+    {"cmp", "test", "bt", "ptest", "bound", "arpl", "ucomiss", "ucomisd", "comiss", "comisd"}
+)
 # One-operand instructions that store to memory (Capstone's access flags miss several).
-_STORES_ONE = frozenset({"fst", "fstp", "fist", "fistp", "fisttp", "fbstp", "fnstsw", "fnstcw",
-                         "fnstenv", "fnsave", "fxsave", "stmxcsr", "cmpxchg8b", "pop", "inc",
-                         "dec", "not", "neg", "sete", "setne", "seta", "setae", "setb", "setbe",
-                         "setg", "setge", "setl", "setle", "seto", "setno", "setp", "setnp",
-                         "sets", "setns", "xsave", "xsaveopt", "fsave", "fstenv", "fstsw",
-                         "fstcw", "sgdt", "sidt", "sldt", "str", "smsw"})
+_STORES_ONE = frozenset(
+    {
+        "fst",
+        "fstp",
+        "fist",
+        "fistp",
+        "fisttp",
+        "fbstp",
+        "fnstsw",
+        "fnstcw",
+        "fnstenv",
+        "fnsave",
+        "fxsave",
+        "stmxcsr",
+        "cmpxchg8b",
+        "pop",
+        "inc",
+        "dec",
+        "not",
+        "neg",
+        "sete",
+        "setne",
+        "seta",
+        "setae",
+        "setb",
+        "setbe",
+        "setg",
+        "setge",
+        "setl",
+        "setle",
+        "seto",
+        "setno",
+        "setp",
+        "setnp",
+        "sets",
+        "setns",
+        "xsave",
+        "xsaveopt",
+        "fsave",
+        "fstenv",
+        "fstsw",
+        "fstcw",
+        "sgdt",
+        "sidt",
+        "sldt",
+        "str",
+        "smsw",
+    }
+)
 
 
 def segment_of(prefixes: tuple[int, ...]) -> str | None:
@@ -83,8 +152,9 @@ def cs_access(insn: GuestInsn) -> CsAccess | None:
     if iid == X.X86_INS_XLATB:
         return CsAccess("read", reg="ebx" if 0x67 not in insn.prefixes else "bx", size=1)
     if iid in _STRING_SRC:
-        return CsAccess("read", reg="esi" if 0x67 not in insn.prefixes else "si",
-                        size=_STRING_SRC[iid], rep=rep)
+        return CsAccess(
+            "read", reg="esi" if 0x67 not in insn.prefixes else "si", size=_STRING_SRC[iid], rep=rep
+        )
     if iid in _MASKMOV:
         return CsAccess("write", reg="edi")
     mems = [(n, op) for n, op in enumerate(insn.operands) if isinstance(op, MemOp)]
@@ -94,8 +164,9 @@ def cs_access(insn: GuestInsn) -> CsAccess | None:
     if op.seg != "cs":
         return None  # the override applies to no operand (STOS's ES:[EDI])
     name = insn.mnemonic.rsplit(" ", 1)[-1]
-    writes = (name in _STORES_ONE
-              or (n == 0 and len(insn.operands) >= 2 and name not in _READS_FIRST))
+    writes = name in _STORES_ONE or (
+        n == 0 and len(insn.operands) >= 2 and name not in _READS_FIRST
+    )
     return CsAccess("write" if writes else "read", op=op, size=op.size)
 
 
@@ -117,8 +188,9 @@ def check_insn(insn: GuestInsn, acc: CsAccess, field: int | None = None) -> Gues
     return replace(insn, raw=b"", operands=tuple(ops))
 
 
-def read_plan(insn: GuestInsn, cs_base: int, flat: bool
-              ) -> tuple[str | None, GuestInsn | None, bytes] | None:
+def read_plan(
+    insn: GuestInsn, cs_base: int, flat: bool
+) -> tuple[str | None, GuestInsn | None, bytes] | None:
     """How the rewriter translates a read through CS: the callout kind to call first (None
     for none) with the record it carries, then the code that follows it. `flat`: the block's
     key says CS is 4 GiB and readable. None when the form is not handled.
@@ -246,4 +318,3 @@ def bias_of(code: bytes) -> tuple[str, int, int] | None:
         if code[:2] == lea and len(code) >= 6:
             return name, int.from_bytes(code[2:6], "little"), 6
     return None
-

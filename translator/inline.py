@@ -68,10 +68,13 @@ def _pushf(bake: Bake) -> bytes:
     adjust = (bake.iopl - _REAL_IOPL) << 12
     if adjust == 0:
         return b"\x9c"
-    return (b"\x9c"  # pushfd
-            + b"\x87\x04\x24"  # xchg eax, [esp]
-            + b"\x8d\x80" + struct.pack("<i", adjust)  # lea eax, [eax + adjust]
-            + b"\x87\x04\x24")  # xchg eax, [esp]
+    return (
+        b"\x9c"  # pushfd
+        + b"\x87\x04\x24"  # xchg eax, [esp]
+        + b"\x8d\x80"
+        + struct.pack("<i", adjust)  # lea eax, [eax + adjust]
+        + b"\x87\x04\x24"
+    )  # xchg eax, [esp]
 
 
 def _popf(bake: Bake, callout: bytes) -> Inline:
@@ -117,8 +120,9 @@ def _mov_from_seg(insn: GuestInsn, i: int, bake: Bake) -> Inline | None:
     if 0x2E in insn.prefixes:
         return None
     prefixes = bytes(p for p in insn.prefixes if p != 0x66)
-    return Inline(prefixes + b"\x66\xc7" + bytes((m & 0xC7,)) + raw[i + 2:]
-                  + struct.pack("<H", sel))
+    return Inline(
+        prefixes + b"\x66\xc7" + bytes((m & 0xC7,)) + raw[i + 2 :] + struct.pack("<H", sel)
+    )
 
 
 def _store_table(insn: GuestInsn, kind: str, bake: Bake) -> Inline | None:
@@ -130,28 +134,44 @@ def _store_table(insn: GuestInsn, kind: str, bake: Bake) -> Inline | None:
     if insn.opsize == 2:
         base &= 0xFFFFFF  # 16-bit operand size stores a 24-bit base (QEMU and the SDM agree)
     seg = bytes(p for p in insn.prefixes if p in SEG_PREFIX)
-    code = (seg + b"\x66\xc7" + modrm(0, op) + struct.pack("<H", limit)
-            + seg + b"\xc7" + modrm(0, op, 2) + struct.pack("<I", base))
+    code = (
+        seg
+        + b"\x66\xc7"
+        + modrm(0, op)
+        + struct.pack("<H", limit)
+        + seg
+        + b"\xc7"
+        + modrm(0, op, 2)
+        + struct.pack("<I", base)
+    )
     return Inline(code, assumes=(("gdtr" if kind == "sgdt" else "idtr", table_value(reg)),))
 
 
 def _smsw(insn: GuestInsn, i: int, bake: Bake) -> Inline | None:
     raw = insn.raw
-    if raw[i:i + 2] != b"\x0f\x01" or len(raw) < i + 3:
+    if raw[i : i + 2] != b"\x0f\x01" or len(raw) < i + 3:
         return None
     m = raw[i + 2]
     assumes = (("cr0", bake.cr0),)
     if m >> 6 == 3:
         # A 32-bit register gets all of CR0 (QEMU, current CPUs).
         if insn.opsize == 2:
-            return Inline(b"\x66" + bytes((0xB8 | m & 7,)) + struct.pack("<H", bake.cr0 & 0xFFFF),
-                          assumes=assumes)
+            return Inline(
+                b"\x66" + bytes((0xB8 | m & 7,)) + struct.pack("<H", bake.cr0 & 0xFFFF),
+                assumes=assumes,
+            )
         return Inline(bytes((0xB8 | m & 7,)) + struct.pack("<I", bake.cr0), assumes=assumes)
     if 0x2E in insn.prefixes:
         return None
     prefixes = bytes(p for p in insn.prefixes if p != 0x66)
-    return Inline(prefixes + b"\x66\xc7" + bytes((m & 0xC7,)) + raw[i + 3:]
-                  + struct.pack("<H", bake.cr0 & 0xFFFF), assumes=assumes)
+    return Inline(
+        prefixes
+        + b"\x66\xc7"
+        + bytes((m & 0xC7,))
+        + raw[i + 3 :]
+        + struct.pack("<H", bake.cr0 & 0xFFFF),
+        assumes=assumes,
+    )
 
 
 def _fxsave(insn: GuestInsn) -> Inline | None:

@@ -13,9 +13,12 @@ SEG_PREFIX = {0x26: "es", 0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x64: "fs", 0x65: 
 
 def encodable(op: MemOp) -> bool:
     """Whether `op` uses 32-bit addressing with registers this encoder knows."""
-    return (op.addr_size == 4 and (op.base is None or op.base in REG32)
-            and (op.index is None or (op.index in REG32 and op.index != "esp"))
-            and op.scale in _SCALE)
+    return (
+        op.addr_size == 4
+        and (op.base is None or op.base in REG32)
+        and (op.index is None or (op.index in REG32 and op.index != "esp"))
+        and op.scale in _SCALE
+    )
 
 
 def modrm(reg: int, op: MemOp, extra: int = 0) -> bytes:

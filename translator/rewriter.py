@@ -55,8 +55,9 @@ class Rewriter:
         if len(self.exit_slot) != SLOT_SIZE:
             raise AssemblyError("exit slot encoding is not 5 bytes")
 
-    def rewrite(self, block: ScannedBlock, cs_base: int, bake: Bake | None = None
-                ) -> TranslatedCode:
+    def rewrite(
+        self, block: ScannedBlock, cs_base: int, bake: Bake | None = None
+    ) -> TranslatedCode:
         """Translate `block`, building in what `bake` allows (nothing when None); raises
         TranslationError for encodings it cannot handle."""
         body = bytearray()
@@ -75,8 +76,11 @@ class Rewriter:
             body.extend(callout_for(insn, bake, self.callout))  # translator/portio.py
             callouts.append(CalloutSite(len(body), insn, sens.kind, ends))
 
-        rules = block.rules if len(block.rules) == len(block.insns) else tuple(
-            classify(i) for i in block.insns)
+        rules = (
+            block.rules
+            if len(block.rules) == len(block.insns)
+            else tuple(classify(i) for i in block.insns)
+        )
         open_end = block.end_reason in ("limit", "page")
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
@@ -85,13 +89,15 @@ class Rewriter:
                 _extend(ranges, insn.linear, insn.linear + len(insn.raw))
                 op = insn.operands[0] if insn.operands else None
                 imm = op.value & 0xFFFF if isinstance(op, ImmOp) else 0
-                self._ret_inline_cache(insn, sens, body, pending, callouts,
-                                       far_sel=bake.cs_sel, pop=8 + imm)
+                self._ret_inline_cache(
+                    insn, sens, body, pending, callouts, far_sel=bake.cs_sel, pop=8 + imm
+                )
                 assumes["csdesc"] = bake.cs_desc
                 continue
             if bake is not None and sens.rule in (Rule.INLINE, Rule.EXIT):
-                done = self._emulate(insn, sens, bake, open_end and k == n - 1, body,
-                                     records, callouts, assumes)
+                done = self._emulate(
+                    insn, sens, bake, open_end and k == n - 1, body, records, callouts, assumes
+                )
                 if done:
                     _extend(ranges, insn.linear, insn.linear + len(insn.raw))
                     continue
@@ -134,8 +140,14 @@ class Rewriter:
         elif block.end_reason in ("limit", "page"):
             add_exit(block.insns[-1].next_eip, "next")
         exits = tuple(ExitPlan(off, target, edge, br) for off, target, edge, br in pending)
-        return TranslatedCode(bytes(body), tuple(records), tuple(callouts), exits, tuple(ranges),
-                              tuple(sorted(assumes.items())))
+        return TranslatedCode(
+            bytes(body),
+            tuple(records),
+            tuple(callouts),
+            exits,
+            tuple(ranges),
+            tuple(sorted(assumes.items())),
+        )
 
     def _emulate(
         self,
@@ -160,14 +172,21 @@ class Rewriter:
         assumes.update(got.assumes)
         return True
 
-    def _cs_read(self, insn: GuestInsn, cs_base: int, bake: Bake | None, body: bytearray,
-                  callouts: list[CalloutSite]) -> bool:
+    def _cs_read(
+        self,
+        insn: GuestInsn,
+        cs_base: int,
+        bake: Bake | None,
+        body: bytearray,
+        callouts: list[CalloutSite],
+    ) -> bool:
         """A read through the guest's CS (translator/csaccess.py); True when it calls the
         monitor."""
         plan = read_plan(insn, cs_base, bake is not None and bake.cs_flat)
         if plan is None:
-            raise TranslationError(f"read through CS at 0x{insn.linear:08x} ({insn.text()}) "
-                                   "is not supported")
+            raise TranslationError(
+                f"read through CS at 0x{insn.linear:08x} ({insn.text()}) is not supported"
+            )
         kind, site, code = plan
         if kind is not None and site is not None:
             body.extend(self.callout)
@@ -185,8 +204,13 @@ class Rewriter:
         one: no limit to check), which is then a near return that pops the selector too: only
         while the descriptor table holds for that selector exactly what CS holds (otherwise
         the return reloads CS with something else)."""
-        return (bake.cs_flat and bake.cs_desc >= 0 and insn.opsize == 4 and not insn.prefixes
-                and insn.raw[0] in (0xCA, 0xCB))
+        return (
+            bake.cs_flat
+            and bake.cs_desc >= 0
+            and insn.opsize == 4
+            and not insn.prefixes
+            and insn.raw[0] in (0xCA, 0xCB)
+        )
 
     def _ret_inline_cache(
         self,
@@ -212,8 +236,11 @@ class Rewriter:
         """
         xchg = b"\x87\x0c\x24"  # xchg ecx, [esp]
         lea = b"\x8d\x89"  # lea ecx, [ecx + disp32]
-        pop_esp = (b"\x8d\x64\x24" + bytes((pop,)) if pop < 0x80
-                   else b"\x8d\xa4\x24" + pop.to_bytes(4, "little"))  # lea esp, [esp + pop]
+        pop_esp = (
+            b"\x8d\x64\x24" + bytes((pop,))
+            if pop < 0x80
+            else b"\x8d\xa4\x24" + pop.to_bytes(4, "little")
+        )  # lea esp, [esp + pop]
         start = len(body)
         fields: list[int] = []
         miss = bytearray()
@@ -255,8 +282,11 @@ class Rewriter:
         pending.append((resume, None, "never", -1))
         for h in hits:
             pending.append((h, 0, "ret-cache", -1))
-        callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
-                                    (first_exit + 1, first_exit + 2)))
+        callouts.append(
+            CalloutSite(
+                resume, insn, sens.kind, True, tuple(fields), (first_exit + 1, first_exit + 2)
+            )
+        )
 
     def _call_inline_cache(
         self,
@@ -301,8 +331,11 @@ class Rewriter:
         pending.append((resume, None, "never", -1))
         for h in hits:
             pending.append((h, 0, "call-cache", -1))
-        callouts.append(CalloutSite(resume, insn, sens.kind, True, tuple(fields),
-                                    (first_exit + 1, first_exit + 2)))
+        callouts.append(
+            CalloutSite(
+                resume, insn, sens.kind, True, tuple(fields), (first_exit + 1, first_exit + 2)
+            )
+        )
 
     def _branch(
         self,
@@ -346,19 +379,28 @@ class _AddExit(Protocol):
     def __call__(self, target: int | None, edge: str, branch: int = -1) -> None: ...
 
 
-
 _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 
 
-_INLINE = ("emulated in translated code: it reads state built into the translation or held by "
-           "the real CPU (IF), and calls the monitor only on its slow path")
+_INLINE = (
+    "emulated in translated code: it reads state built into the translation or held by "
+    "the real CPU (IF), and calls the monitor only on its slow path"
+)
 _UNDECODABLE = Sensitivity(Rule.EXIT, "ud", "undecodable bytes: #UD through the virtual IDT")
-_TOO_LONG = Sensitivity(Rule.EXIT, "gp0", "longer than 15 bytes (redundant prefixes): #GP(0) "
-                       "through the virtual IDT, as QEMU and the Intel SDM give it")
+_TOO_LONG = Sensitivity(
+    Rule.EXIT,
+    "gp0",
+    "longer than 15 bytes (redundant prefixes): #GP(0) "
+    "through the virtual IDT, as QEMU and the Intel SDM give it",
+)
 _BAD = {"undecodable": _UNDECODABLE, "too-long": _TOO_LONG}
-_CS_INLINE = Sensitivity(Rule.EMULATE, "cs_access", "reads through CS: the offset is biased by "
-                         "the guest's CS base in translated code, which is 4 GiB and readable "
-                         "(translator/csaccess.py)")
+_CS_INLINE = Sensitivity(
+    Rule.EMULATE,
+    "cs_access",
+    "reads through CS: the offset is biased by "
+    "the guest's CS base in translated code, which is 4 GiB and readable "
+    "(translator/csaccess.py)",
+)
 
 
 def _undecodable(eip: int, cs_base: int) -> GuestInsn:

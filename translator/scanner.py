@@ -78,9 +78,17 @@ class Scanner:
                     # A relative branch: its target is all the rewriter needs, and the light
                     # decoder already printed it.
                     prefixes = _prefixes(raw)
-                    insn = GuestInsn(cur, lin, raw, direct, mnemonic, op_str,
-                                     (ImmOp(int(op_str, 16), 4),), prefixes,
-                                     2 if 0x66 in prefixes else 4)
+                    insn = GuestInsn(
+                        cur,
+                        lin,
+                        raw,
+                        direct,
+                        mnemonic,
+                        op_str,
+                        (ImmOp(int(op_str, 16), 4),),
+                        prefixes,
+                        2 if 0x66 in prefixes else 4,
+                    )
                 elif needs_detail(mnemonic, op_str) or _cs_prefixed(raw):
                     self.detailed += 1
                     decoded = next(self._cs.disasm(raw, cur, 1), None)
@@ -114,8 +122,16 @@ class Scanner:
 _NAMES = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
 _DIRECT = {
     _NAMES.insn_name(i): i
-    for i in (X.X86_INS_JMP, X.X86_INS_CALL, X.X86_INS_LOOP, X.X86_INS_LOOPE, X.X86_INS_LOOPNE,
-              X.X86_INS_JECXZ, X.X86_INS_JCXZ, *JCC_IDS)
+    for i in (
+        X.X86_INS_JMP,
+        X.X86_INS_CALL,
+        X.X86_INS_LOOP,
+        X.X86_INS_LOOPE,
+        X.X86_INS_LOOPNE,
+        X.X86_INS_JECXZ,
+        X.X86_INS_JCXZ,
+        *JCC_IDS,
+    )
 }
 _PREFIX_BYTES = frozenset((0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
 
@@ -138,7 +154,7 @@ def _bad(lite: capstone.Cs, code: bytes) -> str:
     """Why the bytes at `code` do not decode: "too-long" when they are an instruction made
     longer than 15 bytes by redundant prefixes (which Capstone refuses), else "undecodable".
     The instruction is decoded again with one copy of each prefix to find its real end."""
-    n = len(_prefixes(bytes(code[:MAX_INSN_LEN + 1])))
+    n = len(_prefixes(bytes(code[: MAX_INSN_LEN + 1])))
     if n > MAX_INSN_LEN:
         return "too-long"
     if n < 2:
@@ -191,8 +207,7 @@ def _convert(ci: capstone.CsInsn, linear: int) -> GuestInsn:
             # The prefixes decide (the last segment prefix wins); only a string destination
             # ES:[EDI], which Capstone names, takes no override.
             cap = ci.reg_name(m.segment) if m.segment else None
-            seg = cap if cap == "es" and seg_override not in (None, "es") else (
-                seg_override or cap)
+            seg = cap if cap == "es" and seg_override not in (None, "es") else (seg_override or cap)
             if seg is None:
                 seg = "ss" if base in ("esp", "ebp", "sp", "bp") else "ds"
             ops.append(MemOp(seg, base, index, m.scale, m.disp, op.size, addr_size))

@@ -17,8 +17,10 @@ from translator.records import Rule, Sensitivity
 _PRIV = "privileged: traps at CPL>0, the monitor emulates it against the virtual CPU"
 _RI = "Robin & Irvine: runs at CPL>0 without trapping but shows or changes real state"
 _CF = "control flow: translated code lives at other addresses than the guest's code"
-_FPU_PTRS = ("stores the last x87 instruction's address and selectors: the real ones are a "
-             "translation-cache address and the monitor's selectors")
+_FPU_PTRS = (
+    "stores the last x87 instruction's address and selectors: the real ones are a "
+    "translation-cache address and the monitor's selectors"
+)
 # Callouts that go with a copy of the instruction instead of replacing it: the monitor runs
 # before the copy (the guest resumes at the instruction itself) or after it.
 CALLOUT_THEN_COPY = frozenset({"fpu_env"})
@@ -114,8 +116,24 @@ TABLE: dict[int, Sensitivity] = {
     X.X86_INS_JCXZ: _s(Rule.BRANCH, "loop", _CF),
 }
 
-_JCC = ("JAE", "JA", "JBE", "JB", "JE", "JGE", "JG", "JLE", "JL", "JNE", "JNO", "JNP", "JNS",
-        "JO", "JP", "JS")
+_JCC = (
+    "JAE",
+    "JA",
+    "JBE",
+    "JB",
+    "JE",
+    "JGE",
+    "JG",
+    "JLE",
+    "JL",
+    "JNE",
+    "JNO",
+    "JNP",
+    "JNS",
+    "JO",
+    "JP",
+    "JS",
+)
 JCC_IDS = frozenset(getattr(X, "X86_INS_" + n) for n in _JCC)
 for _id in JCC_IDS:
     TABLE[_id] = _s(Rule.BRANCH, "jcc", _CF)
@@ -139,6 +157,8 @@ def needs_detail(mnemonic: str, op_str: str) -> bool:
     if name in _REG_OPERAND_CHECK:
         return any(tok.strip() in _SPECIAL_REGS for tok in op_str.split(","))
     return False
+
+
 COPY = _s(Rule.COPY, "copy", "harmless: general registers, arithmetic flags, guest memory")
 _MOV_CR_READ = _s(Rule.INLINE, "mov_from_cr", _PRIV + "; control registers are virtual")
 _MOV_CR_WRITE = _s(Rule.EXIT, "mov_to_cr", _PRIV + "; CR0/CR3/CR4 change how code translates")
@@ -153,11 +173,17 @@ _CALL_IND = _s(Rule.INDIRECT, "call_indirect", _CF + "; the target is a guest ad
 _FAR_JMP_IND = _s(Rule.EXIT, "far_jmp", _RI + " (loads CS, sets the real CPL)")
 _FAR_CALL_IND = _s(Rule.EXIT, "far_call", _RI + " (loads CS, pushes the real CS)")
 _CS_OVERRIDE = _s(
-    Rule.INLINE, "cs_access", "reads through CS: the real CS is the monitor's code segment, so "
-    "the offset is biased by the guest's CS base (translator/csaccess.py)"
+    Rule.INLINE,
+    "cs_access",
+    "reads through CS: the real CS is the monitor's code segment, so "
+    "the offset is biased by the guest's CS base (translator/csaccess.py)",
 )
-_CS_WRITE = _s(Rule.EXIT, "gp0", "writes through CS: #GP(0) in protected mode (Intel SDM; QEMU "
-               "7.2 does not check segment types on data accesses)")
+_CS_WRITE = _s(
+    Rule.EXIT,
+    "gp0",
+    "writes through CS: #GP(0) in protected mode (Intel SDM; QEMU "
+    "7.2 does not check segment types on data accesses)",
+)
 
 
 def classify(insn: GuestInsn) -> Sensitivity:
@@ -170,8 +196,10 @@ def classify(insn: GuestInsn) -> Sensitivity:
         regs = [op.name for op in insn.operands if isinstance(op, RegOp)]
         if any(r.startswith("cr") for r in regs):
             first = insn.operands[0]
-            return _MOV_CR_WRITE if isinstance(first, RegOp) and first.name.startswith("cr") else (
-                _MOV_CR_READ
+            return (
+                _MOV_CR_WRITE
+                if isinstance(first, RegOp) and first.name.startswith("cr")
+                else (_MOV_CR_READ)
             )
         if any(r.startswith("dr") for r in regs):
             return _MOV_DR

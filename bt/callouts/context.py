@@ -15,8 +15,16 @@ from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
 from translator.insn import ImmOp, MemOp, Operand, RegOp
 
 _GPR32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
-_UC_GPR = (R.UC_X86_REG_EAX, R.UC_X86_REG_ECX, R.UC_X86_REG_EDX, R.UC_X86_REG_EBX,
-           R.UC_X86_REG_ESP, R.UC_X86_REG_EBP, R.UC_X86_REG_ESI, R.UC_X86_REG_EDI)
+_UC_GPR = (
+    R.UC_X86_REG_EAX,
+    R.UC_X86_REG_ECX,
+    R.UC_X86_REG_EDX,
+    R.UC_X86_REG_EBX,
+    R.UC_X86_REG_ESP,
+    R.UC_X86_REG_EBP,
+    R.UC_X86_REG_ESI,
+    R.UC_X86_REG_EDI,
+)
 # name -> (index in _GPR32, shift, mask)
 _SUBREG: dict[str, tuple[int, int, int]] = {}
 for _i, _n in enumerate(_GPR32):
@@ -46,7 +54,12 @@ class CalloutContext:
     virtual CPU, guest memory and the port bus. One instance serves every callout."""
 
     def __init__(
-        self, engine: Engine, vcpu: Vcpu, mem: GuestMemory, io: Bus, tsc: TimeStampCounter,
+        self,
+        engine: Engine,
+        vcpu: Vcpu,
+        mem: GuestMemory,
+        io: Bus,
+        tsc: TimeStampCounter,
     ) -> None:
         self.engine = engine
         self.vcpu = vcpu

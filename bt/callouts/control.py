@@ -141,8 +141,11 @@ def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     size = insn.opsize
     offset = ctx.peek(size)
     sel = ctx.peek(size, size) & 0xFFFF
-    imm = insn.operands[0].value & 0xFFFF if insn.operands and isinstance(
-        insn.operands[0], ImmOp) else 0
+    imm = (
+        insn.operands[0].value & 0xFFFF
+        if insn.operands and isinstance(insn.operands[0], ImmOp)
+        else 0
+    )
     if (sel & 3) > ctx.vcpu.cpl:
         err2 = _outer_return(ctx, insn, sel, offset, 2 * size + imm)
         if err2 is not None:

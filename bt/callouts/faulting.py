@@ -40,8 +40,10 @@ def bound(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         return ud_fault(insn)
     size = reg.size
     bits = 8 * size
+
     def signed(v: int) -> int:
         return v - (1 << bits) if v & (1 << (bits - 1)) else v
+
     index = signed(ctx.reg(reg.name))
     lo = signed(ctx.mem.read_u(ctx.linear(mem), size))
     hi = signed(ctx.mem.read_u(ctx.linear(mem, size), size))

@@ -178,5 +178,3 @@ def verw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """VERW r/m16: writable from the current privilege level?"""
     _set_zf(ctx, D.verw(ctx, ctx.read_op(insn.operands[0], 2) & 0xFFFF, ctx.vcpu.cpl))
     return None
-
-

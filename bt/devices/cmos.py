@@ -80,7 +80,6 @@ class Clock(Protocol):
         ...
 
 
-
 def periodic_ticks(rate: int) -> int:
     """32768 Hz cycles between periodic interrupts for rate code `rate` (0: off)."""
     if rate == 0:
@@ -308,9 +307,14 @@ class Cmos:
     def save(self) -> CmosState:
         """The CMOS bytes, the index and the RTC's time base (times on the machine's clock)."""
         return CmosState(
-            data=bytes(self.data), index=self.index, nmi_masked=self.nmi_masked,
-            base_sec=self._base_sec, base_ns=self._base_ns, offset_ns=self._offset_ns,
-            period=self._period, next_periodic_ns=self._next_periodic_ns,
+            data=bytes(self.data),
+            index=self.index,
+            nmi_masked=self.nmi_masked,
+            base_sec=self._base_sec,
+            base_ns=self._base_ns,
+            offset_ns=self._offset_ns,
+            period=self._period,
+            next_periodic_ns=self._next_periodic_ns,
             last_update_ns=self._last_update_ns,
         )
 
@@ -319,8 +323,11 @@ class Cmos:
         state = check_record(state, CmosState, "cmos")
         require(len(state.data) == CMOS_SIZE, "cmos", f"{len(state.data)} bytes of CMOS")
         require_range("cmos", state, "index", 0, 0x7F)
-        require(state.period in (0, *(periodic_ticks(r) for r in range(1, 16))), "cmos",
-                f"periodic interval {state.period}")
+        require(
+            state.period in (0, *(periodic_ticks(r) for r in range(1, 16))),
+            "cmos",
+            f"periodic interval {state.period}",
+        )
         self.data[:] = state.data
         self.index, self.nmi_masked = state.index, state.nmi_masked
         self._base_sec, self._base_ns = state.base_sec, state.base_ns

@@ -45,6 +45,9 @@ class ExitPort:
         """Take the state `save` returned."""
         state = check_record(state, ExitPortState, "isa-debug-exit")
         status = state.requested_status
-        require(status is None or (status >= 1 and status & 1 == 1), "isa-debug-exit",
-                f"requested status {status!r} is not (V << 1) | 1")
+        require(
+            status is None or (status >= 1 and status & 1 == 1),
+            "isa-debug-exit",
+            f"requested status {status!r} is not (V << 1) | 1",
+        )
         self.requested_status = status

@@ -210,10 +210,18 @@ class I8042:
     def save(self) -> I8042State:
         """The controller's, the keyboard's and the aux stub's state (queued bytes included)."""
         return I8042State(
-            mode=self.mode, status=self.status, outport=self.outport, write_cmd=self._write_cmd,
-            ctrl=tuple(self._ctrl), ob=self._ob, ob_full=self._ob_full, ob_aux=self._ob_aux,
-            kbd_level=self._kbd_level, aux_level=self._aux_level,
-            keyboard=self.keyboard.save(), aux=self._aux.save(),
+            mode=self.mode,
+            status=self.status,
+            outport=self.outport,
+            write_cmd=self._write_cmd,
+            ctrl=tuple(self._ctrl),
+            ob=self._ob,
+            ob_full=self._ob_full,
+            ob_aux=self._ob_aux,
+            kbd_level=self._kbd_level,
+            aux_level=self._aux_level,
+            keyboard=self.keyboard.save(),
+            aux=self._aux.save(),
         )
 
     def restore(self, state: I8042State) -> None:

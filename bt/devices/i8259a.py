@@ -247,12 +247,22 @@ class Pic8259:
     def save(self) -> PicState:
         """The chip's state record."""
         return PicState(
-            elcr=self.elcr, output=self._output, irr=self.irr, last_irr=self.last_irr,
-            imr=self.imr, isr=self.isr, priority_add=self.priority_add, irq_base=self.irq_base,
-            read_isr=self.read_isr, poll=self.poll, special_mask=self.special_mask,
-            init_state=self.init_state, auto_eoi=self.auto_eoi,
+            elcr=self.elcr,
+            output=self._output,
+            irr=self.irr,
+            last_irr=self.last_irr,
+            imr=self.imr,
+            isr=self.isr,
+            priority_add=self.priority_add,
+            irq_base=self.irq_base,
+            read_isr=self.read_isr,
+            poll=self.poll,
+            special_mask=self.special_mask,
+            init_state=self.init_state,
+            auto_eoi=self.auto_eoi,
             rotate_on_auto_eoi=self.rotate_on_auto_eoi,
-            special_fully_nested=self.special_fully_nested, init4=self.init4,
+            special_fully_nested=self.special_fully_nested,
+            init4=self.init4,
             single=self.single,
         )
 

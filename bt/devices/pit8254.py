@@ -231,8 +231,10 @@ class Pit8254:
     def save(self) -> PitState:
         """The PIT's state record, port 0x61's included."""
         return PitState(
-            channels=tuple(ch.save() for ch in self._channels), irq_level=self._irq_level,
-            next_ns=self._next_ns, speaker=self.speaker.save(),
+            channels=tuple(ch.save() for ch in self._channels),
+            irq_level=self._irq_level,
+            next_ns=self._next_ns,
+            speaker=self.speaker.save(),
         )
 
     def restore(self, state: PitState) -> None:

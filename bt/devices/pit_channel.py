@@ -111,11 +111,19 @@ class PitChannel:
 
     def save(self) -> PitChannelState:
         return PitChannelState(
-            count=self.count, load_ns=self.load_ns, mode=self.mode, bcd=self.bcd,
-            rw_mode=self.rw_mode, read_state=self.read_state, write_state=self.write_state,
-            write_latch=self.write_latch, latched_count=self.latched_count,
-            count_latched=self.count_latched, status=self.status,
-            status_latched=self.status_latched, gate=self.gate,
+            count=self.count,
+            load_ns=self.load_ns,
+            mode=self.mode,
+            bcd=self.bcd,
+            rw_mode=self.rw_mode,
+            read_state=self.read_state,
+            write_state=self.write_state,
+            write_latch=self.write_latch,
+            latched_count=self.latched_count,
+            count_latched=self.count_latched,
+            status=self.status,
+            status_latched=self.status_latched,
+            gate=self.gate,
         )
 
     def restore(self, st: PitChannelState) -> None:

@@ -44,10 +44,17 @@ class AuxStub:
             self.replies.append(ACK)
 
     def save(self) -> AuxState:
-        return AuxState(replies=bytes(self.replies), write_cmd=self.write_cmd,
-                        resolution=self.resolution, sample_rate=self.sample_rate)
+        return AuxState(
+            replies=bytes(self.replies),
+            write_cmd=self.write_cmd,
+            resolution=self.resolution,
+            sample_rate=self.sample_rate,
+        )
 
     def restore(self, st: AuxState) -> None:
         self.replies = deque(st.replies)
         self.write_cmd, self.resolution, self.sample_rate = (
-            st.write_cmd, st.resolution, st.sample_rate)
+            st.write_cmd,
+            st.resolution,
+            st.sample_rate,
+        )

@@ -41,8 +41,15 @@ def _set1_keys() -> dict[str, tuple[int, bool]]:
         for i, (p, s) in enumerate(zip(plain, shifted, strict=True)):
             keys[p] = (first + i, False)
             keys[s] = (first + i, True)
-    keys.update({" ": (0x39, False), "\n": (0x1C, False), "\t": (0x0F, False),
-                 "\b": (0x0E, False), "\x1b": (0x01, False)})
+    keys.update(
+        {
+            " ": (0x39, False),
+            "\n": (0x1C, False),
+            "\t": (0x0F, False),
+            "\b": (0x0E, False),
+            "\x1b": (0x01, False),
+        }
+    )
     return keys
 
 
@@ -131,9 +138,12 @@ class Ps2Keyboard:
 
     def save(self) -> KeyboardState:
         return KeyboardState(
-            replies=bytes(self.replies), scancodes=bytes(self.scancodes),
-            write_cmd=self.write_cmd, scan_enabled=self.scan_enabled,
-            scancode_set=self.scancode_set, leds=self.leds,
+            replies=bytes(self.replies),
+            scancodes=bytes(self.scancodes),
+            write_cmd=self.write_cmd,
+            scan_enabled=self.scan_enabled,
+            scancode_set=self.scancode_set,
+            leds=self.leds,
         )
 
     def restore(self, st: KeyboardState) -> None:

@@ -72,10 +72,7 @@ def registers_epoch(data: bytearray) -> int:
     year = from_reg(d, d[YEAR]) + from_reg(d, d[CENTURY]) * 100
     month = from_reg(d, d[MONTH])
     day = from_reg(d, d[DAY_OF_MONTH])
-    seconds = (
-        hour24(d, d[HOURS]) * 3600 + from_reg(d, d[MINUTES]) * 60
-        + from_reg(d, d[SECONDS])
-    )
+    seconds = hour24(d, d[HOURS]) * 3600 + from_reg(d, d[MINUTES]) * 60 + from_reg(d, d[SECONDS])
     # QEMU's mktimegm: a closed formula, so nonsense fields give a value, never an error.
     if month < 3:
         month += 12

@@ -294,9 +294,17 @@ class Uart16550:
     def save(self) -> UartState:
         """Registers, receiver contents and host input not yet taken in (the wiring is not)."""
         return UartState(
-            host_input=bytes(self._host), fifo=bytes(self._fifo), rbr=self._rbr,
-            rbr_full=self._rbr_full, overrun=self._overrun, thre_pending=self._thre_pending,
-            ier=self.ier, lcr=self.lcr, mcr=self.mcr, scr=self.scr, fcr=self.fcr,
+            host_input=bytes(self._host),
+            fifo=bytes(self._fifo),
+            rbr=self._rbr,
+            rbr_full=self._rbr_full,
+            overrun=self._overrun,
+            thre_pending=self._thre_pending,
+            ier=self.ier,
+            lcr=self.lcr,
+            mcr=self.mcr,
+            scr=self.scr,
+            fcr=self.fcr,
             divisor=self.divisor,
         )
 

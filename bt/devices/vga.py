@@ -46,7 +46,7 @@ ATTR_REGS = 0x15
 ST01_TOGGLE = 0x09  # vertical retrace | display disabled
 
 BOOT_MISC = 0x67
-BOOT_CRTC = bytes.fromhex("5f4f50825581bf1f004f0d0e00000280" "9c8e8f281f96b9a3ff")
+BOOT_CRTC = bytes.fromhex("5f4f50825581bf1f004f0d0e000002809c8e8f281f96b9a3ff")
 BOOT_SEQ = bytes.fromhex("0300030002000000")
 BOOT_GR = bytes.fromhex("0000000000100e0fff")
 BOOT_ATTR = bytes.fromhex("000102030405140738393a3b3c3d3e3f0c000f0800")
@@ -65,7 +65,10 @@ BOOT_SCREEN = (
 # CP437 glyphs for 0x01-0x1F and 0x7F (Python's cp437 codec maps these to control characters).
 _LOW_GLYPHS = "☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼"
 CP437 = (
-    " " + _LOW_GLYPHS + "".join(chr(c) for c in range(0x20, 0x7F)) + "⌂"
+    " "
+    + _LOW_GLYPHS
+    + "".join(chr(c) for c in range(0x20, 0x7F))
+    + "⌂"
     + bytes(range(0x80, 0x100)).decode("cp437")
 )
 ANSI_OF_VGA = (0, 4, 2, 6, 1, 5, 3, 7)  # VGA colour order (BGR bits) -> ANSI colour order
@@ -275,20 +278,36 @@ class VgaText:
     def save(self) -> VgaState:
         """The registers' state record (the screen is guest RAM, saved with it)."""
         return VgaState(
-            misc=self.misc, crtc=bytes(self.crtc), crtc_index=self.crtc_index,
-            seq=bytes(self.seq), seq_index=self.seq_index, gr=bytes(self.gr),
-            gr_index=self.gr_index, attr=bytes(self.attr), attr_index=self.attr_index,
-            attr_data_next=self._attr_data_next, st01=self._st01, dac=bytes(self.dac),
-            dac_state=self.dac_state, dac_read_index=self.dac_read_index,
-            dac_write_index=self.dac_write_index, dac_sub=self._dac_sub,
+            misc=self.misc,
+            crtc=bytes(self.crtc),
+            crtc_index=self.crtc_index,
+            seq=bytes(self.seq),
+            seq_index=self.seq_index,
+            gr=bytes(self.gr),
+            gr_index=self.gr_index,
+            attr=bytes(self.attr),
+            attr_index=self.attr_index,
+            attr_data_next=self._attr_data_next,
+            st01=self._st01,
+            dac=bytes(self.dac),
+            dac_state=self.dac_state,
+            dac_read_index=self.dac_read_index,
+            dac_write_index=self.dac_write_index,
+            dac_sub=self._dac_sub,
             dac_latch=bytes(self._dac_latch),
         )
 
     def restore(self, state: VgaState) -> None:
         """Take the state `save` returned."""
         state = check_record(state, VgaState, "vga")
-        for name, size in (("crtc", 256), ("seq", len(BOOT_SEQ)), ("gr", 16),
-                           ("attr", ATTR_REGS), ("dac", 768), ("dac_latch", 3)):
+        for name, size in (
+            ("crtc", 256),
+            ("seq", len(BOOT_SEQ)),
+            ("gr", 16),
+            ("attr", ATTR_REGS),
+            ("dac", 768),
+            ("dac_latch", 3),
+        ):
             got = len(getattr(state, name))
             require(got == size, "vga", f"{name} holds {got} bytes, not {size}")
         require_range("vga", state, "misc crtc_index dac_state dac_read_index", 0, 0xFF)

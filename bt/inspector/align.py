@@ -45,7 +45,7 @@ def block_rows(cf: CacheFile, block_id: int) -> list[Row]:
 
 
 def times(n: int) -> str:
-    """"once", "5 times"."""
+    """ "once", "5 times"."""
     return "once" if n == 1 else f"{n} times"
 
 

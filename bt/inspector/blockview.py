@@ -62,5 +62,7 @@ def links_text(cf: CacheFile, block_id: int, back: int | None) -> Text:
     ins = [f"#{lk.src} {lk.edge}" for lk in cf.links_in(block_id)]
     return Text(
         "out (0-9 follow): " + ("  ".join(outs) or "none") + "\n"
-        "in (p follows): " + (", ".join(ins) or "none, or not chained")
-        + (f"\nback (b): #{back}" if back is not None else ""))
+        "in (p follows): "
+        + (", ".join(ins) or "none, or not chained")
+        + (f"\nback (b): #{back}" if back is not None else "")
+    )

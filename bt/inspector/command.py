@@ -21,8 +21,10 @@ def check_terminal(what: str) -> None:
     """Refuse to start the terminal interface when stdin or stdout is not a terminal (it
     would hang on a pipe or draw escape codes into a file)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise OptionError(f"{what} opens an interactive view and needs a terminal "
-                          "(for files, use bt inspect FILE --html/--dot/--drcov OUT)")
+        raise OptionError(
+            f"{what} opens an interactive view and needs a terminal "
+            "(for files, use bt inspect FILE --html/--dot/--drcov OUT)"
+        )
 
 
 def run_tui(cf: CacheFile) -> None:

@@ -27,9 +27,9 @@ def disassemble(code: bytes, address: int) -> tuple[TranslatedInsn, ...]:
     while pos < len(code):
         start = pos
         for addr, size, mnemonic, op_str in _CS.disasm_lite(code[pos:], address + pos):
-            out.append(TranslatedInsn(addr, code[pos:pos + size], f"{mnemonic} {op_str}".strip()))
+            out.append(TranslatedInsn(addr, code[pos : pos + size], f"{mnemonic} {op_str}".strip()))
             pos += size
         if pos == start:  # Capstone stopped at an undecodable byte
-            out.append(TranslatedInsn(address + pos, code[pos:pos + 1], "(bad)"))
+            out.append(TranslatedInsn(address + pos, code[pos : pos + 1], "(bad)"))
             pos += 1
     return tuple(out)

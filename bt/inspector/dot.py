@@ -20,7 +20,7 @@ def dot_text(graph: ChainGraph, title: str) -> str:
     lines = [
         f"digraph {_q('bt-cache')} {{",
         f"  graph [rankdir=TB, label={_q(title)}, labelloc=t, fontname=monospace];",
-        "  node [shape=box, style=\"filled,rounded\", fontname=monospace, fontsize=10];",
+        '  node [shape=box, style="filled,rounded", fontname=monospace, fontsize=10];',
         "  edge [fontname=monospace, fontsize=8];",
     ]
     top = graph.max_hotness
@@ -29,14 +29,15 @@ def dot_text(graph: ChainGraph, title: str) -> str:
         if b.callouts:
             label += f", {b.callouts} callouts"
         colour = heat_colour(heat(b.hotness, top))
-        lines.append(f"  b{b.id} [label=\"{label}\", fillcolor={_q(colour)}];")
+        lines.append(f'  b{b.id} [label="{label}", fillcolor={_q(colour)}];')
     wtop = graph.max_weight
     for e in graph.edges:
         h = heat(e.weight, wtop)
         style = "solid" if e.chained else "dashed"
         lines.append(
             f"  b{e.src} -> b{e.dst} [label={_q(e.edge)}, penwidth={0.6 + 4.4 * h:.2f}, "
-            f"color={_q(heat_colour(h))}, style={style}];")
+            f"color={_q(heat_colour(h))}, style={style}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 

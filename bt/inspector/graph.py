@@ -65,8 +65,11 @@ def chain_graph(cf: CacheFile, max_nodes: int | None = None) -> ChainGraph:
         by_eip.setdefault(b.eip, b.id)
     edges: dict[tuple[int, int, str], Edge] = {}
     for lk in cf.links():
-        dst = lk.dst if lk.dst is not None else (
-            by_eip.get(lk.target_eip) if lk.target_eip is not None else None)
+        dst = (
+            lk.dst
+            if lk.dst is not None
+            else (by_eip.get(lk.target_eip) if lk.target_eip is not None else None)
+        )
         if dst is None or lk.src not in nodes or dst not in nodes:
             continue
         weight = min(nodes[lk.src].hotness, nodes[dst].hotness) if lk.chained else lk.taken
@@ -86,7 +89,7 @@ def heat(value: int, top: int) -> float:
 
 def heat_colour(h: float) -> str:
     """A colour from cool grey-blue (0) through amber to red (1)."""
-    stops = ((0.0, (0x8a, 0x9b, 0xb0)), (0.5, (0xf0, 0xa0, 0x30)), (1.0, (0xd0, 0x20, 0x20)))
+    stops = ((0.0, (0x8A, 0x9B, 0xB0)), (0.5, (0xF0, 0xA0, 0x30)), (1.0, (0xD0, 0x20, 0x20)))
     for (h0, c0), (h1, c1) in zip(stops, stops[1:], strict=False):
         if h <= h1:
             t = (h - h0) / (h1 - h0) if h1 > h0 else 0.0
@@ -130,12 +133,14 @@ def layers(graph: ChainGraph) -> list[list[int]]:
     pos: dict[int, float] = {}
     rows: list[list[int]] = []
     for layer in by_depth:
+
         def bary(n: int) -> float:
             ps = [pos[p] for p in pred[n] if p in pos]
             return sum(ps) / len(ps) if ps else rank[n] / max(len(order), 1)
+
         layer.sort(key=bary)
         for i, n in enumerate(layer):
             pos[n] = i / max(len(layer), 1)
-        rows += [layer[i:i + MAX_ROW] for i in range(0, len(layer), MAX_ROW)]
-    rows += [alone[i:i + MAX_ROW] for i in range(0, len(alone), MAX_ROW)]
+        rows += [layer[i : i + MAX_ROW] for i in range(0, len(layer), MAX_ROW)]
+    rows += [alone[i : i + MAX_ROW] for i in range(0, len(alone), MAX_ROW)]
     return rows

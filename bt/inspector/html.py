@@ -148,18 +148,24 @@ def _summary(s: Summary, cf: CacheFile) -> str:
         out.append(f"<tr><td>{_e(kind)}</td><td class='num'>{n}</td></tr>")
     out.append("</table><h2>Rules applied</h2><table class='kinds mono'>")
     for rule, n in s.rules.items():
-        out.append(f"<tr><td><span class='tag' style='background:var(--{_var(rule)})'>"
-                   f"{_e(rule)}</span></td><td class='num'>{n}</td></tr>")
+        out.append(
+            f"<tr><td><span class='tag' style='background:var(--{_var(rule)})'>"
+            f"{_e(rule)}</span></td><td class='num'>{n}</td></tr>"
+        )
     out.append("</table>")
     invs = cf.invalidations()
     out.append(f"<h2>Invalidations ({s.invalidations} in the run, last {len(invs)} saved)</h2>")
     if invs:
-        out.append("<div style='max-height:140px;overflow:auto'><table class='mono'>"
-                   "<tr><th>#</th><th>reason</th><th>page</th><th>block eip</th></tr>")
+        out.append(
+            "<div style='max-height:140px;overflow:auto'><table class='mono'>"
+            "<tr><th>#</th><th>reason</th><th>page</th><th>block eip</th></tr>"
+        )
         for inv in invs[:200]:
             page = "-" if inv.page is None else f"0x{inv.page:08x}"
-            out.append(f"<tr><td>{inv.seq}</td><td>{_e(inv.reason)}</td><td>{page}</td>"
-                       f"<td>0x{inv.eip:08x}</td></tr>")
+            out.append(
+                f"<tr><td>{inv.seq}</td><td>{_e(inv.reason)}</td><td>{page}</td>"
+                f"<td>0x{inv.eip:08x}</td></tr>"
+            )
         out.append("</table></div>")
     else:
         out.append("<p>none</p>")
@@ -182,14 +188,22 @@ def graph_svg(graph: ChainGraph) -> str:
         for i, n in enumerate(layer):
             pos[n] = (20 + offset + i * (_NODE_W + _GAP_X), 14 + li * (_NODE_H + _GAP_Y))
     total_h = len(rows) * (_NODE_H + _GAP_Y) + 20
-    out = [f'<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" '
-           f'height="{total_h:.0f}" viewBox="0 0 {total_w:.0f} {total_h:.0f}">', "<defs>"]
-    for name, colour in (("cool", heat_colour(0.1)), ("warm", heat_colour(0.55)),
-                         ("hot", heat_colour(1.0))):
-        out.append(f'<marker id="arr-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
-                   f'markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" '
-                   f'orient="auto-start-reverse">'
-                   f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>')
+    out = [
+        f'<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" '
+        f'height="{total_h:.0f}" viewBox="0 0 {total_w:.0f} {total_h:.0f}">',
+        "<defs>",
+    ]
+    for name, colour in (
+        ("cool", heat_colour(0.1)),
+        ("warm", heat_colour(0.55)),
+        ("hot", heat_colour(1.0)),
+    ):
+        out.append(
+            f'<marker id="arr-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
+            f'markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" '
+            f'orient="auto-start-reverse">'
+            f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>'
+        )
     out.append("</defs><g class='edges'>")
     wtop = graph.max_weight
     for e in sorted(graph.edges, key=lambda e: e.weight):
@@ -200,8 +214,10 @@ def graph_svg(graph: ChainGraph) -> str:
         sw = 0.8 + 5.2 * h
         if e.src == e.dst:
             sx, sy = x1 + _NODE_W, y1 + _NODE_H / 2
-            d = f"M{sx:.1f},{sy - 8:.1f} C{sx + 34:.1f},{sy - 30:.1f} {sx + 34:.1f}," \
+            d = (
+                f"M{sx:.1f},{sy - 8:.1f} C{sx + 34:.1f},{sy - 30:.1f} {sx + 34:.1f},"
                 f"{sy + 30:.1f} {sx:.1f},{sy + 8:.1f}"
+            )
         elif y2 > y1:
             sx, sy, tx, ty = x1 + _NODE_W / 2, y1 + _NODE_H, x2 + _NODE_W / 2, y2
             my = (sy + ty) / 2
@@ -211,11 +227,13 @@ def graph_svg(graph: ChainGraph) -> str:
             bend = max(sx, tx) + 30 + abs(sy - ty) / 6
             d = f"M{sx:.1f},{sy:.1f} C{bend:.1f},{sy:.1f} {bend:.1f},{ty:.1f} {tx:.1f},{ty:.1f}"
         dash = "" if e.chained else ' stroke-dasharray="5,3"'
-        out.append(f'<path class="edge" d="{d}" fill="none" stroke="{colour}" '
-                   f'stroke-width="{sw:.2f}" stroke-opacity="0.85"{dash} '
-                   f'marker-end="url(#arr-{arrow})"><title>#{e.src} -&gt; #{e.dst} '
-                   f'{_e(e.edge)} ({"chained" if e.chained else "via monitor"}, '
-                   f'weight {e.weight})</title></path>')
+        out.append(
+            f'<path class="edge" d="{d}" fill="none" stroke="{colour}" '
+            f'stroke-width="{sw:.2f}" stroke-opacity="0.85"{dash} '
+            f'marker-end="url(#arr-{arrow})"><title>#{e.src} -&gt; #{e.dst} '
+            f"{_e(e.edge)} ({'chained' if e.chained else 'via monitor'}, "
+            f"weight {e.weight})</title></path>"
+        )
     out.append("</g><g class='nodes'>")
     top = graph.max_hotness
     for bid, b in graph.nodes.items():
@@ -225,23 +243,34 @@ def graph_svg(graph: ChainGraph) -> str:
         ink = "#fff" if h > 0.6 else "#111"
         out.append(
             f'<g class="node" data-id="{bid}"><title>block #{bid} 0x{b.eip:08x}: '
-            f'{b.insn_count} insns, ran {b.hotness}x, {b.callouts} callouts</title>'
+            f"{b.insn_count} insns, ran {b.hotness}x, {b.callouts} callouts</title>"
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{_NODE_W}" height="{_NODE_H}" '
             f'fill="{fill}"/>'
             f'<text x="{x + 6:.1f}" y="{y + 14:.1f}" fill="{ink}">#{bid} 0x{b.eip:08x}</text>'
             f'<text x="{x + 6:.1f}" y="{y + 27:.1f}" fill="{ink}">x{b.hotness} · '
-            f'{b.insn_count} insns</text></g>')
+            f"{b.insn_count} insns</text></g>"
+        )
     out.append("</g></svg>")
     return "".join(out)
 
 
 def _block_list(cf: CacheFile, viewed: set[int]) -> str:
-    cols = [("#", True), ("address", False), ("insns", True), ("guest B", True),
-            ("cache B", True), ("hotness", True), ("entries", True), ("callouts", True),
-            ("chained", True)]
-    out = ['<section id="listbox"><h2>Blocks</h2><input id="filter" '
-           'placeholder="guest address (hex) or mnemonic, e.g. 0x100043 or cli">'
-           '<div id="list"><table id="blocks" class="mono"><thead><tr>']
+    cols = [
+        ("#", True),
+        ("address", False),
+        ("insns", True),
+        ("guest B", True),
+        ("cache B", True),
+        ("hotness", True),
+        ("entries", True),
+        ("callouts", True),
+        ("chained", True),
+    ]
+    out = [
+        '<section id="listbox"><h2>Blocks</h2><input id="filter" '
+        'placeholder="guest address (hex) or mnemonic, e.g. 0x100043 or cli">'
+        '<div id="list"><table id="blocks" class="mono"><thead><tr>'
+    ]
     out += [f"<th class='{'num' if num else ''}'>{_e(c)}</th>" for c, num in cols]
     out.append("</tr></thead><tbody>")
     mnemonics: dict[int, set[str]] = {}
@@ -249,16 +278,25 @@ def _block_list(cf: CacheFile, viewed: set[int]) -> str:
         mnemonics.setdefault(bid, set()).add(text.lower())
     for b in cf.blocks(sort="hotness"):
         mn = " ".join(sorted({t.split(" ", 1)[0] for t in mnemonics.get(b.id, ())}))
-        cells = [(b.id, f"#{b.id}" + ("" if b.id in viewed else " ·")),
-                 (f"{b.linear:08x}", f"0x{b.eip:08x}"), (b.insn_count, b.insn_count),
-                 (b.guest_size, b.guest_size), (b.code_size, b.code_size),
-                 (b.hotness, b.hotness), (b.entries, b.entries), (b.callouts, b.callouts),
-                 (b.chained_out, f"{b.chained_out}/{b.links_out}")]
+        cells = [
+            (b.id, f"#{b.id}" + ("" if b.id in viewed else " ·")),
+            (f"{b.linear:08x}", f"0x{b.eip:08x}"),
+            (b.insn_count, b.insn_count),
+            (b.guest_size, b.guest_size),
+            (b.code_size, b.code_size),
+            (b.hotness, b.hotness),
+            (b.entries, b.entries),
+            (b.callouts, b.callouts),
+            (b.chained_out, f"{b.chained_out}/{b.links_out}"),
+        ]
         tds = "".join(
             f"<td class='{'num' if num else ''}' data-v='{_e(v)}'>{_e(shown)}</td>"
-            for (v, shown), (_, num) in zip(cells, cols, strict=True))
-        out.append(f"<tr data-id='{b.id}' data-start='{b.eip}' data-end='{b.end}' "
-                   f"data-mn='{_e(mn)}'>{tds}</tr>")
+            for (v, shown), (_, num) in zip(cells, cols, strict=True)
+        )
+        out.append(
+            f"<tr data-id='{b.id}' data-start='{b.eip}' data-end='{b.end}' "
+            f"data-mn='{_e(mn)}'>{tds}</tr>"
+        )
     out.append("</tbody></table></div></section>")
     return "".join(out)
 
@@ -267,15 +305,16 @@ def _row_html(cf: CacheFile, r: Row) -> str:
     cls = f"r-{r.rule}"
     if r.guest is not None:
         g = r.guest
-        left = (f"<td class='g mono'>0x{g.eip:08x}</td><td class='g mono'>{g.raw.hex(' ')}</td>"
-                f"<td class='g mono'>{_e(g.text)}</td>"
-                f"<td><span class='tag'>{_e(g.rule)}</span></td>")
+        left = (
+            f"<td class='g mono'>0x{g.eip:08x}</td><td class='g mono'>{g.raw.hex(' ')}</td>"
+            f"<td class='g mono'>{_e(g.text)}</td>"
+            f"<td><span class='tag'>{_e(g.rule)}</span></td>"
+        )
     else:
         left = "<td></td><td></td><td></td><td></td>"
     if r.translated is not None:
         t = r.translated
-        right = (f"<td class='t mono'>0x{t.address:08x}</td>"
-                 f"<td class='t mono'>{_e(t.text)}</td>")
+        right = f"<td class='t mono'>0x{t.address:08x}</td><td class='t mono'>{_e(t.text)}</td>"
     else:
         right = "<td class='t'></td><td class='t mono'>(nothing)</td>"
     if r.guest is not None and r.guest.rewritten:
@@ -294,17 +333,21 @@ def _row_html(cf: CacheFile, r: Row) -> str:
 
 def _view(cf: CacheFile, b: Block) -> str:
     # Not id='bN': the browser would jump to it on load and hide the summary and the graph.
-    out = [f"<div class='view' id='view-{b.id}'><h2>Block #{b.id} at 0x{b.eip:08x} "
-           f"(CS base 0x{b.cs_base:x}, {b.mode}) &rarr; cache 0x{b.code_addr:08x}</h2>"
-           f"<p class='mono'>{b.insn_count} guest insns, {b.guest_size} guest bytes, "
-           f"{b.code_size} translated bytes; ran {b.hotness}x "
-           f"({'executions' if b.executions is not None else 'entries'}), "
-           f"entered by the monitor {b.entries}x; callouts: "]
+    out = [
+        f"<div class='view' id='view-{b.id}'><h2>Block #{b.id} at 0x{b.eip:08x} "
+        f"(CS base 0x{b.cs_base:x}, {b.mode}) &rarr; cache 0x{b.code_addr:08x}</h2>"
+        f"<p class='mono'>{b.insn_count} guest insns, {b.guest_size} guest bytes, "
+        f"{b.code_size} translated bytes; ran {b.hotness}x "
+        f"({'executions' if b.executions is not None else 'entries'}), "
+        f"entered by the monitor {b.entries}x; callouts: "
+    ]
     kinds = cf.callouts(b.id)
     out.append(_e(", ".join(f"{k} {n}" for k, n in kinds.items()) or "none"))
-    out.append("</p><table class='side'><thead><tr><th>guest eip</th><th>bytes</th>"
-               "<th>guest instruction</th><th>rule</th><th></th><th>cache addr</th>"
-               "<th>translation</th><th>why</th></tr></thead><tbody>")
+    out.append(
+        "</p><table class='side'><thead><tr><th>guest eip</th><th>bytes</th>"
+        "<th>guest instruction</th><th>rule</th><th></th><th>cache addr</th>"
+        "<th>translation</th><th>why</th></tr></thead><tbody>"
+    )
     out += [_row_html(cf, r) for r in block_rows(cf, b.id)]
     out.append("</tbody></table>")
     ins = cf.links_in(b.id)
@@ -325,9 +368,9 @@ def render_html(cf: CacheFile) -> str:
     first = viewed[0].id if viewed else 0
     legend = "".join(
         f"<span><span class='tag' style='background:var(--{_var(r)})'>{r}</span></span>"
-        for r in ("copy", "inline", "callout", "callout-exit", "branch", "indirect", "exit"))
-    omitted = (f" (the {len(graph.nodes)} hottest of {s.blocks} blocks)"
-               if graph.omitted else "")
+        for r in ("copy", "inline", "callout", "callout-exit", "branch", "indirect", "exit")
+    )
+    omitted = f" (the {len(graph.nodes)} hottest of {s.blocks} blocks)" if graph.omitted else ""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>bt translation cache: {_e(s.guest)}</title><style>{_CSS}</style></head>",

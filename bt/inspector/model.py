@@ -37,8 +37,19 @@ from bt.inspector.records import (
 from translator.records import SLOT_SIZE
 
 __all__ = [
-    "RULES", "SORT_KEYS", "Block", "CacheFile", "CacheFileError", "ExitCode", "Insn",
-    "Invalidation", "Link", "SortKey", "Summary", "open_cache", "parse_address",
+    "RULES",
+    "SORT_KEYS",
+    "Block",
+    "CacheFile",
+    "CacheFileError",
+    "ExitCode",
+    "Insn",
+    "Invalidation",
+    "Link",
+    "SortKey",
+    "Summary",
+    "open_cache",
+    "parse_address",
 ]
 
 SortKey = Literal["address", "hotness", "size", "callouts"]
@@ -86,8 +97,10 @@ class CacheFile:
             raise CacheFileError(f"{path}: not a bt-cache file (format {fmt!r})")
         if self.meta.get("version") != str(VERSION):
             self._db.close()
-            raise CacheFileError(f"{path}: bt-cache version {self.meta.get('version')} "
-                                 f"(this bt reads version {VERSION})")
+            raise CacheFileError(
+                f"{path}: bt-cache version {self.meta.get('version')} "
+                f"(this bt reads version {VERSION})"
+            )
         self._blocks: dict[int, Block] | None = None
         self._insns: dict[int, tuple[Insn, ...]] = {}
         self._by_eip: dict[int, list[Block]] | None = None
@@ -101,7 +114,9 @@ class CacheFile:
         return self
 
     def __exit__(
-        self, typ: type[BaseException] | None, exc: BaseException | None,
+        self,
+        typ: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -129,16 +144,44 @@ class CacheFile:
                 " (SELECT count(*) FROM links l WHERE l.block_id = b.id),"
                 " (SELECT count(*) FROM links l WHERE l.block_id = b.id"
                 "  AND l.dst_block IS NOT NULL)"
-                " FROM blocks b ORDER BY b.id")
+                " FROM blocks b ORDER BY b.id"
+            )
             self._blocks = {}
             for r in rows:
-                (bid, eip, cs_base, mode, max_insns, code_addr, code_size, gsize, n, valid,
-                 entries, executions, callouts, nlinks, nchained) = r
+                (
+                    bid,
+                    eip,
+                    cs_base,
+                    mode,
+                    max_insns,
+                    code_addr,
+                    code_size,
+                    gsize,
+                    n,
+                    valid,
+                    entries,
+                    executions,
+                    callouts,
+                    nlinks,
+                    nchained,
+                ) = r
                 self._blocks[int(bid)] = Block(
-                    int(bid), int(eip), int(cs_base), str(mode), int(max_insns), int(code_addr),
-                    int(code_size), int(gsize), int(n), bool(valid), int(entries),
-                    None if executions is None else int(executions), int(callouts), int(nlinks),
-                    int(nchained))
+                    int(bid),
+                    int(eip),
+                    int(cs_base),
+                    str(mode),
+                    int(max_insns),
+                    int(code_addr),
+                    int(code_size),
+                    int(gsize),
+                    int(n),
+                    bool(valid),
+                    int(entries),
+                    None if executions is None else int(executions),
+                    int(callouts),
+                    int(nlinks),
+                    int(nchained),
+                )
         return self._blocks
 
     def blocks(self, sort: SortKey = "address", descending: bool | None = None) -> list[Block]:
@@ -150,8 +193,11 @@ class CacheFile:
         if sort == "address":
             blocks.sort(key=lambda b: (b.linear, b.max_insns, b.id))
             return blocks[::-1] if descending else blocks
-        metric = {"hotness": lambda b: b.hotness, "size": lambda b: b.code_size,
-                  "callouts": lambda b: b.callouts}[sort]
+        metric = {
+            "hotness": lambda b: b.hotness,
+            "size": lambda b: b.code_size,
+            "callouts": lambda b: b.callouts,
+        }[sort]
         blocks.sort(key=lambda b: (b.linear, b.id))
         blocks.sort(key=metric, reverse=descending is not False)
         return blocks
@@ -195,14 +241,17 @@ class CacheFile:
         rows = self._query(
             "SELECT DISTINCT block_id FROM insns WHERE lower(text) = ? OR lower(text) LIKE ?"
             " ESCAPE '\\'",
-            (m, m.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + " %"))
+            (m, m.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + " %"),
+        )
         ids = {int(r[0]) for r in rows}
         return [b for b in self.blocks() if b.id in ids]
 
     def insn_texts(self) -> list[tuple[int, str]]:
         """(block id, instruction text) of every guest instruction of every block."""
-        return [(int(b), str(t)) for b, t in self._query(
-            "SELECT block_id, text FROM insns ORDER BY block_id, idx")]
+        return [
+            (int(b), str(t))
+            for b, t in self._query("SELECT block_id, text FROM insns ORDER BY block_id, idx")
+        ]
 
     def search(self, query: str) -> list[Block]:
         """Blocks for a guest address (hex, with or without 0x) or else a mnemonic."""
@@ -234,13 +283,27 @@ class CacheFile:
         code = self.code(block_id)
         rows = self._query(
             "SELECT idx, eip, bytes, text, rule, kind, reason, tc_offset, tc_size FROM insns"
-            " WHERE block_id = ? ORDER BY idx", (block_id,))
+            " WHERE block_id = ? ORDER BY idx",
+            (block_id,),
+        )
         out = []
         for idx, eip, raw, text, rule, kind, reason, off, size in rows:
             o, n = int(off), int(size)
-            out.append(Insn(block_id, int(idx), int(eip), bytes(raw),
-                            str(text), str(rule), str(kind), str(reason), o, n,
-                            disassemble(code[o:o + n], block.code_addr + o)))
+            out.append(
+                Insn(
+                    block_id,
+                    int(idx),
+                    int(eip),
+                    bytes(raw),
+                    str(text),
+                    str(rule),
+                    str(kind),
+                    str(reason),
+                    o,
+                    n,
+                    disassemble(code[o : o + n], block.code_addr + o),
+                )
+            )
         self._insns[block_id] = tuple(out)
         return self._insns[block_id]
 
@@ -266,45 +329,73 @@ class CacheFile:
 
     def links_out(self, block_id: int) -> list[Link]:
         """The block's exit slots, in slot order."""
-        return [link_from_row(r) for r in self._query(
-            "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
-            " WHERE block_id = ? ORDER BY slot", (block_id,))]
+        return [
+            link_from_row(r)
+            for r in self._query(
+                "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
+                " WHERE block_id = ? ORDER BY slot",
+                (block_id,),
+            )
+        ]
 
     def links_in(self, block_id: int) -> list[Link]:
         """Exit slots of other blocks (or its own) chained to this block."""
-        return [link_from_row(r) for r in self._query(
-            "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
-            " WHERE dst_block = ? ORDER BY block_id, slot", (block_id,))]
+        return [
+            link_from_row(r)
+            for r in self._query(
+                "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
+                " WHERE dst_block = ? ORDER BY block_id, slot",
+                (block_id,),
+            )
+        ]
 
     def links(self) -> list[Link]:
         """Every exit slot of every block."""
-        return [link_from_row(r) for r in self._query(
-            "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
-            " ORDER BY block_id, slot")]
+        return [
+            link_from_row(r)
+            for r in self._query(
+                "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
+                " ORDER BY block_id, slot"
+            )
+        ]
 
     def callouts(self, block_id: int) -> dict[str, int]:
         """Callouts made from the block, by kind."""
-        return {str(k): int(c) for k, c in self._query(
-            "SELECT kind, count FROM callouts WHERE block_id = ? ORDER BY count DESC, kind",
-            (block_id,))}
+        return {
+            str(k): int(c)
+            for k, c in self._query(
+                "SELECT kind, count FROM callouts WHERE block_id = ? ORDER BY count DESC, kind",
+                (block_id,),
+            )
+        }
 
     # -- the whole cache ---
     def callouts_by_kind(self) -> dict[str, int]:
         """Callouts made from the saved blocks, by kind, most frequent first."""
-        return {str(k): int(c) for k, c in self._query(
-            "SELECT kind, sum(count) AS n FROM callouts GROUP BY kind ORDER BY n DESC, kind")}
+        return {
+            str(k): int(c)
+            for k, c in self._query(
+                "SELECT kind, sum(count) AS n FROM callouts GROUP BY kind ORDER BY n DESC, kind"
+            )
+        }
 
     def invalidations(self) -> list[Invalidation]:
         """The invalidation history saved with the cache, oldest first."""
-        return [Invalidation(int(s), str(r), None if p is None else int(p),
-                             int(e), int(c))
-                for s, r, p, e, c in self._query(
-                    "SELECT seq, reason, page, eip, code_addr FROM invalidations ORDER BY seq")]
+        return [
+            Invalidation(int(s), str(r), None if p is None else int(p), int(e), int(c))
+            for s, r, p, e, c in self._query(
+                "SELECT seq, reason, page, eip, code_addr FROM invalidations ORDER BY seq"
+            )
+        ]
 
     def rules(self) -> dict[str, int]:
         """How many guest instructions of the saved blocks each rule was applied to."""
-        return {str(k): int(c) for k, c in self._query(
-            "SELECT rule, count(*) AS n FROM insns GROUP BY rule ORDER BY n DESC, rule")}
+        return {
+            str(k): int(c)
+            for k, c in self._query(
+                "SELECT rule, count(*) AS n FROM insns GROUP BY rule ORDER BY n DESC, rule"
+            )
+        }
 
     def summary(self) -> Summary:
         """Occupancy, hit rate (from the saved statistics), callouts by kind, invalidations.
@@ -320,8 +411,11 @@ class CacheFile:
             return int(v) if isinstance(v, (int, float)) else default
 
         by_kind = stats.get("callouts")
-        callouts = ({str(k): int(v) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])}
-                    if isinstance(by_kind, dict) else self.callouts_by_kind())
+        callouts = (
+            {str(k): int(v) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])}
+            if isinstance(by_kind, dict)
+            else self.callouts_by_kind()
+        )
         gi = self.meta.get("guest_insns")
         return Summary(
             guest=self.meta.get("guest", "?"),

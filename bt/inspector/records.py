@@ -159,7 +159,12 @@ class Summary:
 def link_from_row(r: tuple[Any, ...]) -> Link:
     """A Link from a `links` row: block_id, slot, slot_addr, target_eip, edge, dst_block, taken."""
     src, slot, addr, target, edge, dst, taken = r
-    return Link(int(src), int(slot), int(addr),
-                None if target is None else int(target),
-                str(edge), None if dst is None else int(dst),
-                int(taken))
+    return Link(
+        int(src),
+        int(slot),
+        int(addr),
+        None if target is None else int(target),
+        str(edge),
+        None if dst is None else int(dst),
+        int(taken),
+    )

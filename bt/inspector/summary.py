@@ -38,8 +38,10 @@ class SummaryScreen(Screen[None]):
                 yield DataTable(id="callouts", cursor_type="row")
             with Vertical(classes="panel"):
                 saved = self.cf.invalidations()
-                yield Static(f"Invalidations: {s.invalidations} in the run, "
-                             f"the last {len(saved)} saved", classes="title")
+                yield Static(
+                    f"Invalidations: {s.invalidations} in the run, the last {len(saved)} saved",
+                    classes="title",
+                )
                 yield DataTable(id="invalidations", cursor_type="row")
         yield Footer()
 
@@ -54,21 +56,26 @@ class SummaryScreen(Screen[None]):
         invs.add_columns("#", "reason", "page", "block eip", "cache addr")
         for inv in self.cf.invalidations():
             page = "-" if inv.page is None else f"0x{inv.page:08x}"
-            invs.add_row(str(inv.seq), inv.reason, page, f"0x{inv.eip:08x}",
-                         f"0x{inv.code_addr:08x}")
+            invs.add_row(
+                str(inv.seq), inv.reason, page, f"0x{inv.eip:08x}", f"0x{inv.code_addr:08x}"
+            )
 
 
 def _occupancy_text(s: Summary) -> str:
     rules = ", ".join(f"{r} {n}" for r, n in s.rules.items())
-    return (f"Cache occupancy\n"
-            f"{s.code_bytes} of {s.capacity} bytes: {100 * s.occupancy:.4f}%\n"
-            f"{s.blocks} blocks, {s.guest_insns_translated} guest instructions\n"
-            f"rules: {rules}")
+    return (
+        f"Cache occupancy\n"
+        f"{s.code_bytes} of {s.capacity} bytes: {100 * s.occupancy:.4f}%\n"
+        f"{s.blocks} blocks, {s.guest_insns_translated} guest instructions\n"
+        f"rules: {rules}"
+    )
 
 
 def _hit_rate_text(s: Summary) -> str:
     run = "not counted (run with --count-insns)" if s.guest_insns is None else str(s.guest_insns)
-    return (f"Hit rate\n"
-            f"{100 * s.hit_rate:.2f}%: {s.hits} of {s.lookups} lookups by the monitor\n"
-            f"{s.translations} translations, {s.chains} chainings, {s.flushes} flushes\n"
-            f"chained links now: {s.chained_links} of {s.links}; guest insns run: {run}")
+    return (
+        f"Hit rate\n"
+        f"{100 * s.hit_rate:.2f}%: {s.hits} of {s.lookups} lookups by the monitor\n"
+        f"{s.translations} translations, {s.chains} chainings, {s.flushes} flushes\n"
+        f"chained links now: {s.chained_links} of {s.links}; guest insns run: {run}"
+    )

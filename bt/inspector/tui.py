@@ -36,8 +36,12 @@ from bt.inspector.tuilayout import (
 )
 from bt.inspector.tuitext import block_heading, explain, list_cells
 
-_DEFAULT_DESC: dict[SortKey, bool] = {"address": False, "hotness": True, "size": True,
-                                      "callouts": True}
+_DEFAULT_DESC: dict[SortKey, bool] = {
+    "address": False,
+    "hotness": True,
+    "size": True,
+    "callouts": True,
+}
 
 
 class InspectorApp(App[None]):
@@ -78,8 +82,9 @@ class InspectorApp(App[None]):
         yield Header()
         with Horizontal():
             with Vertical(id="left"):
-                yield Input(placeholder="guest address (hex) or mnemonic, enter to search",
-                            id="search")
+                yield Input(
+                    placeholder="guest address (hex) or mnemonic, enter to search", id="search"
+                )
                 yield DataTable(id="blocks", cursor_type="row", zebra_stripes=True)
             with Vertical(id="right"):
                 yield Static(id="head")
@@ -96,7 +101,8 @@ class InspectorApp(App[None]):
         self.query_one("#status", Static).update(
             f"{s.blocks} blocks · occupancy {100 * s.occupancy:.4f}% · hit rate "
             f"{100 * s.hit_rate:.2f}% · {s.callouts} callouts · {s.invalidations} "
-            "invalidations · s: summary")
+            "invalidations · s: summary"
+        )
         self.add_class("list-pane")
         self._lay_out(self.size.width, self.size.height)
         if self.shown:
@@ -144,8 +150,9 @@ class InspectorApp(App[None]):
             table.add_row(*(cells[c] for c in self.list_columns), key=str(b.id))
         arrow = "v" if self.descending else "^"
         where = f" matching {self.query_text!r}" if self.query_text else ""
-        self.query_one("#left", Vertical).border_title = (
-            f"{len(self.shown)} blocks{where}, by {self.sort} {arrow}")
+        self.query_one(
+            "#left", Vertical
+        ).border_title = f"{len(self.shown)} blocks{where}, by {self.sort} {arrow}"
         self._sync_list_cursor()
 
     def _sync_list_cursor(self) -> None:
@@ -162,8 +169,9 @@ class InspectorApp(App[None]):
         self.descending = not self.descending if key == self.sort else _DEFAULT_DESC[key]
         self.sort = key
         ids = {b.id for b in self.shown}
-        self.shown = [b for b in self.cf.blocks(sort=key, descending=self.descending)
-                      if b.id in ids]
+        self.shown = [
+            b for b in self.cf.blocks(sort=key, descending=self.descending) if b.id in ids
+        ]
         self._fill_list()
 
     def action_search(self) -> None:
@@ -194,8 +202,9 @@ class InspectorApp(App[None]):
             self.notify(f"no block holds {text!r}", severity="warning")
             return
         self.query_text = text
-        self.shown = [b for b in self.cf.blocks(sort=self.sort, descending=self.descending)
-                      if b.id in found]
+        self.shown = [
+            b for b in self.cf.blocks(sort=self.sort, descending=self.descending) if b.id in found
+        ]
         first = self.shown[0].id
         self.show_block(first)
         self._fill_list()
@@ -256,7 +265,8 @@ class InspectorApp(App[None]):
 
     def _links_panel(self, block_id: int) -> None:
         self.query_one("#links-text", Static).update(
-            links_text(self.cf, block_id, self.history[-1] if self.history else None))
+            links_text(self.cf, block_id, self.history[-1] if self.history else None)
+        )
 
     def _cursor_to_eip(self, eip: int) -> None:
         for i, r in enumerate(self.rows):
@@ -269,8 +279,10 @@ class InspectorApp(App[None]):
         """Open the block `link` leads to."""
         dst = link_target(self.cf, link)
         if dst is None:
-            self.notify(f"exit slot {link.slot} leads to no saved block: "
-                        f"{describe_link(self.cf, link)}", severity="warning")
+            self.notify(
+                f"exit slot {link.slot} leads to no saved block: {describe_link(self.cf, link)}",
+                severity="warning",
+            )
             return
         self.show_block(dst)
 

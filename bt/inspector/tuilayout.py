@@ -18,9 +18,11 @@ COMPACT_LIST = ("#", "guest addr", "hot")
 def columns_for(width: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The block list's and the block view's columns for a terminal `width` cells wide."""
     lists = COMPACT_LIST if SPLIT <= width < WIDE else LIST_COLUMNS
-    side = tuple(c for c in SIDE_COLUMNS
-                 if not (c == "why" and width < WIDE)
-                 and not (c == "cache addr" and width < NO_CACHE_ADDR))
+    side = tuple(
+        c
+        for c in SIDE_COLUMNS
+        if not (c == "why" and width < WIDE) and not (c == "cache addr" and width < NO_CACHE_ADDR)
+    )
     return lists, side
 
 

@@ -16,24 +16,30 @@ def hotness_text(b: Block) -> str:
 def list_cells(b: Block) -> dict[str, Text | str]:
     """The block's cells in the block list, by column name."""
     return {
-        "#": Text(f"#{b.id}"), "guest addr": f"0x{b.linear:08x}",
+        "#": Text(f"#{b.id}"),
+        "guest addr": f"0x{b.linear:08x}",
         "insns": Text(str(b.insn_count), justify="right"),
         "size": Text(str(b.code_size), justify="right"),
         "hot": Text(hotness_text(b), justify="right"),
         "callouts": Text(str(b.callouts), justify="right"),
-        "chained": f"{b.chained_out}/{b.links_out}"}
+        "chained": f"{b.chained_out}/{b.links_out}",
+    }
 
 
 def block_heading(cf: CacheFile, b: Block) -> Text:
     """The two lines above the block view: where the block is and what it did."""
     kinds = ", ".join(f"{k} {n}" for k, n in cf.callouts(b.id).items()) or "none"
-    ran = (f"ran {b.executions}x" if b.executions is not None
-           else f"entered {b.entries}x by the monitor (chained entries not counted)")
+    ran = (
+        f"ran {b.executions}x"
+        if b.executions is not None
+        else f"entered {b.entries}x by the monitor (chained entries not counted)"
+    )
     return Text(
         f"Block #{b.id}  guest 0x{b.eip:08x}-0x{b.end:08x} (CS base 0x{b.cs_base:x}, "
         f"{b.mode})  ->  cache 0x{b.code_addr:08x}\n"
         f"{b.insn_count} insns, {b.guest_size} guest bytes -> {b.code_size} translated "
-        f"bytes; {ran}; monitor entries {b.entries}; callouts: {kinds}")
+        f"bytes; {ran}; monitor entries {b.entries}; callouts: {kinds}"
+    )
 
 
 def explain(cf: CacheFile, r: Row, cache_addr_shown: bool) -> Text:
@@ -52,8 +58,11 @@ def explain(cf: CacheFile, r: Row, cache_addr_shown: bool) -> Text:
     elif r.exit is not None:
         text = f"exit slot {r.exit.slot}: {describe_link(cf, r.exit)}"
         if link_target(cf, r.exit) is not None:
-            text += f"  (enter or {r.exit.slot} follows it)" if r.exit.slot < 10 else \
-                "  (enter follows it)"
+            text += (
+                f"  (enter or {r.exit.slot} follows it)"
+                if r.exit.slot < 10
+                else "  (enter follows it)"
+            )
     else:
         text = "exit code: leads to the next exit slot"
     return Text(where + text)
