@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
 
-from bt import __version__
+from bt.cliparser import BtParser, build_parser, nondet_range
 from bt.errors import INTERNAL_ERRORS, BadInput, BtError, OptionError, TranslationError
-from bt.options import address, check_output, number
+from bt.options import check_output
 from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH
 
 if TYPE_CHECKING:
@@ -23,191 +23,8 @@ if TYPE_CHECKING:
 # command imports what it needs (a run needs the engine; --version and usage errors do not).
 EXIT_INTERNAL = 70
 DEMO_SUCCESS = (0 << 1) | 1  # the built-in demo writes 0 to the exit port when it is done
-DEFAULT_CACHE_MIB = 128  # cache/cache.py's DEFAULT_HOST_BUDGET (not imported: start-up time)
 MAX_CACHE_MIB = 16384
 MAX_MEM_MIB = 3072
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"bt: error: {message} (try: {self.prog} --help)\n")
-        sys.exit(EXIT_BAD_INPUT)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    parser = _Parser(
-        prog="bt",
-        description="Binary-translation virtual machine for x86 guests.",
-        epilog="bt run exits with the guest's status: (V << 1) | 1 when it writes V "
-        "to port 0xf4, 0 when it halts or the built-in demo succeeds, 2 bad "
-        "input, 4 guest crash, 6 limit reached, 70 internal error.",
-    )
-    parser.add_argument("--version", action="version", version=f"bt {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    run = sub.add_parser("run", help="run a guest (the built-in demo when none is given)")
-    run.add_argument("guest", nargs="?", help="Multiboot ELF kernel or flat binary")
-    run.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
-    run.add_argument("--append", default="", metavar="STR", help="kernel command line")
-    run.add_argument(
-        "--serial",
-        default="stdio",
-        metavar="stdio|file:PATH|none",
-        help="where COM1 output goes (stdio)",
-    )
-    run.add_argument(
-        "--max-insns",
-        type=number,
-        metavar="N",
-        help="stop after N guest instructions (counts instructions: slower)",
-    )
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this long")
-    run.add_argument("--stats", action="store_true", help="print engine statistics on stderr")
-    run.add_argument(
-        "--count-insns",
-        action="store_true",
-        help="count guest instructions exactly for --stats (slower)",
-    )
-    run.add_argument("--no-chain", action="store_true", help="never chain translated blocks")
-    run.add_argument(
-        "--no-inline",
-        action="store_true",
-        help="call the monitor for every sensitive instruction (no inline emulation)",
-    )
-    run.add_argument(
-        "--trace", metavar="FILE", help="record what the guest executes (bt-trace; .gz compresses)"
-    )
-    run.add_argument(
-        "--trace-level",
-        choices=("block", "insn"),
-        default="block",
-        help="one record per guest block (default) or per instruction",
-    )
-    run.add_argument(
-        "--vga-dump",
-        action="store_true",
-        help="print the final VGA text screen (80x25) after the run",
-    )
-    run.add_argument(
-        "--realtime",
-        action="store_true",
-        help="device time follows the host clock (default: virtual, reproducible)",
-    )
-    run.add_argument(
-        "--keys",
-        metavar="FILE",
-        help="type the text of FILE on the guest's keyboard (IRQ 1); without it, "
-        "keys typed on a terminal stdin go to the guest",
-    )
-    run.add_argument(
-        "--display", action="store_true", help="show the VGA text screen live in the terminal"
-    )
-    run.add_argument(
-        "--cache-size",
-        type=number,
-        default=DEFAULT_CACHE_MIB,
-        metavar="MIB",
-        help="host memory the translation cache may use, code and records "
-        f"({DEFAULT_CACHE_MIB}); full, it is flushed whole",
-    )
-    run.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        help="keep translations in DIR between runs (stale ones are never used)",
-    )
-    run.add_argument(
-        "--save-cache",
-        metavar="FILE",
-        help="write the translation cache to FILE (SQLite) at the end of the run",
-    )
-    run.add_argument(
-        "--inspect",
-        action="store_true",
-        help="open the translation-cache inspector at the end of the run",
-    )
-    run.add_argument(
-        "--load-addr",
-        type=address,
-        metavar="ADDR",
-        help="load GUEST as a flat binary at ADDR (0x100000, 1048576, 1M)",
-    )
-    run.add_argument(
-        "--entry",
-        type=address,
-        metavar="ADDR",
-        help="entry point of a flat binary (default: --load-addr)",
-    )
-    inspect = sub.add_parser("inspect", help="browse or export a saved translation cache")
-    inspect.add_argument("file", help="a cache file written by bt run --save-cache")
-    inspect.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
-    inspect.add_argument("--dot", metavar="OUT", help="write the chain graph for Graphviz")
-    inspect.add_argument(
-        "--drcov", metavar="OUT", help="write drcov coverage (and hit counts to OUT.hits.csv)"
-    )
-    trace = sub.add_parser("trace", help="work with execution traces")
-    tsub = trace.add_subparsers(dest="trace_command", parser_class=_Parser)
-    qemu = tsub.add_parser("qemu", help="record QEMU's instruction trace of a Multiboot kernel")
-    qemu.add_argument("kernel", help="a Multiboot kernel (ELF or a.out kludge)")
-    qemu.add_argument(
-        "-o", "--out", required=True, metavar="FILE", help="the bt-trace to write (.gz compresses)"
-    )
-    qemu.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
-    qemu.add_argument("--append", default="", metavar="STR", help="kernel command line")
-    qemu.add_argument(
-        "--icount",
-        action="store_true",
-        help="QEMU's time from instructions executed (-icount shift=0): for "
-        "kernels that read the PIT or wait for timer interrupts",
-    )
-    qemu.add_argument(
-        "--timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="give up when QEMU runs longer (300)",
-    )
-    diff = tsub.add_parser("diff", help="report the first divergence between two traces")
-    diff.add_argument("a", help="a bt-trace file (.gz for gzip)")
-    diff.add_argument("b", help="another bt-trace file")
-    diff.add_argument(
-        "--ignore", default="", metavar="REG,...", help="registers not to compare (e.g. eflags,cr3)"
-    )
-    diff.add_argument(
-        "--start-at",
-        type=address,
-        metavar="ADDR",
-        help="start comparing at the first record at guest address ADDR",
-    )
-    diff.add_argument(
-        "--nondet",
-        action="append",
-        default=[],
-        metavar="START-END",
-        help="a guest address range whose results differ by design (RDTSC): "
-        "compared by address only; the values it leaves different count "
-        "as equal from then on (repeatable)",
-    )
-    diff.add_argument(
-        "--context",
-        type=number,
-        default=5,
-        metavar="N",
-        help="records shown before the divergence (5)",
-    )
-    return parser
-
-
-def _range(spec: str) -> tuple[int, int]:
-    lo, sep, hi = spec.partition("-")
-    try:
-        start, end = int(lo, 0), int(hi, 0)
-    except ValueError:
-        start, end = 0, -1
-    if not sep or end <= start:
-        raise OptionError(f"--nondet: expected START-END with START < END, got {spec!r}")
-    return start, end
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -232,7 +49,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if args.trace_command != "diff":
         raise OptionError("trace: expected a subcommand: diff or qemu")
     ignore = {r.strip().lower() for r in args.ignore.split(",") if r.strip()}
-    nondet = [_range(spec) for spec in args.nondet]
+    nondet = [nondet_range(spec) for spec in args.nondet]
     result = diff_traces(args.a, args.b, ignore, args.start_at, max(args.context, 0), nondet)
     sys.stdout.write(format_diff(result))
     return 0 if result.equal else 1
@@ -418,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # name the subcommand whose options these are not
         words = ["bt", args.command, getattr(args, "trace_command", None)]
-        sub = _Parser(prog=" ".join(w for w in words if w))
+        sub = BtParser(prog=" ".join(w for w in words if w))
         sub.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
