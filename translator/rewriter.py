@@ -23,6 +23,7 @@ from translator.bake import Bake
 from translator.csaccess import read_plan
 from translator.errors import AssemblyError, TranslationError
 from translator.inline import emulate
+from translator.inlinecache import InlineCache, Pending, near_far_ret, plain_ret
 from translator.insn import GuestInsn, ImmOp
 from translator.portio import callout_for
 from translator.records import (
@@ -52,6 +53,7 @@ class Rewriter:
         self.exit_slot = asm.assemble(_EXIT_TEXT)
         self.callout = asm.assemble(_CALLOUT_TEXT)
         self._push = asm.template("push_imm32", "push {0}")
+        self._cache = InlineCache(self.callout, self.exit_slot)
         if len(self.exit_slot) != SLOT_SIZE:
             raise AssemblyError("exit slot encoding is not 5 bytes")
 
@@ -64,8 +66,7 @@ class Rewriter:
         assumes: dict[str, int] = {}
         records: list[InsnRecord] = []
         callouts: list[CalloutSite] = []
-        # (slot position, target, edge, position of a Jcc rel32 that reaches it or -1)
-        pending: list[tuple[int, int | None, str, int]] = []
+        pending: Pending = []
         ranges: list[tuple[int, int]] = []
 
         def add_exit(target: int | None, edge: str, branch: int = -1) -> None:
@@ -84,12 +85,12 @@ class Rewriter:
         open_end = block.end_reason in ("limit", "page")
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
-            if bake is not None and sens.kind == "far_ret" and self._near_far_ret(insn, bake):
+            if bake is not None and sens.kind == "far_ret" and near_far_ret(insn, bake):
                 records.append(InsnRecord(len(body), insn, sens))
                 _extend(ranges, insn.linear, insn.linear + len(insn.raw))
                 op = insn.operands[0] if insn.operands else None
                 imm = op.value & 0xFFFF if isinstance(op, ImmOp) else 0
-                self._ret_inline_cache(
+                self._cache.ret(
                     insn, sens, body, pending, callouts, far_sel=bake.cs_sel, pop=8 + imm
                 )
                 assumes["csdesc"] = bake.cs_desc
@@ -122,10 +123,10 @@ class Rewriter:
             elif rule is Rule.EXIT:
                 add_callout(insn, sens, True)
                 add_exit(insn.next_eip, "next")
-            elif rule is Rule.INDIRECT and sens.kind == "ret" and self._plain_ret(insn):
-                self._ret_inline_cache(insn, sens, body, pending, callouts)
+            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret(insn):
+                self._cache.ret(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT and sens.kind == "call_indirect" and insn.opsize == 4:
-                self._call_inline_cache(insn, sens, body, pending, callouts)
+                self._cache.call(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT:
                 add_callout(insn, sens, True)
                 add_exit(None, "never")
@@ -193,149 +194,6 @@ class Rewriter:
             callouts.append(CalloutSite(len(body), site, kind, False))
         body.extend(code)
         return kind is not None
-
-    @staticmethod
-    def _plain_ret(insn: GuestInsn) -> bool:
-        return insn.opsize == 4 and not insn.operands and insn.raw[-1] == 0xC3
-
-    @staticmethod
-    def _near_far_ret(insn: GuestInsn, bake: Bake) -> bool:
-        """A 32-bit RETF that can be checked inline for a return to the current CS (a flat
-        one: no limit to check), which is then a near return that pops the selector too: only
-        while the descriptor table holds for that selector exactly what CS holds (otherwise
-        the return reloads CS with something else)."""
-        return (
-            bake.cs_flat
-            and bake.cs_desc >= 0
-            and insn.opsize == 4
-            and not insn.prefixes
-            and insn.raw[0] in (0xCA, 0xCB)
-        )
-
-    def _ret_inline_cache(
-        self,
-        insn: GuestInsn,
-        sens: Sensitivity,
-        body: bytearray,
-        pending: list[tuple[int, int | None, str, int]],
-        callouts: list[CalloutSite],
-        far_sel: int | None = None,
-        pop: int = 4,
-    ) -> None:
-        """RET with a two-entry inline cache of return targets, without touching EFLAGS.
-
-        ECX is swapped with the return address at [ESP] and compared by LEA and JECXZ (neither
-        writes flags). A hit restores ECX, pops, and leaves through an exit slot chained to the
-        predicted block; [ESP] then holds the return address, as after a real RET. A miss
-        restores both and calls the monitor, which re-aims one entry at the target it finds.
-        Entries start at 0, whose slots lead to guest address 0: correct for a return there.
-
-        A far RET (`far_sel`) first compares the pushed selector with the current CS the same
-        way: equal, it is a near return that also pops the selector (and `pop` - 8 bytes);
-        otherwise the monitor performs it.
-        """
-        xchg = b"\x87\x0c\x24"  # xchg ecx, [esp]
-        lea = b"\x8d\x89"  # lea ecx, [ecx + disp32]
-        pop_esp = (
-            b"\x8d\x64\x24" + bytes((pop,))
-            if pop < 0x80
-            else b"\x8d\xa4\x24" + pop.to_bytes(4, "little")
-        )  # lea esp, [esp + pop]
-        start = len(body)
-        fields: list[int] = []
-        miss = bytearray()
-        to_monitor = -1
-        if far_sel is not None:
-            xchg4 = b"\x87\x4c\x24\x04"  # xchg ecx, [esp + 4]
-            minus = lea + (-far_sel & 0xFFFFFFFF).to_bytes(4, "little")
-            plus = lea + far_sel.to_bytes(4, "little")
-            miss += xchg4 + minus + b"\xe3" + bytes((len(plus) + len(xchg4) + 2,))  # jecxz same
-            miss += plus + xchg4 + b"\xeb\x00"  # jmp to the monitor (patched below)
-            to_monitor = len(miss) - 1
-            miss += plus + xchg4  # same CS: restore, go on as a near RET
-        miss += xchg
-        fields.append(start + len(miss) + 2)
-        miss += lea + b"\0\0\0\0"  # - P1
-        miss += b"\xe3\x00"  # jecxz hit1 (patched below)
-        j1 = len(miss) - 1
-        fields.append(start + len(miss) + 2)
-        miss += lea + b"\0\0\0\0"  # + P1 - P2
-        miss += b"\xe3\x00"  # jecxz hit2
-        j2 = len(miss) - 1
-        fields.append(start + len(miss) + 2)
-        miss += lea + b"\0\0\0\0"  # + P2
-        miss += xchg
-        if to_monitor >= 0:
-            miss[to_monitor] = len(miss) - (to_monitor + 1)
-        miss += self.callout
-        resume = start + len(miss)
-        miss += self.exit_slot  # never reached: the monitor always redirects after a RET
-        hits: list[int] = []
-        for jpos in (j1, j2):
-            miss[jpos] = len(miss) - (jpos + 1)
-            fields.append(start + len(miss) + 2)
-            miss += lea + b"\0\0\0\0" + xchg + pop_esp  # + Pn, restore ECX, pop
-            hits.append(start + len(miss))
-            miss += self.exit_slot
-        body += miss
-        first_exit = len(pending)
-        pending.append((resume, None, "never", -1))
-        for h in hits:
-            pending.append((h, 0, "ret-cache", -1))
-        callouts.append(
-            CalloutSite(
-                resume, insn, sens.kind, True, tuple(fields), (first_exit + 1, first_exit + 2)
-            )
-        )
-
-    def _call_inline_cache(
-        self,
-        insn: GuestInsn,
-        sens: Sensitivity,
-        body: bytearray,
-        pending: list[tuple[int, int | None, str, int]],
-        callouts: list[CalloutSite],
-    ) -> None:
-        """CALL r/m32 with the RET-style inline cache: the target is pushed with the same
-        operand (FF /2 becomes FF /6, which evaluates it with the same ESP), compared flag-free,
-        and a hit replaces it with the return address, leaving the stack as CALL would."""
-        i = len(insn.prefixes)
-        push = bytearray(insn.raw)
-        push[i + 1] = (push[i + 1] & 0xC7) | (6 << 3)
-        start = len(body)
-        xchg = b"\x87\x0c\x24"
-        lea = b"\x8d\x89"
-        fields: list[int] = []
-        seq = bytearray(push) + xchg
-        fields.append(start + len(seq) + 2)
-        seq += lea + b"\0\0\0\0" + b"\xe3\x00"
-        j1 = len(seq) - 1
-        fields.append(start + len(seq) + 2)
-        seq += lea + b"\0\0\0\0" + b"\xe3\x00"
-        j2 = len(seq) - 1
-        fields.append(start + len(seq) + 2)
-        seq += lea + b"\0\0\0\0" + xchg + b"\x8d\x64\x24\x04" + self.callout
-        resume = start + len(seq)
-        seq += self.exit_slot
-        ret_addr = insn.next_eip.to_bytes(4, "little")
-        hits: list[int] = []
-        for jpos in (j1, j2):
-            seq[jpos] = len(seq) - (jpos + 1)
-            fields.append(start + len(seq) + 2)
-            # + Pn; restore ECX; [esp] = return address (mov imm32 to memory: no flags)
-            seq += lea + b"\0\0\0\0" + xchg + b"\xc7\x04\x24" + ret_addr
-            hits.append(start + len(seq))
-            seq += self.exit_slot
-        body += seq
-        first_exit = len(pending)
-        pending.append((resume, None, "never", -1))
-        for h in hits:
-            pending.append((h, 0, "call-cache", -1))
-        callouts.append(
-            CalloutSite(
-                resume, insn, sens.kind, True, tuple(fields), (first_exit + 1, first_exit + 2)
-            )
-        )
 
     def _branch(
         self,

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from bt.cachefile import FORMAT, VERSION
 from bt.errors import BadInput
+from bt.inspector import cachestats
 from bt.inspector.disasm import disassemble
 from bt.inspector.records import (
     Block,
@@ -32,6 +33,7 @@ from bt.inspector.records import (
     Invalidation,
     Link,
     Summary,
+    block_from_row,
     link_from_row,
 )
 from translator.records import SLOT_SIZE
@@ -54,6 +56,9 @@ __all__ = [
 
 SortKey = Literal["address", "hotness", "size", "callouts"]
 SORT_KEYS: tuple[SortKey, ...] = ("address", "hotness", "size", "callouts")
+
+# The columns link_from_row reads.
+_LINKS = "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
 
 RULES = ("copy", "inline", "callout", "callout-exit", "branch", "indirect")
 """The rules of translator/sensitive.py as cache files spell them."""
@@ -146,42 +151,7 @@ class CacheFile:
                 "  AND l.dst_block IS NOT NULL)"
                 " FROM blocks b ORDER BY b.id"
             )
-            self._blocks = {}
-            for r in rows:
-                (
-                    bid,
-                    eip,
-                    cs_base,
-                    mode,
-                    max_insns,
-                    code_addr,
-                    code_size,
-                    gsize,
-                    n,
-                    valid,
-                    entries,
-                    executions,
-                    callouts,
-                    nlinks,
-                    nchained,
-                ) = r
-                self._blocks[int(bid)] = Block(
-                    int(bid),
-                    int(eip),
-                    int(cs_base),
-                    str(mode),
-                    int(max_insns),
-                    int(code_addr),
-                    int(code_size),
-                    int(gsize),
-                    int(n),
-                    bool(valid),
-                    int(entries),
-                    None if executions is None else int(executions),
-                    int(callouts),
-                    int(nlinks),
-                    int(nchained),
-                )
+            self._blocks = {int(r[0]): block_from_row(r) for r in rows}
         return self._blocks
 
     def blocks(self, sort: SortKey = "address", descending: bool | None = None) -> list[Block]:
@@ -329,35 +299,18 @@ class CacheFile:
 
     def links_out(self, block_id: int) -> list[Link]:
         """The block's exit slots, in slot order."""
-        return [
-            link_from_row(r)
-            for r in self._query(
-                "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
-                " WHERE block_id = ? ORDER BY slot",
-                (block_id,),
-            )
-        ]
+        return self._links(" WHERE block_id = ? ORDER BY slot", (block_id,))
 
     def links_in(self, block_id: int) -> list[Link]:
         """Exit slots of other blocks (or its own) chained to this block."""
-        return [
-            link_from_row(r)
-            for r in self._query(
-                "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
-                " WHERE dst_block = ? ORDER BY block_id, slot",
-                (block_id,),
-            )
-        ]
+        return self._links(" WHERE dst_block = ? ORDER BY block_id, slot", (block_id,))
 
     def links(self) -> list[Link]:
         """Every exit slot of every block."""
-        return [
-            link_from_row(r)
-            for r in self._query(
-                "SELECT block_id, slot, slot_addr, target_eip, edge, dst_block, taken FROM links"
-                " ORDER BY block_id, slot"
-            )
-        ]
+        return self._links(" ORDER BY block_id, slot")
+
+    def _links(self, where: str, args: tuple[object, ...] = ()) -> list[Link]:
+        return [link_from_row(r) for r in self._query(_LINKS + where, args)]
 
     def callouts(self, block_id: int) -> dict[str, int]:
         """Callouts made from the block, by kind."""
@@ -369,33 +322,18 @@ class CacheFile:
             )
         }
 
-    # -- the whole cache ---
+    # -- the whole cache (bt/inspector/cachestats.py) ---
     def callouts_by_kind(self) -> dict[str, int]:
         """Callouts made from the saved blocks, by kind, most frequent first."""
-        return {
-            str(k): int(c)
-            for k, c in self._query(
-                "SELECT kind, sum(count) AS n FROM callouts GROUP BY kind ORDER BY n DESC, kind"
-            )
-        }
+        return cachestats.callouts_by_kind(self._query)
 
     def invalidations(self) -> list[Invalidation]:
         """The invalidation history saved with the cache, oldest first."""
-        return [
-            Invalidation(int(s), str(r), None if p is None else int(p), int(e), int(c))
-            for s, r, p, e, c in self._query(
-                "SELECT seq, reason, page, eip, code_addr FROM invalidations ORDER BY seq"
-            )
-        ]
+        return cachestats.invalidations(self._query)
 
     def rules(self) -> dict[str, int]:
         """How many guest instructions of the saved blocks each rule was applied to."""
-        return {
-            str(k): int(c)
-            for k, c in self._query(
-                "SELECT rule, count(*) AS n FROM insns GROUP BY rule ORDER BY n DESC, rule"
-            )
-        }
+        return cachestats.rules(self._query)
 
     def summary(self) -> Summary:
         """Occupancy, hit rate (from the saved statistics), callouts by kind, invalidations.
@@ -404,39 +342,7 @@ class CacheFile:
         since evicted or invalidated), otherwise from the saved blocks."""
         stats = self._json_meta("cache_stats")
         blocks = list(self._all().values())
-        links = self.links()
-
-        def num(key: str, default: int = 0) -> int:
-            v = stats.get(key, default)
-            return int(v) if isinstance(v, (int, float)) else default
-
-        by_kind = stats.get("callouts")
-        callouts = (
-            {str(k): int(v) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])}
-            if isinstance(by_kind, dict)
-            else self.callouts_by_kind()
-        )
-        gi = self.meta.get("guest_insns")
-        return Summary(
-            guest=self.meta.get("guest", "?"),
-            blocks=len(blocks),
-            guest_insns_translated=sum(b.insn_count for b in blocks),
-            code_bytes=num("code_bytes", sum(b.code_size for b in blocks)),
-            capacity=num("capacity"),
-            lookups=num("lookups"),
-            hits=num("hits"),
-            translations=num("translations", len(blocks)),
-            chains=num("chains"),
-            links=len(links),
-            chained_links=sum(1 for lk in links if lk.chained),
-            invalidations=num("invalidations"),
-            invalidations_saved=len(self.invalidations()),
-            flushes=num("flushes"),
-            executions_counted=any(b.executions is not None for b in blocks),
-            guest_insns=int(gi) if gi is not None and gi.isdigit() else None,
-            callouts_by_kind=callouts,
-            rules=self.rules(),
-        )
+        return cachestats.summary(self.meta, stats, blocks, self.links(), self._query)
 
 
 def open_cache(path: str) -> CacheFile:

@@ -168,3 +168,27 @@ def link_from_row(r: tuple[Any, ...]) -> Link:
         None if dst is None else int(dst),
         int(taken),
     )
+
+
+def block_from_row(r: tuple[Any, ...]) -> Block:
+    """A Block from a row of the fields of Block in order (`blocks` columns, the guest size
+    and the counts of instructions, links and chained links)."""
+    bid, eip, cs_base, mode, max_insns, code_addr, code_size, gsize, n = r[:9]
+    valid, entries, executions, callouts, nlinks, nchained = r[9:]
+    return Block(
+        int(bid),
+        int(eip),
+        int(cs_base),
+        str(mode),
+        int(max_insns),
+        int(code_addr),
+        int(code_size),
+        int(gsize),
+        int(n),
+        bool(valid),
+        int(entries),
+        None if executions is None else int(executions),
+        int(callouts),
+        int(nlinks),
+        int(nchained),
+    )
