@@ -190,7 +190,7 @@ def test_version_and_python_m_bt() -> None:
         [sys.executable, "-m", "bt", "--version"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0 and proc.stdout.strip() == f"bt {__version__}"
@@ -205,7 +205,7 @@ def test_demo_exits_0_as_qemu_prints_it() -> None:
         [sys.executable, "-m", "bt"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT)},
         stdin=subprocess.DEVNULL,
     )

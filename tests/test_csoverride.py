@@ -14,6 +14,7 @@ import pytest
 from capstone import x86_const as X
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
+from limits import HANG_GUARD
 
 from translator.assembler import Assembler
 from translator.bake import Bake
@@ -328,7 +329,7 @@ def test_guest_matches_qemu_and_the_sdm(options: list[str]) -> None:
         ],
         cwd=BIN,
         capture_output=True,
-        timeout=120,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert proc.stderr == b""
@@ -349,7 +350,7 @@ def _first_divergence(a: Path, *options: str) -> str:
             *options,
         ],
         capture_output=True,
-        timeout=300,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 1, proc.stderr
@@ -378,7 +379,7 @@ def test_registers_equal_qemus_instruction_by_instruction(tmp_path: Path) -> Non
         ],
         cwd=BIN,
         capture_output=True,
-        timeout=300,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 1, proc.stderr

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -55,7 +56,7 @@ def test_guest_examples_build_and_run(tmp_path: Path) -> None:
                 env=env,
                 text=True,
                 capture_output=True,
-                timeout=300,
+                timeout=HANG_GUARD,
                 stdin=subprocess.DEVNULL,
             )
             assert proc.stdout == expected, (cmd, proc.stderr)

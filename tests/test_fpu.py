@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import capstone
 import keystone
+from limits import HANG_GUARD
 from test_guests import EXPECTED, run_bt
 from test_platform import IDT_SETUP, pit_rate
 from unicorn import UC_ARCH_X86, UC_MODE_32, Uc
@@ -131,10 +132,10 @@ def test_freeze_writes_the_guest_values_and_keeps_them_across_selector_changes()
 
 def test_freeze_is_armed_by_the_first_translated_x87_instruction(tmp_path: Path) -> None:
     m = _machine(tmp_path, "mov ax, 0x10\n mov ds, ax\n mov al, 0\n out 0xf4, al")
-    assert m.run(timeout=60).kind == "exit-port"
+    assert m.run(timeout=HANG_GUARD).kind == "exit-port"
     assert not m.fpu.armed  # no x87 code: segment loads cost no register read
     m = _machine(tmp_path, "fldz\n mov ax, 0x10\n mov ds, ax\n mov al, 0\n out 0xf4, al")
-    assert m.run(timeout=60).kind == "exit-port"
+    assert m.run(timeout=HANG_GUARD).kind == "exit-port"
     assert m.fpu.armed and m.fpu.freezes == 1
 
 
@@ -164,7 +165,7 @@ def test_fip_survives_a_cache_flush(tmp_path: Path) -> None:
     """
     m = _machine(tmp_path, text)
     m.codebuf.size = 0x1000  # a small region: the hops fill it several times over
-    res = m.run(timeout=60)
+    res = m.run(timeout=HANG_GUARD)
     assert res.kind == "exit-port", res
     assert m.codebuf.stats().flushes >= 1  # FLD's block was the first: its space was reused
     env = struct.unpack("<7I", m.memory.read(0x300100, 28))
@@ -212,7 +213,7 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(tmp_pa
     m = _machine(tmp_path, text)
     m.memory.write(0x300200, (0x037F).to_bytes(2, "little"))
     m.count_instructions()
-    res = m.run(timeout=120)
+    res = m.run(timeout=HANG_GUARD)
     assert res.kind == "exit-port", res
     at_save, total = (
         int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little") for i in range(2)
@@ -229,7 +230,7 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(tmp_pa
 def test_fpu_and_channels_guests_match_qemu_without_inline_code() -> None:
     """With --no-inline every save is a callout (FXSAVE's zeroing too): the same images."""
     for name in ("fpu", "channels"):
-        proc = run_bt("run", f"{name}.elf", "--no-inline", "--timeout", "60")
+        proc = run_bt("run", f"{name}.elf", "--no-inline", "--timeout", str(HANG_GUARD))
         assert proc.returncode == int((EXPECTED / f"{name}.status").read_text()), proc.stderr
         assert proc.stdout == (EXPECTED / f"{name}.serial").read_bytes()
 
@@ -271,7 +272,7 @@ def test_no_interrupt_between_sti_and_the_save_it_shadows(tmp_path: Path) -> Non
     """
     )
     m = _machine(tmp_path, text)
-    res = m.run(timeout=120)
+    res = m.run(timeout=HANG_GUARD)
     assert res.kind == "exit-port", res
     in_shadow, total = (
         int.from_bytes(m.memory.read(0x300000 + 4 * i, 4), "little") for i in range(2)

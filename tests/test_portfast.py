@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keystone
 import pytest
+from limits import HANG_GUARD
 from test_platform import IDT_SETUP, pit_rate
 
 from bt.backstop import sysv_x86_64_host
@@ -191,7 +192,7 @@ def _machine(
 def test_benchmark_guest_prints_4_mib_byte_exact_without_python(name: str) -> None:
     out = bytearray()
     m = _machine(BIN / f"{name}.elf", out=out)
-    res = m.run(timeout=600)
+    res = m.run(timeout=HANG_GUARD)
     assert (res.kind, res.status) == ("exit-port", 1)
     # The reference is QEMU's output for 16 KiB: four periods of the guest's pattern.
     ref = (EXPECTED / f"{name}.serial").read_bytes()
@@ -210,7 +211,7 @@ def test_tracing_takes_the_slow_path_and_records_every_access(tmp_path: Path) ->
     image = load_guest(str(BIN / "serialpoll.elf"), 128 << 20, "4096")
     trace = tmp_path / "t.trace"
     m = Machine(MachineConfig(128 << 20, trace_path=str(trace)), image, out.extend)
-    res = m.run(timeout=600)
+    res = m.run(timeout=HANG_GUARD)
     assert res.kind == "exit-port"
     assert bytes(out) == (EXPECTED / "serialpoll.serial").read_bytes()[:4096]
     assert m.portfast.answered == 0
@@ -276,7 +277,7 @@ def _run_timed(tmp_path: Path, fast: bool) -> tuple[bytes, bytes, bytes, int, Ru
     m = Machine(MachineConfig(16 << 20), image, serial.extend, debug.extend)
     if not fast:
         m.portfast.disable()
-    res = m.run(timeout=600)
+    res = m.run(timeout=HANG_GUARD)
     return (
         bytes(serial),
         bytes(debug),
@@ -313,7 +314,7 @@ def test_without_host_code_the_guest_prints_the_same_through_callouts(
     out = bytearray()
     m = _machine(BIN / "serialpoll.elf", "16384", out=out)
     assert not m.engine.native_io.native and not m.portfast.enabled
-    res = m.run(timeout=600)
+    res = m.run(timeout=HANG_GUARD)
     assert (res.kind, res.status) == ("exit-port", 1)
     assert bytes(out) == (EXPECTED / "serialpoll.serial").read_bytes()
     assert m.portfast.answered == 0

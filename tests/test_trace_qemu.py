@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD
 
 from bt.tracefile import open_trace
 
@@ -23,7 +24,7 @@ def bt(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         stdin=subprocess.DEVNULL,
     )
