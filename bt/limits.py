@@ -1,5 +1,7 @@
 """Limits: --timeout and SIGINT/SIGTERM, enforced on every path that can run for long.
 
+(--max-insns needs nothing here: bt/insncount.py counts exactly and stops at the count.)
+
 The monitor checks them wherever Python runs while the guest does: at every callout, every
 translation, every halt wait and every turn of the run loop. Translated code that runs without
 entering the monitor is reached by a watchdog thread, which at the deadline or on a signal trips
@@ -37,7 +39,6 @@ class Limits:
     def __init__(self, backstop: Backstop) -> None:
         self.backstop = backstop
         self.timeout: float | None = None
-        self.max_insns: int | None = None
         self._deadline: float | None = None
         self.signal: int | None = None  # the signal that asked the run to end
         self._done = threading.Event()
@@ -47,9 +48,9 @@ class Limits:
         self._old_fd = -1
 
     # -- a run ---
-    def start(self, timeout: float | None, max_insns: int | None) -> None:
+    def start(self, timeout: float | None) -> None:
         """Arm the limits for a run (signals are caught only from the main thread)."""
-        self.timeout, self.max_insns = timeout, max_insns
+        self.timeout = timeout
         self._deadline = time.monotonic() + timeout if timeout is not None else None
         self.signal = None
         self._done.clear()

@@ -69,7 +69,7 @@ class RunLoop:
         if self.counter is not None:
             self.counter.max_insns = max_insns
         start = time.monotonic()
-        self.limits.start(timeout, max_insns)
+        self.limits.start(timeout)
         try:
             return self._loop()
         except LimitReached as why:
