@@ -13,7 +13,6 @@ where it cannot use the kernel-mode TLB entries those loads create.
 
 from __future__ import annotations
 
-import ctypes
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 from unicorn import (
     UC_ARCH_X86,
     UC_ERR_EXCEPTION,
-    UC_HOOK_INTR,
     UC_HOOK_TLB_FILL,
     UC_MEM_FETCH,
     UC_MEM_WRITE,
@@ -39,6 +37,7 @@ from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from bt.backstop import Backstop
 from bt.errors import InternalError
 from bt.nativeio import FAST_VECTORS, NativePortIO
+from bt.prevexception import forget_previous_exception
 from bt.regfile import RegisterFile
 from bt.types import PAGE_SIZE, CodeAddr
 
@@ -356,13 +355,7 @@ class Engine:
     def forget_exception(self) -> None:
         """Clear Unicorn's memory of the CPU exception just taken, which would otherwise turn
         the next one into a double fault (unicorn issue #1883; about 15 us)."""
-        global _OLD_EXCEPTION_OFFSET
-        if _OLD_EXCEPTION_OFFSET is None:
-            _OLD_EXCEPTION_OFFSET = _find_old_exception_offset()
-        ctx = self.uc.context_save()
-        base = ctypes.cast(ctx.context, ctypes.c_void_p).value or 0
-        ctypes.memmove(base + _OLD_EXCEPTION_OFFSET, b"\xff\xff\xff\xff", 4)
-        self.uc.context_restore(ctx)
+        forget_previous_exception(self.uc)
 
     def set_eip(self, code_addr: int) -> None:
         """Point the real EIP at translated code (from inside a hook: execution goes on there)."""
@@ -387,30 +380,3 @@ class Engine:
 
 
 _ERRNO_VECTOR = {10: 6}  # UC_ERR_INSN_INVALID -> #UD
-
-
-def _find_old_exception_offset() -> int:
-    """Where Unicorn keeps the "previous exception" in a saved context: found by diffing two
-    contexts of a scratch CPU around a caught #DE (DESIGN.md, fact 2)."""
-    uc = Uc(UC_ARCH_X86, UC_MODE_32)
-    uc.mem_map(0, 0x2000)
-    uc.mem_write(0x1000, b"\x31\xc9\xf7\xf1")  # xor ecx, ecx; div ecx
-    uc.hook_add(UC_HOOK_INTR, lambda u, _n, _d: u.emu_stop())
-    before = uc.context_save()
-    uc.emu_start(0x1000, 0x1004)
-    after = uc.context_save()
-    a = ctypes.string_at(before.context, before.size)
-    b = ctypes.string_at(after.context, after.size)
-    hits = [
-        i
-        for i in range(0, len(a) - 3, 4)
-        if a[i : i + 4] == b"\xff\xff\xff\xff" and b[i : i + 4] == b"\0\0\0\0"
-    ]
-    if len(hits) != 1:
-        raise InternalError(
-            f"cannot find Unicorn's previous-exception field ({len(hits)} candidates)"
-        )
-    return hits[0]
-
-
-_OLD_EXCEPTION_OFFSET: int | None = None

@@ -28,7 +28,7 @@ from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
 from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
-from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.engine import GPRS, TC_LINEAR, TC_SIZE, Engine
 from bt.errors import OptionError
 from bt.events import EventDelivery
 from bt.halt import HaltWait
@@ -327,17 +327,7 @@ class Machine:
         for name in ("es", "ss", "ds", "fs", "gs"):
             seg = self.vcpu.segs[name]
             eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=(seg.selector & ~3) == 0)
-        regs = [
-            R.UC_X86_REG_EAX,
-            R.UC_X86_REG_ECX,
-            R.UC_X86_REG_EDX,
-            R.UC_X86_REG_EBX,
-            R.UC_X86_REG_ESP,
-            R.UC_X86_REG_EBP,
-            R.UC_X86_REG_ESI,
-            R.UC_X86_REG_EDI,
-        ]
-        eng.uc.reg_write_batch(list(zip(regs, image.gpr, strict=True)))
+        eng.uc.reg_write_batch(list(zip(GPRS, image.gpr, strict=True)))
         # The real EFLAGS: the arithmetic bits, the guest's IF, and IOPL 3 (bt/vcpu.py).
         eng.uc.reg_write(
             R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE

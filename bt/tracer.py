@@ -10,7 +10,7 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
 from unicorn import x86_const as R
 
 from bt.bus import Bus, BusDevice
-from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.engine import GPRS, TC_LINEAR, TC_SIZE, Engine
 from bt.regfile import RegisterFile
 from bt.tracefile import TraceWriter
 from bt.types import CodeAddr
@@ -19,17 +19,7 @@ from cache.block import TranslationBlock
 from cache.cache import TranslationCache
 from translator.records import Rule
 
-_REGS = (
-    R.UC_X86_REG_EAX,
-    R.UC_X86_REG_ECX,
-    R.UC_X86_REG_EDX,
-    R.UC_X86_REG_EBX,
-    R.UC_X86_REG_ESP,
-    R.UC_X86_REG_EBP,
-    R.UC_X86_REG_ESI,
-    R.UC_X86_REG_EDI,
-    R.UC_X86_REG_EFLAGS,
-)
+_REGS = (*GPRS, R.UC_X86_REG_EFLAGS)
 
 
 class Tracer:

@@ -172,6 +172,27 @@ def test_fip_survives_a_cache_flush(tmp_path: Path) -> None:
     assert (env[3], env[4] & 0xFFFF, env[5], env[6] & 0xFFFF) == (BASE, 0x08, 0x300000, 0x10)
 
 
+# The end of the interrupt-at-the-save guests: exit, and a timer handler counting interrupts
+# taken at `save` ([0x300000]) and in all ([0x300004]).
+SAVE_TAIL = """
+        cli
+        mov al, 0
+        out 0xf4, al
+    handler:
+        push eax
+        mov eax, dword ptr [esp + 4]
+        cmp eax, save
+        jne other
+        inc dword ptr [0x300000]
+    other:
+        inc dword ptr [0x300004]
+        mov al, 0x20
+        out 0x20, al
+        pop eax
+        iretd
+"""
+
+
 def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(tmp_path: Path) -> None:
     """The callout before FNSTENV is a monitor entry where a timer interrupt is taken; the
     guest must return to the FNSTENV itself (its EIP is pushed) and then run it."""
@@ -193,22 +214,8 @@ def test_an_interrupt_at_the_save_callout_runs_the_save_after_the_handler(tmp_pa
         fldcw word ptr [0x300200]
         dec ecx
         jnz again
-        cli
-        mov al, 0
-        out 0xf4, al
-    handler:
-        push eax
-        mov eax, dword ptr [esp + 4]
-        cmp eax, save
-        jne other
-        inc dword ptr [0x300000]
-    other:
-        inc dword ptr [0x300004]
-        mov al, 0x20
-        out 0x20, al
-        pop eax
-        iretd
     """
+        + SAVE_TAIL
     )
     m = _machine(tmp_path, text)
     m.memory.write(0x300200, (0x037F).to_bytes(2, "little"))
@@ -254,22 +261,8 @@ def test_no_interrupt_between_sti_and_the_save_it_shadows(tmp_path: Path) -> Non
         out 0x80, al
         dec ecx
         jnz again
-        cli
-        mov al, 0
-        out 0xf4, al
-    handler:
-        push eax
-        mov eax, dword ptr [esp + 4]
-        cmp eax, save
-        jne other
-        inc dword ptr [0x300000]
-    other:
-        inc dword ptr [0x300004]
-        mov al, 0x20
-        out 0x20, al
-        pop eax
-        iretd
     """
+        + SAVE_TAIL
     )
     m = _machine(tmp_path, text)
     res = m.run(timeout=HANG_GUARD)

@@ -28,7 +28,14 @@ ALLOWED = {
         "translator.insn",
     ),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
-    "bt/engine.py": ("bt.backstop", "bt.nativeio", "bt.regfile", "bt.errors", "bt.types"),
+    "bt/engine.py": (
+        "bt.backstop",
+        "bt.nativeio",
+        "bt.regfile",
+        "bt.prevexception",
+        "bt.errors",
+        "bt.types",
+    ),
     "bt/nativeio.py": ("bt.backstop",),
     "bt/backstop.py": (),
 }

@@ -8,23 +8,13 @@ from unicorn import x86_const as R
 
 from bt.bus import Bus
 from bt.callouts.fpustate import FpuPointers
-from bt.engine import Engine
+from bt.engine import GPRS, Engine
 from bt.memory import GuestMemory
 from bt.regfile import RegisterFile
 from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
 from translator.insn import ImmOp, MemOp, Operand, RegOp
 
 _GPR32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
-_UC_GPR = (
-    R.UC_X86_REG_EAX,
-    R.UC_X86_REG_ECX,
-    R.UC_X86_REG_EDX,
-    R.UC_X86_REG_EBX,
-    R.UC_X86_REG_ESP,
-    R.UC_X86_REG_EBP,
-    R.UC_X86_REG_ESI,
-    R.UC_X86_REG_EDI,
-)
 # name -> (index in _GPR32, shift, mask)
 _SUBREG: dict[str, tuple[int, int, int]] = {}
 for _i, _n in enumerate(_GPR32):
@@ -72,7 +62,7 @@ class CalloutContext:
         self._loaded = False
         self.tsc = tsc
         self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
-        self._file = RegisterFile(engine.uc, _UC_GPR + (R.UC_X86_REG_EFLAGS,))
+        self._file = RegisterFile(engine.uc, GPRS + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---
     def begin(self, snapshot: list[int] | None = None) -> None:
