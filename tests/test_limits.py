@@ -119,15 +119,20 @@ def test_distinct_blocks_stay_inside_the_host_budget() -> None:
 
 def test_self_modifying_loop_keeps_nothing_per_invalidation() -> None:
     m = _machine("smc")
-    m.run(max_insns=60_000)
-    before, used = m.cache.stats(), m.codebuf.stats()
-    m.run(max_insns=600_000)  # thousands more rewrites of the same function
-    after, now = m.cache.stats(), m.codebuf.stats()
-    assert after.invalidations - before.invalidations > 10_000
-    assert after.flushes == 0
-    # What is live depends only on where the loop stood (a one-instruction re-run block or
-    # not), never on how many rewrites came before.
-    assert abs(after.blocks - before.blocks) <= 4
-    assert abs(after.host_bytes - before.host_bytes) <= 4 * 8000
+    m.run(max_insns=30_000)
+    first, used = m.cache.stats(), m.codebuf.stats()
+    samples = []
+    for k in range(2, 10):  # thousands more rewrites of the same function
+        m.run(max_insns=k * 30_000)  # the limit counts from the start
+        samples.append(m.cache.stats())
+    last, now = samples[-1], m.codebuf.stats()
+    assert last.invalidations - first.invalidations > 5_000
+    assert last.flushes == 0
+    # What is live depends only on where the loop stood when it was sampled (how far the
+    # guest got through its command line decides that: the file name is on it), never on how
+    # many rewrites came before: each sample stays within a few blocks of the first.
+    for s in samples:
+        assert abs(s.blocks - first.blocks) <= 8, (first, s)
+        assert abs(s.host_bytes - first.host_bytes) <= 8 * 8000, (first, s)
     assert now.high_water - used.high_water <= 256  # the rewritten block reuses its space
     assert len(m.cache.history) <= m.cache.HISTORY
