@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bt.cache.block import TBKey, TranslationBlock
+from bt.cache.cache import TranslationCache
 from bt.keypolicy import KeyPolicy
 from bt.limits import Limits
 from bt.memory import GuestMemory
 from bt.storelookup import GuestBytes, StoreLookup
-from cache.block import TBKey, TranslationBlock
-from cache.cache import TranslationCache
-from translator.records import TranslatedCode
-from translator.rewriter import Rewriter
-from translator.scanner import Scanner
+from bt.translator.records import TranslatedCode
+from bt.translator.rewriter import Rewriter
+from bt.translator.scanner import Scanner
 
 
 class BlockMaker:

@@ -9,6 +9,7 @@ time moves to the next timer event.
 
 from __future__ import annotations
 
+from bt.cache.cache import TranslationCache
 from bt.events import EventDelivery
 from bt.exits import Goto
 from bt.hookexit import ExitDispatch
@@ -17,10 +18,9 @@ from bt.runresult import RunResult
 from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.timebase import VirtualClock
+from bt.translator.bake import trap_if_of
 from bt.types import CodeAddr
 from bt.vcpu import Vcpu
-from cache.cache import TranslationCache
-from translator.bake import trap_if_of
 
 
 class BudgetStop:

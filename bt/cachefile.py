@@ -31,7 +31,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 
-from cache.cache import TranslationCache
+from bt.cache.cache import TranslationCache
 
 FORMAT = "bt-cache"
 VERSION = 1

@@ -7,10 +7,10 @@ import bisect
 
 from unicorn import x86_const as R
 
+from bt.cache.cache import TranslationCache
 from bt.engine import Engine
+from bt.translator.csaccess import bias_of
 from bt.types import CodeAddr
-from cache.cache import TranslationCache
-from translator.csaccess import bias_of
 
 _REG = {"esi": R.UC_X86_REG_ESI, "ebx": R.UC_X86_REG_EBX}
 

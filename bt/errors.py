@@ -19,8 +19,8 @@ Guest-visible faults are not exceptions: callouts return VcpuExit values (bt.exi
 Messages name guest addresses as 0x... and the object that failed.
 """
 
-from cache.errors import CacheError
-from translator.errors import AssemblyError, TranslationError, TranslatorError
+from bt.cache.errors import CacheError
+from bt.translator.errors import AssemblyError, TranslationError, TranslatorError
 
 
 class BtError(Exception):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker
+from bt.cache.block import TranslationBlock
+from bt.cache.cache import TranslationCache
 from bt.callouts.context import CalloutContext
 from bt.callouts.table import HANDLERS
 from bt.engine import Engine
@@ -25,13 +27,11 @@ from bt.runresult import EXIT_CRASH, RunResult
 from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.timebase import VirtualClock
+from bt.translator.bake import NO_VARIANT
+from bt.translator.rewriter import EXIT_VECTOR
+from bt.translator.sensitive import CALLOUT_THEN_COPY
 from bt.types import CodeAddr
 from bt.vcpu import IF, Vcpu
-from cache.block import TranslationBlock
-from cache.cache import TranslationCache
-from translator.bake import NO_VARIANT
-from translator.rewriter import EXIT_VECTOR
-from translator.sensitive import CALLOUT_THEN_COPY
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000

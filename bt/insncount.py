@@ -7,12 +7,12 @@ from collections import Counter
 
 from unicorn import UC_HOOK_BLOCK
 
+from bt.cache.block import TranslationBlock
+from bt.cache.cache import TranslationCache
 from bt.engine import TC_LINEAR, TC_SIZE, Engine
 from bt.runresult import EXIT_LIMIT, RunResult
 from bt.runstate import RunState
 from bt.types import CodeAddr
-from cache.block import TranslationBlock
-from cache.cache import TranslationCache
 
 
 class InsnCounter:

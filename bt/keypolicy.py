@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from bt.cache.block import TBKey
 from bt.callouts.context import CalloutContext
 from bt.descriptors import fetch_descriptor, is_null
 from bt.errors import TranslationError
 from bt.irq import IrqSource
+from bt.translator.bake import NO_VARIANT, Bake, pack_variant, table_value
+from bt.translator.csaccess import cs_flat
+from bt.translator.insn import GuestAddr
 from bt.vcpu import AC, CR0_PE, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
-from cache.block import TBKey
-from translator.bake import NO_VARIANT, Bake, pack_variant, table_value
-from translator.csaccess import cs_flat
-from translator.insn import GuestAddr
 
 # Virtual EFLAGS bits the real CPU does not hold: while one is set, CLI/STI/PUSHF/POPF call
 # the monitor.

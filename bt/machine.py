@@ -11,6 +11,9 @@ from bt.blockmaker import BlockMaker, guest_bytes_of
 from bt.bootimage import BootImage
 from bt.budget import BudgetStop
 from bt.bus import Bus
+from bt.cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
+from bt.cache.codebuf import CodeBuffer
+from bt.cache.persist import PersistentStore
 from bt.callouts.context import CalloutContext
 from bt.callouts.fpustate import (
     FPCW_RESET,
@@ -48,14 +51,11 @@ from bt.shadow import InterruptShadow
 from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
 from bt.timebase import HostClock, TimeStampCounter, VirtualClock
+from bt.translator.assembler import Assembler
+from bt.translator.rewriter import Rewriter
+from bt.translator.scanner import Scanner
 from bt.types import CodeAddr
 from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
-from cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
-from cache.codebuf import CodeBuffer
-from cache.persist import PersistentStore
-from translator.assembler import Assembler
-from translator.rewriter import Rewriter
-from translator.scanner import Scanner
 
 COM1 = 0x3F8
 DEBUGCON = 0xE9

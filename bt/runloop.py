@@ -15,6 +15,7 @@ from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker
 from bt.budget import BudgetStop
+from bt.cache.cache import TranslationCache
 from bt.csbias import unbias
 from bt.engine import Engine
 from bt.errors import InternalError, TranslationError
@@ -29,7 +30,6 @@ from bt.runresult import EXIT_CRASH, RunResult, RunStats
 from bt.runstate import RunState
 from bt.smc import SmcHandler
 from bt.types import CodeAddr
-from cache.cache import TranslationCache
 
 
 class RunLoop:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bt.cache.block import TranslationBlock
 from bt.exits import VcpuExit
 from bt.runresult import Counters, RunResult
-from cache.block import TranslationBlock
 
 
 @dataclass(slots=True)

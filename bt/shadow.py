@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import bisect
 
+from bt.cache.block import TranslationBlock
 from bt.runstate import RunState
+from bt.translator.records import CalloutSite, Rule
 from bt.types import CodeAddr
 from bt.vcpu import Vcpu
-from cache.block import TranslationBlock
-from translator.records import CalloutSite, Rule
 
 
 class InterruptShadow:

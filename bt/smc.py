@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bt.blockmaker import BlockMaker
+from bt.cache.cache import TranslationCache
 from bt.engine import Engine
 from bt.errors import InternalError
 from bt.runstate import RunState
 from bt.types import CodeAddr
-from cache.cache import TranslationCache
 
 
 class SmcHandler:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from cache.block import TBKey
-from cache.persist import PersistentStore, decode, guest_hash
-from translator.records import TranslatedCode
+from bt.cache.block import TBKey
+from bt.cache.persist import PersistentStore, decode, guest_hash
+from bt.translator.records import TranslatedCode
 
 GuestBytes = Callable[[Sequence[Sequence[int]]], bytes]
 

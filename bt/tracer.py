@@ -10,14 +10,14 @@ from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
 from unicorn import x86_const as R
 
 from bt.bus import Bus, BusDevice
+from bt.cache.block import TranslationBlock
+from bt.cache.cache import TranslationCache
 from bt.engine import GPRS, TC_LINEAR, TC_SIZE, Engine
 from bt.regfile import RegisterFile
 from bt.tracefile import TraceWriter
+from bt.translator.records import Rule
 from bt.types import CodeAddr
 from bt.vcpu import IF, Vcpu
-from cache.block import TranslationBlock
-from cache.cache import TranslationCache
-from translator.records import Rule
 
 _REGS = (*GPRS, R.UC_X86_REG_EFLAGS)
 

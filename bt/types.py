@@ -1,7 +1,7 @@
 """Distinct address types and page helpers shared by every layer (stdlib only)."""
 
-from cache.codebuf import CodeAddr
-from translator.insn import GuestAddr
+from bt.cache.codebuf import CodeAddr
+from bt.translator.insn import GuestAddr
 
 # The address types belong to the layers that own them: the translator (guest addresses) and
 # the cache (translated-code addresses); the monitor names them from here.

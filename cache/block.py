@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from cache.codebuf import CodeAddr
-from translator.insn import GuestAddr
-from translator.records import CalloutSite, InsnRecord
+from bt.cache.codebuf import CodeAddr
+from bt.translator.insn import GuestAddr
+from bt.translator.records import CalloutSite, InsnRecord
 
 
 @dataclass(frozen=True, slots=True)

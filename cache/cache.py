@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cache.block import ExitSlot, TBKey, TranslationBlock
-from cache.chain import CodeWriter, link, may_chain, unlink
-from cache.codebuf import CodeAddr, CodeBuffer
-from cache.errors import CacheError
-from translator.records import CalloutSite, TranslatedCode
+from bt.cache.block import ExitSlot, TBKey, TranslationBlock
+from bt.cache.chain import CodeWriter, link, may_chain, unlink
+from bt.cache.codebuf import CodeAddr, CodeBuffer
+from bt.cache.errors import CacheError
+from bt.translator.records import CalloutSite, TranslatedCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from typing import Protocol
 
-from cache.block import TranslationBlock
+from bt.cache.block import TranslationBlock
 
 
 class CodeWriter(Protocol):

@@ -15,10 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import translator
-from cache.block import TBKey
-from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
-from translator.records import CalloutSite, ExitPlan, InsnRecord, Rule, Sensitivity, TranslatedCode
+from bt import translator
+from bt.cache.block import TBKey
+from bt.translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
+from bt.translator.records import (
+    CalloutSite,
+    ExitPlan,
+    InsnRecord,
+    Rule,
+    Sensitivity,
+    TranslatedCode,
+)
 
 
 def translator_version() -> str:

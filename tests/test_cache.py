@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from cache.block import TBKey
-from cache.cache import TranslationCache
-from cache.codebuf import CodeBuffer
-from translator.assembler import Assembler
-from translator.records import TranslatedCode
-from translator.rewriter import Rewriter
-from translator.scanner import Scanner
+from bt.cache.block import TBKey
+from bt.cache.cache import TranslationCache
+from bt.cache.codebuf import CodeBuffer
+from bt.translator.assembler import Assembler
+from bt.translator.records import TranslatedCode
+from bt.translator.rewriter import Rewriter
+from bt.translator.scanner import Scanner
 
 BASE = 0x100000
 TC = 0xE0000000

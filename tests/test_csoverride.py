@@ -16,14 +16,14 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 from limits import HANG_GUARD
 
-from translator.assembler import Assembler
-from translator.bake import Bake
-from translator.csaccess import bias_of, biased, check_insn, cs_access, patched16, segment_of
-from translator.insn import GuestInsn, ImmOp, MemOp
-from translator.records import Rule
-from translator.rewriter import Rewriter
-from translator.scanner import Scanner
-from translator.sensitive import classify
+from bt.translator.assembler import Assembler
+from bt.translator.bake import Bake
+from bt.translator.csaccess import bias_of, biased, check_insn, cs_access, patched16, segment_of
+from bt.translator.insn import GuestInsn, ImmOp, MemOp
+from bt.translator.records import Rule
+from bt.translator.rewriter import Rewriter
+from bt.translator.scanner import Scanner
+from bt.translator.sensitive import classify
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"

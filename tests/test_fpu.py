@@ -22,12 +22,12 @@ from bt.callouts.fpustate import FpuPointers, real_cr4
 from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
+from bt.translator.assembler import Assembler
+from bt.translator.bake import Bake
+from bt.translator.rewriter import CALLOUT_VECTOR, Rewriter
+from bt.translator.scanner import Scanner
+from bt.translator.sensitive import Rule, classify
 from bt.vcpu import SegmentCache, Vcpu
-from translator.assembler import Assembler
-from translator.bake import Bake
-from translator.rewriter import CALLOUT_VECTOR, Rewriter
-from translator.scanner import Scanner
-from translator.sensitive import Rule, classify
 
 BASE = 0x100000
 _KS = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)

@@ -20,8 +20,8 @@ from bt.nativeio import (
     UNLIMITED,
     NativePortIO,
 )
-from translator import portio
-from translator.portio import IN_AL_DX, OUT_DX_AL, OUT_E9_AL
+from bt.translator import portio
+from bt.translator.portio import IN_AL_DX, OUT_DX_AL, OUT_E9_AL
 
 CODE = 0x1000
 native_only = pytest.mark.skipif(not sysv_x86_64_host(), reason="no host code on this host")

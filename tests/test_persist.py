@@ -10,10 +10,10 @@ from pathlib import Path
 import keystone
 from limits import HANG_GUARD
 
-from cache.persist import decode, encode
-from translator.assembler import Assembler
-from translator.rewriter import Rewriter
-from translator.scanner import Scanner
+from bt.cache.persist import decode, encode
+from bt.translator.assembler import Assembler
+from bt.translator.rewriter import Rewriter
+from bt.translator.scanner import Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"

@@ -20,9 +20,9 @@ from bt.nativeio import UNLIMITED
 from bt.portfast import REALTIME_BUDGET
 from bt.runresult import RunResult
 from bt.timebase import VirtualClock
-from translator.bake import Bake
-from translator.insn import GuestInsn
-from translator.portio import IN_AL_DX, OUT_DX_AL, OUT_E9_AL, callout_for, fast_vector
+from bt.translator.bake import Bake
+from bt.translator.insn import GuestInsn
+from bt.translator.portio import IN_AL_DX, OUT_DX_AL, OUT_E9_AL, callout_for, fast_vector
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"

@@ -25,7 +25,7 @@ ALLOWED = {
         "bt.bus",
         "bt.errors",
         "bt.types",
-        "translator.insn",
+        "bt.translator.insn",
     ),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
     "bt/engine.py": (
@@ -39,7 +39,17 @@ ALLOWED = {
     "bt/nativeio.py": ("bt.backstop",),
     "bt/backstop.py": (),
 }
-PROJECT = ("bt", "translator", "cache")
+PROJECT = ("bt", "translator", "cache")  # the source directories (bt/ links to the other two)
+
+
+def _sources(root: Path = ROOT) -> list[Path]:
+    """Every Python file of the packages, once (not again through bt/translator, bt/cache)."""
+    return [
+        f
+        for pkg in PROJECT
+        for f in sorted((root / pkg).rglob("*.py"))
+        if not any((root / p).is_symlink() for p in f.relative_to(root).parents)
+    ]
 
 
 def _imports(path: Path) -> set[str]:
@@ -52,6 +62,39 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
     return {n for n in names if n.split(".")[0] in PROJECT}
+
+
+def test_translator_and_cache_are_imported_through_bt() -> None:
+    """Installed, they are bt.translator and bt.cache; a plain `translator.x` import would load a
+    second copy of the module from the source tree (issue #14)."""
+    bad = [
+        f"{f.relative_to(ROOT)} imports {m}"
+        for f in [
+            *_sources(),
+            *sorted((ROOT / "tests").rglob("*.py")),
+            *(ROOT / "tools").glob("*.py"),
+        ]
+        for m in _imports(f)
+        if m.split(".")[0] in ("translator", "cache")
+    ]
+    assert not bad, "\n".join(bad)
+    assert (ROOT / "bt" / "translator").resolve() == ROOT / "translator"
+    assert (ROOT / "bt" / "cache").resolve() == ROOT / "cache"
+
+
+def test_every_bt_module_has_a_layer() -> None:
+    """The layers contract only binds the modules it names: a new module must join a layer."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    named = {m.strip() for line in layers for m in line.split(":")}
+    present = {
+        f"bt.{p.stem if p.suffix else p.name}"
+        for p in (ROOT / "bt").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert not present - named, sorted(present - named)
 
 
 def test_import_direction() -> None:
@@ -78,8 +121,7 @@ def test_import_linter_contracts() -> None:
 def test_every_module_opens_with_a_docstring() -> None:
     missing = [
         str(f.relative_to(ROOT))
-        for pkg in PROJECT
-        for f in sorted((ROOT / pkg).rglob("*.py"))
+        for f in _sources()
         if ast.get_docstring(ast.parse(f.read_text())) is None
     ]
     assert not missing
@@ -118,21 +160,20 @@ MAX_FILE_LINES = 450  # the house style's ~400, with room to finish a change bef
 def _size_offenders(root: Path) -> list[str]:
     """Classes over MAX_CLASS_LINES and files over MAX_FILE_LINES under `root`'s packages."""
     bad = []
-    for pkg in PROJECT:
-        for f in sorted((root / pkg).rglob("*.py")):
-            text = f.read_text()
-            name = f.relative_to(root)
-            lines = len(text.splitlines())
-            if lines > MAX_FILE_LINES:
-                bad.append(f"{name}: {lines} lines (at most {MAX_FILE_LINES})")
-            for node in ast.walk(ast.parse(text)):
-                if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
-                    size = node.end_lineno - node.lineno + 1
-                    if size > MAX_CLASS_LINES:
-                        bad.append(
-                            f"{name}:{node.lineno}: class {node.name} is {size} lines "
-                            f"(at most {MAX_CLASS_LINES})"
-                        )
+    for f in _sources(root):
+        text = f.read_text()
+        name = f.relative_to(root)
+        lines = len(text.splitlines())
+        if lines > MAX_FILE_LINES:
+            bad.append(f"{name}: {lines} lines (at most {MAX_FILE_LINES})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    bad.append(
+                        f"{name}:{node.lineno}: class {node.name} is {size} lines "
+                        f"(at most {MAX_CLASS_LINES})"
+                    )
     return bad
 
 

@@ -18,7 +18,7 @@ from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 from bt.tracediff import diff_traces
 from bt.tracefile import REGS, TraceFileError, TraceWriter, open_trace
-from translator.insn import GuestInsn, RegOp
+from bt.translator.insn import GuestInsn, RegOp
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"

@@ -6,11 +6,11 @@ import keystone
 import pytest
 from capstone import x86_const as X
 
-from translator.assembler import Assembler
-from translator.errors import AssemblyError
-from translator.rewriter import EXIT_VECTOR, SLOT_SIZE, Rewriter
-from translator.scanner import Scanner
-from translator.sensitive import TABLE, Rule, classify
+from bt.translator.assembler import Assembler
+from bt.translator.errors import AssemblyError
+from bt.translator.rewriter import EXIT_VECTOR, SLOT_SIZE, Rewriter
+from bt.translator.scanner import Scanner
+from bt.translator.sensitive import TABLE, Rule, classify
 
 BASE = 0x100000
 _KS = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
@@ -141,7 +141,7 @@ def test_assembler_templates_are_checked() -> None:
 
 
 def test_known_encodings_are_keystones_and_spare_loading_it() -> None:
-    from translator.assembler import KNOWN_ENCODINGS, Assembler
+    from bt.translator.assembler import KNOWN_ENCODINGS, Assembler
 
     asm = Assembler()
     for text, code in KNOWN_ENCODINGS.items():

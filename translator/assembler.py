@@ -8,7 +8,7 @@ from typing import Any
 
 import capstone
 
-from translator.errors import AssemblyError
+from bt.translator.errors import AssemblyError
 
 # Marker immediates: distinctive values that cannot occur by accident in a short template.
 _MARKERS = (0x7E5A1C01, 0x7E5A1C02, 0x7E5A1C03)

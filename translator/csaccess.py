@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 
 from capstone import x86_const as X
 
-from translator.insn import GuestInsn, ImmOp, MemOp, Operand
-from translator.modrm import SEG_PREFIX, encodable, modrm
+from bt.translator.insn import GuestInsn, ImmOp, MemOp, Operand
+from bt.translator.modrm import SEG_PREFIX, encodable, modrm
 
 READ_BIT = 0x200  # code-segment type bit R in SegmentCache.flags (descriptor dword 2)
 LEA_BIAS = {"esi": b"\x8d\xb6", "ebx": b"\x8d\x9b"}  # lea r, [r + disp32]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from translator.bake import Bake, table_value
-from translator.insn import GuestInsn, MemOp
-from translator.modrm import SEG_PREFIX, encodable, modrm
+from bt.translator.bake import Bake, table_value
+from bt.translator.insn import GuestInsn, MemOp
+from bt.translator.modrm import SEG_PREFIX, encodable, modrm
 
 # EFLAGS bits (kept here: the translator does not import the monitor).
 _TF, _IF, _IOPL, _NT, _AC, _ID = 1 << 8, 1 << 9, 3 << 12, 1 << 14, 1 << 18, 1 << 21

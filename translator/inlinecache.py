@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from translator.bake import Bake
-from translator.insn import GuestInsn
-from translator.records import CalloutSite, Sensitivity
+from bt.translator.bake import Bake
+from bt.translator.insn import GuestInsn
+from bt.translator.records import CalloutSite, Sensitivity
 
 # (slot position, target, edge, position of a Jcc rel32 that reaches it or -1)
 Pending = list[tuple[int, int | None, str, int]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from translator.insn import MemOp
+from bt.translator.insn import MemOp
 
 REG32 = {"eax": 0, "ecx": 1, "edx": 2, "ebx": 3, "esp": 4, "ebp": 5, "esi": 6, "edi": 7}
 _SCALE = {1: 0, 2: 1, 4: 2, 8: 3}

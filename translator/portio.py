@@ -11,8 +11,8 @@ so a guest at CPL > IOPL keeps the generic callout, which checks the TSS I/O bit
 
 from __future__ import annotations
 
-from translator.bake import Bake
-from translator.insn import GuestInsn
+from bt.translator.bake import Bake
+from bt.translator.insn import GuestInsn
 
 OUT_DX_AL = 0x83  # out dx, al
 IN_AL_DX = 0x84  # in al, dx

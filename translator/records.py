@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from translator.insn import GuestInsn
+from bt.translator.insn import GuestInsn
 
 SLOT_SIZE = 5  # bytes of an exit slot: `int 0x80; nop; nop; nop` unchained, `jmp rel32` chained
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from translator.assembler import Assembler
-from translator.bake import Bake
-from translator.csaccess import read_plan
-from translator.errors import AssemblyError, TranslationError
-from translator.inline import emulate
-from translator.inlinecache import InlineCache, Pending, near_far_ret, plain_ret
-from translator.insn import GuestInsn, ImmOp
-from translator.portio import callout_for
-from translator.records import (
+from bt.translator.assembler import Assembler
+from bt.translator.bake import Bake
+from bt.translator.csaccess import read_plan
+from bt.translator.errors import AssemblyError, TranslationError
+from bt.translator.inline import emulate
+from bt.translator.inlinecache import InlineCache, Pending, near_far_ret, plain_ret
+from bt.translator.insn import GuestInsn, ImmOp
+from bt.translator.portio import callout_for
+from bt.translator.records import (
     SLOT_SIZE,
     CalloutSite,
     ExitPlan,
@@ -35,8 +35,8 @@ from translator.records import (
     Sensitivity,
     TranslatedCode,
 )
-from translator.scanner import ScannedBlock
-from translator.sensitive import CALLOUT_THEN_COPY, COPY_THEN_CALLOUT, classify
+from bt.translator.scanner import ScannedBlock
+from bt.translator.sensitive import CALLOUT_THEN_COPY, COPY_THEN_CALLOUT, classify
 
 EXIT_VECTOR = 0x80
 CALLOUT_VECTOR = 0x81

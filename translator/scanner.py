@@ -8,10 +8,10 @@ from typing import Protocol
 import capstone
 from capstone import x86_const as X
 
-from translator.csaccess import segment_of
-from translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
-from translator.records import Rule, Sensitivity
-from translator.sensitive import COPY, JCC_IDS, classify, needs_detail
+from bt.translator.csaccess import segment_of
+from bt.translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
+from bt.translator.records import Rule, Sensitivity
+from bt.translator.sensitive import COPY, JCC_IDS, classify, needs_detail
 
 MAX_BLOCK_INSNS = 64
 MAX_INSN_LEN = 15  # longer (redundant prefixes) is #GP(0): Intel SDM vol. 3 6.15, QEMU 7.2

@@ -10,9 +10,9 @@ from __future__ import annotations
 import capstone
 from capstone import x86_const as X
 
-from translator.csaccess import cs_access
-from translator.insn import GuestInsn, RegOp
-from translator.records import Rule, Sensitivity
+from bt.translator.csaccess import cs_access
+from bt.translator.insn import GuestInsn, RegOp
+from bt.translator.records import Rule, Sensitivity
 
 _PRIV = "privileged: traps at CPL>0, the monitor emulates it against the virtual CPU"
 _RI = "Robin & Irvine: runs at CPL>0 without trapping but shows or changes real state"

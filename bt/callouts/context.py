@@ -11,8 +11,8 @@ from bt.callouts.fpustate import FpuPointers
 from bt.engine import GPRS, Engine
 from bt.memory import GuestMemory
 from bt.regfile import RegisterFile
+from bt.translator.insn import ImmOp, MemOp, Operand, RegOp
 from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
-from translator.insn import ImmOp, MemOp, Operand, RegOp
 
 _GPR32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 # name -> (index in _GPR32, shift, mask)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, SoftInt, Unsupported, VcpuExit
+from bt.translator.insn import GuestInsn, ImmOp, MemOp
 from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
-from translator.insn import GuestInsn, ImmOp, MemOp
 
 _OF = 1 << 11
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, VcpuExit
-from translator.insn import GuestInsn, ImmOp, MemOp
+from bt.translator.insn import GuestInsn, ImmOp, MemOp
 
 _READ = 0x200  # type bit R of a code segment in SegmentCache.flags (descriptor dword 2)
 _DF = 0x400

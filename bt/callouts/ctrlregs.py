@@ -6,8 +6,8 @@ from bt.callouts.context import CalloutContext
 from bt.callouts.faulting import gp0, need_cpl0, ud_fault
 from bt.callouts.fpustate import sync_control
 from bt.exits import Unsupported, VcpuExit
+from bt.translator.insn import GuestInsn, RegOp
 from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS
-from translator.insn import GuestInsn, RegOp
 
 
 def _cr_operands(insn: GuestInsn) -> tuple[RegOp, RegOp]:

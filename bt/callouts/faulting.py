@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Halt, VcpuExit
-from translator.insn import GuestInsn, MemOp, RegOp
+from bt.translator.insn import GuestInsn, MemOp, RegOp
 
 
 def gp0(insn: GuestInsn) -> Fault:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, VcpuExit
+from bt.translator.insn import GuestInsn
 from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VM
-from translator.insn import GuestInsn
 
 
 def gp0(insn: GuestInsn) -> Fault:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
 from bt.exits import VcpuExit
-from translator.insn import GuestInsn, MemOp
+from bt.translator.insn import GuestInsn, MemOp
 
 FXSAVE_POINTERS = 8  # offset of FIP, FCS, FDP, FDS in the FXSAVE image (16 bytes)
 

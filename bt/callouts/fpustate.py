@@ -25,8 +25,8 @@ from unicorn import x86_const as R
 
 from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR, TC_SIZE, Engine
 from bt.regfile import RegisterFile
+from bt.translator.insn import GuestInsn
 from bt.vcpu import Vcpu
-from translator.insn import GuestInsn
 
 # Real selector -> the guest segment register it stands for.
 _REAL_SEG = {sel: name for name, sel in SHADOW_SEL.items()} | {SEL_CODE3: "cs"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, VcpuExit
+from bt.translator.insn import GuestInsn, ImmOp, RegOp
 from bt.vcpu import SegmentCache
-from translator.insn import GuestInsn, ImmOp, RegOp
 
 _DF = 1 << 10
 

@@ -6,7 +6,7 @@ from bt.callouts.context import CalloutContext
 from bt.callouts.cpuid import cpuid_leaf
 from bt.callouts.faulting import gp0, need_cpl0, ud_fault
 from bt.exits import VcpuExit
-from translator.insn import GuestInsn
+from bt.translator.insn import GuestInsn
 
 _MSR_DEFAULTS = {
     0x1B: 0xFEE00900,  # IA32_APIC_BASE: BSP, enabled, at 0xFEE00000

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, VcpuExit
+from bt.translator.insn import GuestInsn, MemOp, RegOp
 from bt.vcpu import SegmentCache
-from translator.insn import GuestInsn, MemOp, RegOp
 
 
 def mark_accessed(ctx: CalloutContext, selector: int, desc: D.Descriptor) -> int:

@@ -6,8 +6,8 @@ from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.callouts.faulting import need_cpl0, ud_fault
 from bt.exits import Fault, VcpuExit
+from bt.translator.insn import GuestInsn, MemOp, RegOp
 from bt.vcpu import SegmentCache
-from translator.insn import GuestInsn, MemOp, RegOp
 
 _ZF = 1 << 6
 

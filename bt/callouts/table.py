@@ -18,7 +18,7 @@ from bt.callouts import (
 )
 from bt.callouts.context import CalloutContext
 from bt.exits import VcpuExit
-from translator.insn import GuestInsn
+from bt.translator.insn import GuestInsn
 
 Handler = Callable[[CalloutContext, GuestInsn], VcpuExit | None]
 

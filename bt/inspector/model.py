@@ -36,7 +36,7 @@ from bt.inspector.records import (
     block_from_row,
     link_from_row,
 )
-from translator.records import SLOT_SIZE
+from bt.translator.records import SLOT_SIZE
 
 __all__ = [
     "RULES",
