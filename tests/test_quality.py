@@ -37,6 +37,7 @@ ALLOWED = {
         "bt.types",
     ),
     "bt/nativeio.py": ("bt.backstop",),
+    "bt/paging.py": ("bt.errors", "bt.types"),
     "bt/backstop.py": (),
 }
 PROJECT = ("bt", "translator", "cache")  # the source directories (bt/ links to the other two)
