@@ -20,7 +20,7 @@ only once the access is allowed), the 4 MiB PDE's bits 20:13 taken as physical b
 only bit 21 reserved, the I/D bit only with EFER.NXE under PAE. A/D updates rewrite only the
 entry's low 32 bits, and only when a bit changes.
 
-It runs inside Unicorn's TLB-fill hook, so the walk is straight-line code over instance
+It runs inside Unicorn's TLB-fill hook, so the walk is one straight-line method over instance
 attributes, allocating nothing but the result tuple; faults are rare and may cost more.
 """
 
@@ -90,7 +90,7 @@ class PageWalker:
         "_write32",
         "_nx",
         "_maxphyaddr",
-        "_wp",
+        "_sup_rw",
         "_pse",
         "_nxe",
         "_pd_base",
@@ -110,7 +110,7 @@ class PageWalker:
         self._maxphyaddr = maxphyaddr
         self.enabled = False  # CR0.PG (with PE)
         self.pae = False  # PAE paging in use: CR0.PG and CR4.PAE
-        self._wp = False
+        self._sup_rw = _RW  # R/W as a supervisor access sees it: always with CR0.WP clear
         self._pse = False
         self._nxe = False
         self._pd_base = 0
@@ -142,7 +142,7 @@ class PageWalker:
         nxe = self._nx and pae and bool(efer & EFER_NXE)
         self.enabled = enabled
         self.pae = pae
-        self._wp = bool(cr0 & CR0_WP)
+        self._sup_rw = 0 if cr0 & CR0_WP else _RW
         self._pse = bool(cr4 & CR4_PSE)
         self._nxe = nxe
         self._pd_base = cr3 & 0xFFFF_F000
@@ -158,90 +158,74 @@ class PageWalker:
         """
         if not self.enabled:
             return linear & 0xFFFF_FFFF, True
+        # Each format finds the leaf entry (its address, its low dword), the U/S and R/W bits
+        # ANDed over the levels and the physical address; the checks and A/D are shared.
         if self.pae:
-            return self._walk_pae(linear, access, user)
-        return self._walk_32(linear, access, user)
-
-    def _walk_32(self, linear: int, access: int, user: bool) -> tuple[int, bool]:
-        """32-bit paging: PDE -> PTE (4 KiB) or PDE (4 MiB with CR4.PSE)."""
-        pde_addr = self._pd_base | ((linear >> 20) & 0xFFC)
-        pde = self._read32(pde_addr)
-        if not pde & _P:
-            raise self._fault(linear, 0, access, user)
-        if pde & _PS and self._pse:
-            if pde & _PSE_4M_RSVD:
+            pdpte = self._pdptes[linear >> 30]  # reserved bits were checked at set_mode
+            if not pdpte & _P:
+                raise self._fault(linear, 0, access, user)
+            rsvd = self._rsvd
+            addr = (pdpte & _ADDR_4K) | ((linear >> 18) & 0xFF8)
+            pde = self._read64(addr)
+            if not pde & _P:
+                raise self._fault(linear, 0, access, user)
+            if pde & rsvd:
                 raise self._fault(linear, RSVD_FAULT, access, user)
-            writable = self._check(pde, linear, access, user)
-            new = pde | (_A | _D if access == WRITE else _A)
-            if new != pde:
-                self._write32(pde_addr, new)
-            phys = ((pde & _PSE_4M_HIGH) << 19) | (pde & 0xFFC0_0000) | (linear & 0x3F_FFFF)
-            return phys, writable and bool(new & _D)
-        if not pde & _A:
-            self._write32(pde_addr, pde | _A)
-        pte_addr = (pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC)
-        pte = self._read32(pte_addr)
-        if not pte & _P:
-            raise self._fault(linear, 0, access, user)
-        writable = self._check(pde & pte, linear, access, user)
-        new = pte | (_A | _D if access == WRITE else _A)
-        if new != pte:
-            self._write32(pte_addr, new)
-        return (pte & 0xFFFF_F000) | (linear & 0xFFF), writable and bool(new & _D)
-
-    def _walk_pae(self, linear: int, access: int, user: bool) -> tuple[int, bool]:
-        """PAE paging: PDPTE (loaded at set_mode) -> PDE -> PTE (4 KiB) or PDE (2 MiB)."""
-        pdpte = self._pdptes[linear >> 30]
-        if not pdpte & _P:
-            raise self._fault(linear, 0, access, user)
-        rsvd = self._rsvd
-        pde_addr = (pdpte & _ADDR_4K) | ((linear >> 18) & 0xFF8)
-        pde = self._read64(pde_addr)
-        if not pde & _P:
-            raise self._fault(linear, 0, access, user)
-        if pde & rsvd:
-            raise self._fault(linear, RSVD_FAULT, access, user)
-        if pde & _PS:
-            if pde & _PAE_2M_RSVD:
-                raise self._fault(linear, RSVD_FAULT, access, user)
-            if access == FETCH and pde & _NX:
+            if pde & _PS:  # 2 MiB
+                if pde & _PAE_2M_RSVD:
+                    raise self._fault(linear, RSVD_FAULT, access, user)
+                entry = pde
+                perm = pde
+                phys = (pde & _ADDR_4K & ~0x1F_FFFF) | (linear & 0x1F_FFFF)
+            else:
+                if not pde & _A:
+                    self._write32(addr, (pde & 0xFFFF_FFFF) | _A)
+                addr = (pde & _ADDR_4K) | ((linear >> 9) & 0xFF8)
+                entry = self._read64(addr)
+                if not entry & _P:
+                    raise self._fault(linear, 0, access, user)
+                if entry & rsvd:
+                    raise self._fault(linear, RSVD_FAULT, access, user)
+                perm = pde & entry
+                phys = (entry & _ADDR_4K) | (linear & 0xFFF)
+            if access == FETCH and (pde | entry) & _NX:  # only reachable with NXE
                 raise self._fault(linear, PF_P, access, user)
-            writable = self._check(pde, linear, access, user)
-            lo = pde & 0xFFFF_FFFF
-            new = lo | (_A | _D if access == WRITE else _A)
-            if new != lo:
-                self._write32(pde_addr, new)
-            phys = (pde & _ADDR_4K & ~0x1F_FFFF) | (linear & 0x1F_FFFF)
-            return phys, writable and bool(new & _D)
-        if not pde & _A:
-            self._write32(pde_addr, (pde & 0xFFFF_FFFF) | _A)
-        pte_addr = (pde & _ADDR_4K) | ((linear >> 9) & 0xFF8)
-        pte = self._read64(pte_addr)
-        if not pte & _P:
-            raise self._fault(linear, 0, access, user)
-        if pte & rsvd:
-            raise self._fault(linear, RSVD_FAULT, access, user)
-        if access == FETCH and (pde | pte) & _NX:
-            raise self._fault(linear, PF_P, access, user)
-        writable = self._check(pde & pte, linear, access, user)
-        lo = pte & 0xFFFF_FFFF
-        new = lo | (_A | _D if access == WRITE else _A)
-        if new != lo:
-            self._write32(pte_addr, new)
-        return (pte & _ADDR_4K) | (linear & 0xFFF), writable and bool(new & _D)
-
-    def _check(self, perm: int, linear: int, access: int, user: bool) -> bool:
-        """U/S and R/W (ANDed over the levels in `perm`): may the entry be written? Or #PF."""
+            entry &= 0xFFFF_FFFF  # A/D updates rewrite the low dword only
+        else:
+            addr = self._pd_base | ((linear >> 20) & 0xFFC)
+            pde = self._read32(addr)
+            if not pde & _P:
+                raise self._fault(linear, 0, access, user)
+            if pde & _PS and self._pse:  # 4 MiB
+                if pde & _PSE_4M_RSVD:
+                    raise self._fault(linear, RSVD_FAULT, access, user)
+                entry = pde
+                perm = pde
+                phys = ((pde & _PSE_4M_HIGH) << 19) | (pde & 0xFFC0_0000) | (linear & 0x3F_FFFF)
+            else:
+                if not pde & _A:
+                    self._write32(addr, pde | _A)
+                addr = (pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC)
+                entry = self._read32(addr)
+                if not entry & _P:
+                    raise self._fault(linear, 0, access, user)
+                perm = pde & entry
+                phys = (entry & 0xFFFF_F000) | (linear & 0xFFF)
         if user:
             if not perm & _US:
                 raise self._fault(linear, PF_P, access, user)
-            writable = bool(perm & _RW)
+            writable = perm & _RW
         else:
-            # CR0.WP=0: the supervisor writes read-only pages, user or not.
-            writable = bool(perm & _RW) or not self._wp
-        if access == WRITE and not writable:
-            raise self._fault(linear, PF_P, access, user)
-        return writable
+            writable = (perm | self._sup_rw) & _RW  # CR0.WP=0: the supervisor writes anything
+        if access == WRITE:
+            if not writable:
+                raise self._fault(linear, PF_P, access, user)
+            new = entry | _A | _D
+        else:
+            new = entry | _A
+        if new != entry:
+            self._write32(addr, new)
+        return phys, bool(writable and new & _D)
 
     def _fault(self, linear: int, code: int, access: int, user: bool) -> PageFault:
         """The #PF for a failed walk: `code` (0, P or P|RSVD) plus the access's W, U, I/D."""

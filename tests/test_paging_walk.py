@@ -245,3 +245,26 @@ def test_not_present_error_codes(
     w.set_mode(PG, PDPT if pae else PD, CR4_PAE if pae else 0, EFER_NXE if nxe else 0)
     assert fault(w, 0x8000_1000, access, user) == code
     assert w.probe(0x8000_1000) is None
+
+
+@pytest.mark.parametrize(
+    ("pte", "user", "wp", "access", "write_ok"),
+    [(RW | US | D, True, True, READ, True), (RW | US, True, True, READ, False),  # D clear
+     (US | D, True, False, READ, False),  # user, read-only
+     (US | D, False, False, READ, True),  # supervisor, WP=0: may write a read-only page
+     (US | D, False, True, READ, False), (RW | D, False, True, FETCH, True),
+     (RW, False, True, FETCH, False), (RW, False, True, WRITE, True)],
+)  # fmt: skip
+def test_write_ok(pte: int, user: bool, wp: bool, access: int, write_ok: bool) -> None:
+    """write_ok: the entries allow a write at this privilege and the leaf is dirty (QEMU keeps
+    PAGE_WRITE out of the TLB entry until D is set), so the TLB may take writes."""
+    for pae in (False, True):
+        ram = Ram()
+        if pae:
+            pae_map4k(ram, 0x5000, 0x9000 | P | pte)
+            w = walker_pae(ram, wp=wp)
+        else:
+            ram.put32(PD, PT | P | RW | US)
+            ram.put32(PT + 5 * 4, 0x9000 | P | pte)
+            w = walker32(ram, wp=wp)
+        assert w.translate(0x5000, access, user) == (0x9000, write_ok)
