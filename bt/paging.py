@@ -4,7 +4,7 @@ The reference is QEMU 7.2's mmu_translate (target/i386/tcg/sysemu/excp_helper.c)
 model the guest sees, `qemu32`: PSE, PAE and PGE, no PSE-36, no NX, MAXPHYADDR 32 (QEMU gives
 a 32-bit CPU without PSE-36 32 physical address bits, so under PAE every entry bit from 32 up
 to 62 is reserved). Where QEMU departs from the Intel SDM (vol. 3, ch. 4), the SDM and Bochs
-decide; each such place is marked "SDM:" below and pinned by tests/test_paging_walk.py:
+decide; each such place is marked "SDM:" below and pinned by tests/test_paging_*.py:
 
 - PAE PDPTEs are loaded into the walker when CR0/CR3/CR4 are written (`set_mode`) and checked
   there (reserved bits -> BadPdpte, the MOV's #GP(0)); QEMU re-reads them on every walk and
@@ -31,7 +31,7 @@ from typing import Protocol
 READ, WRITE, FETCH = 0, 1, 2  # access kinds
 PF_P, PF_W, PF_U, PF_RSVD, PF_I = 1, 2, 4, 8, 16  # #PF error-code bits
 
-# SDM 4.7: a reserved bit is only checked in a present entry, so RSVD comes with P (QEMU: 8).
+# SDM: a reserved bit is only checked in a present entry, so RSVD comes with P (4.7; QEMU: 8).
 RSVD_FAULT = PF_RSVD | PF_P
 
 QEMU32_MAXPHYADDR = 32  # target/i386/cpu.c x86_cpu_realizefn: no LM, no PSE-36 -> 32 bits
@@ -124,6 +124,10 @@ class PageWalker:
         With PAE paging on, the four PDPTEs are loaded from CR3 bits 31:5 now, and later
         writes to them are not seen until this is called again. Raises BadPdpte (the MOV's
         #GP(0)) if a present one has a reserved bit set; the walker is then left unchanged.
+        SDM: the hardware loads them at a MOV CR3 and at a MOV CR0/CR4 that changes PG, PAE,
+        PSE or PGE; this loads them at every call (it cannot tell a MOV CR3 of the same value
+        from a WRMSR EFER), which only differs for a guest that changed a PDPTE in memory
+        without reloading CR3 and then wrote CR0/CR4/EFER (QEMU would see the new one too).
         """
         enabled = bool(cr0 & CR0_PG and cr0 & CR0_PE)
         pae = enabled and bool(cr4 & CR4_PAE)
@@ -161,7 +165,8 @@ class PageWalker:
         # Each format finds the leaf entry (its address, its low dword), the U/S and R/W bits
         # ANDed over the levels and the physical address; the checks and A/D are shared.
         if self.pae:
-            pdpte = self._pdptes[linear >> 30]  # reserved bits were checked at set_mode
+            # SDM: the PDPTE as set_mode loaded and checked it; no A bit is set in it.
+            pdpte = self._pdptes[linear >> 30]
             if not pdpte & _P:
                 raise self._fault(linear, 0, access, user)
             rsvd = self._rsvd

@@ -1,4 +1,4 @@
-"""The guest page-table walker (bt/paging.py) over a bytearray RAM: 32-bit, PSE, PAE, A/D, #PF.
+"""The guest page-table walker (bt/paging.py): 32-bit paging, PSE, permissions, A/D, #PF codes.
 
 Expected values are QEMU 7.2's (target/i386/tcg/sysemu/excp_helper.c, qemu32), several of
 them checked on qemu-system-i386 7.2.22 with a probe guest that prints the error code, CR2
