@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bt.cache.block import TBKey, TranslationBlock
 from bt.cache.cache import TranslationCache
+from bt.errors import TranslationError
 from bt.keypolicy import KeyPolicy
 from bt.limits import Limits
 from bt.memory import GuestMemory
+from bt.paging import PageFault
 from bt.storelookup import GuestBytes, StoreLookup
 from bt.translator.records import TranslatedCode
 from bt.translator.rewriter import Rewriter
@@ -35,22 +37,52 @@ class BlockMaker:
         self.keys = keys
         self.store = store
         self.limits = limits
+        # Delivers a fetch's #PF and returns the handler's EIP (raises TranslationError on
+        # a triple fault); the builder sets it.
+        self.on_fetch_fault: Callable[[PageFault, int], int] | None = None
 
     def block_for(self, eip: int) -> TranslationBlock:
-        """The block for guest `eip` in the current code segment, translated on a miss."""
-        key = self.keys.key(eip)
-        tb = self.cache.lookup(key)
-        if tb is None:
-            tb = self.translate(key, watch=True)
-        return tb
+        """The block for guest `eip` in the current code segment, translated on a miss.
+
+        Under guest paging the fetch may fault: the #PF is delivered and the block returned
+        is the handler's (its key's EIP says where execution goes on)."""
+        while True:
+            try:
+                key = self.keys.key(eip)
+                tb = self.cache.lookup(key)
+                if tb is not None and tb.second_page is not None and not self._maps(tb):
+                    self.cache.invalidate(tb, "second page remapped")
+                    tb = None
+                if tb is None:
+                    tb = self.translate(key, watch=True)
+                return tb
+            except PageFault as fault:
+                eip = self._fetch_fault(fault, eip)
 
     def one_shot(self, eip: int) -> TranslationBlock:
         """A block holding only the instruction at `eip` (it runs alone: an SMC re-run, the
         end of an interrupt shadow). It watches no page; the next one made for this EIP
-        replaces it."""
-        one = self.translate(self.keys.key(eip, 1), watch=False)
+        replaces it. A fetch fault goes to the guest's handler, as in `block_for`."""
+        try:
+            one = self.translate(self.keys.key(eip, 1), watch=False)
+        except PageFault as fault:
+            return self.block_for(self._fetch_fault(fault, eip))
         one.entries += 1
         return one
+
+    def _maps(self, tb: TranslationBlock) -> bool:
+        """Whether the page a straddling block reaches into still maps where it did."""
+        mmu = self.mem.mmu
+        second = tb.second_page
+        if mmu is None or second is None:
+            return True
+        return mmu.code_page(second) == tb.guest_pages[-1]
+
+    def _fetch_fault(self, fault: PageFault, eip: int) -> int:
+        """Deliver the #PF of a fetch at `eip`; the handler's EIP."""
+        if self.on_fetch_fault is None:
+            raise TranslationError(f"page fault fetching code at 0x{fault.linear:08x}")
+        return self.on_fetch_fault(fault, eip)
 
     def translate(self, key: TBKey, watch: bool) -> TranslationBlock:
         """Translate (or take from the store) and insert the block for `key`; `watch`: its
@@ -60,7 +92,9 @@ class BlockMaker:
             self.limits.check()
         code = self._from_store(key)
         if code is None:
-            scanned = self.scanner.scan(self.mem, key.cs_base, key.eip, key.max_insns)
+            scanned = self.scanner.scan(
+                self.mem, key.cs_base, key.eip, key.max_insns, paged=key.phys_page >= 0
+            )
             code = self.rewriter.rewrite(scanned, key.cs_base, self.keys.bake_for(key))
             if self.store is not None:
                 self.store.put(key, code)
@@ -81,6 +115,6 @@ def guest_bytes_of(mem: GuestMemory) -> GuestBytes:
     """The store's view of guest memory: the bytes of a list of [start, end) ranges."""
 
     def read(ranges: Sequence[Sequence[int]]) -> bytes:
-        return b"".join(mem.read(a, b - a) for a, b in ranges)
+        return b"".join(mem.peek(a, b - a) for a, b in ranges)
 
     return read

@@ -7,6 +7,7 @@ import struct
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, Unsupported
+from bt.paging import PageFault
 from bt.vcpu import IF, NT, RF, TF, VM, SegmentCache
 
 CONTRIBUTORY = frozenset({0, 10, 11, 12, 13})
@@ -24,8 +25,30 @@ def deliver(
     """Push the interrupt frame and enter the handler; a problem with the IDT gives a Fault.
 
     `fault_eip` is where such a fault points: the INT instruction itself for a software
-    interrupt (which returns after it), else the same address the frame would hold.
+    interrupt (which returns after it), else the same address the frame would hold. A page
+    fault on the way (the IDT, GDT, TSS or the new stack not mapped) leaves the stack as it
+    was and is the Fault returned.
     """
+    ss, esp = ctx.vcpu.segs["ss"], ctx.reg("esp")
+    try:
+        return _deliver(ctx, vector, error_code, return_eip, software, check_dpl, fault_eip)
+    except PageFault as fault:
+        if ctx.vcpu.segs["ss"] is not ss:
+            ctx.load_segment_cache("ss", ss)
+        ctx.set_reg("esp", esp)
+        ctx.vcpu.cr2 = fault.linear
+        return Fault(14, fault.error_code, return_eip if fault_eip is None else fault_eip)
+
+
+def _deliver(
+    ctx: CalloutContext,
+    vector: int,
+    error_code: int | None,
+    return_eip: int,
+    software: bool,
+    check_dpl: bool,
+    fault_eip: int | None,
+) -> Goto | Fault | Unsupported:
     vcpu = ctx.vcpu
     at = return_eip if fault_eip is None else fault_eip
     ext = 0 if software else 1
@@ -33,7 +56,7 @@ def deliver(
     gate_err = vector * 8 + 2 + ext
     if vector * 8 + 7 > idt_limit:
         return Fault(13, gate_err, at)
-    lo, hi = struct.unpack("<II", ctx.mem.read(idt_base + vector * 8, 8))
+    lo, hi = struct.unpack("<II", ctx.mem.read(idt_base + vector * 8, 8, system=True))
     gtype = (hi >> 8) & 0x1F  # S bit and type
     dpl = (hi >> 13) & 3
     if gtype not in (0x05, 0x06, 0x07, 0x0E, 0x0F):
@@ -68,13 +91,14 @@ def deliver(
         if not isinstance(switched, tuple):
             return switched
         old_ss, old_esp = switched
-        ctx.push(old_ss, size)
-        ctx.push(old_esp, size)
-    ctx.push(eflags, size)
-    ctx.push(cs, size)
-    ctx.push(return_eip, size)
+        ctx.push(old_ss, size, new_cpl < 3)
+        ctx.push(old_esp, size, new_cpl < 3)
+    # The frame is written with the handler's privilege (supervisor for an inner level).
+    ctx.push(eflags, size, new_cpl < 3)
+    ctx.push(cs, size, new_cpl < 3)
+    ctx.push(return_eip, size, new_cpl < 3)
     if error_code is not None:
-        ctx.push(error_code, size)
+        ctx.push(error_code, size, new_cpl < 3)
     vcpu.eflags_sys &= ~(TF | NT | RF | VM)
     if not gtype & 0x01:  # interrupt gate
         vcpu.eflags_sys &= ~IF
@@ -96,8 +120,8 @@ def _switch_stack(
     slot = 4 + 8 * cpl
     if slot + 7 > tr.limit:
         return Fault(10, (tr.selector & ~3) + ext, eip)
-    new_esp = ctx.mem.read_u(tr.base + slot, 4)
-    new_ss = ctx.mem.read_u(tr.base + slot + 4, 2)
+    new_esp = ctx.mem.read_u(tr.base + slot, 4, system=True)
+    new_ss = ctx.mem.read_u(tr.base + slot + 4, 2, system=True)
     err = (new_ss & ~3) + ext
     if new_ss & ~3 == 0 or new_ss & 3 != cpl:
         return Fault(10, err, eip)

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from unicorn import (
     UC_ARCH_X86,
     UC_ERR_EXCEPTION,
+    UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_MEM_UNMAPPED,
     UC_HOOK_TLB_FILL,
-    UC_MEM_FETCH,
-    UC_MEM_WRITE,
     UC_MODE_32,
     UC_PROT_EXEC,
     UC_PROT_READ,
@@ -36,18 +37,12 @@ from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 
 from bt.backstop import Backstop
 from bt.errors import InternalError
+from bt.guestview import DeniedAccess, GuestView
+from bt.layout import MAX_RAM, MON_LINEAR, MON_PHYS, MON_SIZE, TC_LINEAR, TC_PHYS, TC_SIZE
 from bt.nativeio import FAST_VECTORS, NativePortIO
 from bt.prevexception import forget_previous_exception
 from bt.regfile import RegisterFile
 from bt.types import PAGE_SIZE, CodeAddr
-
-TC_LINEAR = 0xE0000000
-TC_SIZE = 64 << 20
-MON_LINEAR = 0xE4000000
-MON_SIZE = 0x1000
-TC_PHYS = 1 << 32
-MON_PHYS = TC_PHYS + TC_SIZE
-MAX_RAM = 0xC0000000
 
 # Real GDT selectors (the monitor's; the guest never sees them).
 SEL_CODE0 = 0x08
@@ -90,16 +85,6 @@ class CpuException:
     code_addr: CodeAddr
 
 
-@dataclass(frozen=True, slots=True)
-class DeniedAccess:
-    """A guest data access the memory view refused (a write to a page holding translated code,
-    or a fetch outside the translation cache)."""
-
-    kind: str  # "write" or "fetch"
-    page: int
-    code_addr: CodeAddr
-
-
 def descriptor(base: int, limit: int, access: int, flags: int = 0xC) -> bytes:
     """An 8-byte segment descriptor (limit in bytes, or in pages when flags has G)."""
     if flags & 0x8:
@@ -127,23 +112,14 @@ class Engine:
         # bound holds where it does not (set before Unicorn allocates it: first mem_map).
         uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
         uc.mem_map(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+        self.view = view = GuestView(uc, ram_size)
         uc.mmio_map(
-            ram_size,
-            (1 << 32) - ram_size,
-            self._unassigned_read,
-            None,
-            self._unassigned_write,
-            None,
+            ram_size, (1 << 32) - ram_size, view.unassigned_read, None, view.unassigned_write, None
         )
         uc.mem_map(TC_PHYS, TC_SIZE + MON_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
         uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
-        self.monitor_mode = False
-        self.protected_pages: set[int] = set()
-        self.denied: DeniedAccess | None = None
         self.exception: CpuException | None = None
         self.pending_error: BaseException | None = None
-        self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
-        self.tlb_fills = 0
         self._fresh_from = TC_LINEAR  # code space above this was never written since a flush
         self.on_callout: Callable[[int, CodeAddr], None] = self._no_callout
         self.eip_reg = RegisterFile(uc, (R.UC_X86_REG_EIP,))
@@ -155,71 +131,20 @@ class Engine:
         self.on_native_io: Callable[[], None] | None = None
         self.on_resume: Callable[[int], None] | None = None  # the callout's vector or -1
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
+        uc.hook_add(UC_HOOK_MEM_UNMAPPED, view.unmapped)
         # The one interrupt hook: host code for the fast port forms, then _guard_intr.
         self.native_io = NativePortIO(uc, self._guard_intr)
         # First block hook, so that a stop it asks for skips the later ones (tracer, counting).
         self.backstop = Backstop(uc, TC_LINEAR, _NEVER - 1)
         self._write_gdt()
 
-    # -- guest memory view ---
-    def _unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
-        return self.unassigned_value & ((1 << (8 * size)) - 1)
-
-    def _unassigned_write(self, uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
-        return None
-
     def _guard_tlb(self, uc: Uc, vaddr: int, access: int, entry: object, _ud: object) -> bool:
         try:
-            return self._tlb_fill(vaddr, access, entry)
+            return self.view.fill(vaddr, access, entry)
         except BaseException as exc:  # relayed after emu_start returns
             self.pending_error = exc
             uc.emu_stop()
             return False
-
-    def _tlb_fill(self, vaddr: int, access: int, entry: object) -> bool:
-        self.tlb_fills += 1
-        if access == UC_MEM_FETCH:
-            if TC_LINEAR <= vaddr < TC_LINEAR + TC_SIZE:
-                # Execute only: a guest data access to the same page misses this entry and
-                # gets the guest's view instead (isolation).
-                entry.paddr = TC_PHYS + (vaddr - TC_LINEAR)  # type: ignore[attr-defined]
-                entry.perms = UC_PROT_EXEC  # type: ignore[attr-defined]
-                return True
-            if self.monitor_mode and vaddr == MON_LINEAR:
-                entry.paddr = MON_PHYS  # type: ignore[attr-defined]
-                entry.perms = UC_PROT_EXEC | UC_PROT_READ  # type: ignore[attr-defined]
-                return True
-            self.denied = DeniedAccess("fetch", vaddr, CodeAddr(0))
-            return False
-        if self.monitor_mode and vaddr == MON_LINEAR:
-            entry.paddr = MON_PHYS  # type: ignore[attr-defined]
-            entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
-            return True
-        # Guest view: no guest paging yet, so linear == guest-physical. An access that
-        # straddles 4 GiB asks for page 0x100000000 (QEMU's addresses are 64-bit inside):
-        # linear addresses wrap at 4 GiB, and nothing above may ever reach the monitor.
-        vaddr &= 0xFFFFFFFF
-        if vaddr in self.protected_pages:
-            if access == UC_MEM_WRITE:
-                self.denied = DeniedAccess("write", vaddr, CodeAddr(0))
-                return False
-            entry.paddr = vaddr  # type: ignore[attr-defined]
-            entry.perms = UC_PROT_READ  # type: ignore[attr-defined]
-            return True
-        entry.paddr = vaddr  # type: ignore[attr-defined]
-        entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
-        return True
-
-    def protect_page(self, page: int, on: bool) -> None:
-        """Write-protect a guest page (it holds translated code) or lift the protection."""
-        if on:
-            if page not in self.protected_pages:
-                self.protected_pages.add(page)
-                # The page may sit writable in the TLB already.
-                self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
-        else:
-            self.protected_pages.discard(page)
-            self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     # -- callouts and exceptions ---
     def _no_callout(self, vector: int, resume: CodeAddr) -> None:
@@ -277,7 +202,7 @@ class Engine:
     def enter_user_mode(self, code_addr: int, esp: int) -> None:
         """Drop the real CPU to CPL 3 (only an IRET inside the emulation can: DESIGN fact 4)."""
         uc = self.uc
-        self.monitor_mode = True
+        self.view.monitor_mode = True
         try:
             uc.reg_write(R.UC_X86_REG_SS, SEL_DATA0)
             uc.reg_write(R.UC_X86_REG_DS, SEL_DATA0)
@@ -295,7 +220,7 @@ class Engine:
             for name in ("ds", "es", "fs", "gs"):
                 uc.reg_write(_SEG_REG[name], SHADOW_SEL[name])
         finally:
-            self.monitor_mode = False
+            self.view.monitor_mode = False
         cs = uc.reg_read(R.UC_X86_REG_CS)
         if cs != SEL_CODE3:
             raise InternalError(f"real CPU did not reach CPL 3 (CS={cs:#x})")
@@ -315,18 +240,20 @@ class Engine:
         desc = descriptor(base, limit, access, flags=0x4 | (0x8 if limit > 0xFFFFF else 0))
         off = sel & ~7
         self.uc.mem_write(MON_PHYS + off, desc)
-        self.monitor_mode = True
+        self.view.monitor_mode = True
         try:
             self.uc.reg_write(_SEG_REG[name], sel)
         finally:
-            self.monitor_mode = False
+            self.view.monitor_mode = False
 
     # -- running ---
     def run(self, code_addr: int, budget: int) -> None:
         """Execute translated code from `code_addr` until a hook stops the CPU or `budget`
         blocks have run (the backstop). Never with emu_start's timeout: see bt/backstop.py."""
         self.exception = None
-        self.denied = None
+        view = self.view
+        view.denied = None
+        view.page_fault = None
         count = self.backstop.arm(budget)
         if self.on_resume is not None:
             self.on_resume(-1)
@@ -340,9 +267,14 @@ class Engine:
             if self.pending_error is not None:
                 err, self.pending_error = self.pending_error, None
                 raise err from None
-            if exc.errno == UC_ERR_EXCEPTION and self.denied is not None:
+            if exc.errno == UC_ERR_EXCEPTION and view.denied is not None:
                 eip = self.uc.reg_read(R.UC_X86_REG_EIP)
-                self.denied = DeniedAccess(self.denied.kind, self.denied.page, CodeAddr(eip))
+                view.denied = DeniedAccess(view.denied.kind, view.denied.page, CodeAddr(eip))
+                return
+            if view.page_fault is not None and exc.errno in _UNMAPPED_ERRORS:
+                eip = self.uc.reg_read(R.UC_X86_REG_EIP)
+                self.exception = CpuException(14, CodeAddr(eip))
+                view.flush_tlb()  # the entries aimed at the hole go
                 return
             eip = self.uc.reg_read(R.UC_X86_REG_EIP)
             self.exception = CpuException(_ERRNO_VECTOR.get(exc.errno, -1), CodeAddr(eip))
@@ -380,3 +312,4 @@ class Engine:
 
 
 _ERRNO_VECTOR = {10: 6}  # UC_ERR_INSN_INVALID -> #UD
+_UNMAPPED_ERRORS = (UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED)

@@ -56,6 +56,8 @@ class EventDelivery:
             return self._fault_chain(current, fault)
         finally:
             ctx.commit()
+            if ctx.mem.mmu is not None:
+                ctx.mem.mmu.sync_privilege()  # the handler may run at another CPL
 
     def _fault_chain(self, current: int, fault: Fault) -> VcpuExit:
         """Deliver `fault` raised while delivering `current` (-1: none), merging into #DF and

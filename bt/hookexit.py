@@ -23,6 +23,7 @@ from bt.interrupts import InterruptPolicy
 from bt.irq import IrqSource
 from bt.keypolicy import KeyPolicy
 from bt.limits import Limits
+from bt.paging import PageFault
 from bt.runresult import EXIT_CRASH, RunResult
 from bt.runstate import RunState
 from bt.shadow import InterruptShadow
@@ -141,9 +142,18 @@ class ExitDispatch:
         system = self.keys.system_state()
         try:
             result = HANDLERS[site.kind](ctx, site.insn)
+        except PageFault as fault:
+            # One of its memory accesses: the instruction did nothing (REP INS/OUTS keep their
+            # progress) and #PF is raised at it.
+            ctx.discard()
+            self.vcpu.cr2 = fault.linear
+            result = Fault(14, fault.error_code, site.insn.eip)
         finally:
             ctx.commit()
             st.current = None
+        mmu = ctx.mem.mmu
+        if mmu is not None:
+            mmu.sync_privilege()  # a far transfer, IRET or SYSEXIT may have changed the CPL
         if self.keys.system_state() != system:
             for name, value in self.keys.assumed().items():
                 self.cache.invalidate_assumption(name, value)
@@ -158,7 +168,8 @@ class ExitDispatch:
             except TranslationError:
                 pass  # reported when execution gets there
             else:
-                self.cache.retarget_return_cache(tb, site, result.eip, dst)
+                if dst.key.eip == result.eip:  # not a fetch fault's handler
+                    self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
         if result is None:
@@ -194,7 +205,9 @@ class ExitDispatch:
         it and delivers the interrupt the shadow held back exactly there, as a CPU does."""
         try:
             self.state.eip = eip
-            self.engine.set_eip(self.maker.one_shot(eip).code_addr)
+            one = self.maker.one_shot(eip)
+            self.state.eip = one.key.eip  # the #PF handler's when the fetch faulted
+            self.engine.set_eip(one.code_addr)
         except TranslationError as exc:
             self._end(RunResult("crash", EXIT_CRASH, str(exc), eip))
 
@@ -221,10 +234,10 @@ class ExitDispatch:
             except TranslationError as exc:
                 self._end(RunResult("crash", EXIT_CRASH, str(exc), result.eip))
                 return
-            if src is not None:
+            if src is not None and tb.key.eip == result.eip:
                 self.cache.chain(src, slot_no, tb)  # where cache/chain.py's may_chain allows
             tb.entries += 1
-            self.state.eip = result.eip
+            self.state.eip = tb.key.eip
             self.engine.set_eip(tb.code_addr)
             return
         self._end(result)
@@ -241,6 +254,7 @@ class ExitDispatch:
                 tb = self.maker.block_for(got.eip)
             except TranslationError as exc:
                 return RunResult("crash", EXIT_CRASH, str(exc), got.eip)
+            self.state.eip = tb.key.eip
             tb.entries += 1
             return tb.code_addr
         if isinstance(got, Unsupported):

@@ -9,7 +9,8 @@ from unicorn import UC_HOOK_BLOCK
 
 from bt.cache.block import TranslationBlock
 from bt.cache.cache import TranslationCache
-from bt.engine import TC_LINEAR, TC_SIZE, Engine
+from bt.engine import Engine
+from bt.layout import TC_LINEAR, TC_SIZE
 from bt.runresult import EXIT_LIMIT, RunResult
 from bt.runstate import RunState
 from bt.types import CodeAddr

@@ -41,6 +41,13 @@ class KeyPolicy:
             }[mode]
             raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
         variant = self.variant() if self.bake else NO_VARIANT
+        mmu = self.ctx.mem.mmu
+        if mmu is not None and mmu.enabled:
+            # Under guest paging a block is the code of one physical page at one linear
+            # address: found again only while the linear page maps there (raises PageFault
+            # when the fetch itself faults).
+            phys = mmu.code_page((cs.base + eip) & 0xFFFFFFFF)
+            return TBKey(GuestAddr(eip), cs.base, mode, max_insns, variant, phys)
         return TBKey(GuestAddr(eip), cs.base, mode, max_insns, variant)
 
     def mode(self) -> str:
@@ -105,7 +112,7 @@ class KeyPolicy:
         cs = self.vcpu.segs["cs"]
         if is_null(cs.selector):
             return -1
-        desc = fetch_descriptor(self.ctx, cs.selector)
+        desc = fetch_descriptor(_Peek(self.ctx), cs.selector)
         if desc is None or not desc.is_code or not desc.present:
             return -1
         if (desc.base, desc.limit, desc.attr | _ACCESSED) != (
@@ -115,3 +122,17 @@ class KeyPolicy:
         ):
             return -1
         return desc.raw
+
+
+class _Peek:
+    """The descriptor tables as the monitor looks at them for itself: no accessed bits set
+    in the guest's page tables, no page fault (an unmapped table reads as zeros)."""
+
+    def __init__(self, ctx: CalloutContext) -> None:
+        self.gdt_base, self.gdt_limit = ctx.gdt_base, ctx.gdt_limit
+        self.ldt_base, self.ldt_limit = ctx.ldt_base, ctx.ldt_limit
+        self._mem = ctx.mem
+
+    def read(self, linear_addr: int, size: int) -> bytes:
+        """Bytes of a table, as they are."""
+        return self._mem.peek(linear_addr, size)

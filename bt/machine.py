@@ -31,18 +31,22 @@ from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
 from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
-from bt.engine import GPRS, TC_LINEAR, TC_SIZE, Engine
-from bt.errors import OptionError
+from bt.engine import GPRS, Engine
+from bt.errors import OptionError, TranslationError
 from bt.events import EventDelivery
+from bt.exits import Fault, Goto, Unsupported
+from bt.guestmmu import GuestMmu
 from bt.halt import HaltWait
 from bt.hookexit import MONITOR_ENTRY_NS, ExitDispatch
 from bt.insncount import InsnCounter
 from bt.interrupts import InterruptPolicy
 from bt.irq import IrqSource
 from bt.keypolicy import KeyPolicy
+from bt.layout import TC_LINEAR, TC_SIZE
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
+from bt.paging import PageFault, PageWalker
 from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
 from bt.runresult import RunResult
@@ -112,6 +116,11 @@ class Machine:
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
         self.vcpu = _initial_vcpu(image)
+        # Guest paging: the walker reads page tables from RAM; the engine's TLB-fill hook, the
+        # monitor's own accesses and the block keys all translate through this one MMU.
+        self.mmu = GuestMmu(PageWalker(self.memory), self.vcpu)
+        self.mmu.flush_tlb = self.engine.view.flush_tlb
+        self.memory.mmu = self.engine.view.mmu = self.mmu
         self.io = Bus()
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")
@@ -128,7 +137,7 @@ class Machine:
             self.codebuf,
             self.rewriter.exit_slot,
             chaining=config.chaining,
-            on_code_page=self.engine.protect_page,
+            on_code_page=self.engine.view.protect_page,
             host_budget=config.cache_size,
         )
         self.fpu = FpuPointers(self.engine, self.vcpu, self._guest_eip_at)
@@ -202,6 +211,7 @@ class Machine:
         shadow = InterruptShadow(vcpu, self.state)
         interrupts = InterruptPolicy(vcpu, self.irq, shadow)
         self.events = EventDelivery(self.ctx, vcpu, self.state.counters.vectors)
+        self.maker.on_fetch_fault = self._fetch_fault
         self.halt = HaltWait(vcpu, self.irq, interrupts, vclock, self.limits, config.realtime)
         dispatch = ExitDispatch(
             engine,
@@ -236,6 +246,14 @@ class Machine:
             self.limits,
             self.state,
         )
+
+    def _fetch_fault(self, fault: PageFault, eip: int) -> int:
+        """A fetch at guest `eip` faulted under paging: #PF into the guest; its handler's EIP."""
+        self.vcpu.cr2 = fault.linear
+        got = self.events.deliver(Fault(14, fault.error_code, eip))
+        if isinstance(got, Goto):
+            return got.eip
+        raise TranslationError(got.what if isinstance(got, Unsupported) else f"delivery gave {got}")
 
     def count_instructions(self) -> None:
         """Count guest instructions exactly (a Python block hook: slow; for --max-insns,

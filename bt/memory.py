@@ -8,15 +8,19 @@ from collections.abc import Callable
 from unicorn.unicorn_py3.unicorn import uclib
 
 from bt.engine import Engine
+from bt.guestmmu import GuestMmu
+from bt.paging import READ, WRITE
 from bt.types import PAGE_SIZE, page_of, pages_spanned
 
 
 class GuestMemory:
-    """Guest-physical RAM [0, size) plus the linear view (no guest paging yet: identity).
+    """Guest-physical RAM [0, size) and the guest-linear view through the guest's paging.
 
     Every write the monitor makes on the guest's behalf goes through `write`, which tells the
     translation cache about writes to pages holding translated code, exactly as the
-    write-protection fault does for writes made by translated code.
+    write-protection fault does for writes made by translated code. Under guest paging an
+    access the guest's page tables refuse raises PageFault (the caller delivers #PF); `system`
+    accesses (descriptor tables, the TSS) are checked as the supervisor's, whatever the CPL.
     """
 
     def __init__(self, engine: Engine, size: int) -> None:
@@ -26,65 +30,128 @@ class GuestMemory:
         self._uch = engine.uc._uch
         self._buf = ctypes.create_string_buffer(PAGE_SIZE)
         self.size = size
-        self.unassigned = engine.unassigned_value
+        self.unassigned = engine.view.unassigned_value
         self.on_code_write: Callable[[int], None] = lambda page: None
-        self.code_pages: set[int] = engine.protected_pages
+        self.code_pages: set[int] = engine.view.protected_pages
+        self.mmu: GuestMmu | None = None  # set by the builder once the vCPU exists
 
-    def linear_to_phys(self, linear: int) -> int:
-        """Guest-physical address of a guest-linear one (paging comes later)."""
-        return linear & 0xFFFFFFFF
+    def linear_to_phys(self, linear: int, access: int = READ, system: bool = False) -> int:
+        """Guest-physical address of a guest-linear one, for an access of kind `access`
+        (bt.paging READ/WRITE/FETCH); raises PageFault."""
+        linear &= 0xFFFFFFFF
+        mmu = self.mmu
+        if mmu is None or not mmu.enabled:
+            return linear
+        return mmu.translate(linear, access, system)[0]
 
-    def read(self, linear: int, size: int) -> bytes:
+    def _pieces(self, linear: int, size: int, access: int, system: bool) -> list[tuple[int, int]]:
+        """(physical address, length) of each page piece of an access, every page checked
+        before any byte moves (a write that faults on its second page writes nothing)."""
+        out = []
+        addr = linear & 0xFFFFFFFF
+        done = 0
+        while done < size:
+            n = min(size - done, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
+            out.append((self.linear_to_phys(addr, access, system), n))
+            done += n
+            addr = (addr + n) & 0xFFFFFFFF
+        return out
+
+    def read(self, linear: int, size: int, system: bool = False) -> bytes:
         """Guest-visible bytes at `linear`; outside RAM reads as the unassigned pattern."""
+        out = bytearray()
+        for phys, n in self._pieces(linear, size, READ, system):
+            out += self.read_phys(phys, n)
+        return bytes(out)
+
+    def read_phys(self, phys: int, n: int) -> bytes:
+        """Guest-physical bytes (n <= a page); outside RAM, the unassigned pattern."""
+        if phys + n <= self.size:
+            uclib.uc_mem_read(self._uch, phys, self._buf, n)
+            return ctypes.string_at(self._buf, n)
+        return bytes([self.unassigned & 0xFF]) * n
+
+    def write(self, linear: int, data: bytes, system: bool = False) -> None:
+        """Write guest-visible bytes; writes outside RAM are dropped as on an empty bus."""
+        done = 0
+        for phys, n in self._pieces(linear, len(data), WRITE, system):
+            self.write_phys(phys, bytes(data[done : done + n]))
+            done += n
+
+    def write_phys(self, phys: int, data: bytes) -> None:
+        """Write guest-physical bytes within one page (dropped outside RAM)."""
+        if phys + len(data) <= self.size:
+            if page_of(phys) in self.code_pages:
+                self.on_code_write(page_of(phys))
+            uclib.uc_mem_write(self._uch, phys, data, len(data))
+
+    def read_u(self, linear: int, size: int, system: bool = False) -> int:
+        """Little-endian unsigned value of `size` bytes."""
+        return int.from_bytes(self.read(linear, size, system), "little")
+
+    def write_u(self, linear: int, size: int, value: int, system: bool = False) -> None:
+        """Store `value` as `size` little-endian bytes."""
+        self.write(linear, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"), system)
+
+    # -- bt.paging.PhysRam: the walker's page-table reads and its accessed/dirty updates ---
+    def read_u32(self, phys: int) -> int:
+        """A 32-bit page-table entry."""
+        return int.from_bytes(self.read_phys(phys, 4), "little")
+
+    def read_u64(self, phys: int) -> int:
+        """A 64-bit (PAE) page-table entry."""
+        return int.from_bytes(self.read_phys(phys, 8), "little")
+
+    def write_u32(self, phys: int, value: int) -> None:
+        """An entry's accessed/dirty update."""
+        self.write_phys(phys, value.to_bytes(4, "little"))
+
+    def fetch_code(self, linear: int, size: int) -> bytes:
+        """Guest code bytes for the translator: a fetch at the virtual CPL, every page it
+        touches translated (raises PageFault); the translator asks across a page only for an
+        instruction that straddles it."""
+        mmu = self.mmu
+        if mmu is None or not mmu.enabled:
+            return self.read(linear, size)
         out = bytearray()
         addr = linear & 0xFFFFFFFF
         while len(out) < size:
             n = min(size - len(out), PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
-            phys = self.linear_to_phys(addr)
-            if phys + n <= self.size:
-                uclib.uc_mem_read(self._uch, phys, self._buf, n)
-                out += ctypes.string_at(self._buf, n)
-            else:
-                out += bytes([self.unassigned & 0xFF]) * n
+            out += self.read_phys(mmu.code_page(addr) | (addr & (PAGE_SIZE - 1)), n)
             addr = (addr + n) & 0xFFFFFFFF
         return bytes(out)
 
-    def write(self, linear: int, data: bytes) -> None:
-        """Write guest-visible bytes; writes outside RAM are dropped as on an empty bus."""
+    def peek(self, linear: int, size: int) -> bytes:
+        """Guest bytes as they are, no check and no side effect (unmapped reads as zeros):
+        for the persistent store's comparisons and the inspector."""
+        out = bytearray()
         addr = linear & 0xFFFFFFFF
-        done = 0
-        while done < len(data):
-            n = min(len(data) - done, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
-            phys = self.linear_to_phys(addr)
-            if phys + n <= self.size:
-                if page_of(phys) in self.code_pages:
-                    self.on_code_write(page_of(phys))
-                uclib.uc_mem_write(self._uch, phys, bytes(data[done : done + n]), n)
-            done += n
+        while len(out) < size:
+            n = min(size - len(out), PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
+            phys = self._probe(addr)
+            out += bytes(n) if phys is None else self.read_phys(phys, n)
             addr = (addr + n) & 0xFFFFFFFF
+        return bytes(out)
 
-    def read_u(self, linear: int, size: int) -> int:
-        """Little-endian unsigned value of `size` bytes."""
-        return int.from_bytes(self.read(linear, size), "little")
-
-    def write_u(self, linear: int, size: int, value: int) -> None:
-        """Store `value` as `size` little-endian bytes."""
-        self.write(linear, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
-
-    def fetch_code(self, linear: int, size: int) -> bytes:
-        """Guest code bytes for the translator (same view as a data read)."""
-        return self.read(linear, size)
+    def _probe(self, linear: int) -> int | None:
+        mmu = self.mmu
+        if mmu is None or not mmu.enabled:
+            return linear
+        return mmu.probe(linear)
 
     def load(self, phys: int, data: bytes) -> None:
         """Place boot data in RAM (before the guest runs)."""
         self._uc.mem_write(phys, data)
 
     def phys_pages(self, linear_ranges: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
-        """Guest-physical pages covering the given linear byte ranges."""
+        """Guest-physical pages covering the given linear byte ranges (as mapped now)."""
         pages: list[int] = []
         for start, end in linear_ranges:
             for p in pages_spanned(start, end - start):
-                phys = page_of(self.linear_to_phys(p))
+                phys_addr = self._probe(p)
+                if phys_addr is None:
+                    continue
+                phys = page_of(phys_addr)
                 if phys < self.size and phys not in pages:
                     pages.append(phys)
         return tuple(pages)

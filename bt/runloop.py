@@ -95,7 +95,8 @@ class RunLoop:
     def _loop(self) -> RunResult:
         eng, st = self.engine, self.state
         try:
-            code_addr = self.maker.block_for(st.eip).code_addr
+            first = self.maker.block_for(st.eip)
+            st.eip, code_addr = first.key.eip, first.code_addr
         except TranslationError as exc:
             return RunResult("crash", EXIT_CRASH, str(exc), st.eip)
         budget = BACKSTOP_BLOCKS
@@ -118,9 +119,10 @@ class RunLoop:
             nxt: CodeAddr | RunResult
             if st.stop is not None:
                 nxt = self._stopped(st.stop)
-            elif eng.denied is not None:
-                unbias(self.cache, eng, eng.denied.code_addr)  # CS-biased ESI/EBX back first
-                nxt = self.smc.guest_wrote(eng.denied.page, eng.denied.code_addr)
+            elif eng.view.denied is not None:
+                denied = eng.view.denied
+                unbias(self.cache, eng, denied.code_addr)  # CS-biased ESI/EBX back first
+                nxt = self.smc.guest_wrote(denied.page, denied.code_addr)
             elif eng.exception is not None:
                 unbias(self.cache, eng, eng.exception.code_addr)
                 nxt = self._cpu_exception(eng.exception.vector, eng.exception.code_addr)
@@ -166,12 +168,18 @@ class RunLoop:
             return RunResult("crash", EXIT_CRASH, "the CPU stopped on an unexpected error", eip)
         self.engine.forget_exception()
         code = 0 if vector in ERROR_CODE_VECTORS else None
+        fault = self.engine.view.page_fault
+        if vector == 14 and fault is not None:
+            # The guest's page tables refused a data access of copied code (bt/guestview.py).
+            self.engine.view.page_fault = None
+            self.events.vcpu.cr2 = fault.linear
+            code = fault.error_code
         return self.dispatch.enter(self.events.deliver(Fault(vector, code, eip)))
 
     def stats(self) -> RunStats:
         """A snapshot of the counters."""
         n = self.state.counters
-        fills = self.engine.tlb_fills
+        fills = self.engine.view.tlb_fills
         return RunStats(
             guest_insns=self.counter.count if self.counter is not None else None,
             python_entries=n.callouts + n.emu_starts + fills,

@@ -38,6 +38,8 @@ class SmcHandler:
             raise InternalError(f"write fault outside translated code at 0x{code_addr:08x}")
         eip = tb.guest_eip_at(code_addr)
         self.cache.invalidate_page(page, "guest write")
-        self.engine.protect_page(page, False)
+        self.engine.view.protect_page(page, False)
         self.state.eip = eip
-        return self.maker.one_shot(eip).code_addr
+        one = self.maker.one_shot(eip)
+        self.state.eip = one.key.eip
+        return one.code_addr

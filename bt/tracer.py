@@ -12,7 +12,8 @@ from unicorn import x86_const as R
 from bt.bus import Bus, BusDevice
 from bt.cache.block import TranslationBlock
 from bt.cache.cache import TranslationCache
-from bt.engine import GPRS, TC_LINEAR, TC_SIZE, Engine
+from bt.engine import GPRS, Engine
+from bt.layout import TC_LINEAR, TC_SIZE
 from bt.regfile import RegisterFile
 from bt.tracefile import TraceWriter
 from bt.translator.records import Rule

@@ -98,6 +98,15 @@ class TranslationBlock:
     assumes: tuple[tuple[str, int], ...] = ()  # virtual state built in (retired on change)
 
     @property
+    def second_page(self) -> int | None:
+        """The linear page its last instruction straddles into (under paging such a block
+        is that one instruction), None when its code lies on one page."""
+        if not self.guest_ranges:
+            return None
+        last = (self.guest_ranges[-1][1] - 1) & 0xFFFFF000
+        return last if last != self.key.linear & 0xFFFFF000 else None
+
+    @property
     def guest_insn_count(self) -> int:
         """How many guest instructions the block holds."""
         return len(self.insns)

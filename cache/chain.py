@@ -24,13 +24,16 @@ def may_chain(src: TranslationBlock, dst: TranslationBlock) -> bool:
     """Whether an exit of `src` may jump straight into `dst` and stay right until one of them
     is retired: both made for the same virtual state (variant), code segment and mode, and,
     under guest paging, `dst` starting on the linear page `src` starts on (as QEMU chains only
-    within a page: a mapping change elsewhere would leave the jump aimed at stale code)."""
+    within a page: a mapping change elsewhere would leave the jump aimed at stale code) and
+    lying on that page alone."""
     a, b = src.key, dst.key
     if (a.variant, a.cs_base, a.mode) != (b.variant, b.cs_base, b.mode):
         return False
     if a.phys_page < 0 and b.phys_page < 0:
         return True
-    return a.linear >> 12 == b.linear >> 12
+    # A block straddling into another page is entered only through a lookup, which checks
+    # that page's mapping too (bt/blockmaker.py).
+    return a.linear >> 12 == b.linear >> 12 and dst.second_page is None
 
 
 def link(writer: CodeWriter, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> None:

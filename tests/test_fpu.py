@@ -19,7 +19,8 @@ from unicorn import x86_const as R
 
 from bt.bootimage import BootImage
 from bt.callouts.fpustate import FpuPointers, real_cr4
-from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR
+from bt.engine import SEL_CODE3, SHADOW_SEL
+from bt.layout import TC_LINEAR
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 from bt.translator.assembler import Assembler

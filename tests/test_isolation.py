@@ -7,7 +7,8 @@ import keystone
 from unicorn import x86_const as R
 
 from bt.bootimage import MemoryChunk
-from bt.engine import MON_LINEAR, MON_PHYS, SEL_CODE3, TC_LINEAR, TC_PHYS
+from bt.engine import SEL_CODE3
+from bt.layout import MON_LINEAR, MON_PHYS, TC_LINEAR, TC_PHYS
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 from tools.isolation_check import MonitorWatch

@@ -25,10 +25,14 @@ ALLOWED = {
         "bt.bus",
         "bt.errors",
         "bt.types",
+        "bt.paging",
+        "bt.layout",
         "bt.translator.insn",
     ),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
     "bt/engine.py": (
+        "bt.guestview",  # the TLB-fill policy: the guest's view of memory
+        "bt.layout",
         "bt.backstop",
         "bt.nativeio",
         "bt.regfile",

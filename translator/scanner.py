@@ -14,6 +14,7 @@ from bt.translator.records import Rule, Sensitivity
 from bt.translator.sensitive import COPY, JCC_IDS, classify, needs_detail
 
 MAX_BLOCK_INSNS = 64
+_PAGE = 0x1000
 MAX_INSN_LEN = 15  # longer (redundant prefixes) is #GP(0): Intel SDM vol. 3 6.15, QEMU 7.2
 
 
@@ -49,25 +50,43 @@ class Scanner:
         self.detailed = 0
 
     def scan(
-        self, code: CodeSource, cs_base: int, eip: int, max_insns: int = MAX_BLOCK_INSNS
+        self,
+        code: CodeSource,
+        cs_base: int,
+        eip: int,
+        max_insns: int = MAX_BLOCK_INSNS,
+        paged: bool = False,
     ) -> ScannedBlock:
         """Decode from `eip` to the end of the block (control flow, exit callout or limit).
 
         Capstone's light decoder runs once per window of guest bytes (one C call for many
         instructions); only instructions that may be sensitive are decoded again with detail.
+        `paged` (guest paging on): the block ends at the end of its linear page, and an
+        instruction that straddles into the next page is a block of its own, fetched across
+        the boundary only then (so its #PF comes exactly when it is reached).
         """
         insns: list[GuestInsn] = []
         rules: list[Sensitivity] = []
         cur = eip
+        first_page = (cs_base + eip) & 0xFFFFF000
+        across = False
 
         def done(reason: str, bad: int | None = None) -> ScannedBlock:
             return ScannedBlock(tuple(insns), reason, bad, tuple(rules))
 
         while True:
             linear = (cs_base + cur) & 0xFFFFFFFF
-            window = code.fetch_code(linear, self.WINDOW)
+            want = self.WINDOW
+            if paged:
+                if insns and linear & 0xFFFFF000 != first_page:
+                    return done("page")
+                room = _PAGE - (linear & (_PAGE - 1))
+                want = room + MAX_INSN_LEN if across else min(want, room)
+            window = code.fetch_code(linear, want)
             used = 0
             for _addr, size, mnemonic, op_str in self._lite.disasm_lite(window, cur, self.BATCH):
+                if paged and insns and (cs_base + cur) & 0xFFFFF000 != first_page:
+                    return done("page")
                 if used + size > len(window) - 15 and len(window) == self.WINDOW:
                     break  # may be cut at the window's end: decode it from a fresh window
                 self.decoded += 1
@@ -116,6 +135,11 @@ class Scanner:
                 if len(insns) >= max_insns:
                     return done("limit")
             if used == 0:
+                if paged and want < self.WINDOW and not across:
+                    if insns:
+                        return done("page")  # the next instruction straddles: its own block
+                    across = True
+                    continue
                 return done(_bad(self._lite, window), cur)
 
 

@@ -60,6 +60,7 @@ class CalloutContext:
         self._dirty = False
         self._flags_dirty = False
         self._loaded = False
+        self.keep_progress = False
         self.tsc = tsc
         self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
         self._file = RegisterFile(engine.uc, GPRS + (R.UC_X86_REG_EFLAGS,))
@@ -70,6 +71,7 @@ class CalloutContext:
         has one; otherwise the registers are read (one batch) when first needed."""
         self._dirty = False
         self._flags_dirty = False
+        self.keep_progress = False
         if snapshot is not None:
             self._regs = snapshot[1:9]
             self._eflags = snapshot[9]
@@ -82,6 +84,13 @@ class CalloutContext:
         self._regs = vals[:8]
         self._eflags = vals[8]
         self._loaded = True
+
+    def discard(self) -> None:
+        """Forget the register changes of a callout that faulted (it had no effect), unless it
+        said its progress stays (`keep_progress`: REP INS/OUTS stopped part-way)."""
+        if not self.keep_progress:
+            self._dirty = self._flags_dirty = False
+            self._loaded = False
 
     def commit(self) -> None:
         """Write back what the callout changed (one batch)."""
@@ -164,13 +173,14 @@ class CalloutContext:
     def _sp_mask(self) -> int:
         return 0xFFFFFFFF if self.vcpu.segs["ss"].big else 0xFFFF
 
-    def push(self, value: int, size: int) -> None:
-        """Push `size` bytes on the guest stack."""
+    def push(self, value: int, size: int, system: bool = False) -> None:
+        """Push `size` bytes on the guest stack (`system`: as the supervisor, for the frame
+        of a delivery to an inner privilege level)."""
         if not self._loaded:
             self._load()
         mask = self._sp_mask()
         sp = (self._regs[4] - size) & mask
-        self.mem.write_u(self.vcpu.segs["ss"].base + sp, size, value)
+        self.mem.write_u(self.vcpu.segs["ss"].base + sp, size, value, system)
         self._regs[4] = (self._regs[4] & ~mask) | sp
         self._dirty = True
 
@@ -219,8 +229,8 @@ class CalloutContext:
         return None if (self.vcpu.ldtr.selector & ~3) == 0 else self.vcpu.ldtr.limit
 
     def read(self, linear_addr: int, size: int) -> bytes:
-        """Guest memory for descriptor-table reads."""
-        return self.mem.read(linear_addr, size)
+        """Guest memory for descriptor-table reads (supervisor accesses at any CPL)."""
+        return self.mem.read(linear_addr, size, system=True)
 
     def load_segment_cache(self, name: str, cache: SegmentCache) -> None:
         """Set the guest's segment register `name` (CS too) and mirror it in the real CPU."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from bt.callouts.context import CalloutContext
 from bt.callouts.faulting import gp0, need_cpl0, ud_fault
 from bt.callouts.fpustate import sync_control
-from bt.exits import Unsupported, VcpuExit
+from bt.exits import Goto, Unsupported, VcpuExit
+from bt.paging import BadPdpte
 from bt.translator.insn import GuestInsn, RegOp
-from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS
+from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS, CR0_WP
 
 
 def _cr_operands(insn: GuestInsn) -> tuple[RegOp, RegOp]:
@@ -33,33 +34,67 @@ _CR4_VALID = 0x0000_07FF & ~0x0000_0100 | 0x600  # VME..PCE, OSFXSR, OSXMMEXCPT 
 
 
 def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """MOV CRn, r32: CR0/CR3/CR4 are virtual; paging and real mode are not virtualized yet."""
+    """MOV CRn, r32: CR0/CR3/CR4 are virtual; a change to paging (PG, WP, CR3, PSE, PAE, PGE)
+    flushes the guest's TLB and goes on through the new mapping. Real mode is not yet."""
     fault = need_cpl0(ctx, insn)
     if fault is not None:
         return fault
     dst, src = _cr_operands(insn)
     value = ctx.reg(src.name)
     vcpu = ctx.vcpu
+    paging = vcpu.cr0 & CR0_PG
     if dst.name == "cr0":
         if value & CR0_PG and not value & CR0_PE or (value >> 29) & 3 == 1:
             return gp0(insn)  # PG without PE, or NW without CD
-        if value & CR0_PG:
-            return Unsupported("guest paging (CR0.PG=1)", insn.eip)
         if not value & CR0_PE:
             return Unsupported("a return to real mode (CR0.PE=0)", insn.eip)
+        old = vcpu.cr0
         vcpu.cr0 = value | CR0_ET  # ET is hardwired to 1 on the reference CPU
+        remap = (old ^ vcpu.cr0) & (CR0_PG | CR0_WP)
+        if remap and not _new_mapping(ctx):
+            vcpu.cr0 = old
+            return gp0(insn)  # PAE paging with a bad PDPTE
     elif dst.name == "cr2":
         vcpu.cr2 = value
+        remap = 0
     elif dst.name == "cr3":
+        old = vcpu.cr3
         vcpu.cr3 = value
+        remap = paging
+        if remap and not _new_mapping(ctx):
+            vcpu.cr3 = old
+            return gp0(insn)
     elif dst.name == "cr4":
         if value & ~_CR4_VALID:
             return gp0(insn)
+        old = vcpu.cr4
         vcpu.cr4 = value
+        remap = (old ^ value) & _CR4_PAGING
+        if remap and not _new_mapping(ctx):
+            vcpu.cr4 = old
+            return gp0(insn)
     else:
         return ud_fault(insn)
     sync_control(ctx.engine, vcpu)  # CR0.MP/EM/TS/NE, CR4.OSFXSR act on copied code
+    if remap and (paging or vcpu.cr0 & CR0_PG):
+        return Goto(insn.next_eip)  # the next instruction is fetched through the new mapping
     return None
+
+
+_CR4_PAGING = 0x10 | 0x20 | 0x80  # PSE, PAE, PGE
+
+
+def _new_mapping(ctx: CalloutContext) -> bool:
+    """Hand the new CR0/CR3/CR4 to the guest's MMU (its TLB is flushed); False when PAE's
+    PDPTEs cannot be loaded (the write raises #GP(0) and does not happen)."""
+    mmu = ctx.mem.mmu
+    if mmu is None:
+        return True
+    try:
+        mmu.set_mode()
+    except BadPdpte:
+        return False
+    return True
 
 
 def clts(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
@@ -97,8 +132,16 @@ def mov_dr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def invlpg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """INVLPG: no guest TLB to flush while guest paging is off."""
-    return need_cpl0(ctx, insn)
+    """INVLPG: the guest's TLB forgets the page (all of it here: Unicorn's binding flushes
+    only whole), then the next instruction is fetched anew, as it may be on that page."""
+    fault = need_cpl0(ctx, insn)
+    if fault is not None:
+        return fault
+    mmu = ctx.mem.mmu
+    if mmu is None or not mmu.enabled:
+        return None
+    mmu.flush()
+    return Goto(insn.next_eip)
 
 
 def cache(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:

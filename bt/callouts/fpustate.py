@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable
 
 from unicorn import x86_const as R
 
-from bt.engine import SEL_CODE3, SHADOW_SEL, TC_LINEAR, TC_SIZE, Engine
+from bt.engine import SEL_CODE3, SHADOW_SEL, Engine
+from bt.layout import TC_LINEAR, TC_SIZE
 from bt.regfile import RegisterFile
 from bt.translator.insn import GuestInsn
 from bt.vcpu import Vcpu

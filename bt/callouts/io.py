@@ -18,11 +18,11 @@ def _port_allowed(ctx: CalloutContext, port: int, size: int) -> bool:
     # A 32-bit TSS (type 9/11) with an I/O map base at offset 0x66 (Intel SDM 19.5.2).
     if (tr.flags >> 8) & 0x7 not in (1, 3) or tr.limit < 0x67:
         return False
-    io_base = ctx.mem.read_u(tr.base + 0x66, 2)
+    io_base = ctx.mem.read_u(tr.base + 0x66, 2, system=True)
     byte = io_base + port // 8
     if byte + 1 > tr.limit:
         return False
-    bits = ctx.mem.read_u(tr.base + byte, 2)
+    bits = ctx.mem.read_u(tr.base + byte, 2, system=True)
     want = ((1 << size) - 1) << (port & 7)
     return not bits & want
 
@@ -78,11 +78,12 @@ def ins(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     ireg = "di" if 0x67 in insn.prefixes else "edi"
     step = -size if ctx.guest_eflags() & _DF else size
     es = ctx.seg("es").base
+    ctx.keep_progress = rep  # a page fault part-way leaves the registers where it stopped
     for _ in range(count):
         ctx.mem.write_u(es + ctx.reg(ireg), size, ctx.io.read(port, size))
         ctx.set_reg(ireg, ctx.reg(ireg) + step)
-    if rep:
-        ctx.set_reg(creg, 0)
+        if rep:
+            ctx.set_reg(creg, ctx.reg(creg) - 1)
     return None
 
 
@@ -101,9 +102,10 @@ def outs(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
             p, segname
         )
     base = ctx.seg(segname).base
+    ctx.keep_progress = rep  # a page fault part-way leaves the registers where it stopped
     for _ in range(count):
         ctx.io.write(port, size, ctx.mem.read_u(base + ctx.reg(ireg), size))
         ctx.set_reg(ireg, ctx.reg(ireg) + step)
-    if rep:
-        ctx.set_reg(creg, 0)
+        if rep:
+            ctx.set_reg(creg, ctx.reg(creg) - 1)
     return None

@@ -16,7 +16,7 @@ def mark_accessed(ctx: CalloutContext, selector: int, desc: D.Descriptor) -> int
         return attr
     table = ctx.ldt_base if selector & 4 else ctx.gdt_base
     addr = (table + (selector & ~7) + 5) & 0xFFFFFFFF
-    ctx.mem.write_u(addr, 1, ctx.mem.read_u(addr, 1) | 1)
+    ctx.mem.write_u(addr, 1, ctx.mem.read_u(addr, 1, True) | 1, True)
     return attr | 0x100
 
 

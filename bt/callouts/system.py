@@ -135,7 +135,9 @@ def ltr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if not desc.present:
         return Fault(11, sel & ~3, insn.eip)
     addr = ctx.gdt_base + (sel & ~7) + 5
-    ctx.mem.write_u(addr, 1, ctx.mem.read_u(addr, 1) | 0x2)  # busy bit, as the CPU writes it
+    ctx.mem.write_u(
+        addr, 1, ctx.mem.read_u(addr, 1, True) | 0x2, True
+    )  # busy bit, as the CPU writes it
     ctx.vcpu.tr = SegmentCache(sel, desc.base, desc.limit, desc.attr | 0x200)
     return None
 

@@ -1,0 +1,140 @@
+"""GuestView: the guest's view of memory, as Unicorn's TLB-fill hook gives it out.
+
+Unicorn runs in its virtual-TLB mode (DESIGN fact 9): every TLB entry comes from `fill`. A
+fetch is served only from the translation-cache window (translated code), a data access gets
+guest memory: linear = guest-physical without guest paging, or what the guest's page tables
+say (bt/guestmmu.py), with pages holding translated code read-only (a write is self-modifying
+code, bt/smc.py). The monitor's own page is visible only while the monitor loads a segment
+register itself (`monitor_mode`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unicorn import UC_MEM_FETCH, UC_MEM_WRITE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, Uc
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+
+from bt.guestmmu import GuestMmu
+from bt.layout import MON_LINEAR, MON_PHYS, TC_LINEAR, TC_PHYS, TC_SIZE
+from bt.paging import READ, WRITE, PageFault
+from bt.types import CodeAddr
+
+_HOLE = 1 << 35  # Unicorn-physical, never mapped: where refused guest pages point
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedAccess:
+    """A guest data access the memory view refused (a write to a page holding translated code,
+    or a fetch outside the translation cache)."""
+
+    kind: str  # "write" or "fetch"
+    page: int
+    code_addr: CodeAddr
+
+
+class GuestView:
+    """The TLB-fill policy and what it refused, for the engine to report."""
+
+    def __init__(self, uc: Uc, ram_size: int) -> None:
+        self.uc = uc
+        self.ram_size = ram_size
+        self.monitor_mode = False
+        self.protected_pages: set[int] = set()
+        self.denied: DeniedAccess | None = None
+        self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
+        self.tlb_fills = 0
+        self.mmu: GuestMmu | None = None  # guest paging (the builder attaches it)
+        self.page_fault: PageFault | None = None  # what the guest's paging refused, exactly
+        self.refused: dict[int, int] = {}  # page -> #PF error code, pointed at the hole
+
+    def unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
+        """MMIO read of unassigned memory."""
+        return self.unassigned_value & ((1 << (8 * size)) - 1)
+
+    def unassigned_write(self, uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
+        """MMIO write to unassigned memory: dropped."""
+        return None
+
+    def fill(self, vaddr: int, access: int, entry: object) -> bool:
+        """Unicorn's TLB fill: the entry for linear page `vaddr` (False: refused)."""
+        self.tlb_fills += 1
+        if access == UC_MEM_FETCH:
+            if TC_LINEAR <= vaddr < TC_LINEAR + TC_SIZE:
+                # Execute only: a guest data access to the same page misses this entry and
+                # gets the guest's view instead (isolation).
+                entry.paddr = TC_PHYS + (vaddr - TC_LINEAR)  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_EXEC  # type: ignore[attr-defined]
+                return True
+            if self.monitor_mode and vaddr == MON_LINEAR:
+                entry.paddr = MON_PHYS  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_EXEC | UC_PROT_READ  # type: ignore[attr-defined]
+                return True
+            self.denied = DeniedAccess("fetch", vaddr, CodeAddr(0))
+            return False
+        if self.monitor_mode and vaddr == MON_LINEAR:
+            entry.paddr = MON_PHYS  # type: ignore[attr-defined]
+            entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
+            return True
+        # Guest view. An access that straddles 4 GiB asks for page 0x100000000 (QEMU's
+        # addresses are 64-bit inside): linear addresses wrap at 4 GiB, and nothing above may
+        # ever reach the monitor.
+        vaddr &= 0xFFFFFFFF
+        write = access == UC_MEM_WRITE
+        perms = UC_PROT_READ | UC_PROT_WRITE
+        mmu = self.mmu
+        if mmu is not None and mmu.walker.enabled:
+            try:
+                phys, write_ok = mmu.translate(vaddr, WRITE if write else READ)
+            except PageFault as fault:
+                # Refused by the guest's page tables. The fill hook sees only the page, so the
+                # entry points into an unmapped hole instead: the access itself then reaches
+                # the unmapped-memory hook with its exact address, which becomes CR2, and
+                # nothing of the instruction happens (`unmapped`).
+                self.refused[vaddr] = fault.error_code
+                entry.paddr = _HOLE + vaddr  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
+                return True
+            if phys >> 32:
+                phys = self.ram_size | (phys & 0xFFF)  # above 4 GiB (PAE): unassigned, as QEMU
+            if not (write or write_ok):
+                # Not writable now (or its dirty bit is clear): a write fills again, so the
+                # walker sees it and sets the dirty bit exactly then (DESIGN fact 15).
+                perms = UC_PROT_READ
+        else:
+            phys = vaddr
+        page = phys & ~0xFFF
+        if page in self.protected_pages:
+            if write:
+                self.denied = DeniedAccess("write", page, CodeAddr(0))
+                return False
+            perms = UC_PROT_READ
+        entry.paddr = phys  # type: ignore[attr-defined]
+        entry.perms = perms  # type: ignore[attr-defined]
+        return True
+
+    def flush_tlb(self) -> None:
+        """Drop every entry of Unicorn's TLB (about 2 us: DESIGN fact 17)."""
+        self.refused.clear()
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def unmapped(
+        self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object
+    ) -> bool:
+        """An access through an entry the guest's paging refused: its exact linear address."""
+        linear = address - _HOLE
+        code = self.refused.get(linear & ~0xFFF) if 0 <= linear < 1 << 32 else None
+        if code is not None:
+            self.page_fault = PageFault(linear, code)
+        return False  # emu_start stops with EIP at the instruction, which did nothing
+
+    def protect_page(self, page: int, on: bool) -> None:
+        """Write-protect a guest page (it holds translated code) or lift the protection."""
+        if on:
+            if page not in self.protected_pages:
+                self.protected_pages.add(page)
+                # The page may sit writable in the TLB already.
+                self.flush_tlb()
+        else:
+            self.protected_pages.discard(page)
+            self.flush_tlb()

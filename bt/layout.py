@@ -1,0 +1,13 @@
+"""The monitor's address-space layout: where the translation cache and its own page live."""
+
+# Guest-physical RAM is Unicorn-physical [0, ram), at most MAX_RAM; [ram, 4 GiB) is unassigned.
+MAX_RAM = 0xC0000000
+# The translation cache and the monitor's page: linear addresses translated code runs at (the
+# fill hook serves fetches only there), backed by Unicorn-physical memory above 4 GiB, which
+# no guest address can name.
+TC_LINEAR = 0xE0000000
+TC_SIZE = 64 << 20
+MON_LINEAR = 0xE4000000
+MON_SIZE = 0x1000
+TC_PHYS = 1 << 32
+MON_PHYS = TC_PHYS + TC_SIZE
