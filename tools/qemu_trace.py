@@ -38,6 +38,7 @@ GUESTS = (
     "demo",
     "platform",
     "pcdevices",
+    "sysenter",
 )
 ICOUNT = ("-icount", "shift=0")
 GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ICOUNT, "pcdevices": ICOUNT}

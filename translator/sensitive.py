@@ -17,6 +17,7 @@ from bt.translator.records import Rule, Sensitivity
 _PRIV = "privileged: traps at CPL>0, the monitor emulates it against the virtual CPU"
 _RI = "Robin & Irvine: runs at CPL>0 without trapping but shows or changes real state"
 _CF = "control flow: translated code lives at other addresses than the guest's code"
+_SEP = "a far transfer through the virtual SYSENTER MSRs (flat CS and SS, a new CPL)"
 _FPU_PTRS = (
     "stores the last x87 instruction's address and selectors: the real ones are a "
     "translation-cache address and the monitor's selectors"
@@ -101,8 +102,8 @@ TABLE: dict[int, Sensitivity] = {
     X.X86_INS_CPUID: _s(Rule.INLINE, "cpuid", "virtualized: the guest sees QEMU's qemu32 CPU"),
     X.X86_INS_RDTSC: _s(Rule.INLINE, "rdtsc", "virtualized: deterministic virtual time"),
     X.X86_INS_RDTSCP: _s(Rule.INLINE, "ud", "not on the reference CPU (qemu32): #UD"),
-    X.X86_INS_SYSENTER: _s(Rule.EXIT, "sysenter", "virtualized: uses the virtual SYSENTER MSRs"),
-    X.X86_INS_SYSEXIT: _s(Rule.EXIT, "sysexit", "virtualized: uses the virtual SYSENTER MSRs"),
+    X.X86_INS_SYSENTER: _s(Rule.EXIT, "sysenter", _SEP + ": to CPL 0 at IA32_SYSENTER_EIP"),
+    X.X86_INS_SYSEXIT: _s(Rule.EXIT, "sysexit", _SEP + ": to CPL 3 at EDX, from CPL 0 only"),
     X.X86_INS_FNSTENV: _s(Rule.INLINE, "fpu_env", _FPU_PTRS + "; the callout runs before it"),
     X.X86_INS_FNSAVE: _s(Rule.INLINE, "fpu_env", _FPU_PTRS + "; the callout runs before it"),
     X.X86_INS_FXSAVE: _s(Rule.INLINE, "fxsave", _FPU_PTRS + "; the callout runs after it"),

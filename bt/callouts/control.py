@@ -216,17 +216,3 @@ def into(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 def int1(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """INT1 (ICEBP): vector 1 without the gate DPL check."""
     return SoftInt(1, insn.eip, insn.next_eip, False)
-
-
-def sysenter(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """SYSENTER: needs CPL 3 user mode, which comes with the platform work."""
-    if ctx.vcpu.msrs.get(0x174, 0) & 0xFFFC == 0:
-        return Fault(13, 0, insn.eip)
-    return Unsupported("SYSENTER into CPL 0", insn.eip)
-
-
-def sysexit(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """SYSEXIT: #GP at CPL > 0 or with a null SYSENTER_CS; the CPL 3 path comes later."""
-    if ctx.vcpu.cpl != 0 or ctx.vcpu.msrs.get(0x174, 0) & 0xFFFC == 0:
-        return Fault(13, 0, insn.eip)
-    return Unsupported("SYSEXIT to CPL 3", insn.eip)

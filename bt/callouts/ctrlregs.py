@@ -30,7 +30,7 @@ def mov_from_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     return None
 
 
-_CR4_VALID = 0x0000_07FF & ~0x0000_0100 | 0x600  # VME..PCE, OSFXSR, OSXMMEXCPT (no SMEP/SMAP)
+_CR4_VALID = 0x0000_07FF  # VME..PCE (QEMU takes PCE: sysenter.asm), OSFXSR, OSXMMEXCPT
 
 
 def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
