@@ -18,7 +18,8 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
     ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
 }
 
-for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode fidelity escape pcdevices runaway csoverride serialout serialpoll fpu channels; do
+for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode fidelity escape pcdevices runaway csoverride serialout serialpoll fpu channels \
+         paging paging_user paging_faults pae; do
     asm_guest "$g"
 done
 nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm

@@ -38,9 +38,24 @@ GUESTS = (
     "demo",
     "platform",
     "pcdevices",
+    "paging",
+    "paging_user",
+    "paging_faults",
+    "pae",
 )
 ICOUNT = ("-icount", "shift=0")
-GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ICOUNT, "pcdevices": ICOUNT}
+# The paging guests also run code outside their image (copied to test pages below 16 MiB): a
+# second -dfilter replaces the image-only one. SeaBIOS's relocated code sits near the top of
+# RAM (128 MiB), outside the range.
+LOW_16M = ("-dfilter", "0x100000+0xf00000")
+GUEST_ARGS: dict[str, tuple[str, ...]] = {
+    "platform": ICOUNT,
+    "pcdevices": ICOUNT,
+    "paging": LOW_16M,
+    "paging_user": LOW_16M,
+    "paging_faults": LOW_16M,
+    "pae": LOW_16M,
+}
 
 
 def record(name: str, out_dir: Path) -> int:
