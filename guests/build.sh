@@ -26,5 +26,9 @@ nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
 for g in ckernel compute platform; do
     c_guest "$g"
 done
+# The higher-half kernel: its own entry (paging before kmain) and linker script (0xC0100000).
+nasm -f elf32 -o obj/hhentry.o hhentry.asm
+gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
+ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
 cp bin/demo.elf ../bt/demo/demo.elf
 rm -rf obj
