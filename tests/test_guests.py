@@ -23,7 +23,7 @@ SLOW: set[str] = set()
 # requires (writes through CS, CS limit, execute-only CS).
 NOT_QEMU = {"csoverride"}
 # bt has no guest paging yet: the lead removes PAGING when the engine runs these guests.
-PAGING = {"paging", "paging_user", "paging_faults", "pae", "hhkernel"}
+PAGING = {"paging", "paging_user", "paging_faults", "pae", "hhkernel", "pagebench"}
 
 
 def _guests() -> list[str]:
