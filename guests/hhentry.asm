@@ -43,7 +43,8 @@ boot_entry:                             ; runs at its physical address, paging o
     jmp eax                             ; from the identity page to the kernel's address
 high:
     mov dword [boot_pd], 0              ; the identity page was only for the switch
-    invlpg [0]
+    mov eax, cr3                        ; drop every TLB entry of it (a 4 MiB page may be
+    mov cr3, eax                        ; held as several smaller entries)
     mov esp, kstack_top
     cld
     push edi
