@@ -50,7 +50,7 @@ def _rsvd_implies_p(m: re.Match[bytes]) -> bytes:
     return m.group(1) + b"%02x" % err
 
 
-def _symbol(name: str, symbol: str) -> int:
+def elf_symbol(name: str, symbol: str) -> int:
     """The address of a symbol in guests/bin/<name>.elf."""
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
@@ -72,7 +72,7 @@ def sdm_corrected(name: str, serial: bytes) -> bytes:
         # SDM 4.4.1: PAE paging uses the PDPTEs loaded at the last MOV CR3; QEMU 7.2 reads them
         # from memory at every walk, so a PDPTE made present in memory is seen at once there.
         # On the SDM's CPU (and Bochs) the read at pdpte_read faults; the #PF fix reloads CR3.
-        eip = _symbol(name, "pdpte_read")
+        eip = elf_symbol(name, "pdpte_read")
         head = b"PDPT[1] made present without MOV CR3\n"
         fault = b"  #PF cr2=0x40100000 err=0x00 eip=0x%08x\n" % eip
         if head + fault not in serial:
