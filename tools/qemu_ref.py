@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +35,55 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_TIMEOUT = 60.0
 
+# Where QEMU 7.2 deviates from the Intel SDM, the reference holds what the SDM says: these
+# guests' output is corrected before it is written or compared (guests/README.md lists them).
+PF_ERR = re.compile(rb"(#PF cr2=0x[0-9a-f]{8} err=0x)([0-9a-f]{2})")
+RSVD_GUESTS = ("paging", "paging_user", "pae")
+
+
+def _rsvd_implies_p(m: re.Match[bytes]) -> bytes:
+    """SDM 4.7: "bit 3 of the error code can be set only if bit 0 is also set"; QEMU 7.2
+    reports a reserved-bit #PF without P."""
+    err = int(m.group(2), 16)
+    if err & 0x08:
+        err |= 0x01
+    return m.group(1) + b"%02x" % err
+
+
+def elf_symbol(name: str, symbol: str) -> int:
+    """The address of a symbol in guests/bin/<name>.elf."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    with (BIN_DIR / f"{name}.elf").open("rb") as fh:
+        for sec in ELFFile(fh).iter_sections():
+            if isinstance(sec, SymbolTableSection):
+                for sym in sec.iter_symbols():
+                    if sym.name == symbol:
+                        return int(sym["st_value"])
+    raise KeyError(f"{symbol} not in {name}.elf")
+
+
+def sdm_corrected(name: str, serial: bytes) -> bytes:
+    """QEMU's output of `name` with its known deviations from the SDM replaced."""
+    if name in RSVD_GUESTS:
+        serial = PF_ERR.sub(_rsvd_implies_p, serial)
+    if name == "pae":
+        # SDM 4.4.1: PAE paging uses the PDPTEs loaded at the last MOV CR3; QEMU 7.2 reads them
+        # from memory at every walk, so a PDPTE made present in memory is seen at once there.
+        # On the SDM's CPU (and Bochs) the read at pdpte_read faults; the #PF fix reloads CR3.
+        eip = elf_symbol(name, "pdpte_read")
+        head = b"PDPT[1] made present without MOV CR3\n"
+        fault = b"  #PF cr2=0x40100000 err=0x00 eip=0x%08x\n" % eip
+        if head + fault not in serial:
+            serial = serial.replace(head, head + fault)
+            serial = re.sub(
+                rb"done page_faults=(\d+)",
+                lambda m: b"done page_faults=%d" % (int(m[1]) + 1),
+                serial,
+            )
+    return serial
+
 
 @dataclass(frozen=True, slots=True)
 class RefResult:
@@ -62,7 +112,7 @@ def run_guest(name: str, timeout: float) -> RefResult:
         timeout=timeout,
         check=False,
     )
-    return RefResult(name=name, serial=proc.stdout, status=proc.returncode)
+    return RefResult(name=name, serial=sdm_corrected(name, proc.stdout), status=proc.returncode)
 
 
 def write_expected(result: RefResult) -> None:

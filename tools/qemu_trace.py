@@ -39,9 +39,27 @@ GUESTS = (
     "platform",
     "pcdevices",
     "sysenter",
+    "paging",
+    "paging_user",
+    "paging_faults",
+    "pae",
+    "hhkernel",
 )
 ICOUNT = ("-icount", "shift=0")
-GUEST_ARGS: dict[str, tuple[str, ...]] = {"platform": ICOUNT, "pcdevices": ICOUNT}
+# The paging guests also run code outside their image (copied to test pages below 16 MiB): a
+# second -dfilter replaces the image-only one. SeaBIOS's relocated code sits near the top of
+# RAM (128 MiB), outside the range.
+LOW_16M = ("-dfilter", "0x100000+0xf00000")
+GUEST_ARGS: dict[str, tuple[str, ...]] = {
+    "platform": ICOUNT,
+    "pcdevices": ICOUNT,
+    "paging": LOW_16M,
+    "paging_user": LOW_16M,
+    "paging_faults": LOW_16M,
+    "pae": LOW_16M,
+    # hhkernel starts at its physical entry, runs at 0xC0100000 and its user program at 0x08048000.
+    "hhkernel": ("-dfilter", "0x100000+0x10000,0xc0100000+0x10000,0x8048000+0x1000"),
+}
 
 
 def record(name: str, out_dir: Path) -> int:
