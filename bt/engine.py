@@ -13,6 +13,8 @@ where it cannot use the kernel-mode TLB entries those loads create.
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,7 +113,13 @@ class Engine:
         # Unicorn recycles it. The translation cache flushes it whenever it flushes itself; this
         # bound holds where it does not (set before Unicorn allocates it: first mem_map).
         uc.ctl_set_tcg_buffer_size(TCG_BUFFER_SIZE)
-        uc.mem_map(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+        # Guest RAM is host memory the monitor owns and Unicorn uses in place: the monitor
+        # reads page tables and callout operands through `ram` (a memoryview) without a C
+        # call each time. Unicorn never runs code from it (only the translation cache's).
+        self._ram_map = mmap.mmap(-1, ram_size)
+        self.ram = memoryview(self._ram_map)
+        host = ctypes.addressof(ctypes.c_char.from_buffer(self._ram_map))
+        uc.mem_map_ptr(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC, host)
         self.view = view = GuestView(uc, ram_size)
         uc.mmio_map(
             ram_size, (1 << 32) - ram_size, view.unassigned_read, None, view.unassigned_write, None
@@ -130,6 +138,7 @@ class Engine:
         # (`native_io.pending()`), and before translated code runs on (bt/portfast.py).
         self.on_native_io: Callable[[], None] | None = None
         self.on_resume: Callable[[int], None] | None = None  # the callout's vector or -1
+        self.on_fault: Callable[[int], None] | None = None  # an instruction at this address faulted
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
         uc.hook_add(UC_HOOK_MEM_UNMAPPED, view.unmapped)
         # The one interrupt hook: host code for the fast port forms, then _guard_intr.
@@ -267,6 +276,8 @@ class Engine:
             if self.pending_error is not None:
                 err, self.pending_error = self.pending_error, None
                 raise err from None
+            if self.on_fault is not None:
+                self.on_fault(self.uc.reg_read(R.UC_X86_REG_EIP))
             if exc.errno == UC_ERR_EXCEPTION and view.denied is not None:
                 eip = self.uc.reg_read(R.UC_X86_REG_EIP)
                 view.denied = DeniedAccess(view.denied.kind, view.denied.page, CodeAddr(eip))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
+import struct
 from collections.abc import Callable
-
-from unicorn.unicorn_py3.unicorn import uclib
 
 from bt.engine import Engine
 from bt.guestmmu import GuestMmu
 from bt.paging import READ, WRITE
 from bt.types import PAGE_SIZE, page_of, pages_spanned
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 
 class GuestMemory:
@@ -25,10 +26,9 @@ class GuestMemory:
 
     def __init__(self, engine: Engine, size: int) -> None:
         self._uc = engine.uc
-        # Unicorn's C API directly: the binding's mem_read/mem_write cost ~2 us a call, most
-        # of it building ctypes buffers, and callouts make several small accesses each.
-        self._uch = engine.uc._uch
-        self._buf = ctypes.create_string_buffer(PAGE_SIZE)
+        # RAM itself (bt/engine.py maps it from host memory): no C call per access, and
+        # callouts and page walks make several small accesses each.
+        self._ram = engine.ram
         self.size = size
         self.unassigned = engine.view.unassigned_value
         self.on_code_write: Callable[[int], None] = lambda page: None
@@ -67,8 +67,7 @@ class GuestMemory:
     def read_phys(self, phys: int, n: int) -> bytes:
         """Guest-physical bytes (n <= a page); outside RAM, the unassigned pattern."""
         if phys + n <= self.size:
-            uclib.uc_mem_read(self._uch, phys, self._buf, n)
-            return ctypes.string_at(self._buf, n)
+            return bytes(self._ram[phys : phys + n])
         return bytes([self.unassigned & 0xFF]) * n
 
     def write(self, linear: int, data: bytes, system: bool = False) -> None:
@@ -83,7 +82,7 @@ class GuestMemory:
         if phys + len(data) <= self.size:
             if page_of(phys) in self.code_pages:
                 self.on_code_write(page_of(phys))
-            uclib.uc_mem_write(self._uch, phys, data, len(data))
+            self._ram[phys : phys + len(data)] = data
 
     def read_u(self, linear: int, size: int, system: bool = False) -> int:
         """Little-endian unsigned value of `size` bytes."""
@@ -96,10 +95,14 @@ class GuestMemory:
     # -- bt.paging.PhysRam: the walker's page-table reads and its accessed/dirty updates ---
     def read_u32(self, phys: int) -> int:
         """A 32-bit page-table entry."""
+        if phys + 4 <= self.size:
+            return int(_U32.unpack_from(self._ram, phys)[0])
         return int.from_bytes(self.read_phys(phys, 4), "little")
 
     def read_u64(self, phys: int) -> int:
         """A 64-bit (PAE) page-table entry."""
+        if phys + 8 <= self.size:
+            return int(_U64.unpack_from(self._ram, phys)[0])
         return int.from_bytes(self.read_phys(phys, 8), "little")
 
     def write_u32(self, phys: int, value: int) -> None:

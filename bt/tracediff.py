@@ -101,13 +101,15 @@ def diff_traces(
     start_at: int | None = None,
     context: int = 5,
     nondet: Sequence[tuple[int, int]] = (),
+    stop_at: int | None = None,
 ) -> DiffResult:
     """Compare trace files `path_a` and `path_b`.
 
     `nondet` lists guest address ranges [start, end) whose results may differ by design
     (RDTSC, a timer read): records inside are compared by address only, and the values that
     differ when execution leaves such a range are taken as equal (A's value for B's) from
-    then on.
+    then on. `stop_at`: the comparison ends (equal so far) where A first reaches that guest
+    address (a guest's tail where the reference is known to differ from the SDM).
     """
     ignore = ignore or set()
     unknown = ignore - set(REGS)
@@ -130,6 +132,8 @@ def diff_traces(
     # compare equal wherever they show up again (a register saved and restored, say).
     same: set[tuple[int, int]] = set()
     for a in a_iter:
+        if stop_at is not None and a.eip == stop_at:
+            return DiffResult(True, compared)
         b = next(b_iter, None)
         if b is None:
             if a_fine and _rest_of_block(a, a_iter, block):
@@ -173,6 +177,8 @@ def diff_traces(
                 if a_fine:
                     history.append(fine)
                     index += 1
+                    if stop_at is not None and nxt.eip == stop_at:
+                        return DiffResult(True, compared)
                 fine = nxt
             a, b = (fine, coarse) if a_fine else (coarse, fine)
             block = coarse

@@ -16,7 +16,10 @@ PTS      equ 0x310000                   ; its four page tables: PTS + (p * 4 + j
 FRAMES   equ 0x01000000                 ; frames handed out from 16 MiB up
 COW_SPAN equ 128
 
-section .data
+; Its variables on a page of their own, as a kernel keeps data apart from code: a write to a
+; page that holds translated code is self-modifying code to a binary translator (and to QEMU's
+; code bitmap), which is not what this benchmark measures.
+section .data align=4096
 next_frame: dd FRAMES
 free_list:  dd 0                        ; a freed frame's first dword links to the next
 demand:     dd 0

@@ -215,6 +215,7 @@ main:
     HEX "ebx", ebx, 8
     NL
 
+qemu_differs:                           ; from here QEMU 7.2 leaves the SDM (tests/test_trace_regression.py)
     ; --- RSVD: bit 21 of a 4 MiB PDE is reserved (with or without PSE-36). Intel SDM 4.7: "bit 3
     ; of the error code can be set only if bit 0 is also set", so err = 0x09 / 0x0b. QEMU 7.2
     ; leaves P clear (0x08 / 0x0a): tools/qemu_ref.py corrects those lines of the reference,

@@ -28,21 +28,27 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "guests" / "bin"
 TRACES = ROOT / "guests" / "traces"
 GUESTS = sorted(p.name.removesuffix(".trace.gz") for p in TRACES.glob("*.trace.gz"))
-# bt has no guest paging yet: the lead removes PAGING when the engine runs these guests.
-PAGING = {"paging", "paging_user", "paging_faults", "pae", "hhkernel"}
-GUESTS = [g for g in GUESTS if g not in PAGING]
 INSN_LEVEL_BUG = {"smc"}
+# QEMU 7.2 leaves the Intel SDM in these guests' last section, which starts at their
+# `qemu_differs` label (a reserved-bit #PF without P; PAE PDPTEs read at every walk:
+# guests/README.md): QEMU's trace is the reference up to there, the SDM after it (their serial
+# references hold the SDM's lines, tools/qemu_ref.py).
+SDM_TAIL = {"paging", "paging_user", "pae"}
 
 
-def _nondet_ranges(elf: Path) -> list[tuple[int, int]]:
-    """The [start, end) ranges a guest marks with nondet_<name>_start/_end symbols."""
+def _symbols(elf: Path) -> dict[str, int]:
     with elf.open("rb") as fh:
-        syms = {
+        return {
             s.name: s["st_value"]
             for sec in ELFFile(fh).iter_sections()
             if isinstance(sec, SymbolTableSection)
             for s in sec.iter_symbols()
         }
+
+
+def _nondet_ranges(elf: Path) -> list[tuple[int, int]]:
+    """The [start, end) ranges a guest marks with nondet_<name>_start/_end symbols."""
+    syms = _symbols(elf)
     return [
         (v, syms[n.removesuffix("_start") + "_end"])
         for n, v in sorted(syms.items())
@@ -86,8 +92,10 @@ def _trace(name: str, level: str, out: Path) -> None:
 def test_trace_equals_qemu(name: str, level: str, tmp_path: Path) -> None:
     out = tmp_path / f"{name}.trace.gz"
     _trace(name, level, out)
+    elf = BIN / f"{name}.elf"
+    stop = _symbols(elf)["qemu_differs"] if name in SDM_TAIL else None
     result = diff_traces(
-        str(TRACES / f"{name}.trace.gz"), str(out), nondet=_nondet_ranges(BIN / f"{name}.elf")
+        str(TRACES / f"{name}.trace.gz"), str(out), nondet=_nondet_ranges(elf), stop_at=stop
     )
     assert result.equal, format_diff(result)
     assert result.compared > (5000 if level == "insn" else 1000)
