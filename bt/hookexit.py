@@ -32,12 +32,16 @@ from bt.translator.bake import NO_VARIANT
 from bt.translator.rewriter import EXIT_VECTOR
 from bt.translator.sensitive import CALLOUT_THEN_COPY
 from bt.types import CodeAddr
-from bt.vcpu import IF, Vcpu
+from bt.vcpu import IF, TF, Vcpu
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000
 _IO_KINDS = frozenset({"in", "out", "ins", "outs"})
 _EFLAGS = R.UC_X86_REG_EFLAGS
+
+
+DR6_BS = 0x4000  # DR6: the #DB came from single-stepping
+_SS_LOADS = frozenset(("mov_to_seg", "pop_seg"))  # a shadow they leave holds the #DB trap too
 
 
 class ExitDispatch:
@@ -116,6 +120,9 @@ class ExitDispatch:
             n.slot_exits += 1
             if slot.target is None:
                 raise InternalError(f"reached a dead exit slot at 0x{slot.address:08x}")
+            if tb.key.single_step:
+                self._step_trap(slot.target)
+                return
             self.go(Goto(slot.target), tb, no)
             return
         found = self.cache.callout_at(resume)
@@ -162,6 +169,16 @@ class ExitDispatch:
             # rest of it must not run.
             st.current_hit = True
         self.shadow.note_begun()
+        if tb.key.single_step and (isinstance(result, Goto) or result is None and not pre):
+            # The instruction completed with TF set at its start: the #DB trap comes now,
+            # except after a MOV SS/POP SS, which holds it until after the next instruction
+            # (Intel SDM 6.8.3; QEMU 7.2 does the same).
+            nxt = result.eip if isinstance(result, Goto) else site.insn.next_eip
+            if site.kind in _SS_LOADS and self.vcpu.shadow_eip == nxt:
+                self.go(Goto(nxt), None, -1)
+            else:
+                self._step_trap(nxt)
+            return
         if site.ic_fields and isinstance(result, Goto) and tb.valid:
             try:
                 dst = self.maker.block_for(result.eip)
@@ -195,10 +212,19 @@ class ExitDispatch:
             if self.interrupts.waits_for_shadow(nxt):
                 self.step_one(nxt)
                 return
-        if tb.key.variant != NO_VARIANT and tb.key.variant != self.keys.variant():
+        if bool(self.vcpu.eflags_sys & TF) != tb.key.single_step or (
+            tb.key.variant != NO_VARIANT and tb.key.variant != self.keys.variant()
+        ):
             # The rest of the block was built for other virtual state (a selector, IOPL,
             # or an interrupt now waiting for IF): go on in a translation for this one.
             self.go(Goto(nxt), None, -1)
+
+    def _step_trap(self, eip: int) -> None:
+        """The single-step trap after an instruction that began with TF set: #DB (DR6.BS),
+        returning to `eip`, the next instruction."""
+        self.vcpu.dr[6] |= DR6_BS
+        self.state.eip = eip
+        self.go(ExtInt(1, eip), None, -1)
 
     def step_one(self, eip: int) -> None:
         """Run the one instruction at `eip` alone, so that the monitor sees the boundary after

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bt.cache.block import TBKey
+from bt.cache.block import STEP_BIT, STEP_UNBAKED, TBKey
 from bt.callouts.context import CalloutContext
 from bt.descriptors import fetch_descriptor, is_null
 from bt.errors import TranslationError
@@ -41,6 +41,10 @@ class KeyPolicy:
             }[mode]
             raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
         variant = self.variant() if self.bake else NO_VARIANT
+        if self.vcpu.eflags_sys & TF:
+            # Single-stepping: one instruction a block, the trap after it (cache/block.py).
+            max_insns = 1
+            variant = variant | STEP_BIT if variant >= 0 else STEP_UNBAKED
         mmu = self.ctx.mem.mmu
         if mmu is not None and mmu.enabled:
             # Under guest paging a block is the code of one physical page at one linear
@@ -72,7 +76,7 @@ class KeyPolicy:
         iopl = (sysf >> 12) & 3
         irq = self.irq
         trap = irq is not None and not sysf & IF and irq.pending()
-        return pack_variant(
+        packed = pack_variant(
             cpl <= iopl and not sysf & _UNBAKED_FLAGS,
             iopl,
             cpl == 0,
@@ -81,6 +85,7 @@ class KeyPolicy:
             cs_flat(cs.limit, cs.flags),
             v.segs["ss"].selector,
         )
+        return packed | STEP_BIT if sysf & TF else packed
 
     def bake_for(self, key: TBKey) -> Bake | None:
         """What a translation for `key` may build in (None: nothing)."""

@@ -166,14 +166,16 @@ class RunLoop:
         eip = self._guest_eip(code_addr)
         if vector < 0:
             return RunResult("crash", EXIT_CRASH, "the CPU stopped on an unexpected error", eip)
-        self.engine.forget_exception()
         code = 0 if vector in ERROR_CODE_VECTORS else None
         fault = self.engine.view.page_fault
         if vector == 14 and fault is not None:
-            # The guest's page tables refused a data access of copied code (bt/guestview.py).
+            # The guest's page tables refused a data access of copied code (bt/guestview.py):
+            # an unmapped access, which Unicorn does not remember as an exception.
             self.engine.view.page_fault = None
             self.events.vcpu.cr2 = fault.linear
             code = fault.error_code
+        else:
+            self.engine.forget_exception()
         return self.dispatch.enter(self.events.deliver(Fault(vector, code, eip)))
 
     def stats(self) -> RunStats:

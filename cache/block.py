@@ -31,6 +31,13 @@ MODES = {
 }
 
 
+# Single-stepping (the guest's EFLAGS.TF): blocks of one instruction each, never chained, whose
+# variant carries this bit (or is STEP_UNBAKED when nothing is baked), so the monitor sees
+# every instruction boundary and raises the #DB trap there (bt/hookexit.py).
+STEP_BIT = 1 << 38
+STEP_UNBAKED = -2
+
+
 @dataclass(frozen=True, slots=True)
 class TBKey:
     """Exactly what shaped a translation: compared on lookup, nothing else is."""
@@ -47,6 +54,12 @@ class TBKey:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown CPU mode {self.mode!r}")
+
+    @property
+    def single_step(self) -> bool:
+        """Made while the guest's TF was set: its instruction ends in a #DB trap."""
+        v = self.variant
+        return v == STEP_UNBAKED or (v >= 0 and bool(v & STEP_BIT))
 
     @property
     def cpu_mode(self) -> CpuMode:

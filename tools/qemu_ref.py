@@ -82,6 +82,18 @@ def sdm_corrected(name: str, serial: bytes) -> bytes:
                 lambda m: b"done page_faults=%d" % (int(m[1]) + 1),
                 serial,
             )
+    if name == "singlestep":
+        # SDM 6.8.3: only MOV SS and POP SS hold back the single-step trap after them (Bochs:
+        # STI inhibits interrupts only); QEMU 7.2 also skips the #DB after STI.
+        line = b" #DB eip=0x%08x\n" % elf_symbol(name, "sti_next")
+        head = b"sti under TF\n"
+        if head + line not in serial:
+            serial = serial.replace(head, head + line)
+            serial = re.sub(
+                rb"steps=0x([0-9a-f]{8})",
+                lambda m: b"steps=0x%08x" % (int(m[1], 16) + 1),
+                serial,
+            )
     return serial
 
 

@@ -39,6 +39,7 @@ GUESTS = (
     "platform",
     "pcdevices",
     "sysenter",
+    "singlestep",
     "paging",
     "paging_user",
     "paging_faults",
