@@ -27,8 +27,10 @@ class GuestMmu:
         self.vcpu = vcpu
         self.flush_tlb: Callable[[], None] = lambda: None  # Unicorn's TLB (the engine sets it)
         self._code: dict[int, int] = {}  # linear page -> physical page, for fetches
-        self._user = False  # the privilege Unicorn's TLB entries were filled for
-        self._supervisor_fills = False  # an entry was filled for CPL 0-2 since the flush
+        # The guest's CPL is 3 (kept at every flush and privilege sync: the fill hook reads
+        # it instead of the vCPU), and whether an entry was filled for CPL 0-2 since the flush.
+        self.user = False
+        self.supervisor_fills = False
         self.flushes = 0
 
     @property
@@ -48,8 +50,8 @@ class GuestMmu:
         self.flushes += 1
         self._code.clear()
         self.flush_tlb()
-        self._user = self.vcpu.cpl == 3
-        self._supervisor_fills = False
+        self.user = self.vcpu.cpl == 3
+        self.supervisor_fills = False
 
     def sync_privilege(self) -> None:
         """After something that may have changed the virtual CPL: entries filled for the
@@ -58,19 +60,19 @@ class GuestMmu:
         supervisor access may too (there is no SMAP/SMEP), and a supervisor write to a page
         the entry holds read-only fills again."""
         user = self.vcpu.cpl == 3
-        if user == self._user or not self.walker.enabled:
+        if user == self.user or not self.walker.enabled:
             return
-        if user and self._supervisor_fills:
+        if user and self.supervisor_fills:
             self.flush()
         else:
-            self._user = user
+            self.user = user
 
     def translate(self, linear: int, access: int, system: bool = False) -> tuple[int, bool]:
         """(physical address, write_ok) of a data access at the virtual CPL, or as the
         supervisor for `system` accesses (descriptor tables, the TSS); raises PageFault."""
         user = not system and self.vcpu.cpl == 3
         if not user:
-            self._supervisor_fills = True
+            self.supervisor_fills = True
         return self.walker.translate(linear, access, user)
 
     def code_page(self, linear: int) -> int:
@@ -79,7 +81,7 @@ class GuestMmu:
         phys = self._code.get(page)
         if phys is None:
             user = self.vcpu.cpl == 3
-            self._supervisor_fills |= not user
+            self.supervisor_fills |= not user
             phys = self.walker.translate(linear, FETCH, user)[0] & ~0xFFF
             self._code[page] = phys
         return phys

@@ -162,3 +162,68 @@ def test_the_watch_sees_a_byte_changed_behind_the_monitors_back(tmp_path: object
     found = watch.violations()
     assert f"translated code at 0x{addr:08x} changed" in found
     assert any("monitor page at 0xe4000010" in v for v in found)
+
+
+# Under guest paging: a page directory at 0x200000 whose entries the guest aims at the monitor:
+# 0-4 MiB identity (PSE); a 4 MiB page with bits 20:13 = 1, physical 4 GiB; 0xE0000000 ->
+# physical 0xE0000000 (unassigned); 0xE0400000 through a page table at 0x201000 whose first page
+# is physical 0xFFFFF000.
+_PAGING = """
+    mov edi, 0x200000
+    mov ecx, 1024
+    xor eax, eax
+    rep stosd
+    mov dword ptr [0x200000], 0x00000083
+    mov dword ptr [0x200004], 0x00002083
+    mov dword ptr [0x200e00], 0xE0000083
+    mov dword ptr [0x200e04], 0x00201003
+    mov dword ptr [0x201000], 0xFFFFF003
+    mov eax, cr4
+    or eax, 0x10
+    mov cr4, eax
+    mov eax, 0x200000
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000
+    mov cr0, eax
+"""
+
+
+def test_page_tables_cannot_reach_the_monitor(tmp_path: object) -> None:
+    # Physical 4 GiB is where the translation cache lives in Unicorn's address space: a guest
+    # 4 MiB page there (PSE's bits 20:13 name physical bits 39:32, as on QEMU) reads 0.
+    m, watch = machine(
+        _PAGING
+        + """
+        mov edi, 0x400000
+        mov ecx, 0x1000
+        mov eax, 0xCCCCCCCC
+        rep stosd
+        mov ebx, [0x400000]
+        mov edi, 0xE0000000
+        mov ecx, 0x1000
+        rep stosd
+        mov esi, [0xE0000000]
+        mov dword ptr [0xE0400000], 0xCCCCCCCC
+        mov edx, [0xE0400000]
+        mov al, 0
+        out 0xf4, al
+        """,
+        tmp_path,
+    )
+    result = m.run(max_insns=100_000)
+    assert result.kind == "exit-port", result
+    assert m.mmu.enabled
+    regs = [m.engine.read_reg(r) for r in (R.UC_X86_REG_EBX, R.UC_X86_REG_ESI, R.UC_X86_REG_EDX)]
+    assert regs == [0, 0, 0]  # unassigned memory, as QEMU shows it
+    assert_isolated(watch)
+
+
+def test_a_page_fault_handler_cannot_reach_the_monitor_either(tmp_path: object) -> None:
+    # No IDT: the #PF of a not-present page escalates to a triple fault, reported, with the
+    # monitor's state untouched.
+    m, watch = machine(_PAGING + "mov eax, [0x800000]\n", tmp_path)
+    result = m.run(max_insns=100_000)
+    assert result.kind == "crash" and "triple fault" in result.message, result
+    assert m.vcpu.cr2 == 0x800000
+    assert_isolated(watch)

@@ -7,7 +7,8 @@ from bt.callouts.faulting import gp0, need_cpl0, ud_fault
 from bt.callouts.fpustate import sync_control
 from bt.exits import Goto, Unsupported, VcpuExit
 from bt.paging import BadPdpte
-from bt.translator.insn import GuestInsn, RegOp
+from bt.translator.insn import GuestInsn, MemOp, RegOp
+from bt.types import PAGE_MASK
 from bt.vcpu import CR0_ET, CR0_PE, CR0_PG, CR0_TS, CR0_WP
 
 
@@ -133,7 +134,7 @@ def mov_dr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def invlpg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """INVLPG: the guest's TLB forgets the page (all of it here: Unicorn's binding flushes
-    only whole), then the next instruction is fetched anew, as it may be on that page."""
+    only whole); when it is the page this instruction is on, the next one is fetched anew."""
     fault = need_cpl0(ctx, insn)
     if fault is not None:
         return fault
@@ -141,6 +142,11 @@ def invlpg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if mmu is None or not mmu.enabled:
         return None
     mmu.flush()
+    op = insn.operands[0]
+    page = ctx.linear(op) & PAGE_MASK if isinstance(op, MemOp) else -1
+    cs = ctx.seg("cs").base
+    if page not in ((cs + insn.eip) & PAGE_MASK, (cs + insn.next_eip - 1) & PAGE_MASK):
+        return None  # not the page this code is on: the block goes on as it is
     return Goto(insn.next_eip)
 
 
