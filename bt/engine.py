@@ -24,7 +24,6 @@ from unicorn import (
     UC_ERR_EXCEPTION,
     UC_ERR_READ_UNMAPPED,
     UC_ERR_WRITE_UNMAPPED,
-    UC_HOOK_MEM_UNMAPPED,
     UC_HOOK_TLB_FILL,
     UC_MODE_32,
     UC_PROT_EXEC,
@@ -140,7 +139,6 @@ class Engine:
         self.on_resume: Callable[[int], None] | None = None  # the callout's vector or -1
         self.on_fault: Callable[[int], None] | None = None  # an instruction at this address faulted
         uc.hook_add(UC_HOOK_TLB_FILL, self._guard_tlb)
-        uc.hook_add(UC_HOOK_MEM_UNMAPPED, view.unmapped)
         # The one interrupt hook: host code for the fast port forms, then _guard_intr.
         self.native_io = NativePortIO(uc, self._guard_intr)
         # First block hook, so that a stop it asks for skips the later ones (tracer, counting).
@@ -285,7 +283,7 @@ class Engine:
             if view.page_fault is not None and exc.errno in _UNMAPPED_ERRORS:
                 eip = self.uc.reg_read(R.UC_X86_REG_EIP)
                 self.exception = CpuException(14, CodeAddr(eip))
-                view.flush_tlb()  # the entries aimed at the hole go
+                view.flush_tlb()  # the entries aimed at the hole go, and with them the hook
                 return
             eip = self.uc.reg_read(R.UC_X86_REG_EIP)
             self.exception = CpuException(_ERRNO_VECTOR.get(exc.errno, -1), CodeAddr(eip))

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unicorn import UC_MEM_FETCH, UC_MEM_WRITE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, Uc
+from unicorn import (
+    UC_HOOK_MEM_UNMAPPED,
+    UC_MEM_FETCH,
+    UC_MEM_WRITE,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    Uc,
+)
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 
 from bt.guestmmu import GuestMmu
@@ -47,6 +55,7 @@ class GuestView:
         self.mmu: GuestMmu | None = None  # guest paging (the builder attaches it)
         self.page_fault: PageFault | None = None  # what the guest's paging refused, exactly
         self.refused: dict[int, int] = {}  # page -> #PF error code, pointed at the hole
+        self._unmapped_hook: int | None = None
 
     def unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
         """MMIO read of unassigned memory."""
@@ -96,6 +105,11 @@ class GuestView:
                 # the unmapped-memory hook with its exact address, which becomes CR2, and
                 # nothing of the instruction happens (`unmapped`).
                 self.refused[vaddr] = fault.error_code
+                if self._unmapped_hook is None:
+                    # Only while an entry points at the hole: an unmapped-memory hook makes
+                    # Unicorn compile every memory access slower (compute 3x), and it is
+                    # consulted at run time, so code compiled before it still reaches it.
+                    self._unmapped_hook = self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self.unmapped)
                 entry.paddr = _HOLE + vaddr  # type: ignore[attr-defined]
                 entry.perms = UC_PROT_READ | UC_PROT_WRITE  # type: ignore[attr-defined]
                 return True
@@ -121,6 +135,9 @@ class GuestView:
         """Drop every entry of Unicorn's TLB (about 2 us: DESIGN fact 17)."""
         self.refused.clear()
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        if self._unmapped_hook is not None:
+            self.uc.hook_del(self._unmapped_hook)
+            self._unmapped_hook = None
 
     def unmapped(
         self, uc: Uc, access: int, address: int, size: int, value: int, _ud: object
