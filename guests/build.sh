@@ -18,7 +18,7 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
     ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
 }
 
-for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode fidelity escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep \
+for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep \
          paging paging_user paging_faults pae pagebench; do
     asm_guest "$g"
 done
@@ -26,6 +26,9 @@ nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
 for g in ckernel compute platform; do
     c_guest "$g"
 done
+# fidelity: its paging-mode entry and page tables after the rest (guests/fidelity.ld).
+nasm -f elf32 -I ./ -o obj/fidelity.o fidelity.asm
+ld "${LDFLAGS[@]/link.ld/fidelity.ld}" -o bin/fidelity.elf obj/fidelity.o
 # The higher-half kernel: its own entry (paging before kmain) and linker script (0xC0100000).
 nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c

@@ -614,3 +614,82 @@ nondet_tsc_end:
     NL
     ENDTRY
     ret
+
+; ---------------------------------------------------------------------------------------------
+; Paging mode ("fidelity.elf paging" on the command line): the same matrix with CR0.PG set.
+; The ELF entry is here, after the whole paging-off image (guests/fidelity.ld): it reads the
+; command line and, for "paging", identity-maps 0-4 MiB with 4 KiB pages, writable, user
+; except where CPL 3 code never goes: the kernel stack, the IDT, the TSSs and their I/O bitmap,
+; the inner-level stack (all of .bss below the user stack's top page) and the page tables. The
+; processor reads and writes those for a CPL 3 instruction as supervisor accesses (SDM 4.6:
+; descriptor tables, the TSS, the stack of a privilege change), so every result but CR0's PG
+; bit equals the paging-off one. Then it loads CR3, sets CR0.PG, puts every register and
+; EFLAGS back and goes on at _start as if the loader had jumped there (ECX included). The
+; paging-off run executes this and then exactly its old instructions at their old addresses.
+section .ptext progbits alloc exec nowrite align=16
+global paged_entry
+paged_entry:
+    mov [pg_saved_esp], esp             ; the loader's stack is not ours to write
+    mov esp, pg_stack_top
+    pushfd
+    pushad
+    cld
+    test dword [ebx], 4                 ; MBI flags bit 2: a command line is present
+    jz .off
+    mov esi, [ebx + 16]                 ; "KERNEL ARGS": skip the file name
+.name:
+    lodsb
+    test al, al
+    jz .off
+    cmp al, ' '
+    jne .name
+    mov edi, pg_word
+    mov ecx, pg_word_len
+    repe cmpsb
+    jne .off
+    xor eax, eax
+    mov edi, pg_pd                      ; no PDE but the first
+    mov ecx, 1024
+    rep stosd
+    mov edi, pg_pt                      ; PTE i maps page i to itself
+    mov eax, 0x007                      ; P, RW, US
+    mov ecx, 1024
+.pte:
+    stosd
+    add eax, 0x1000
+    loop .pte
+    mov eax, stack_top - 16384 + 0xFFF  ; the first page after the CPL 3 data...
+    shr eax, 12
+    mov ecx, ustack_top - 1             ; ...up to the user stack's top page: supervisor
+    shr ecx, 12
+.sup:
+    and dword [pg_pt + eax * 4], ~0x004
+    inc eax
+    cmp eax, ecx
+    jb .sup
+    mov eax, pg_pd
+    shr eax, 12
+    mov dword [pg_pt + eax * 4], pg_pd + 0x003    ; the tables: supervisor, P and RW
+    mov dword [pg_pt + eax * 4 + 4], pg_pt + 0x003    ; pg_pt is the next page
+    mov dword [pg_pd], pg_pt + 0x007    ; PDE 0: 0-4 MiB, user allowed by the PTEs
+    mov eax, pg_pd
+    mov cr3, eax
+    mov eax, cr0
+    or eax, 0x80000000                  ; CR0.PG
+    mov cr0, eax
+.off:
+    popad
+    popfd
+    mov esp, [pg_saved_esp]
+    mov ecx, _start                     ; QEMU's loader (and bt's) jumps through ECX
+    jmp ecx
+
+pg_word: db "paging", 0                 ; the word and its end: "paging" alone
+pg_word_len equ $ - pg_word
+
+section .pbss nobits alloc write align=4096
+pg_pd:          resb 4096
+pg_pt:          resb 4096
+                resb 256
+pg_stack_top:
+pg_saved_esp:   resd 1

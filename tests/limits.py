@@ -19,7 +19,7 @@ GUEST_INSNS = {
     "demo": 18_345,
     "descriptors": 17_239,
     "escape": 7_979,
-    "fidelity": 64_362,
+    "fidelity": 64_444,
     "flags": 14_613,
     "interrupts": 28_209,
     "io": 14_577,
