@@ -36,10 +36,10 @@ GUEST_INSNS = {
 }
 # The paging guests, counted by QEMU (records of their guests/traces/) until bt runs them.
 GUEST_INSNS |= {
-    "paging": 46_824,
-    "paging_user": 41_523,
-    "paging_faults": 42_654,
-    "pae": 39_519,
+    "paging": 37_738,
+    "paging_user": 32_437,
+    "paging_faults": 33_568,
+    "pae": 31_455,
     "hhkernel": 60_953,
 }
 # 12 M, 371 M, 3.6 M, 34 M and 50 M instructions
