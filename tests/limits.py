@@ -39,10 +39,10 @@ GUEST_INSNS = {
 # The paging guests (bt's --count-insns; pae runs one #PF more than on QEMU, which reads its
 # PDPTEs at every walk: guests/README.md).
 GUEST_INSNS |= {
-    "paging": 46_848,
-    "paging_user": 41_576,
-    "paging_faults": 42_660,
-    "pae": 40_396,
+    "paging": 37_763,
+    "paging_user": 32_491,
+    "paging_faults": 33_575,
+    "pae": 32_332,
     "hhkernel": 60_980,
 }
 # 12 M, 371 M, 3.6 M, 34 M and 50 M instructions

@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT))
 
-from qemu_ref import BASE_ARGS, BIN_DIR, GUEST_ARGS, QEMU  # noqa: E402
+from tools.qemu_ref import BASE_ARGS, BIN_DIR, GUEST_ARGS, QEMU  # noqa: E402
 
 _INSN = re.compile(r"^0x([0-9a-f]+):((?:\s+[0-9a-f]{2})+)\s+(\S+)")
 _EXEC = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
