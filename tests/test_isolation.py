@@ -3,7 +3,10 @@ CPU state the monitor owns."""
 
 from __future__ import annotations
 
+import random
+
 import keystone
+import pytest
 from unicorn import x86_const as R
 
 from bt.bootimage import MemoryChunk
@@ -226,4 +229,39 @@ def test_a_page_fault_handler_cannot_reach_the_monitor_either(tmp_path: object) 
     result = m.run(max_insns=100_000)
     assert result.kind == "crash" and "triple fault" in result.message, result
     assert m.vcpu.cr2 == 0x800000
+    assert_isolated(watch)
+
+
+def _random_paging(rng: random.Random) -> str:
+    """Random page-directory and page-table entries, CR4 paging bits and accesses anywhere."""
+    lines = []
+    for _ in range(rng.randint(4, 40)):
+        addr = rng.choice([0x200004, 0x201000]) + 4 * rng.randrange(1023)
+        lines.append(f"mov dword ptr [{addr:#x}], {rng.getrandbits(32):#x}")
+    lines += [f"mov eax, {rng.choice([0x10, 0x30, 0x90, 0xB0, 0x20]):#x}", "mov cr4, eax"]
+    lines += ["mov eax, 0x200000", "mov cr3, eax"]
+    for _ in range(rng.randint(5, 30)):
+        a = rng.getrandbits(32)
+        lines.append(
+            rng.choice(
+                [
+                    f"mov eax, [{a:#x}]",
+                    f"mov dword ptr [{a:#x}], eax",
+                    f"push dword ptr [{a:#x}]",
+                    f"lea esp, [{a:#x}]",
+                    f"invlpg [{a:#x}]",
+                    f"jmp {a & 0x3FFFFF:#x}",
+                ]
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_page_tables_cannot_reach_the_monitor(seed: int, tmp_path: object) -> None:
+    # Whatever the guest's page tables say, its accesses end in a fault (here: a triple fault,
+    # there is no IDT) or run on, and never touch the cache, the monitor page or the real CPU.
+    m, watch = machine(_PAGING + _random_paging(random.Random(seed)), tmp_path)
+    result = m.run(max_insns=20_000)
+    assert result.kind in ("crash", "limit", "exit-port"), result
     assert_isolated(watch)
