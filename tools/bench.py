@@ -1,6 +1,6 @@
 """Benchmark: each guest under the engine, under bare Unicorn and under QEMU, side by side.
 
-    python tools/bench.py [--runs N] [GUEST ...]
+    python tools/bench.py [--runs N] [GUEST ...]        # e.g. python tools/bench.py pagebench
     python tools/bench.py --startup [--runs N]
 
 Prints, per guest, the median wall time of N runs of the guest's execution (machine set-up and
@@ -11,6 +11,10 @@ Python per 1000 guest instructions (instructions counted once by an instrumented
 The serial guests (serialout, serialpoll: 4 MiB to COM1, blindly or polling LSR) get a table
 of their own: bytes per second under the engine, with the native port fast path and with
 every access a callout (a 256 KiB run, the fast path disabled), and under QEMU (-serial null).
+The paging guest (pagebench: MOV CR3 between four address spaces, demand and copy-on-write
+faults) gets a table of its own (tools/bench_paging.py): bt's whole process and run-loop time,
+bare Unicorn walking the guest's page tables itself (the limit) and QEMU, with bt's TLB fills
+and Python entries per 1000 guest instructions.
 --startup measures what `bt run` costs before the guest runs: the CPU time (user + system) of
 whole `bt run` processes on a kernel of three instructions that exits at once, beside the
 Python interpreter doing nothing and QEMU booting its firmware and the same kernel.
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from bare_unicorn import run_bare  # noqa: E402
+from bench_paging import PAGING, paging_table  # noqa: E402
 
 from bt.cli import tune_gc  # noqa: E402
 from bt.loader import load_guest  # noqa: E402
@@ -252,15 +257,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--startup", action="store_true", help="measure bt run's start-up only")
-    ap.add_argument("guests", nargs="*", default=[*GUESTS, *SERIAL])
+    ap.add_argument("guests", nargs="*", default=[*GUESTS, *SERIAL, *PAGING])
     args = ap.parse_args()
     if args.startup:
         startup(args.runs)
         return 0
     tune_gc()  # as `bt run` does
-    unknown = [g for g in args.guests if g not in GUESTS and g not in SERIAL]
+    known = [*GUESTS, *SERIAL, *PAGING]
+    unknown = [g for g in args.guests if g not in known]
     if unknown:
-        ap.error(f"unknown guest {unknown[0]!r} (benchmarks: {', '.join([*GUESTS, *SERIAL])})")
+        ap.error(f"unknown guest {unknown[0]!r} (benchmarks: {', '.join(known)})")
     rows = []
     for name in (g for g in args.guests if g in GUESTS):
         insns = run_bare(str(BIN / f"{name}.elf"), count=True).insns or 0
@@ -299,6 +305,11 @@ def main() -> int:
         if rows:
             print()
         serial_table(serial, args.runs)
+    paging = [g for g in args.guests if g in PAGING]
+    if paging:
+        if rows or serial:
+            print()
+        paging_table(paging, args.runs)
     return 0
 
 
