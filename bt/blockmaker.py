@@ -40,6 +40,9 @@ class BlockMaker:
         # Delivers a fetch's #PF and returns the handler's EIP (raises TranslationError on
         # a triple fault); the builder sets it.
         self.on_fetch_fault: Callable[[PageFault, int], int] | None = None
+        # An instruction breakpoint at (linear, eip): the #DB handler's EIP, or None when
+        # EFLAGS.RF lets the instruction run (the builder sets it).
+        self.on_breakpoint: Callable[[int, int], int | None] | None = None
 
     def block_for(self, eip: int) -> TranslationBlock:
         """The block for guest `eip` in the current code segment, translated on a miss.
@@ -55,6 +58,12 @@ class BlockMaker:
                     tb = None
                 if tb is None:
                     tb = self.translate(key, watch=True)
+                if key.linear in self.cache.entry_checks and self.on_breakpoint is not None:
+                    hit = self.on_breakpoint(key.linear, eip)
+                    if hit is None:
+                        return self.one_shot(eip)  # it runs alone, then RF clears
+                    eip = hit  # the #DB handler's
+                    continue
                 return tb
             except PageFault as fault:
                 eip = self._fetch_fault(fault, eip)
@@ -93,7 +102,12 @@ class BlockMaker:
         code = self._from_store(key)
         if code is None:
             scanned = self.scanner.scan(
-                self.mem, key.cs_base, key.eip, key.max_insns, paged=key.phys_page >= 0
+                self.mem,
+                key.cs_base,
+                key.eip,
+                key.max_insns,
+                paged=key.phys_page >= 0,
+                stops=self.cache.entry_checks,
             )
             code = self.rewriter.rewrite(scanned, key.cs_base, self.keys.bake_for(key))
             if self.store is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker
+from bt.breakpoints import instruction_breakpoints, unsupported_breakpoint
 from bt.cache.block import TranslationBlock
 from bt.cache.cache import TranslationCache
 from bt.callouts.context import CalloutContext
@@ -32,7 +33,7 @@ from bt.translator.bake import NO_VARIANT
 from bt.translator.rewriter import EXIT_VECTOR
 from bt.translator.sensitive import CALLOUT_THEN_COPY
 from bt.types import CodeAddr
-from bt.vcpu import IF, TF, Vcpu
+from bt.vcpu import IF, RF, TF, Vcpu
 
 # Virtual time each monitor entry adds (see Machine._add_pc_devices).
 MONITOR_ENTRY_NS = 1000
@@ -110,6 +111,8 @@ class ExitDispatch:
         n.callouts += 1
         if self.clock is not None:
             self.clock.advance(MONITOR_ENTRY_NS)
+        if self.state.rf_at is not None:
+            self._rf_done(vector, resume)
         if vector == EXIT_VECTOR:
             hit = self.cache.exit_at(resume)
             if hit is None:
@@ -161,6 +164,8 @@ class ExitDispatch:
         mmu = ctx.mem.mmu
         if mmu is not None:
             mmu.sync_privilege()  # a far transfer, IRET or SYSEXIT may have changed the CPL
+        if site.kind == "mov_dr" and result is None:
+            result = self._debug_registers(site.insn.eip)
         if self.keys.system_state() != system:
             for name, value in self.keys.assumed().items():
                 self.cache.invalidate_assumption(name, value)
@@ -218,6 +223,30 @@ class ExitDispatch:
             # The rest of the block was built for other virtual state (a selector, IOPL,
             # or an interrupt now waiting for IF): go on in a translation for this one.
             self.go(Goto(nxt), None, -1)
+
+    def _rf_done(self, vector: int, resume: CodeAddr) -> None:
+        """EFLAGS.RF clears once the breakpoint instruction it let run has completed: at its
+        block's exit, or at a callout of another instruction."""
+        if vector != EXIT_VECTOR:
+            found = self.cache.callout_at(resume)
+            if found is not None and found[1].insn.eip == self.state.rf_at:
+                return
+        self.vcpu.eflags_sys &= ~RF
+        self.state.rf_at = None
+
+    def _debug_registers(self, eip: int) -> VcpuExit | None:
+        """After a MOV to DRn: instruction breakpoints start blocks of their own, entered only
+        through the lookup that raises #DB (bt/blockmaker.py), so code translated without them
+        goes (a whole flush: breakpoints change seldom)."""
+        why = unsupported_breakpoint(self.vcpu.dr)
+        if why is not None:
+            return Unsupported(why, eip)
+        points = instruction_breakpoints(self.vcpu.dr)
+        if points != self.cache.entry_checks:
+            self.cache.entry_checks = points
+            self.cache.flush("instruction breakpoints")
+            self.state.current_hit = True
+        return None
 
     def _step_trap(self, eip: int) -> None:
         """The single-step trap after an instruction that began with TF set: #DB (DR6.BS),

@@ -9,6 +9,7 @@ from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker, guest_bytes_of
 from bt.bootimage import BootImage
+from bt.breakpoints import hit_dr6
 from bt.budget import BudgetStop
 from bt.bus import Bus
 from bt.cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
@@ -59,7 +60,7 @@ from bt.translator.assembler import Assembler
 from bt.translator.rewriter import Rewriter
 from bt.translator.scanner import Scanner
 from bt.types import CodeAddr
-from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, SYSTEM_FLAGS, SegmentCache, Vcpu
+from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, RF, SYSTEM_FLAGS, SegmentCache, Vcpu
 
 COM1 = 0x3F8
 DEBUGCON = 0xE9
@@ -212,6 +213,7 @@ class Machine:
         interrupts = InterruptPolicy(vcpu, self.irq, shadow)
         self.events = EventDelivery(self.ctx, vcpu, self.state.counters.vectors)
         self.maker.on_fetch_fault = self._fetch_fault
+        self.maker.on_breakpoint = self._breakpoint
         self.halt = HaltWait(vcpu, self.irq, interrupts, vclock, self.limits, config.realtime)
         dispatch = ExitDispatch(
             engine,
@@ -251,6 +253,19 @@ class Machine:
         """A fetch at guest `eip` faulted under paging: #PF into the guest; its handler's EIP."""
         self.vcpu.cr2 = fault.linear
         got = self.events.deliver(Fault(14, fault.error_code, eip))
+        if isinstance(got, Goto):
+            return got.eip
+        raise TranslationError(got.what if isinstance(got, Unsupported) else f"delivery gave {got}")
+
+    def _breakpoint(self, linear: int, eip: int) -> int | None:
+        """The instruction at guest `eip` is an instruction breakpoint: #DB (a fault, DR6's
+        B0-B3 set) unless EFLAGS.RF says it is to run once; the handler's EIP, or None."""
+        v = self.vcpu
+        if v.eflags_sys & RF:
+            self.state.rf_at = eip  # RF stays set while the instruction runs, as on a PC
+            return None
+        v.dr[6] = hit_dr6(v.dr, linear)
+        got = self.events.deliver(Fault(1, None, eip))
         if isinstance(got, Goto):
             return got.eip
         raise TranslationError(got.what if isinstance(got, Unsupported) else f"delivery gave {got}")

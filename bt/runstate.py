@@ -22,6 +22,9 @@ class RunState:
     current_hit: bool = False
     shadow_slice: int = -1  # the emu_start in which the current STI/MOV SS shadow began
     deferred: bool = False  # the backstop found an interrupt due inside one instruction
+    # A breakpoint instruction EFLAGS.RF let run (alone, in a one-instruction block): RF
+    # clears when the monitor next sees another instruction boundary (bt/hookexit.py).
+    rf_at: int | None = None
 
     def request_stop(self, why: VcpuExit | RunResult) -> None:
         """Remember why the CPU must stop (the caller stops the engine)."""

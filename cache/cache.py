@@ -97,13 +97,13 @@ class TranslationCache:
         self._chains = 0
         self._invalidations = 0
         self.callout_counts: Counter[str] = Counter()
-        # Called after a flush: whoever keeps anything per block or code address drops it.
-        self.on_flush: list[Callable[[], None]] = []
-        # Called as a block is retired, while it is still indexed (its code and map intact).
+        self.on_flush: list[Callable[[], None]] = []  # after a flush: drop what is per block
+        # As a block is retired, while it is still indexed (its code and map intact).
         self.on_retire: list[Callable[[TranslationBlock], None]] = []
         self.before_flush: list[Callable[[], None]] = []  # before a flush clears anything
         self.on_insert: list[Callable[[TranslationBlock], None]] = []  # told of new blocks
         self.host_budget = host_budget
+        self.entry_checks: frozenset[int] = frozenset()  # cache/chain.py may_chain
         self._host = 0  # what the live blocks cost (host_bytes)
 
     # -- lookup ---
@@ -198,7 +198,8 @@ class TranslationCache:
     # -- chaining ---
     def chain(self, src: TranslationBlock, slot_no: int, dst: TranslationBlock) -> bool:
         """Link `src`'s exit `slot_no` to `dst` if chaining is on and both are still valid."""
-        if not self.chaining or not (src.valid and dst.valid) or not may_chain(src, dst):
+        valid = src.valid and dst.valid
+        if not (self.chaining and valid and may_chain(src, dst, self.entry_checks)):
             return False
         if src.exits[slot_no].linked is not None:
             return False
@@ -210,7 +211,7 @@ class TranslationCache:
         self, tb: TranslationBlock, site: CalloutSite, target: int, dst: TranslationBlock
     ) -> None:
         """Aim one entry of a RET site's inline cache at guest `target` (block `dst`)."""
-        if not tb.valid or not site.ic_fields or not may_chain(tb, dst):
+        if not tb.valid or not site.ic_fields or not may_chain(tb, dst, self.entry_checks):
             return
         state = tb.ic_state.setdefault(site.resume, [0, 0, 0])
         entry = state[2]

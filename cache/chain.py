@@ -20,13 +20,19 @@ class CodeWriter(Protocol):
         ...
 
 
-def may_chain(src: TranslationBlock, dst: TranslationBlock) -> bool:
+def may_chain(
+    src: TranslationBlock, dst: TranslationBlock, entry_checks: frozenset[int] = frozenset()
+) -> bool:
     """Whether an exit of `src` may jump straight into `dst` and stay right until one of them
     is retired: both made for the same virtual state (variant), code segment and mode, and,
     under guest paging, `dst` starting on the linear page `src` starts on (as QEMU chains only
     within a page: a mapping change elsewhere would leave the jump aimed at stale code) and
-    lying on that page alone."""
+    lying on that page alone. Never into a block at one of `entry_checks`, the linear
+    addresses entered only through the monitor's lookup (instruction breakpoints,
+    bt/breakpoints.py)."""
     a, b = src.key, dst.key
+    if b.linear in entry_checks:
+        return False
     if (a.variant, a.cs_base, a.mode) != (b.variant, b.cs_base, b.mode):
         return False
     if a.phys_page < 0 and b.phys_page < 0:

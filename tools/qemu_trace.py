@@ -40,6 +40,7 @@ GUESTS = (
     "pcdevices",
     "sysenter",
     "singlestep",
+    "debugregs",
     "paging",
     "paging_user",
     "paging_faults",

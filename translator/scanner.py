@@ -56,6 +56,7 @@ class Scanner:
         eip: int,
         max_insns: int = MAX_BLOCK_INSNS,
         paged: bool = False,
+        stops: frozenset[int] = frozenset(),
     ) -> ScannedBlock:
         """Decode from `eip` to the end of the block (control flow, exit callout or limit).
 
@@ -63,7 +64,8 @@ class Scanner:
         instructions); only instructions that may be sensitive are decoded again with detail.
         `paged` (guest paging on): the block ends at the end of its linear page, and an
         instruction that straddles into the next page is a block of its own, fetched across
-        the boundary only then (so its #PF comes exactly when it is reached).
+        the boundary only then (so its #PF comes exactly when it is reached). `stops`: linear
+        addresses the block ends before (instruction breakpoints: a block starts at each).
         """
         insns: list[GuestInsn] = []
         rules: list[Sensitivity] = []
@@ -92,6 +94,8 @@ class Scanner:
                 self.decoded += 1
                 raw = bytes(window[used : used + size])
                 lin = (cs_base + cur) & 0xFFFFFFFF
+                if stops and insns and lin in stops:
+                    return done("limit")
                 direct = _DIRECT.get(mnemonic)
                 if direct is not None and op_str.startswith("0x"):
                     # A relative branch: its target is all the rewriter needs, and the light
