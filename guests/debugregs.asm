@@ -3,31 +3,10 @@
 ; in the frame so the instruction runs once; a breakpoint in the middle of a loop's block and
 ; on a called function; none once DR7 is cleared.
 %include "common.inc"
-section .data
-align 8
-gdt:
-    dq 0
-    dq 0x00CF9A000000FFFF
-    dq 0x00CF92000000FFFF
-gdt_end:
-gdtr:   dw gdt_end - gdt - 1
-        dd gdt
-idtr:   dw 256 * 8 - 1
-        dd idt
-hits: dd 0
-section .bss
-alignb 8
-idt:    resq 256
-section .text
+%include "dbsetup.inc"
+DB_DATA hits
 main:
-    lgdt [gdtr]
-    lidt [idtr]
-    mov eax, db_handler
-    mov [idt + 1*8], ax
-    mov word [idt + 1*8 + 2], 8
-    mov word [idt + 1*8 + 4], 0x8E00
-    shr eax, 16
-    mov [idt + 1*8 + 6], ax
+    DB_SETUP
     mov eax, bp1
     mov dr0, eax
     mov eax, bp2

@@ -2,31 +2,10 @@
 ; that sets TF and one after the POPF that clears it, through a CALL/RET, a JMP and a loop,
 ; held back by MOV SS until after the next instruction, started by an IRET, and after STI.
 %include "common.inc"
-section .data
-align 8
-gdt:
-    dq 0
-    dq 0x00CF9A000000FFFF
-    dq 0x00CF92000000FFFF
-gdt_end:
-gdtr:   dw gdt_end - gdt - 1
-        dd gdt
-idtr:   dw 256 * 8 - 1
-        dd idt
-steps: dd 0
-section .bss
-alignb 8
-idt:    resq 256
-section .text
+%include "dbsetup.inc"
+DB_DATA steps
 main:
-    lgdt [gdtr]
-    lidt [idtr]
-    mov eax, db_handler
-    mov [idt + 1*8], ax
-    mov word [idt + 1*8 + 2], 8
-    mov word [idt + 1*8 + 4], 0x8E00
-    shr eax, 16
-    mov [idt + 1*8 + 6], ax
+    DB_SETUP
     pushfd
     or dword [esp], 0x100
     popfd                         ; no trap after the POPF that sets TF
