@@ -75,6 +75,13 @@ class GuestMmu:
             self.supervisor_fills = True
         return self.walker.translate(linear, access, user)
 
+    def fill(self, linear: int, access: int) -> tuple[int, bool]:
+        """`translate` for Unicorn's TLB-fill hook: at the CPL the last privilege sync saw (the
+        only one translated code runs at), without asking the vCPU on every miss."""
+        if not self.user:
+            self.supervisor_fills = True
+        return self.walker.translate(linear, access, self.user)
+
     def code_page(self, linear: int) -> int:
         """The physical page an instruction fetch at `linear` reads; raises PageFault."""
         page = linear & PAGE_MASK

@@ -93,12 +93,8 @@ class GuestView:
         perms = UC_PROT_READ | UC_PROT_WRITE
         mmu = self.mmu
         if mmu is not None and mmu.walker.enabled:
-            # GuestMmu.translate, inlined: this runs for every TLB miss of a paging guest.
-            user = mmu.user
-            if not user:
-                mmu.supervisor_fills = True
             try:
-                phys, write_ok = mmu.walker.translate(vaddr, WRITE if write else READ, user)
+                phys, write_ok = mmu.fill(vaddr, WRITE if write else READ)
             except PageFault as fault:
                 # Refused by the guest's page tables. The fill hook sees only the page, so the
                 # entry points into an unmapped hole instead: the access itself then reaches

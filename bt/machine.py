@@ -252,10 +252,7 @@ class Machine:
     def _fetch_fault(self, fault: PageFault, eip: int) -> int:
         """A fetch at guest `eip` faulted under paging: #PF into the guest; its handler's EIP."""
         self.vcpu.cr2 = fault.linear
-        got = self.events.deliver(Fault(14, fault.error_code, eip))
-        if isinstance(got, Goto):
-            return got.eip
-        raise TranslationError(got.what if isinstance(got, Unsupported) else f"delivery gave {got}")
+        return self._into_handler(Fault(14, fault.error_code, eip))
 
     def _breakpoint(self, linear: int, eip: int) -> int | None:
         """The instruction at guest `eip` is an instruction breakpoint: #DB (a fault, DR6's
@@ -265,7 +262,12 @@ class Machine:
             self.state.rf_at = eip  # RF stays set while the instruction runs, as on a PC
             return None
         v.dr[6] = hit_dr6(v.dr, linear)
-        got = self.events.deliver(Fault(1, None, eip))
+        return self._into_handler(Fault(1, None, eip))
+
+    def _into_handler(self, fault: Fault) -> int:
+        """Deliver a fault the monitor found before a block ran; the handler's EIP (a triple
+        fault is a TranslationError: the block maker's callers report it as a crash)."""
+        got = self.events.deliver(fault)
         if isinstance(got, Goto):
             return got.eip
         raise TranslationError(got.what if isinstance(got, Unsupported) else f"delivery gave {got}")

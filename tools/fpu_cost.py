@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import keystone
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tools.flatguest import time_flat_guest  # noqa: E402
 
-from bt.loader import load_guest  # noqa: E402
-from bt.machine import Machine, MachineConfig  # noqa: E402
-
-BASE = 0x100000
 LOOPS = {
     "x87 arithmetic only": "",
     "+ fnstenv": "fnstenv [0x300100]",
@@ -40,18 +33,7 @@ def run(body: str, n: int) -> float:
         mov al, 0
         out 0xf4, al
     """
-    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "guest.bin"
-        path.write_bytes(bytes(ks.asm(text, BASE)[0]))
-        image = load_guest(str(path), 16 << 20, "", BASE, None)
-        m = Machine(MachineConfig(16 << 20), image, lambda _b: None)
-        t = time.perf_counter()
-        res = m.run(timeout=600)
-        dt = time.perf_counter() - t
-    if res.kind != "exit-port":
-        raise SystemExit(f"guest did not finish: {res}")
-    return dt
+    return time_flat_guest(text)
 
 
 def main() -> int:
