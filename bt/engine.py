@@ -6,9 +6,14 @@ cache and the monitor's own page live in Unicorn-physical memory above 4 GiB, wh
 address can name. Unicorn runs in its virtual-TLB mode: the monitor answers every TLB fill, so
 a guest data access always gets the guest's view of an address, while instruction fetches
 (which only translated code makes) are served only from the translation-cache window
-[TC_LINEAR, TC_LINEAR + TC_SIZE). The real GDT, trampoline and monitor stack are visible only
-while the monitor itself loads a segment register (monitor mode); the guest runs at real CPL 3
-where it cannot use the kernel-mode TLB entries those loads create.
+[TC_LINEAR, TC_LINEAR + TC_SIZE). The real GDT is visible only while the monitor itself loads
+a segment register (monitor mode), and Unicorn's TLB is flushed after each such load.
+
+Privilege. Translated code runs at real CPL 0: every instruction whose effect depends on the
+CPL is translated (the sensitive list), so the real CPL is never observable, and CPL 0 is what
+lets guest paging use Unicorn's own page walker with SMAP keeping the cache window out of the
+guest's data view (bt/shadowpaging.py). The real IOPL means nothing there and is whatever the
+last native POPF left; the real EFLAGS.AC is always clear.
 """
 
 from __future__ import annotations
@@ -45,17 +50,12 @@ from bt.prevexception import forget_previous_exception
 from bt.regfile import RegisterFile
 from bt.types import PAGE_SIZE, CodeAddr
 
-# Real GDT selectors (the monitor's; the guest never sees them).
-SEL_CODE0 = 0x08
-SEL_DATA0 = 0x10
-SEL_CODE3 = 0x18 | 3
-SHADOW_SEL = {"es": 0x20 | 3, "ss": 0x28 | 3, "ds": 0x30 | 3, "fs": 0x38 | 3, "gs": 0x40 | 3}
+# Real GDT selectors (the monitor's; the guest never sees them). Translated code runs with
+# SEL_CODE (CPL 0); the stack segment is DPL 0 as CPL 0 requires, the data segments DPL 3.
+SEL_CODE = 0x08
+SHADOW_SEL = {"es": 0x20 | 3, "ss": 0x28, "ds": 0x30 | 3, "fs": 0x38 | 3, "gs": 0x40 | 3}
 GDT_LIMIT = 0x47
-_TRAMPOLINE = MON_LINEAR + 0x800
-_ENTRY_STUB = TC_LINEAR + TC_SIZE - 16  # `int 0x82`: where the trampoline's IRET lands
-ENTRY_VECTOR = 0x82
 _NEVER = TC_LINEAR + TC_SIZE - 32  # emu_start's `until`: an address translated code never uses
-_STACK_TOP = MON_LINEAR + 0x1000
 # Callouts and exits: the generic vectors and the fast port forms (bt/nativeio.py).
 _CALLOUT_VECTORS = frozenset((0x80, 0x81, *FAST_VECTORS))
 
@@ -197,41 +197,33 @@ class Engine:
     # -- real descriptor tables and privilege ---
     def _write_gdt(self) -> None:
         gdt = bytearray(GDT_LIMIT + 1)
-        gdt[0x08:0x10] = descriptor(0, 0xFFFFFFFF, 0x9B)  # CPL0 code, accessed
-        gdt[0x10:0x18] = descriptor(0, 0xFFFFFFFF, 0x93)  # CPL0 data
-        gdt[0x18:0x20] = descriptor(0, 0xFFFFFFFF, 0xFB)  # CPL3 code: runs translated code
-        for sel in SHADOW_SEL.values():
-            gdt[sel & ~7 : (sel & ~7) + 8] = descriptor(0, 0xFFFFFFFF, 0xF3)
+        gdt[0x08:0x10] = descriptor(0, 0xFFFFFFFF, 0x9B)  # CPL 0 code: runs translated code
+        for name, sel in SHADOW_SEL.items():
+            access = 0x93 if name == "ss" else 0xF3
+            gdt[sel & ~7 : (sel & ~7) + 8] = descriptor(0, 0xFFFFFFFF, access)
         self.uc.mem_write(MON_PHYS, bytes(gdt))
-        self.uc.mem_write(MON_PHYS + (_TRAMPOLINE - MON_LINEAR), b"\xcf")  # iretd
         self.uc.reg_write(R.UC_X86_REG_GDTR, (0, MON_LINEAR, GDT_LIMIT, 0))
 
-    def enter_user_mode(self, code_addr: int, esp: int) -> None:
-        """Drop the real CPU to CPL 3 (only an IRET inside the emulation can: DESIGN fact 4)."""
+    def start_cpu(self, esp: int) -> None:
+        """Put the real CPU on the monitor's flat segments at CPL 0 with the guest's ESP."""
         uc = self.uc
         self.view.monitor_mode = True
         try:
-            uc.reg_write(R.UC_X86_REG_SS, SEL_DATA0)
-            uc.reg_write(R.UC_X86_REG_DS, SEL_DATA0)
-            # IOPL 3 in the real EFLAGS: CLI and STI run unchanged at CPL 3 (translator/inline.py).
-            frame = struct.pack("<IIIII", _ENTRY_STUB, SEL_CODE3, 0x3002, esp, SHADOW_SEL["ss"])
-            uc.mem_write(MON_PHYS + 0x1000 - len(frame), frame)
-            uc.reg_write(R.UC_X86_REG_ESP, _STACK_TOP - len(frame))
-            # The stub sits above the code region the cache allocates from.
-            uc.mem_write(TC_PHYS + (_ENTRY_STUB - TC_LINEAR), bytes((0xCD, ENTRY_VECTOR)))
-            uc.emu_start(_TRAMPOLINE, _NEVER)
-            if self.exception is None or self.exception.vector != ENTRY_VECTOR:
-                raise InternalError(f"monitor trampoline failed: {self.exception}")
-            self.exception = None
-            uc.reg_write(R.UC_X86_REG_ESP, esp)
-            for name in ("ds", "es", "fs", "gs"):
-                uc.reg_write(_SEG_REG[name], SHADOW_SEL[name])
+            uc.reg_write(R.UC_X86_REG_CS, SEL_CODE)
+            for name, reg in _SEG_REG.items():
+                uc.reg_write(reg, SHADOW_SEL[name])
         finally:
-            self.view.monitor_mode = False
+            self.end_monitor_mode()
+        uc.reg_write(R.UC_X86_REG_ESP, esp)
         cs = uc.reg_read(R.UC_X86_REG_CS)
-        if cs != SEL_CODE3:
-            raise InternalError(f"real CPU did not reach CPL 3 (CS={cs:#x})")
-        uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        if cs != SEL_CODE:
+            raise InternalError(f"real CPU did not take the monitor's CS (CS={cs:#x})")
+
+    def end_monitor_mode(self) -> None:
+        """The monitor's own segment load is over: the entries it filled for the real GDT go
+        (translated code runs at the same real CPL, so it could use them)."""
+        self.view.monitor_mode = False
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     def load_shadow(self, name: str, base: int, limit: int, flags: int, null: bool) -> None:
         """Make the real segment register `name` address what the guest's does."""
@@ -240,10 +232,9 @@ class Engine:
             # A null guest selector: the real register gets a usable flat segment instead,
             # since QEMU does not check null segments on data accesses either.
             base, limit, flags = 0, 0xFFFFFFFF, 0x00CF9300
-        access = 0xF3 if name == "ss" or not (flags >> 11) & 1 else 0xF1 | (flags >> 8) & 0x0E
-        # Real descriptors are always DPL 3 data so that CPL 3 can load them; reads through a
-        # code segment and expand-down limits need no real counterpart (QEMU checks no limits).
-        access = 0xF3 if name == "ss" else (0xF3 if not flags & 0x800 else 0xF1)
+        # Real descriptors are data segments (DPL 0 for SS, which CPL 0 requires); reads through
+        # a code segment and expand-down limits need no real counterpart (QEMU checks no limits).
+        access = 0x93 if name == "ss" else (0xF3 if not flags & 0x800 else 0xF1)
         desc = descriptor(base, limit, access, flags=0x4 | (0x8 if limit > 0xFFFFF else 0))
         off = sel & ~7
         self.uc.mem_write(MON_PHYS + off, desc)
@@ -251,7 +242,7 @@ class Engine:
         try:
             self.uc.reg_write(_SEG_REG[name], sel)
         finally:
-            self.view.monitor_mode = False
+            self.end_monitor_mode()
 
     # -- running ---
     def run(self, code_addr: int, budget: int) -> None:

@@ -60,7 +60,7 @@ from bt.translator.assembler import Assembler
 from bt.translator.rewriter import Rewriter
 from bt.translator.scanner import Scanner
 from bt.types import CodeAddr
-from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, REAL_IOPL, RF, SYSTEM_FLAGS, SegmentCache, Vcpu
+from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, RF, SYSTEM_FLAGS, SegmentCache, Vcpu
 
 COM1 = 0x3F8
 DEBUGCON = 0xE9
@@ -358,15 +358,13 @@ class Machine:
 
     def _start_cpu(self, image: BootImage) -> None:
         eng = self.engine
-        eng.enter_user_mode(TC_LINEAR, image.gpr[4])
+        eng.start_cpu(image.gpr[4])
         for name in ("es", "ss", "ds", "fs", "gs"):
             seg = self.vcpu.segs[name]
             eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=(seg.selector & ~3) == 0)
         eng.uc.reg_write_batch(list(zip(GPRS, image.gpr, strict=True)))
-        # The real EFLAGS: the arithmetic bits, the guest's IF, and IOPL 3 (bt/vcpu.py).
-        eng.uc.reg_write(
-            R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | REAL_IOPL | FIXED_ONE
-        )
+        # The real EFLAGS: the arithmetic bits and the guest's IF (bt/vcpu.py).
+        eng.uc.reg_write(R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | FIXED_ONE)
         # The SSE state a reset leaves (Unicorn's own defaults differ: bt/callouts/fpustate.py).
         sync_control(eng, self.vcpu)
         eng.uc.reg_write(R.UC_X86_REG_MXCSR, MXCSR_RESET)

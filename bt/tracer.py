@@ -105,7 +105,7 @@ class Tracer:
         self._flags = vals[8]
         v = self._vcpu
         segs = v.segs
-        # IF is the real CPU's while translated code runs (bt/vcpu.py, REAL_IOPL).
+        # IF is the real CPU's while translated code runs (bt/vcpu.py).
         eflags = (v.eflags(vals[8]) & ~IF) | (vals[8] & IF)
         regs = [
             *vals[:8],

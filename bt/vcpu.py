@@ -23,10 +23,10 @@ TF, IF, IOPL, NT, RF, VM, AC, VIF, VIP, ID = (
 )
 SYSTEM_FLAGS = TF | IF | IOPL | NT | RF | VM | AC | VIF | VIP | ID
 FIXED_ONE = 0x2
-# The real EFLAGS besides the arithmetic bits: IOPL 3, so that CLI and STI run unchanged at the
-# real CPL 3, and IF, which is the guest's virtual IF while translated code runs (the monitor
-# copies it to `Vcpu.eflags_sys` whenever it enters, and back before it returns).
-REAL_IOPL = IOPL
+# The real EFLAGS besides the arithmetic bits: IF, which is the guest's virtual IF while
+# translated code runs (CLI and STI run unchanged at the real CPL 0; the monitor copies IF to
+# `Vcpu.eflags_sys` whenever it enters, and back before it returns). The real IOPL means
+# nothing at CPL 0 (PUSHF's translation shows the virtual one); the real AC is always clear.
 
 CR0_PE, CR0_MP, CR0_EM, CR0_TS, CR0_ET, CR0_NE = 1, 2, 4, 8, 0x10, 0x20
 CR0_WP, CR0_AM, CR0_NW, CR0_CD, CR0_PG = 1 << 16, 1 << 18, 1 << 29, 1 << 30, 1 << 31

@@ -11,7 +11,7 @@ from capstone.x86_const import X86_INS_SYSENTER, X86_INS_SYSEXIT
 from unicorn import x86_const as R
 
 from bt.callouts.fastcall import sysenter, sysexit
-from bt.engine import MON_LINEAR, SEL_CODE3
+from bt.engine import MON_LINEAR, SEL_CODE
 from bt.exits import Fault, Goto
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
@@ -79,8 +79,8 @@ def _machine(body: str, msr_cs: int, tmp_path: Path) -> tuple[Machine, MonitorWa
 
 def _real_cpu_is_the_monitors(m: Machine, watch: MonitorWatch) -> None:
     assert m.engine.uc.reg_read(R.UC_X86_REG_GDTR)[1] == MON_LINEAR
-    assert m.engine.read_reg(R.UC_X86_REG_CS) == SEL_CODE3  # still real CPL 3
-    assert m.engine.read_reg(R.UC_X86_REG_EFLAGS) & 0x3000 == 0x3000  # real IOPL 3
+    assert m.engine.read_reg(R.UC_X86_REG_CS) == SEL_CODE  # still the monitor's CS (real CPL 0)
+    assert m.engine.read_reg(R.UC_X86_REG_EFLAGS) & 0x64100 == 0  # no real AC, TF, NT or VM
     assert watch.cache
     assert watch.violations() == []
 

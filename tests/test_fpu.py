@@ -19,7 +19,7 @@ from unicorn import x86_const as R
 
 from bt.bootimage import BootImage
 from bt.callouts.fpustate import FpuPointers, real_cr4
-from bt.engine import SEL_CODE3, SHADOW_SEL
+from bt.engine import SEL_CODE, SHADOW_SEL
 from bt.layout import TC_LINEAR
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
@@ -113,7 +113,7 @@ def _set(uc: Uc, *values: int) -> None:
 def test_freeze_writes_the_guest_values_and_keeps_them_across_selector_changes() -> None:
     fpu, uc, vcpu = _tracker({"cs": 0x08, "ds": 0x10, "es": 0x18, "ss": 0x20, "fs": 0, "gs": 0})
     # A native FLD [ES:0x3000] at cache address +0x100: the monitor's CS and ES shadow.
-    _set(uc, TC_LINEAR + 0x100, SEL_CODE3, 0x3000, SHADOW_SEL["es"])
+    _set(uc, TC_LINEAR + 0x100, SEL_CODE, 0x3000, SHADOW_SEL["es"])
     fpu.freeze()
     assert _real(uc) == (0x101000, 0x08, 0x3000, 0x18)
     # The guest reloads CS and ES: the frozen values stay what they were at the FLD.
@@ -123,7 +123,7 @@ def test_freeze_writes_the_guest_values_and_keeps_them_across_selector_changes()
     assert _real(uc) == (0x101000, 0x08, 0x3000, 0x18)
     # A register-only instruction (FXCH) at +0x200: FIP/FCS move, FDP/FDS are the frozen ones
     # even though 0x18 is no real selector and could be mistaken for none.
-    _set(uc, TC_LINEAR + 0x200, SEL_CODE3, 0x3000, 0x18)
+    _set(uc, TC_LINEAR + 0x200, SEL_CODE, 0x3000, 0x18)
     assert fpu.guest_view(_real(uc)) == (0x101010, 0x28, 0x3000, 0x18)  # type: ignore[arg-type]
     # FNINIT's zeros are left alone.
     _set(uc, 0, 0, 0, 0)

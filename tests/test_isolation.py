@@ -10,7 +10,7 @@ import pytest
 from unicorn import x86_const as R
 
 from bt.bootimage import MemoryChunk
-from bt.engine import SEL_CODE3
+from bt.engine import SEL_CODE
 from bt.layout import MON_LINEAR, MON_PHYS, TC_LINEAR, TC_PHYS
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
@@ -96,9 +96,9 @@ def test_privileged_instructions_leave_the_real_cpu_alone(tmp_path: object) -> N
     assert result.kind == "exit-port"
     assert m.engine.uc.reg_read(R.UC_X86_REG_GDTR) == real_gdtr
     assert real_gdtr[1] == MON_LINEAR
-    assert m.engine.read_reg(R.UC_X86_REG_CS) == SEL_CODE3  # still real CPL 3
-    # The real IOPL stays 3 (CLI/STI run unchanged at CPL 3); the real IF is the virtual one.
-    assert m.engine.read_reg(R.UC_X86_REG_EFLAGS) & 0x3200 == 0x3000
+    assert m.engine.read_reg(R.UC_X86_REG_CS) == SEL_CODE  # still the monitor's CS (real CPL 0)
+    # The real IF is the virtual one; AC (which would lift SMAP), TF, NT and VM stay clear.
+    assert m.engine.read_reg(R.UC_X86_REG_EFLAGS) & 0x64300 == 0
     assert not m.vcpu.interrupts_enabled
     assert m.vcpu.cr0 & 0x8
     assert m.vcpu.gdtr != (MON_LINEAR, 0x47)

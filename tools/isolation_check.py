@@ -10,14 +10,14 @@ from bt.engine import (
     MON_LINEAR,
     MON_PHYS,
     MON_SIZE,
-    SEL_CODE3,
+    SEL_CODE,
     TC_LINEAR,
     TC_PHYS,
     TC_SIZE,
 )
 from bt.machine import Machine
 
-IF, IOPL, VM = 0x200, 0x3000, 0x20000
+IF, TF, NT, VM, AC = 0x200, 0x100, 0x4000, 0x20000, 0x40000
 
 
 class MonitorWatch:
@@ -71,11 +71,12 @@ class MonitorWatch:
         if tuple(gdtr[1:3]) != (MON_LINEAR, GDT_LIMIT):
             bad.append(f"real GDTR is {gdtr}")
         cs = eng.read_reg(R.UC_X86_REG_CS)
-        if cs != SEL_CODE3:
+        if cs != SEL_CODE:
             bad.append(f"real CS is {cs:#x} (CPL {cs & 3})")
         eflags = eng.read_reg(R.UC_X86_REG_EFLAGS)
-        if eflags & (IOPL | VM) != IOPL:
-            bad.append(f"real EFLAGS {eflags:#x}: IOPL or VM changed")
+        if eflags & (TF | NT | VM | AC):
+            # AC would lift SMAP, which keeps the cache window out of the guest's data view.
+            bad.append(f"real EFLAGS {eflags:#x}: TF, NT, VM or AC set")
         if bool(eflags & IF) != self.m.vcpu.interrupts_enabled:
             bad.append(f"real IF {bool(eflags & IF)} is not the virtual IF")
         return bad

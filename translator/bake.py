@@ -19,7 +19,7 @@ class Bake:
     """What the rewriter may build into translated code."""
 
     flags: bool  # CLI/STI/PUSHF/POPF inline: CPL <= IOPL, virtual TF/NT/AC/ID/VM/VIF/VIP clear
-    iopl: int  # the virtual IOPL (the real one is 3, so that CLI/STI run at real CPL 3)
+    iopl: int  # the virtual IOPL (PUSHF shows it; the real one means nothing at real CPL 0)
     cpl0: bool  # POPF may change IOPL: a popped IOPL other than `iopl` goes to the monitor
     trap_if: bool  # an IF 0 -> 1 change (STI, POPF) must reach the monitor
     cs_sel: int

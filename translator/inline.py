@@ -1,10 +1,11 @@
 """Inline emulation: sensitive instructions rewritten into safe code that needs no monitor entry.
 
 Each form reads virtual state that is either built into the code (selectors, CR0, GDTR, IDTR:
-see translator/bake.py) or held by the real CPU: the real IF is the guest's virtual IF and the
-real IOPL is 3, so CLI and STI run as they are at real CPL 3; PUSHF corrects the IOPL it shows;
-POPF runs as it is when the popped image changes nothing the monitor must see, and calls the
-monitor otherwise. None of the forms writes guest memory or flags the guest would not.
+see translator/bake.py) or held by the real CPU: the real IF is the guest's virtual IF, so CLI
+and STI run as they are at the real CPL 0; PUSHF shows the virtual IOPL in place of the real
+one (which means nothing at CPL 0); POPF runs as it is when the popped image changes nothing
+the monitor must see, and calls the monitor otherwise. None of the forms writes guest memory
+or flags the guest would not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from bt.translator.modrm import SEG_PREFIX, encodable, modrm
 
 # EFLAGS bits (kept here: the translator does not import the monitor).
 _TF, _IF, _IOPL, _NT, _AC, _ID = 1 << 8, 1 << 9, 3 << 12, 1 << 14, 1 << 18, 1 << 21
-_REAL_IOPL = 3
 _SREG = {1: "cs", 2: "ss"}  # MOV r/m, Sreg reg-field values whose selector is baked
 
 
@@ -64,17 +64,14 @@ def emulate(insn: GuestInsn, kind: str, bake: Bake, callout: bytes, last: bool) 
 
 
 def _pushf(bake: Bake) -> bytes:
-    # The image shows the real IOPL (3): move it to the virtual one without touching flags.
-    adjust = (bake.iopl - _REAL_IOPL) << 12
-    if adjust == 0:
-        return b"\x9c"
-    return (
-        b"\x9c"  # pushfd
-        + b"\x87\x04\x24"  # xchg eax, [esp]
-        + b"\x8d\x80"
-        + struct.pack("<i", adjust)  # lea eax, [eax + adjust]
-        + b"\x87\x04\x24"
-    )  # xchg eax, [esp]
+    # The image shows the real IOPL, whatever the last native POPFD left: put the virtual one
+    # in its place, load the flags from the image (the AND/OR changed the arithmetic ones; at
+    # CPL 0 the POPFD gives back everything else as it was, the IOPL becoming the virtual
+    # one) and push them again. Nothing below ESP is written, as on a PC.
+    code = b"\x9c" + b"\x81\x24\x24" + struct.pack("<I", ~_IOPL & 0xFFFFFFFF)  # and [esp], ~IOPL
+    if bake.iopl:
+        code += b"\x81\x0c\x24" + struct.pack("<I", bake.iopl << 12)  # or [esp], iopl << 12
+    return code + b"\x9d\x9c"  # popfd; pushfd
 
 
 def _popf(bake: Bake, callout: bytes) -> Inline:

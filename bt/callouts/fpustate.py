@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterable
 
 from unicorn import x86_const as R
 
-from bt.engine import SEL_CODE3, SHADOW_SEL, Engine
+from bt.engine import SEL_CODE, SHADOW_SEL, Engine
 from bt.layout import TC_LINEAR, TC_SIZE
 from bt.regfile import RegisterFile
 from bt.translator.insn import GuestInsn
 from bt.vcpu import Vcpu
 
 # Real selector -> the guest segment register it stands for.
-_REAL_SEG = {sel: name for name, sel in SHADOW_SEL.items()} | {SEL_CODE3: "cs"}
+_REAL_SEG = {sel: name for name, sel in SHADOW_SEL.items()} | {SEL_CODE: "cs"}
 _POINTERS = (R.UC_X86_REG_FIP, R.UC_X86_REG_FCS, R.UC_X86_REG_FDP, R.UC_X86_REG_FDS)
 
 CR4_OSFXSR, CR4_OSXMMEXCPT = 1 << 9, 1 << 10
@@ -93,7 +93,7 @@ class FpuPointers:
         f = self._frozen
         if f is not None and (fip, fcs) == f[:2]:
             return real  # no x87 instruction since the last freeze: guest values already
-        if not (TC_LINEAR <= fip < TC_LINEAR + TC_SIZE and fcs == SEL_CODE3):
+        if not (TC_LINEAR <= fip < TC_LINEAR + TC_SIZE and fcs == SEL_CODE):
             return real  # FNINIT's zeros
         segs = self._vcpu.segs
         eip = self._locate(fip)
