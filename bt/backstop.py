@@ -122,6 +122,10 @@ class Backstop:
         self._budget.value = blocks
         return 0 if self.native else blocks * _FALLBACK_INSNS_PER_BLOCK
 
+    def left(self) -> int:
+        """Blocks left of the budget (with the native hook; without it, 1)."""
+        return int(self._budget.value) if self.native else 1
+
     def trip(self) -> None:
         """Make the next block start stop the CPU (safe from another thread: the native hook
         stops on the CPU's own thread; a racing decrement may lose one write, so callers

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,22 +38,28 @@ from unicorn import (
     UcError,
 )
 from unicorn import x86_const as R
-from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 
+from bt.accesskind import AccessKind
 from bt.backstop import Backstop
 from bt.errors import InternalError
 from bt.guestview import DeniedAccess, GuestView
-from bt.layout import MAX_RAM, MON_LINEAR, MON_PHYS, MON_SIZE, TC_LINEAR, TC_PHYS, TC_SIZE
+from bt.layout import (
+    MAX_RAM,
+    MON_SIZE,
+    ROOTS_PHYS,
+    TC_LINEAR,
+    TC_PHYS,
+    TC_SIZE,
+)
 from bt.nativeio import FAST_VECTORS, NativePortIO
-from bt.prevexception import forget_previous_exception
+from bt.nativemode import NativeMode
+from bt.paging import PageFault
+from bt.prevexception import ExceptionMemory, forget_previous_exception
+from bt.realsegments import RealSegments
 from bt.regfile import RegisterFile
+from bt.shadowpaging import DENIED, FALLBACK, RETRY, ShadowPaging
 from bt.types import PAGE_SIZE, CodeAddr
 
-# Real GDT selectors (the monitor's; the guest never sees them). Translated code runs with
-# SEL_CODE (CPL 0); the stack segment is DPL 0 as CPL 0 requires, the data segments DPL 3.
-SEL_CODE = 0x08
-SHADOW_SEL = {"es": 0x20 | 3, "ss": 0x28, "ds": 0x30 | 3, "fs": 0x38 | 3, "gs": 0x40 | 3}
-GDT_LIMIT = 0x47
 _NEVER = TC_LINEAR + TC_SIZE - 32  # emu_start's `until`: an address translated code never uses
 # Callouts and exits: the generic vectors and the fast port forms (bt/nativeio.py).
 _CALLOUT_VECTORS = frozenset((0x80, 0x81, *FAST_VECTORS))
@@ -69,13 +74,6 @@ GPRS = (
     R.UC_X86_REG_ESI,
     R.UC_X86_REG_EDI,
 )
-_SEG_REG = {
-    "es": R.UC_X86_REG_ES,
-    "ss": R.UC_X86_REG_SS,
-    "ds": R.UC_X86_REG_DS,
-    "fs": R.UC_X86_REG_FS,
-    "gs": R.UC_X86_REG_GS,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +82,6 @@ class CpuException:
 
     vector: int
     code_addr: CodeAddr
-
-
-def descriptor(base: int, limit: int, access: int, flags: int = 0xC) -> bytes:
-    """An 8-byte segment descriptor (limit in bytes, or in pages when flags has G)."""
-    if flags & 0x8:
-        limit >>= 12
-    lo = (limit & 0xFFFF) | ((base & 0xFFFF) << 16)
-    hi = ((base >> 16) & 0xFF) | (access << 8) | (((limit >> 16) & 0xF) << 16)
-    hi |= (flags & 0xF) << 20 | (base & 0xFF000000)
-    return struct.pack("<II", lo, hi)
 
 
 TCG_BUFFER_SIZE = 8 << 20
@@ -108,6 +96,9 @@ class Engine:
         self.ram_size = ram_size
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
+        # Unicorn's first model with SMAP, which guest paging on Unicorn's own walker needs
+        # (bt/shadowpaging.py); the guest sees the CPUID of its own model, never this one's.
+        uc.ctl_set_cpu_model(R.UC_CPU_X86_BROADWELL)
         # Unicorn's own compiled-code buffer: 1 GiB by default, filled (and resident) before
         # Unicorn recycles it. The translation cache flushes it whenever it flushes itself; this
         # bound holds where it does not (set before Unicorn allocates it: first mem_map).
@@ -120,13 +111,30 @@ class Engine:
         host = ctypes.addressof(ctypes.c_char.from_buffer(self._ram_map))
         uc.mem_map_ptr(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC, host)
         self.view = view = GuestView(uc, ram_size)
-        uc.mmio_map(
-            ram_size, (1 << 32) - ram_size, view.unassigned_read, None, view.unassigned_write, None
-        )
+        # Unassigned, around the page that holds the shadow tables' PDPTs.
+        for lo, hi in ((ram_size, ROOTS_PHYS), (ROOTS_PHYS + PAGE_SIZE, 1 << 32)):
+            if hi > lo:
+                uc.mmio_map(lo, hi - lo, view.unassigned_read, None, view.unassigned_write, None)
         uc.mem_map(TC_PHYS, TC_SIZE + MON_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
         uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self.exception: CpuException | None = None
         self.pending_error: BaseException | None = None
+        # Guest paging on Unicorn's own walker (the builder attaches the shadow tables).
+        self.shadow: ShadowPaging | None = None
+        self.mode = NativeMode(uc, view)  # Unicorn's own walker, or the fill hook
+        self._fallback: int | None = None  # where code must run under the fill hook
+        self._stop_asked = False
+        self.native_faults = 0
+        # The guest's CR2 and CR3, which the real CR2 and DR3 hold while translated code runs.
+        self._cr2 = 0
+        self._cr3 = 0
+        self._exceptions: ExceptionMemory | None = None  # made at the first native fault
+        self._kinds = AccessKind()
+        # Called with the address of an instruction Unicorn will run again after a shadow fill
+        # (it already saw it start: the tracer and the instruction counter take it back).
+        self.on_retry: list[Callable[[int], None]] = []
+        # Delivers the guest's own #PF the shadow tables found, inside the hook (the run loop).
+        self.on_guest_fault: Callable[[CodeAddr, PageFault], None] | None = None
         self._fresh_from = TC_LINEAR  # code space above this was never written since a flush
         self.on_callout: Callable[[int, CodeAddr], None] = self._no_callout
         self.eip_reg = RegisterFile(uc, (R.UC_X86_REG_EIP,))
@@ -143,7 +151,7 @@ class Engine:
         self.native_io = NativePortIO(uc, self._guard_intr)
         # First block hook, so that a stop it asks for skips the later ones (tracer, counting).
         self.backstop = Backstop(uc, TC_LINEAR, _NEVER - 1)
-        self._write_gdt()
+        self.segments = RealSegments(uc, view, self._monitor_page)
 
     def _guard_tlb(self, uc: Uc, vaddr: int, access: int, entry: object, _ud: object) -> bool:
         try:
@@ -167,12 +175,94 @@ class Engine:
                 if self.on_resume is not None:
                     self.on_resume(vector)
                 return
+            if vector == 14 and self.mode.on:
+                self._native_fault()
+                return
             eip = self.eip_reg.read()[0]
             self.exception = CpuException(vector, CodeAddr(eip))
             uc.emu_stop()
         except BaseException as exc:
             self.pending_error = exc
             uc.emu_stop()
+
+    def _native_fault(self) -> None:
+        """Unicorn's walker found no usable shadow entry (bt/shadowpaging.py)."""
+        assert self.shadow is not None
+        self.native_faults += 1
+        uc = self.uc
+        verdict = self.shadow.fault(uc.reg_read(R.UC_X86_REG_CR2), self._access_kind)
+        uc.reg_write(R.UC_X86_REG_CR2, self._cr2)  # Unicorn's #PF set it: the guest's again
+        if self._exceptions is None:
+            self._exceptions = ExceptionMemory(uc)
+        self._exceptions.forget()  # no guest exception: nothing to remember
+        eip = self.eip_reg.read()[0]
+        if isinstance(verdict, PageFault):
+            if self.on_fault is not None:
+                self.on_fault(eip)
+            if self.on_guest_fault is not None:
+                self.on_guest_fault(CodeAddr(eip), verdict)  # delivered here: CR2, code exact
+                return
+            self.view.page_fault = verdict
+            self.exception = CpuException(14, CodeAddr(eip))
+        elif verdict == RETRY:
+            for retry in self.on_retry:
+                retry(eip)
+            return  # Unicorn runs the instruction again, through the mended entry
+        if verdict == FALLBACK:
+            self._fallback = eip
+        elif verdict == DENIED:
+            if self.on_fault is not None:
+                self.on_fault(eip)
+            self.view.denied = DeniedAccess("write", self.shadow.denied_page, CodeAddr(eip))
+        uc.emu_stop()
+
+    def _access_kind(self) -> int | None:
+        """Whether the faulting instruction reads or writes memory (None: not known)."""
+        eip = self.eip_reg.read()[0]
+        return self._kinds.of(bytes(self.uc.mem_read(TC_PHYS + (eip - TC_LINEAR), 15)))
+
+    def sync_control(self, cr2: int, cr3: int) -> None:
+        """The guest's CR2 in the real one, its CR3 in the real DR3 (translated MOV from CR2
+        and CR3 at CPL 0 read them: translator/inline.py)."""
+        if cr2 != self._cr2:
+            self._cr2 = cr2
+            self.uc.reg_write(R.UC_X86_REG_CR2, cr2)
+        if cr3 != self._cr3:
+            self._cr3 = cr3
+            self.uc.reg_write(R.UC_X86_REG_DR3, cr3)
+
+    # -- guest paging on Unicorn's walker ---
+    def _run_fallback(self) -> None:
+        """Run the Unicorn block from the instruction the shadow could not serve under the
+        fill hook, then go on natively with what is left of the backstop's budget."""
+        eip, self._fallback = self._fallback, None
+        assert eip is not None
+        left = self.backstop.left()
+        if left <= 0:
+            return  # the budget ran out there: the run loop comes back to it
+        for retry in self.on_retry:
+            retry(eip)
+        mode = self.mode
+        cr3 = mode.real_cr3
+        mode.leave()
+        try:
+            count = self.backstop.arm(2)  # the block starting at `eip`, stopped at the next
+            self.uc.emu_start(eip, _NEVER, count=count)
+        finally:
+            mode.enter(cr3)
+        if self.backstop.expired() and self._no_stop_reason():
+            count = self.backstop.arm(max(left - 1, 1))
+            self.uc.emu_start(self.eip_reg.read()[0], _NEVER, count=count)
+
+    def _no_stop_reason(self) -> bool:
+        view = self.view
+        return (
+            self.exception is None
+            and self.pending_error is None
+            and view.denied is None
+            and view.page_fault is None
+            and not self.stop_requested()
+        )
 
     # -- code region ---
     def write_code(self, addr: int, data: bytes) -> None:
@@ -194,61 +284,25 @@ class Engine:
         """Bytes of translated code at cache address `addr`."""
         return bytes(self.uc.mem_read(TC_PHYS + (addr - TC_LINEAR), size))
 
-    # -- real descriptor tables and privilege ---
-    def _write_gdt(self) -> None:
-        gdt = bytearray(GDT_LIMIT + 1)
-        gdt[0x08:0x10] = descriptor(0, 0xFFFFFFFF, 0x9B)  # CPL 0 code: runs translated code
-        for name, sel in SHADOW_SEL.items():
-            access = 0x93 if name == "ss" else 0xF3
-            gdt[sel & ~7 : (sel & ~7) + 8] = descriptor(0, 0xFFFFFFFF, access)
-        self.uc.mem_write(MON_PHYS, bytes(gdt))
-        self.uc.reg_write(R.UC_X86_REG_GDTR, (0, MON_LINEAR, GDT_LIMIT, 0))
+    # -- the monitor's real segments (bt/realsegments.py) ---
+    def _monitor_page(self, visible: bool) -> None:
+        if self.shadow is not None and (self.mode.on or not visible):
+            self.shadow.monitor_page(visible)
 
     def start_cpu(self, esp: int) -> None:
         """Put the real CPU on the monitor's flat segments at CPL 0 with the guest's ESP."""
-        uc = self.uc
-        self.view.monitor_mode = True
-        try:
-            uc.reg_write(R.UC_X86_REG_CS, SEL_CODE)
-            for name, reg in _SEG_REG.items():
-                uc.reg_write(reg, SHADOW_SEL[name])
-        finally:
-            self.end_monitor_mode()
-        uc.reg_write(R.UC_X86_REG_ESP, esp)
-        cs = uc.reg_read(R.UC_X86_REG_CS)
-        if cs != SEL_CODE:
-            raise InternalError(f"real CPU did not take the monitor's CS (CS={cs:#x})")
-
-    def end_monitor_mode(self) -> None:
-        """The monitor's own segment load is over: the entries it filled for the real GDT go
-        (translated code runs at the same real CPL, so it could use them)."""
-        self.view.monitor_mode = False
-        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        self.segments.start(esp)
 
     def load_shadow(self, name: str, base: int, limit: int, flags: int, null: bool) -> None:
         """Make the real segment register `name` address what the guest's does."""
-        sel = SHADOW_SEL[name]
-        if null:
-            # A null guest selector: the real register gets a usable flat segment instead,
-            # since QEMU does not check null segments on data accesses either.
-            base, limit, flags = 0, 0xFFFFFFFF, 0x00CF9300
-        # Real descriptors are data segments (DPL 0 for SS, which CPL 0 requires); reads through
-        # a code segment and expand-down limits need no real counterpart (QEMU checks no limits).
-        access = 0x93 if name == "ss" else (0xF3 if not flags & 0x800 else 0xF1)
-        desc = descriptor(base, limit, access, flags=0x4 | (0x8 if limit > 0xFFFFF else 0))
-        off = sel & ~7
-        self.uc.mem_write(MON_PHYS + off, desc)
-        self.view.monitor_mode = True
-        try:
-            self.uc.reg_write(_SEG_REG[name], sel)
-        finally:
-            self.end_monitor_mode()
+        self.segments.load(name, base, limit, flags, null)
 
     # -- running ---
     def run(self, code_addr: int, budget: int) -> None:
         """Execute translated code from `code_addr` until a hook stops the CPU or `budget`
         blocks have run (the backstop). Never with emu_start's timeout: see bt/backstop.py."""
         self.exception = None
+        self._stop_asked = False
         view = self.view
         view.denied = None
         view.page_fault = None
@@ -258,6 +312,8 @@ class Engine:
         try:
             try:
                 self.uc.emu_start(code_addr, _NEVER, count=count)
+                while self._fallback is not None:
+                    self._run_fallback()
             finally:
                 if self.native_io.pending() and self.on_native_io is not None:
                     self.on_native_io()
@@ -295,7 +351,12 @@ class Engine:
 
     def stop(self) -> None:
         """Ask the CPU to stop after the current instruction (from inside a hook)."""
+        self._stop_asked = True
         self.uc.emu_stop()
+
+    def stop_requested(self) -> bool:
+        """Whether a hook asked the CPU to stop during this run."""
+        return self._stop_asked
 
     # -- registers ---
     def read_gprs(self) -> list[int]:

@@ -1,22 +1,52 @@
 """GuestMmu: the guest's paging as the monitor applies it: the walker, the code TLB, flushes.
 
-The real CPU always runs at CPL 3 and Unicorn's TLB-fill hook does not say which privilege an
-access had (DESIGN fact 15), so every entry in Unicorn's TLB was filled for the virtual CPL of
-its moment: when that changes between supervisor and user, the TLB is flushed
-(`sync_privilege`). The monitor's own fetches (the translator's, the block keys) go through a
-small code TLB of its own, flushed with Unicorn's: like a CPU's ITLB, it keeps a translation
-until the guest flushes (MOV CR3, INVLPG, a CR0/CR4 paging change).
+With guest paging on, translated code runs on shadow page tables Unicorn walks itself
+(bt/shadowpaging.py), one set per address space and privilege: a MOV CR3 or a change between
+supervisor and user switches to another set, and the guest's TLB flush points sync them. Under
+the TLB-fill hook (paging off, and code the shadow cannot serve), Unicorn's fill hook does not
+say which privilege an access had (DESIGN fact 15), so every entry in Unicorn's TLB was filled
+for the virtual CPL of its moment: when that changes between supervisor and user, the TLB is
+flushed (`sync_privilege`). The monitor's own fetches (the translator's, the block keys) go
+through a small code TLB of its own, flushed with Unicorn's: like a CPU's ITLB, it keeps a
+translation until the guest flushes (MOV CR3, INVLPG, a CR0/CR4 paging change).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bt.paging import FETCH, PageWalker
+from bt.shadowpaging import ShadowPaging
 from bt.types import PAGE_MASK
 from bt.vcpu import Vcpu
 
+if TYPE_CHECKING:
+    from bt.engine import Engine
+    from bt.memory import GuestMemory
+
 EFER = 0xC0000080
+
+
+def guest_paging(engine: Engine, memory: GuestMemory, vcpu: Vcpu) -> GuestMmu:
+    """The guest's MMU, wired: the walker reads the page tables through the shadow tables'
+    bookkeeping; the fill hook, the monitor's accesses and the block keys use the MMU."""
+    shadow = ShadowPaging(engine.uc, engine.ram, memory.size, memory)
+    walker = PageWalker(shadow)
+    shadow.walker = walker
+    view = engine.view
+    shadow.protected = view.protected_pages
+    shadow.flush_tlb = view.flush_tlb
+    engine.shadow = view.shadow = shadow
+    memory.table_pages = shadow.tables
+    memory.on_table_write = shadow.monitor_wrote
+    mmu = GuestMmu(walker, vcpu)
+    mmu.flush_tlb = view.flush_tlb
+    mmu.shadow = shadow
+    mmu.enter_native = engine.mode.enter
+    mmu.leave_native = engine.mode.leave
+    memory.mmu = view.mmu = mmu
+    return mmu
 
 
 class GuestMmu:
@@ -26,6 +56,10 @@ class GuestMmu:
         self.walker = walker
         self.vcpu = vcpu
         self.flush_tlb: Callable[[], None] = lambda: None  # Unicorn's TLB (the engine sets it)
+        # Unicorn's own walker on shadow tables, and how the engine turns it on and off.
+        self.shadow: ShadowPaging | None = None
+        self.enter_native: Callable[[int], None] = lambda _cr3: None
+        self.leave_native: Callable[[], None] = lambda: None
         self._code: dict[int, int] = {}  # linear page -> physical page, for fetches
         # The guest's CPL is 3 (kept at every flush and privilege sync: the fill hook reads
         # it instead of the vCPU), and whether an entry was filled for CPL 0-2 since the flush.
@@ -44,12 +78,40 @@ class GuestMmu:
         v = self.vcpu
         self.walker.set_mode(v.cr0, v.cr3, v.cr4, v.msrs.get(EFER, 0))
         self.flush()
+        self._native()
+
+    def _native(self) -> None:
+        """Unicorn walks the shadow of the current address space at the current privilege,
+        or (paging off) the fill hook serves it."""
+        shadow = self.shadow
+        if shadow is None:
+            return
+        w = self.walker
+        if w.enabled:
+            v = self.vcpu
+            self.enter_native(shadow.set_mode(w.mode(), v.cr3, v.cpl == 3, w.pdptes))
+        else:
+            self.leave_native()
 
     def flush(self) -> None:
         """Forget every translation (the guest's TLB flush: MOV CR3, INVLPG, CR0/CR4)."""
         self.flushes += 1
         self._code.clear()
         self.flush_tlb()
+        if self.shadow is not None and self.walker.enabled:
+            self.shadow.sync()
+        self.user = self.vcpu.cpl == 3
+        self.supervisor_fills = False
+
+    def invalidate(self, page: int) -> None:
+        """INVLPG: the guest's TLB forgets linear `page` (-1: nothing to name). The fill hook's
+        entries and the code TLB go whole; the shadow tables drop that page's entry alone
+        (other stale entries may stay until the next MOV CR3, as a TLB's may)."""
+        self.flushes += 1
+        self._code.clear()
+        self.flush_tlb()
+        if self.shadow is not None and self.walker.enabled and page >= 0:
+            self.shadow.invalidate(page)
         self.user = self.vcpu.cpl == 3
         self.supervisor_fills = False
 
@@ -60,6 +122,12 @@ class GuestMmu:
         supervisor access may too (there is no SMAP/SMEP), and a supervisor write to a page
         the entry holds read-only fills again."""
         user = self.vcpu.cpl == 3
+        shadow = self.shadow
+        if shadow is not None and self.walker.enabled:
+            current = shadow.current
+            if current is None or current.key[1] != user:
+                v = self.vcpu
+                self.enter_native(shadow.activate(v.cr3, user, self.walker.pdptes))
         if user == self.user or not self.walker.enabled:
             return
         if user and self.supervisor_fills:

@@ -24,8 +24,9 @@ from unicorn import (
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 
 from bt.guestmmu import GuestMmu
-from bt.layout import MON_LINEAR, MON_PHYS, TC_LINEAR, TC_PHYS, TC_SIZE
+from bt.layout import MON_LINEAR, MON_PHYS, ROOTS_PHYS, TC_LINEAR, TC_PHYS, TC_SIZE
 from bt.paging import READ, WRITE, PageFault
+from bt.shadowpaging import ShadowPaging
 from bt.types import CodeAddr
 
 _HOLE = 1 << 35  # Unicorn-physical, never mapped: where refused guest pages point
@@ -56,6 +57,7 @@ class GuestView:
         self.page_fault: PageFault | None = None  # what the guest's paging refused, exactly
         self.refused: dict[int, int] = {}  # page -> #PF error code, pointed at the hole
         self._unmapped_hook: int | None = None
+        self.shadow: ShadowPaging | None = None  # its entries follow the same protections
 
     def unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
         """MMIO read of unassigned memory."""
@@ -118,6 +120,8 @@ class GuestView:
         else:
             phys = vaddr
         page = phys & ~0xFFF
+        if page == ROOTS_PHYS:
+            phys += 0x1000  # the monitor's page there reads as unassigned, as the next one
         if page in self.protected_pages:
             if write:
                 self.denied = DeniedAccess("write", page, CodeAddr(0))
@@ -150,6 +154,8 @@ class GuestView:
         if on:
             if page not in self.protected_pages:
                 self.protected_pages.add(page)
+                if self.shadow is not None:
+                    self.shadow.write_protect(page)  # its writable shadow entries, then
                 # The page may sit writable in the TLB already.
                 self.flush_tlb()
         else:

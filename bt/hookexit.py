@@ -105,6 +105,7 @@ class ExitDispatch:
         finally:
             if (vcpu.eflags_sys & IF) != real_if:
                 self.push_if()
+            self.engine.sync_control(vcpu.cr2, vcpu.cr3)
 
     def _callout(self, vector: int, resume: CodeAddr) -> None:
         n = self.state.counters

@@ -29,9 +29,26 @@ class InsnCounter:
         engine.uc.hook_add(UC_HOOK_BLOCK, self._on_block, None, TC_LINEAR, TC_LINEAR + TC_SIZE - 1)
         cache.on_retire.append(self._retired)
         cache.on_flush.append(self.executions.clear)
+        self._last: tuple[TranslationBlock, int, int] | None = None  # the last block counted
+        engine.on_retry.append(self._retried)
 
     def _retired(self, tb: TranslationBlock) -> None:
         self.executions.pop(tb.code_addr, None)  # the address may hold another block next
+
+    def _retried(self, code_addr: int) -> None:
+        """Unicorn runs again from `code_addr` (a shadow fill): the instructions from there to
+        the end of the block counted last did not run yet, and will be counted again."""
+        last = self._last
+        if last is None:
+            return
+        tb, address, size = last
+        if not address <= code_addr < address + size:
+            return
+        offs = [r.offset for r in tb.insns]
+        lo = bisect.bisect_left(offs, code_addr - tb.code_addr)
+        hi = bisect.bisect_left(offs, address - tb.code_addr + size)
+        self.count -= hi - lo
+        self._last = None
 
     def _on_block(self, uc: object, address: int, size: int, _ud: object) -> None:
         code = CodeAddr(address)  # Unicorn hands over a plain int
@@ -42,6 +59,7 @@ class InsnCounter:
         lo = bisect.bisect_left(offs, address - tb.code_addr)
         hi = bisect.bisect_left(offs, address - tb.code_addr + size)
         self.count += hi - lo
+        self._last = (tb, address, size)
         if address == tb.code_addr:
             self.executions[address] += 1
         if self.max_insns is not None and self.count >= self.max_insns:

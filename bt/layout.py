@@ -11,3 +11,9 @@ MON_LINEAR = 0xE4000000
 MON_SIZE = 0x1000
 TC_PHYS = 1 << 32
 MON_PHYS = TC_PHYS + TC_SIZE
+# Guest paging on Unicorn's own walker (bt/shadowpaging.py): the shadow page tables, in
+# Unicorn-physical memory above 4 GiB, and the page of their PDPTs, which PAE's 32-bit CR3
+# needs below 4 GiB: above any guest RAM, where guest-physical addresses are unassigned (the
+# guest's view of this page is redirected to the next one).
+SHADOW_PHYS = 1 << 33
+ROOTS_PHYS = MAX_RAM

@@ -36,7 +36,7 @@ from bt.engine import GPRS, Engine
 from bt.errors import OptionError, TranslationError
 from bt.events import EventDelivery
 from bt.exits import Fault, Goto, Unsupported
-from bt.guestmmu import GuestMmu
+from bt.guestmmu import guest_paging
 from bt.halt import HaltWait
 from bt.hookexit import MONITOR_ENTRY_NS, ExitDispatch
 from bt.insncount import InsnCounter
@@ -47,7 +47,7 @@ from bt.layout import TC_LINEAR, TC_SIZE
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
-from bt.paging import PageFault, PageWalker
+from bt.paging import PageFault
 from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
 from bt.runresult import RunResult
@@ -117,11 +117,9 @@ class Machine:
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
         self.vcpu = _initial_vcpu(image)
-        # Guest paging: the walker reads page tables from RAM; the engine's TLB-fill hook, the
-        # monitor's own accesses and the block keys all translate through this one MMU.
-        self.mmu = GuestMmu(PageWalker(self.memory), self.vcpu)
-        self.mmu.flush_tlb = self.engine.view.flush_tlb
-        self.memory.mmu = self.engine.view.mmu = self.mmu
+        # Guest paging: Unicorn's walker on shadow tables, the fill hook, the monitor's own
+        # accesses and the block keys all translate through this one MMU.
+        self.mmu = guest_paging(self.engine, self.memory, self.vcpu)
         self.io = Bus()
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from bt.engine import Engine
 from bt.guestmmu import GuestMmu
@@ -33,6 +33,9 @@ class GuestMemory:
         self.unassigned = engine.view.unassigned_value
         self.on_code_write: Callable[[int], None] = lambda page: None
         self.code_pages: set[int] = engine.view.protected_pages
+        # Guest page tables the shadow tables follow (bt/shadowpaging.py: the builder sets it).
+        self.table_pages: Container[int] = ()
+        self.on_table_write: Callable[[int], None] = lambda page: None
         self.mmu: GuestMmu | None = None  # set by the builder once the vCPU exists
 
     def linear_to_phys(self, linear: int, access: int = READ, system: bool = False) -> int:
@@ -80,8 +83,11 @@ class GuestMemory:
     def write_phys(self, phys: int, data: bytes) -> None:
         """Write guest-physical bytes within one page (dropped outside RAM)."""
         if phys + len(data) <= self.size:
-            if page_of(phys) in self.code_pages:
-                self.on_code_write(page_of(phys))
+            page = page_of(phys)
+            if page in self.code_pages:
+                self.on_code_write(page)
+            if page in self.table_pages:
+                self.on_table_write(page)
             self._ram[phys : phys + len(data)] = data
 
     def read_u(self, linear: int, size: int, system: bool = False) -> int:

@@ -97,6 +97,7 @@ class PageWalker:
         "_pdptes",
         "_rsvd",
         "_idbit",
+        "last_table",
     )
 
     def __init__(
@@ -117,6 +118,7 @@ class PageWalker:
         self._pdptes: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._rsvd = 0  # reserved bits of a PAE PDE or PTE
         self._idbit = 0  # PF_I on fetch faults, or 0
+        self.last_table = -1  # the page table the last successful walk used (-1: a large page)
 
     def set_mode(self, cr0: int, cr3: int, cr4: int, efer: int = 0) -> None:
         """Take the paging registers after a MOV CR0/CR3/CR4 or WRMSR EFER.
@@ -154,11 +156,23 @@ class PageWalker:
         self._rsvd = above | _HI_IGNORED | (0 if nxe else _NX)
         self._idbit = PF_I if nxe else 0
 
-    def translate(self, linear: int, access: int, user: bool) -> tuple[int, bool]:
+    def mode(self) -> tuple[int, int, int, int]:
+        """What decides a translation besides the tables: PAE, PSE, CR0.WP, EFER.NXE."""
+        return (int(self.pae), int(self._pse), int(not self._sup_rw), int(self._nxe))
+
+    @property
+    def pdptes(self) -> tuple[int, int, int, int]:
+        """PAE's four PDPTEs as loaded at the last `set_mode`."""
+        return self._pdptes
+
+    def translate(
+        self, linear: int, access: int, user: bool, commit: bool = True
+    ) -> tuple[int, bool]:
         """(guest-physical address, write_ok) for an access, setting A/D bits; or PageFault.
 
         write_ok: a later write at the same privilege may use this translation without a new
-        walk (the entries allow it and the leaf's D bit is set). Paging off: identity.
+        walk (the entries allow it and the leaf's D bit is set). Paging off: identity. With
+        `commit` false nothing is written: whether the access would pass, and where to.
         """
         if not self.enabled:
             return linear & 0xFFFF_FFFF, True
@@ -182,8 +196,9 @@ class PageWalker:
                 entry = pde
                 perm = pde
                 phys = (pde & _ADDR_4K & ~0x1F_FFFF) | (linear & 0x1F_FFFF)
+                table = -1
             else:
-                if not pde & _A:
+                if not pde & _A and commit:
                     self._write32(addr, (pde & 0xFFFF_FFFF) | _A)
                 addr = (pde & _ADDR_4K) | ((linear >> 9) & 0xFF8)
                 entry = self._read64(addr)
@@ -193,6 +208,7 @@ class PageWalker:
                     raise self._fault(linear, RSVD_FAULT, access, user)
                 perm = pde & entry
                 phys = (entry & _ADDR_4K) | (linear & 0xFFF)
+                table = addr & ~0xFFF
             if access == FETCH and (pde | entry) & _NX:  # only reachable with NXE
                 raise self._fault(linear, PF_P, access, user)
             entry &= 0xFFFF_FFFF  # A/D updates rewrite the low dword only
@@ -207,8 +223,9 @@ class PageWalker:
                 entry = pde
                 perm = pde
                 phys = ((pde & _PSE_4M_HIGH) << 19) | (pde & 0xFFC0_0000) | (linear & 0x3F_FFFF)
+                table = -1
             else:
-                if not pde & _A:
+                if not pde & _A and commit:
                     self._write32(addr, pde | _A)
                 addr = (pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC)
                 entry = self._read32(addr)
@@ -216,6 +233,7 @@ class PageWalker:
                     raise self._fault(linear, 0, access, user)
                 perm = pde & entry
                 phys = (entry & 0xFFFF_F000) | (linear & 0xFFF)
+                table = addr & ~0xFFF
         if user:
             if not perm & _US:
                 raise self._fault(linear, PF_P, access, user)
@@ -228,8 +246,9 @@ class PageWalker:
             new = entry | _A | _D
         else:
             new = entry | _A
-        if new != entry:
+        if new != entry and commit:
             self._write32(addr, new)
+        self.last_table = table
         return phys, bool(writable and new & _D)
 
     def _fault(self, linear: int, code: int, access: int, user: bool) -> PageFault:

@@ -22,6 +22,25 @@ def forget_previous_exception(uc: Uc) -> None:
     uc.context_restore(ctx)
 
 
+class ExceptionMemory:
+    """`forget_previous_exception` for a hot path: one saved context reused (about 5 us)."""
+
+    def __init__(self, uc: Uc) -> None:
+        global _OLD_EXCEPTION_OFFSET
+        if _OLD_EXCEPTION_OFFSET is None:
+            _OLD_EXCEPTION_OFFSET = _find_old_exception_offset()
+        self._uc = uc
+        self._ctx = uc.context_save()
+        base = ctypes.cast(self._ctx.context, ctypes.c_void_p).value or 0
+        self._field = base + _OLD_EXCEPTION_OFFSET
+
+    def forget(self) -> None:
+        """Clear the previous exception (from inside a hook too: the context is the live CPU)."""
+        self._uc.context_update(self._ctx)
+        ctypes.memmove(self._field, b"\xff\xff\xff\xff", 4)
+        self._uc.context_restore(self._ctx)
+
+
 def _find_old_exception_offset() -> int:
     """Where Unicorn keeps the "previous exception" in a saved context: found by diffing two
     contexts of a scratch CPU around a caught #DE (DESIGN.md, fact 2)."""

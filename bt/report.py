@@ -21,7 +21,8 @@ def format_stats(machine: Machine, result: RunResult) -> str:
         f"invalidations: {c.invalidations} (self-modifying writes: {r.smc_faults}), "
         f"flushes {c.flushes}, code pages {c.code_pages}",
         f"python entries: {r.python_entries} (callouts {r.callouts}, unchained exits "
-        f"{r.slot_exits}, emu_start {r.emu_starts}, TLB fills {r.tlb_fills})",
+        f"{r.slot_exits}, emu_start {r.emu_starts}, TLB fills {r.tlb_fills}, "
+        f"shadow-table faults {r.shadow_faults})",
         f"backstop: {r.backstops} stops after {r.backstop_budget} blocks ({r.backstop_mode})",
         f"port I/O answered without Python: {fast.answered} ({machine.engine.native_io.mode}, "
         f"fast path {'on' if fast.enabled else 'off'})",

@@ -26,6 +26,7 @@ from bt.hookexit import ExitDispatch
 from bt.insncount import InsnCounter
 from bt.irq import BACKSTOP_BLOCKS
 from bt.limits import LimitReached, Limits
+from bt.paging import PageFault
 from bt.runresult import EXIT_CRASH, RunResult, RunStats
 from bt.runstate import RunState
 from bt.smc import SmcHandler
@@ -61,6 +62,7 @@ class RunLoop:
         self.state = state
         self.counter = counter
         self._wall = 0.0
+        engine.on_guest_fault = self._page_fault_in_hook
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> RunResult:
         """Run until the guest halts, asks to stop, crashes, or a limit is reached."""
@@ -111,6 +113,7 @@ class RunLoop:
             # Accesses the native port hook answered stand for callouts (bt/portfast.py).
             entries = st.counters.callouts + eng.native_io.answered
             self.dispatch.push_if()
+            eng.sync_control(self.events.vcpu.cr2, self.events.vcpu.cr3)
             try:
                 eng.run(code_addr, budget)
             finally:
@@ -178,13 +181,32 @@ class RunLoop:
             self.engine.forget_exception()
         return self.dispatch.enter(self.events.deliver(Fault(vector, code, eip)))
 
+    def _page_fault_in_hook(self, code_addr: CodeAddr, fault: PageFault) -> None:
+        """The guest's #PF, found by the shadow tables inside Unicorn's exception hook:
+        delivered there, as a callout's own fault is, and translated code goes on at the
+        handler without leaving the CPU (a demand-paging kernel takes one per page)."""
+        unbias(self.cache, self.engine, code_addr)
+        eip = self._guest_eip(code_addr)
+        vcpu = self.events.vcpu
+        self.dispatch.pull_if()
+        vcpu.cr2 = fault.linear
+        nxt = self.dispatch.enter(self.events.deliver(Fault(14, fault.error_code, eip)))
+        self.dispatch.push_if()
+        self.engine.sync_control(vcpu.cr2, vcpu.cr3)
+        if isinstance(nxt, RunResult):
+            self.state.request_stop(nxt)
+            self.engine.stop()
+        else:
+            self.engine.set_eip(nxt)
+
     def stats(self) -> RunStats:
         """A snapshot of the counters."""
         n = self.state.counters
         fills = self.engine.view.tlb_fills
+        shadow = self.engine.native_faults
         return RunStats(
             guest_insns=self.counter.count if self.counter is not None else None,
-            python_entries=n.callouts + n.emu_starts + fills,
+            python_entries=n.callouts + n.emu_starts + fills + shadow,
             callouts=n.callouts - n.slot_exits,
             slot_exits=n.slot_exits,
             emu_starts=n.emu_starts,
@@ -192,6 +214,7 @@ class RunLoop:
             backstop_budget=BACKSTOP_BLOCKS,
             backstop_mode=self.engine.backstop.mode,
             tlb_fills=fills,
+            shadow_faults=shadow,
             smc_faults=n.smc,
             interrupts=dict(n.vectors),
             wall_seconds=self._wall,

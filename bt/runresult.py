@@ -60,6 +60,7 @@ class RunStats:
     backstop_budget: int
     backstop_mode: str
     tlb_fills: int
+    shadow_faults: int  # Unicorn's own #PFs on the shadow tables (bt/shadowpaging.py)
     smc_faults: int
     interrupts: dict[int, int]  # deliveries by vector
     wall_seconds: float

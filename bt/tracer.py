@@ -50,10 +50,15 @@ class Tracer:
         # read at the faulting instruction's start are put back before the fault is handled.
         self._at = -1
         self._flags = 0
+        self._again = -1  # an address whose next start is a re-run, not a new execution
         if self._insn_level:
             engine.on_fault = self._fault_flags
+        engine.on_retry.append(self._retried)
 
     def _on_code(self, uc: object, address: int, size: int, _ud: object) -> None:
+        if address == self._again:
+            self._again = -1
+            return
         tb = self._cache.block_at(CodeAddr(address))
         if tb is None:
             return
@@ -92,6 +97,17 @@ class Tracer:
             r.insn.eip + len(r.insn.raw) == tb.key.eip and r.sensitivity.rule is not Rule.COPY
             for r in prev.insns
         )
+
+    def _retried(self, code_addr: int) -> None:
+        """The instruction at `code_addr` will run again after a shadow fill the guest does
+        not see: not a second execution record (and its flags as they were). At block level
+        only a block start is recorded."""
+        if not self._insn_level:
+            tb = self._cache.block_at(CodeAddr(code_addr))
+            if tb is None or tb.code_addr != code_addr:
+                return
+        self._again = code_addr
+        self._fault_flags(code_addr)
 
     def _fault_flags(self, code_addr: int) -> None:
         """The instruction at `code_addr` faulted: its flags as they were when it started."""

@@ -275,7 +275,7 @@ class TranslationCache:
 
     def invalidate_page(self, page: int, reason: str) -> list[TranslationBlock]:
         """Retire every block made from bytes on guest-physical `page`."""
-        victims = list(self._by_page.get(page, ()))
+        victims = sorted(self._by_page.get(page, ()), key=_at)  # not the set's (id) order
         for tb in victims:
             self.invalidate(tb, reason, page)
         return victims
@@ -283,9 +283,8 @@ class TranslationCache:
     def invalidate_assumption(self, name: str, value: int) -> list[TranslationBlock]:
         """Retire every block that built in virtual state `name` with another value than
         `value` (the monitor changed it: CR0, GDTR, IDTR)."""
-        victims = [
-            tb for tb in self._by_assumption.get(name, ()) if (name, value) not in tb.assumes
-        ]
+        held = self._by_assumption.get(name, ())
+        victims = sorted((tb for tb in held if (name, value) not in tb.assumes), key=_at)
         for tb in victims:
             self.invalidate(tb, f"{name} changed")
         return victims
@@ -360,3 +359,9 @@ class TranslationCache:
 
 
 __all__ = ["CacheStats", "Invalidation", "TranslationCache", "ExitSlot"]
+
+
+def _at(tb: TranslationBlock) -> int:
+    """Retiring order: by code address, so that where code space is given back first (and so
+    where later blocks go) never follows object addresses (a set's order)."""
+    return tb.code_addr

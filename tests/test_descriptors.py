@@ -8,16 +8,7 @@ import pytest
 
 from bt import descriptors as D
 from bt.errors import InternalError
-
-
-def desc(base: int, limit: int, access: int, flags: int = 0xC) -> bytes:
-    """An 8-byte descriptor: limit in bytes, or in pages when flags has G (bit 3)."""
-    if flags & 0x8:
-        limit >>= 12
-    lo = (limit & 0xFFFF) | ((base & 0xFFFF) << 16)
-    hi = ((base >> 16) & 0xFF) | (access << 8) | (((limit >> 16) & 0xF) << 16)
-    hi |= (flags & 0xF) << 20 | (base & 0xFF000000)
-    return struct.pack("<II", lo, hi)
+from bt.realsegments import descriptor as desc
 
 
 def gate(selector: int, offset: int, access: int) -> bytes:

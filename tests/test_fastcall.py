@@ -11,10 +11,11 @@ from capstone.x86_const import X86_INS_SYSENTER, X86_INS_SYSEXIT
 from unicorn import x86_const as R
 
 from bt.callouts.fastcall import sysenter, sysexit
-from bt.engine import MON_LINEAR, SEL_CODE
 from bt.exits import Fault, Goto
+from bt.layout import MON_LINEAR
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
+from bt.realsegments import SEL_CODE
 from bt.translator.insn import GuestInsn
 from bt.vcpu import CR0_ET, CR0_PE, IF, VM, SegmentCache, Vcpu
 from tools.isolation_check import MonitorWatch

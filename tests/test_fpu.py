@@ -19,10 +19,10 @@ from unicorn import x86_const as R
 
 from bt.bootimage import BootImage
 from bt.callouts.fpustate import FpuPointers, real_cr4
-from bt.engine import SEL_CODE, SHADOW_SEL
 from bt.layout import TC_LINEAR
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
+from bt.realsegments import SEL_CODE, SHADOW_SEL
 from bt.translator.assembler import Assembler
 from bt.translator.bake import Bake
 from bt.translator.rewriter import CALLOUT_VECTOR, Rewriter

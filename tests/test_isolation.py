@@ -10,10 +10,10 @@ import pytest
 from unicorn import x86_const as R
 
 from bt.bootimage import MemoryChunk
-from bt.engine import SEL_CODE
 from bt.layout import MON_LINEAR, MON_PHYS, TC_LINEAR, TC_PHYS
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
+from bt.realsegments import SEL_CODE
 from tools.isolation_check import MonitorWatch
 
 BASE = 0x100000

@@ -20,6 +20,7 @@ ALLOWED = {
         "bt.exits",
         "bt.vcpu",
         "bt.engine",
+        "bt.realsegments",
         "bt.regfile",
         "bt.memory",
         "bt.bus",
@@ -32,6 +33,11 @@ ALLOWED = {
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
     "bt/engine.py": (
         "bt.guestview",  # the TLB-fill policy: the guest's view of memory
+        "bt.shadowpaging",  # guest paging on Unicorn's own walker
+        "bt.accesskind",  # what a faulting instruction accessed, for the shadow tables
+        "bt.realsegments",  # the monitor's GDT and real segment registers
+        "bt.nativemode",  # Unicorn's own walker or the fill hook
+        "bt.paging",  # the guest's #PF a shadow fault found
         "bt.layout",
         "bt.backstop",
         "bt.nativeio",

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from unicorn import x86_const as R
 
-from bt.engine import (
-    GDT_LIMIT,
-    MON_LINEAR,
-    MON_PHYS,
-    MON_SIZE,
-    SEL_CODE,
-    TC_LINEAR,
-    TC_PHYS,
-    TC_SIZE,
-)
+from bt.layout import MON_LINEAR, MON_PHYS, MON_SIZE, TC_LINEAR, TC_PHYS, TC_SIZE
 from bt.machine import Machine
+from bt.realsegments import GDT_LIMIT, SEL_CODE
 
 IF, TF, NT, VM, AC = 0x200, 0x100, 0x4000, 0x20000, 0x40000
 

@@ -60,6 +60,15 @@ def emulate(insn: GuestInsn, kind: str, bake: Bake, callout: bytes, last: bool) 
         return _smsw(insn, i, bake)
     if kind == "fxsave":
         return _fxsave(insn)
+    if kind == "mov_from_cr" and bake.cpl0 and insn.raw[i : i + 2] == b"\x0f\x20":
+        # At CPL 0 the real CR2 and DR3 hold the guest's CR2 and CR3 whenever translated code
+        # runs (bt/engine.py `sync_control`; the real debug registers are otherwise unused,
+        # breakpoints being virtual): a #PF handler's reads of them need no monitor entry.
+        cr = (insn.raw[i + 2] >> 3) & 7
+        if cr == 2:
+            return Inline(insn.raw)
+        if cr == 3:
+            return Inline(insn.raw[:i] + b"\x0f\x21" + insn.raw[i + 2 :])  # MOV r32, DR3
     return None
 
 

@@ -141,9 +141,9 @@ def invlpg(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     mmu = ctx.mem.mmu
     if mmu is None or not mmu.enabled:
         return None
-    mmu.flush()
     op = insn.operands[0]
     page = ctx.linear(op) & PAGE_MASK if isinstance(op, MemOp) else -1
+    mmu.invalidate(page)
     cs = ctx.seg("cs").base
     if page not in ((cs + insn.eip) & PAGE_MASK, (cs + insn.next_eip - 1) & PAGE_MASK):
         return None  # not the page this code is on: the block goes on as it is

@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterable
 
 from unicorn import x86_const as R
 
-from bt.engine import SEL_CODE, SHADOW_SEL, Engine
+from bt.engine import Engine
 from bt.layout import TC_LINEAR, TC_SIZE
+from bt.realsegments import SEL_CODE, SHADOW_SEL
 from bt.regfile import RegisterFile
 from bt.translator.insn import GuestInsn
 from bt.vcpu import Vcpu
@@ -54,7 +55,7 @@ def sync_control(engine: Engine, vcpu: Vcpu) -> None:
     want = real & ~CR0_FPU | vcpu.cr0 & CR0_FPU
     if want != real:
         engine.write_reg(R.UC_X86_REG_CR0, want)
-    engine.write_reg(R.UC_X86_REG_CR4, real_cr4(vcpu.cr4))
+    engine.write_reg(R.UC_X86_REG_CR4, real_cr4(vcpu.cr4) | engine.mode.paging_cr4)
 
 
 def real_cr4(guest_cr4: int) -> int:
