@@ -35,8 +35,8 @@ class DebugRegisters:
         self.state = state
         # Data and I/O breakpoints: the hits of copied code, of callouts and of port I/O.
         self.watch = AccessWatch(engine, ctx, cache)
+        self.mem = ctx.mem
         ctx.watch = self.watch
-        ctx.mem.on_access = self.watch.monitor_access
 
     def written(self, eip: int) -> VcpuExit | None:
         """After a MOV to DRn at guest `eip`: instruction breakpoints start blocks of their
@@ -51,6 +51,8 @@ class DebugRegisters:
         if data and not self.watch.precise:
             return Unsupported("a data breakpoint (this host has no native backstop)", eip)
         changed = self.watch.arm(data, io)
+        # The monitor's own accesses are looked at only while a data breakpoint is enabled.
+        self.mem.on_access = self.watch.monitor_access if data else None
         points = instruction_breakpoints(dr)
         if points != self.cache.entry_checks or changed:
             self.cache.entry_checks = points
@@ -65,9 +67,9 @@ class DebugRegisters:
         return (v.cr0, v.cr3, v.cr4)
 
     def after_callout(self, kind: str, paging: tuple[int, int, int]) -> None:
-        """A callout of `kind` ran with `paging` before it: the watched linear ranges may map
-        elsewhere now."""
-        if self.watch.data and (kind == "invlpg" or self.paging() != paging):
+        """A callout of `kind` ran with `paging` before it, while data breakpoints were
+        enabled: the watched linear ranges may map elsewhere now."""
+        if kind == "invlpg" or self.paging() != paging:
             self.watch.place()
 
     def trap(self, hits: int, step: bool) -> None:

@@ -151,8 +151,8 @@ class ExitDispatch:
         if not pre or not self.shadow.covers(site.insn.eip):
             self.shadow.instruction_ran()
         system = self.keys.system_state()
-        paging = self.debug.paging()
         watch = self.watch
+        paging = self.debug.paging() if watch.data else None
         carried = watch.take()  # copied code of this same instruction hit before the callout
         watch.in_callout = True
         try:
@@ -177,7 +177,7 @@ class ExitDispatch:
             mmu.sync_privilege()  # a far transfer, IRET or SYSEXIT may have changed the CPL
         if site.kind == "mov_dr" and result is None:
             result = self.debug.written(site.insn.eip)
-        else:
+        elif paging is not None:
             self.debug.after_callout(site.kind, paging)
         if self.keys.system_state() != system:
             for name, value in self.keys.assumed().items():
