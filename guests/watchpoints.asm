@@ -1,10 +1,12 @@
 ; watchpoints: data breakpoints (DR7 R/W = 01 write, 11 read or write) of each length and I/O
-; breakpoints (R/W = 10 with CR4.DE): a #DB trap after the accessing instruction (its effects
-; done, EIP at the next one), DR6 B0-B3 for every enabled breakpoint it matched; unaligned
-; accesses overlapping a watched range, a hit inside REP MOVSD (the trap after that iteration,
-; EIP at the REP), accesses the CPU makes itself (an interrupt frame, a descriptor, OUTSB's
-; memory read), IN/OUT/OUTSB on watched ports, a watch under paging that an alias of the same
-; page does not trip, and DR6/DR7's reserved bits.
+; breakpoints (R/W = 10, with CR4.DE and without): a #DB trap after the accessing instruction
+; (its effects done, EIP at the next one), DR6 B0-B3 of the enabled breakpoints it matched (a
+; disabled one sets none); unaligned accesses overlapping a watched range, a hit inside REP
+; MOVSD (the trap after that iteration, EIP at the REP), accesses the CPU makes itself (a
+; descriptor load, OUTSB's and REP OUTSB's memory reads), IN/OUT/OUTSB on watched ports, a
+; watch under paging that an alias of the same page does not trip (armed before paging and
+; after), DR4 #UD with CR4.DE, DR6/DR7's reserved bits and DR7.GD (QEMU 7.2 raises no #DB
+; for it). Last, from qemu_differs, two cases where QEMU 7.2 leaves the SDM.
 %include "common.inc"
 %include "dbsetup.inc"
 DB_DATA hits
