@@ -10,10 +10,11 @@ whenever the guest's paging changes (CR0/CR3/CR4, INVLPG). With paging off physi
 with paging on, an access inside the span counts only when the instruction making it
 addresses the watched linear page (its memory operands, its stack), so an alias does not
 match, as on a PC. Translated code and the monitor's page are Unicorn-physical memory above
-4 GiB, outside every span: the monitor's own code and data never match. The Python callback runs only for accesses inside the span, but while the
-hook exists every access of the code Unicorn compiles takes its slow path: a loop of loads and
-stores that never hits goes from 1.9 to 11.5 ns a guest instruction (`python tools/watch_cost.py`;
-the hook alone makes it 5x, one-instruction blocks alone 2.3x).
+4 GiB, outside every span: the monitor's own code and data never match. The Python callback
+runs only for accesses inside the span, but while the hook exists every access of the code
+Unicorn compiles takes its slow path: a loop of loads and stores that never hits goes from
+1.9 to 11.5 ns a guest instruction (`python tools/watch_cost.py`; the hook alone makes it 5x,
+one-instruction blocks alone 2.3x).
 
 A Unicorn hook cannot raise an exception, and a stop asked for by `emu_stop` in the middle of a
 block resumes at the block's start (bt/backstop.py): the hook records the hit and trips the

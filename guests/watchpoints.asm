@@ -256,6 +256,17 @@ several_next:
     DR7 GE(0) | RWLEN(0, W, L4)
     mov byte [wvar], 0x42               ; the SDM's range is wvar..wvar+3: #DB
 masked_next:
+    ; SDM 17.3.1.4 and table 6-2: the single-step trap and a data breakpoint's come after the
+    ; same instruction as one #DB, DR6 with BS and B0; QEMU 7.2 raises the single-step #DB
+    ; and then the watchpoint's at the handler's first instruction.
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    mov dword [wvar], 7                 ; TF and DR0 (still armed, write, 4 bytes)
+step_watch_next:
+    pushfd
+    and dword [esp], ~0x100
+    popfd
     xor eax, eax
     mov dr7, eax
     mov eax, [hits]
