@@ -3,10 +3,10 @@
 ; (its effects done, EIP at the next one), DR6 B0-B3 of the enabled breakpoints it matched (a
 ; disabled one sets none); unaligned accesses overlapping a watched range, a hit inside REP
 ; MOVSD (the trap after that iteration, EIP at the REP), accesses the CPU makes itself (a
-; descriptor load, OUTSB's and REP OUTSB's memory reads), IN/OUT/OUTSB on watched ports, a
-; watch under paging that an alias of the same page does not trip (armed before paging and
-; after), DR4 #UD with CR4.DE, DR6/DR7's reserved bits and DR7.GD (QEMU 7.2 raises no #DB
-; for it). Last, from qemu_differs, two cases where QEMU 7.2 leaves the SDM.
+; descriptor load, OUTSB's and REP OUTSB's reads, REP INSB's writes), IN/OUT/OUTSB on watched
+; ports, a watch under paging that an alias of the same page does not trip (armed before
+; paging and after), DR4 #UD with CR4.DE, DR6/DR7's reserved bits and DR7.GD (QEMU 7.2 raises
+; no #DB for it). Last, from qemu_differs, three cases where QEMU 7.2 leaves the SDM.
 %include "common.inc"
 %include "dbsetup.inc"
 DB_DATA hits
@@ -136,9 +136,16 @@ rep_at:
     mov ecx, 4
 rep_outs:
     rep outsb                           ; the 3rd byte's read: #DB at the REP, ECX 1
+    SETDR 0, dbuf + 1
+    DR7 GE(0) | RWLEN(0, W, L1)
+    mov edi, dbuf
+    mov ecx, 4
+rep_ins:
+    rep insb                            ; the 2nd byte's write: #DB at the REP, ECX 2
     xor eax, eax
     mov dr7, eax
     HEX "ecx", ecx, 8
+    HEX " dbuf", [dbuf], 8
     NL
 
     LINE "I/O breakpoints (CR4.DE)"
