@@ -10,11 +10,11 @@ from __future__ import annotations
 from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker
-from bt.breakpoints import instruction_breakpoints, unsupported_breakpoint
 from bt.cache.block import TranslationBlock
 from bt.cache.cache import TranslationCache
 from bt.callouts.context import CalloutContext
 from bt.callouts.table import HANDLERS
+from bt.debugregs import DebugRegisters
 from bt.engine import Engine
 from bt.errors import InternalError, TranslationError
 from bt.events import EventDelivery
@@ -40,8 +40,6 @@ MONITOR_ENTRY_NS = 1000
 _IO_KINDS = frozenset({"in", "out", "ins", "outs"})
 _EFLAGS = R.UC_X86_REG_EFLAGS
 
-
-DR6_BS = 0x4000  # DR6: the #DB came from single-stepping
 _SS_LOADS = frozenset(("mov_to_seg", "pop_seg"))  # a shadow they leave holds the #DB trap too
 
 
@@ -79,6 +77,8 @@ class ExitDispatch:
         self.irq = irq
         self.interrupts = interrupts
         self.clock = clock
+        self.debug = DebugRegisters(engine, vcpu, ctx, cache, keys, state)
+        self.watch = self.debug.watch
         engine.on_callout = self.on_callout
 
     # -- the real IF ---
@@ -124,8 +124,9 @@ class ExitDispatch:
             n.slot_exits += 1
             if slot.target is None:
                 raise InternalError(f"reached a dead exit slot at 0x{slot.address:08x}")
-            if tb.key.single_step:
-                self._step_trap(slot.target)
+            hits = self.watch.take()  # the block's one instruction hit a data breakpoint
+            if tb.key.single_step or hits:
+                self._step_trap(slot.target, hits, tb.key.single_step)
                 return
             self.go(Goto(slot.target), tb, no)
             return
@@ -151,6 +152,10 @@ class ExitDispatch:
         if not pre or not self.shadow.covers(site.insn.eip):
             self.shadow.instruction_ran()
         system = self.keys.system_state()
+        watch = self.watch
+        paging = self.debug.paging() if watch.data else None
+        carried = watch.take()  # copied code of this same instruction hit before the callout
+        watch.in_callout = True
         try:
             result = HANDLERS[site.kind](ctx, site.insn)
         except PageFault as fault:
@@ -160,13 +165,21 @@ class ExitDispatch:
             self.vcpu.cr2 = fault.linear
             result = Fault(14, fault.error_code, site.insn.eip)
         finally:
+            watch.in_callout = False
             ctx.commit()
             st.current = None
+        # Breakpoint hits count once the instruction completed (not after a fault, nor for a
+        # callout made before the copied instruction it belongs to, which has not run yet).
+        hits = carried | watch.take()
+        if pre or not (result is None or isinstance(result, Goto)):
+            hits = 0
         mmu = ctx.mem.mmu
         if mmu is not None:
             mmu.sync_privilege()  # a far transfer, IRET or SYSEXIT may have changed the CPL
         if site.kind == "mov_dr" and result is None:
-            result = self._debug_registers(site.insn.eip)
+            result = self.debug.written(site.insn.eip)
+        elif paging is not None:
+            self.debug.after_callout(site.kind, paging)
         if self.keys.system_state() != system:
             for name, value in self.keys.assumed().items():
                 self.cache.invalidate_assumption(name, value)
@@ -183,7 +196,7 @@ class ExitDispatch:
             if site.kind in _SS_LOADS and self.vcpu.shadow_eip == nxt:
                 self.go(Goto(nxt), None, -1)
             else:
-                self._step_trap(nxt)
+                self._step_trap(nxt, hits, True)
             return
         if site.ic_fields and isinstance(result, Goto) and tb.valid:
             try:
@@ -195,6 +208,12 @@ class ExitDispatch:
                     self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
+        if hits:
+            # A data or I/O breakpoint matched: the #DB trap, returning to the next instruction
+            # (or to a REP INS/OUTS that stopped after the iteration that hit).
+            nxt = result.eip if isinstance(result, Goto) else site.insn.next_eip
+            self._step_trap(nxt, hits, step=False)
+            return
         if result is None:
             if pre:
                 self._after(tb, site.insn.eip, self.shadow.over_callout(tb, site))
@@ -235,26 +254,25 @@ class ExitDispatch:
         self.vcpu.eflags_sys &= ~RF
         self.state.rf_at = None
 
-    def _debug_registers(self, eip: int) -> VcpuExit | None:
-        """After a MOV to DRn: instruction breakpoints start blocks of their own, entered only
-        through the lookup that raises #DB (bt/blockmaker.py), so code translated without them
-        goes (a whole flush: breakpoints change seldom)."""
-        why = unsupported_breakpoint(self.vcpu.dr)
-        if why is not None:
-            return Unsupported(why, eip)
-        points = instruction_breakpoints(self.vcpu.dr)
-        if points != self.cache.entry_checks:
-            self.cache.entry_checks = points
-            self.cache.flush("instruction breakpoints")
-            self.state.current_hit = True
-        return None
-
-    def _step_trap(self, eip: int) -> None:
-        """The single-step trap after an instruction that began with TF set: #DB (DR6.BS),
-        returning to `eip`, the next instruction."""
-        self.vcpu.dr[6] |= DR6_BS
+    def _step_trap(self, eip: int, hits: int = 0, step: bool = True) -> None:
+        """The #DB trap after an instruction that began with TF set (`step`: DR6.BS) or that
+        matched data or I/O breakpoints (`hits`: DR6 B0-B3), returning to `eip`, the next
+        instruction."""
+        self.debug.trap(hits, step)
         self.state.eip = eip
         self.go(ExtInt(1, eip), None, -1)
+
+    def watch_stop(self, code_addr: CodeAddr) -> CodeAddr | RunResult | None:
+        """The backstop stopped the CPU at `code_addr` after copied code hit a data
+        breakpoint: at an instruction boundary the #DB trap is raised there (where to go on);
+        None inside one instruction's translation, where the next block start will do."""
+        tb = self.cache.block_at(code_addr)
+        eip = tb.guest_eip_starting_at(code_addr - tb.code_addr) if tb is not None else None
+        if eip is None:
+            return None
+        self.debug.trap(self.watch.take(), step=False)
+        self.state.eip = eip
+        return self.enter(self.events.deliver(ExtInt(1, eip)))
 
     def step_one(self, eip: int) -> None:
         """Run the one instruction at `eip` alone, so that the monitor sees the boundary after
@@ -304,6 +322,7 @@ class ExitDispatch:
 
     def enter(self, got: VcpuExit) -> CodeAddr | RunResult:
         """The code address to go on at after a delivery made outside the hook."""
+        self.watch.take()  # after a fault: the faulting instruction's hits do not count
         if isinstance(got, Goto):
             self.state.eip = got.eip
             try:

@@ -28,6 +28,9 @@ class KeyPolicy:
         self.ctx = ctx
         self.irq = irq
         self.bake = bake  # build virtual state into translations (off: every one calls out)
+        # One guest instruction a block, chained as usual: while data breakpoints are enabled
+        # every instruction boundary starts a Unicorn block (bt/watchpoints.py).
+        self.one_insn = False
 
     def key(self, eip: int, max_insns: int = 64) -> TBKey:
         """The key of the block at guest `eip` in the current code segment."""
@@ -41,6 +44,8 @@ class KeyPolicy:
             }[mode]
             raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
         variant = self.variant() if self.bake else NO_VARIANT
+        if self.one_insn:
+            max_insns = 1
         if self.vcpu.eflags_sys & TF:
             # Single-stepping: one instruction a block, the trap after it (cache/block.py).
             max_insns = 1

@@ -37,6 +37,9 @@ class GuestMemory:
         self.table_pages: Container[int] = ()
         self.on_table_write: Callable[[int], None] = lambda page: None
         self.mmu: GuestMmu | None = None  # set by the builder once the vCPU exists
+        # Told of every guest-linear access made through read/write (linear, size, write):
+        # data breakpoints watch the monitor's accesses too (bt/watchpoints.py).
+        self.on_access: Callable[[int, int, bool], None] | None = None
 
     def linear_to_phys(self, linear: int, access: int = READ, system: bool = False) -> int:
         """Guest-physical address of a guest-linear one, for an access of kind `access`
@@ -62,6 +65,8 @@ class GuestMemory:
 
     def read(self, linear: int, size: int, system: bool = False) -> bytes:
         """Guest-visible bytes at `linear`; outside RAM reads as the unassigned pattern."""
+        if self.on_access is not None:
+            self.on_access(linear & 0xFFFFFFFF, size, False)
         out = bytearray()
         for phys, n in self._pieces(linear, size, READ, system):
             out += self.read_phys(phys, n)
@@ -75,6 +80,8 @@ class GuestMemory:
 
     def write(self, linear: int, data: bytes, system: bool = False) -> None:
         """Write guest-visible bytes; writes outside RAM are dropped as on an empty bus."""
+        if self.on_access is not None:
+            self.on_access(linear & 0xFFFFFFFF, len(data), True)
         done = 0
         for phys, n in self._pieces(linear, len(data), WRITE, system):
             self.write_phys(phys, bytes(data[done : done + n]))
@@ -141,6 +148,11 @@ class GuestMemory:
             out += bytes(n) if phys is None else self.read_phys(phys, n)
             addr = (addr + n) & 0xFFFFFFFF
         return bytes(out)
+
+    def probe(self, linear: int) -> int | None:
+        """The guest-physical address of `linear` as mapped now, no check, no side effect
+        (None: unmapped)."""
+        return self._probe(linear & 0xFFFFFFFF)
 
     def _probe(self, linear: int) -> int | None:
         mmu = self.mmu

@@ -183,6 +183,9 @@ class NativePortIO:
         self._base = ctypes.addressof(self._shared) + _Shared.buf.offset
         self._page: object = None  # keeps the code mapped
         self.answered = 0  # accesses answered natively, in all
+        # While held (an I/O breakpoint is enabled: bt/watchpoints.py) no port is plain, so
+        # every fast form reaches Python, which checks the breakpoints.
+        self.held = False
         self.native = False
         placed = None
         if native and sysv_x86_64_host():
@@ -220,9 +223,17 @@ class NativePortIO:
         """COM1 is plain with this LSR value (None: it is not); 0xE9 byte writes may be
         buffered."""
         sh = self._shared
-        sh.com1 = 0 if com1_lsr is None or not self.native else 1
+        plain = self.native and not self.held
+        sh.com1 = 0 if com1_lsr is None or not plain else 1
         sh.lsr = com1_lsr or 0
-        sh.debugcon = 1 if debugcon and self.native else 0
+        sh.debugcon = 1 if debugcon and plain else 0
+
+    def hold(self, held: bool) -> None:
+        """Send every fast form to Python from now on (True), or let the next `publish` say
+        again which ports are plain (False)."""
+        self.held = held
+        if held:
+            self.publish(None, False)
 
     def set_budget(self, accesses: int) -> None:
         """How many more accesses the host code may answer before one must reach Python."""

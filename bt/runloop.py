@@ -134,7 +134,15 @@ class RunLoop:
                 # fallback instruction count, at any instruction).
                 st.counters.backstops += 1
                 nxt = CodeAddr(eng.read_reg(R.UC_X86_REG_EIP))
-                if self.budget is not None:
+                if self.dispatch.watch.pending:
+                    # Copied code hit a data breakpoint and tripped the backstop: the #DB
+                    # trap at this block start, or at the next one (bt/watchpoints.py).
+                    trapped = self.dispatch.watch_stop(nxt)
+                    if trapped is None:
+                        budget = 2
+                    else:
+                        nxt = trapped
+                elif self.budget is not None:
                     idle = st.counters.callouts + eng.native_io.answered == entries
                     nxt = self.budget.stopped(nxt, idle=idle)
                     if st.deferred:

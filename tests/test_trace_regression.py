@@ -33,7 +33,9 @@ INSN_LEVEL_BUG: set[str] = set()  # smc was one, until the tracer put the faulti
 # `qemu_differs` label (a reserved-bit #PF without P; PAE PDPTEs read at every walk; no
 # single-step trap after STI: guests/README.md): QEMU's trace is the reference up to there,
 # the SDM after it (their serial references hold the SDM's lines, tools/qemu_ref.py).
-SDM_TAIL = {"paging", "paging_user", "pae", "singlestep"}  # singlestep: the #DB after STI
+# singlestep: the #DB after STI; watchpoints: DR6 naming every match, DRn masked by LEN, one
+# #DB for a step and a watch.
+SDM_TAIL = {"paging", "paging_user", "pae", "singlestep", "watchpoints"}
 # fidelity's ELF entry reads its command line for the paging mode (guests/fidelity.ld) and then
 # goes to _start with the loader's registers: its reference, recorded before that entry was
 # there, starts at _start, and so does the comparison.

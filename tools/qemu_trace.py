@@ -41,6 +41,7 @@ GUESTS = (
     "sysenter",
     "singlestep",
     "debugregs",
+    "watchpoints",
     "paging",
     "paging_user",
     "paging_faults",

@@ -49,6 +49,11 @@ class Scanner:
         self.decoded = 0
         self.detailed = 0
 
+    def decode(self, raw: bytes, eip: int, linear: int) -> GuestInsn | None:
+        """One instruction with all its operands (None: not an instruction)."""
+        decoded = next(self._cs.disasm(raw, eip, 1), None)
+        return None if decoded is None else _convert(decoded, linear)
+
     def scan(
         self,
         code: CodeSource,

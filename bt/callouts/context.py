@@ -39,6 +39,16 @@ class TimeStampCounter(Protocol):
         ...
 
 
+class BreakpointWatch(Protocol):
+    """The data and I/O breakpoints a callout reports its port accesses to (bt/watchpoints.py)."""
+
+    pending: int  # B0-B3 hit so far
+
+    def port(self, port: int, size: int) -> None:
+        """A port access of IN/OUT/INS/OUTS."""
+        ...
+
+
 class CalloutContext:
     """Registers of the real CPU read once per callout and written back once, plus the
     virtual CPU, guest memory and the port bus. One instance serves every callout."""
@@ -63,6 +73,7 @@ class CalloutContext:
         self.keep_progress = False
         self.tsc = tsc
         self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
+        self.watch: BreakpointWatch | None = None  # data and I/O breakpoints (bt/hookexit.py)
         self._file = RegisterFile(engine.uc, GPRS + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---

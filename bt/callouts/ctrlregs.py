@@ -31,6 +31,9 @@ def mov_from_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     return None
 
 
+CR4_DE = 0x08
+DR6_FIXED = 0xFFFF0FF0
+DR7_FIXED = 0x400
 _CR4_VALID = 0x0000_07FF  # VME..PCE (QEMU takes PCE: sysenter.asm), OSFXSR, OSXMMEXCPT
 
 
@@ -109,25 +112,27 @@ def clts(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def mov_dr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """MOV to/from DRn: virtual debug registers (breakpoints are not armed yet)."""
+    """MOV to/from DRn: virtual debug registers (the exit dispatcher arms what DR7 enables).
+    As QEMU 7.2 keeps them: DR6 and DR7 hold every bit written, with DR6's fixed ones
+    (0xffff0ff0) and DR7's bit 10; DR4/DR5 alias DR6/DR7 while CR4.DE is clear and are #UD
+    while it is set; DR7.GD is stored but not acted on (no general-detect #DB on QEMU)."""
     fault = need_cpl0(ctx, insn)
     if fault is not None:
         return fault
     a, b = _cr_operands(insn)
+    n = int((a if a.name.startswith("dr") else b).name[2:])
+    if n in (4, 5):
+        if ctx.vcpu.cr4 & CR4_DE:
+            return ud_fault(insn)
+        n += 2
     if a.name.startswith("dr"):
-        n = int(a.name[2:])
         value = ctx.reg(b.name)
-        if n in (4, 5):
-            n += 2  # aliases of DR6/DR7 while CR4.DE is clear
         if n == 6:
-            value = (value & 0xE00F) | 0xFFFF0FF0
+            value |= DR6_FIXED
         elif n == 7:
-            value = (value & 0xFFFF2BFF) | 0x400
+            value |= DR7_FIXED
         ctx.vcpu.dr[n] = value
     else:
-        n = int(b.name[2:])
-        if n in (4, 5):
-            n += 2
         ctx.set_reg(a.name, ctx.vcpu.dr[n])
     return None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
-from bt.exits import Fault, VcpuExit
+from bt.exits import Fault, Goto, VcpuExit
 from bt.translator.insn import GuestInsn, ImmOp, RegOp
 from bt.vcpu import SegmentCache
 
@@ -27,6 +27,18 @@ def _port_allowed(ctx: CalloutContext, port: int, size: int) -> bool:
     return not bits & want
 
 
+def _watched(ctx: CalloutContext, port: int, size: int) -> None:
+    """Tell the I/O breakpoints of a port access (bt/watchpoints.py)."""
+    if ctx.watch is not None:
+        ctx.watch.port(port, size)
+
+
+def _stop_after(ctx: CalloutContext, rep: bool) -> bool:
+    """Whether a REP INS/OUTS stops after this iteration: a breakpoint matched it, and the
+    trap comes after the iteration that hit (SDM 17.3.1.2), with EIP still at the REP."""
+    return rep and ctx.watch is not None and ctx.watch.pending != 0
+
+
 def _port_and_size(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int, str]:
     """(port, access size, accumulator name) for IN/OUT."""
     ops = insn.operands
@@ -46,6 +58,7 @@ def port_in(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if not _port_allowed(ctx, port, size):
         return Fault(13, 0, insn.eip)
     ctx.set_reg(acc, ctx.io.read(port, size))
+    _watched(ctx, port, size)
     return None
 
 
@@ -55,6 +68,7 @@ def port_out(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if not _port_allowed(ctx, port, size):
         return Fault(13, 0, insn.eip)
     ctx.io.write(port, size, ctx.reg(acc))
+    _watched(ctx, port, size)
     return None
 
 
@@ -81,9 +95,12 @@ def ins(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     ctx.keep_progress = rep  # a page fault part-way leaves the registers where it stopped
     for _ in range(count):
         ctx.mem.write_u(es + ctx.reg(ireg), size, ctx.io.read(port, size))
+        _watched(ctx, port, size)
         ctx.set_reg(ireg, ctx.reg(ireg) + step)
         if rep:
             ctx.set_reg(creg, ctx.reg(creg) - 1)
+        if _stop_after(ctx, rep):
+            return Goto(insn.eip) if ctx.reg(creg) else None
     return None
 
 
@@ -105,7 +122,10 @@ def outs(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     ctx.keep_progress = rep  # a page fault part-way leaves the registers where it stopped
     for _ in range(count):
         ctx.io.write(port, size, ctx.mem.read_u(base + ctx.reg(ireg), size))
+        _watched(ctx, port, size)
         ctx.set_reg(ireg, ctx.reg(ireg) + step)
         if rep:
             ctx.set_reg(creg, ctx.reg(creg) - 1)
+        if _stop_after(ctx, rep):
+            return Goto(insn.eip) if ctx.reg(creg) else None
     return None
