@@ -63,6 +63,8 @@ _FEATURE_BITS: dict[str, tuple[int, int, int]] = {
     "movbe": (1, 2, 22),
     "popcnt": (1, 2, 23),
     "xsave": (1, 2, 26),
+    "bmi1": (7, 1, 3),
+    "abm": (0x80000001, 2, 5),  # LZCNT
     "syscall": (0x80000001, 3, 11),
     "nx": (0x80000001, 3, 20),
     "rdtscp": (0x80000001, 3, 27),

@@ -14,6 +14,7 @@ from pathlib import Path
 import keystone
 import pytest
 from limits import HANG_GUARD
+from unicorn import x86_const as R
 
 from bt import msrs
 from bt.cache.persist import PersistentStore
@@ -200,3 +201,22 @@ def test_nx_follows_the_model(tmp_path: Path) -> None:
     assert _nx_fetch_error(tmp_path, "n270") == PF_P | PF_I  # NX: an instruction-fetch fault
     # qemu32 has no NX: EFER.NXE stays clear and bit 63 is a reserved bit.
     assert _nx_fetch_error(tmp_path, "qemu32") & PF_RSVD
+
+
+def test_lzcnt_and_tzcnt_are_bsr_and_bsf_without_abm(tmp_path: Path) -> None:
+    assert _scan_rules(DEFAULT, "lzcnt eax, ebx; tzcnt eax, ebx") == ["rep_bitscan"] * 2
+    # eax = BSR(0x400) = 10; ecx = BSF(0x8000 in cx) = 15 with the upper half kept; a zero
+    # source leaves edx as it was and sets ZF (then SETZ puts it in bl).
+    text = """
+        mov ebx, 0x400; lzcnt eax, ebx
+        mov ecx, 0xABCD8000; tzcnt cx, cx
+        mov edx, 0x77; xor esi, esi; lzcnt edx, esi; setz bl
+        hlt
+    """
+    m = _flat_machine(tmp_path, "qemu32", "cli;" + text.replace("\n", ";"))
+    assert m.run(max_insns=1000).kind == "halt"
+    regs = {
+        r: m.engine.read_reg(getattr(R, f"UC_X86_REG_{r.upper()}"))
+        for r in ("eax", "ecx", "edx", "ebx")
+    }
+    assert regs == {"eax": 10, "ecx": 0xABCD000F, "edx": 0x77, "ebx": 0x401}

@@ -46,6 +46,9 @@ GUESTS = (
     "paging_faults",
     "pae",
     "hhkernel",
+    "cpumodel",
+    "cpumodel@pentium",  # NAME@MODEL: guests/bin/NAME.elf under `-cpu MODEL` (tools/qemu_ref.py)
+    "cpumodel@n270",
 )
 ICOUNT = ("-icount", "shift=0")
 # The paging guests also run code outside their image (copied to test pages below 16 MiB): a
@@ -67,10 +70,11 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
 def record(name: str, out_dir: Path) -> int:
     """Make <out_dir>/<name>.trace.gz; returns the number of records."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    binary, _, cpu = name.partition("@")
     return record_qemu_trace(
-        str(BIN / f"{name}.elf"),
+        str(BIN / f"{binary}.elf"),
         str(out_dir / f"{name}.trace.gz"),
-        extra_args=GUEST_ARGS.get(name, ()),
+        extra_args=GUEST_ARGS.get(binary, ()) + (("-cpu", cpu) if cpu else ()),
     )
 
 

@@ -11,8 +11,8 @@ The SSE and SSE2 instructions on XMM registers are checked by QEMU against CR4.O
 (a Pentium III runs PXOR xmm), and OSFXSR cannot be set without SSE (bt/callouts/ctrlregs.py);
 the real CR4 follows the guest's (bt/callouts/fpustate.py), so the real CPU raises that #UD.
 Where QEMU runs an instruction the model does not report, so does bt: MMX, PREFETCHh, RDTSC
-without TSC, SYSENTER/SYSEXIT without SEP, PAUSE, and LZCNT/TZCNT (REP BSR/BSF on these models
-in QEMU; Unicorn computes LZCNT/TZCNT: a known difference the gate does not cover).
+without TSC, SYSENTER/SYSEXIT without SEP, PAUSE. LZCNT/TZCNT without ABM/BMI1 are REP BSR/BSF
+(in QEMU as on such a CPU); the real CPU would count, so the gate sends them to a callout.
 """
 
 from __future__ import annotations
@@ -47,26 +47,34 @@ BY_GROUP: dict[int, str] = {
     X.X86_GRP_SSE41: "sse41",
     X.X86_GRP_SSE42: "sse42",
 }
-GATED = frozenset(BY_NAME.values()) | frozenset(BY_GROUP.values())
+# LZCNT and TZCNT without ABM / BMI1 are REP BSR / REP BSF (bt/callouts/bitscan.py).
+AS_BITSCAN: dict[str, str] = {"lzcnt": "abm", "tzcnt": "bmi1"}
+GATED = frozenset(BY_NAME.values()) | frozenset(BY_GROUP.values()) | frozenset(AS_BITSCAN.values())
 
 
 class FeatureGate:
     """Which instructions the CPU model lacks, from the set of features it reports."""
 
-    __slots__ = ("_names", "_groups", "_xmm")
+    __slots__ = ("_names", "_bitscan", "_suspect", "_groups", "_xmm")
 
     def __init__(self, features: frozenset[str]) -> None:
         self._names = frozenset(n for n, f in BY_NAME.items() if f not in features)
+        self._bitscan = frozenset(n for n, f in AS_BITSCAN.items() if f not in features)
+        self._suspect = self._names | self._bitscan
         self._groups = frozenset(g for g, f in BY_GROUP.items() if f not in features)
         self._xmm = bool(self._groups)
 
     def suspect(self, mnemonic: str, op_str: str) -> bool:
         """Whether the instruction (as the light decoder prints it) may be one the model
         lacks: a cheap test, made for every instruction scanned."""
-        return mnemonic.rsplit(" ", 1)[-1] in self._names or (self._xmm and "xmm" in op_str)
+        return mnemonic.rsplit(" ", 1)[-1] in self._suspect or (self._xmm and "xmm" in op_str)
 
     def lacks(self, mnemonic: str, groups: list[int]) -> bool:
         """Whether the model lacks the instruction (its mnemonic and Capstone groups)."""
         if mnemonic.rsplit(" ", 1)[-1] in self._names:
             return True
         return any(g in self._groups for g in groups)
+
+    def old_bitscan(self, mnemonic: str) -> bool:
+        """Whether the instruction is LZCNT/TZCNT on a model where it is BSR/BSF."""
+        return mnemonic in self._bitscan

@@ -12,7 +12,14 @@ from bt.translator.csaccess import segment_of
 from bt.translator.features import FeatureGate
 from bt.translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
 from bt.translator.records import Rule, Sensitivity
-from bt.translator.sensitive import ABSENT, COPY, JCC_IDS, classify, needs_detail
+from bt.translator.sensitive import (
+    ABSENT,
+    COPY,
+    JCC_IDS,
+    REP_BITSCAN,
+    classify,
+    needs_detail,
+)
 
 MAX_BLOCK_INSNS = 64
 _PAGE = 0x1000
@@ -101,11 +108,12 @@ class Scanner:
                 gate = self._gate
                 if gate is not None and gate.suspect(mnemonic, op_str):
                     decoded = next(self._cs.disasm(raw, cur, 1), None)
-                    if decoded is not None and gate.lacks(mnemonic, decoded.groups):
+                    lacks = decoded is not None and gate.lacks(mnemonic, decoded.groups)
+                    if decoded is not None and (lacks or gate.old_bitscan(mnemonic)):
                         self.detailed += 1
                         insn = _convert(decoded, lin)
                         insns.append(insn)
-                        rules.append(ABSENT)
+                        rules.append(ABSENT if lacks else REP_BITSCAN)
                         used += size
                         cur = insn.next_eip
                         if len(insns) >= max_insns:

@@ -163,6 +163,11 @@ def needs_detail(mnemonic: str, op_str: str) -> bool:
 COPY = _s(Rule.COPY, "copy", "harmless: general registers, arithmetic flags, guest memory")
 # Given by the scanner to an instruction the CPU model lacks (translator/features.py).
 ABSENT = _s(Rule.INLINE, "ud", "not on the guest's CPU model (its CPUID lacks the feature): #UD")
+REP_BITSCAN = _s(
+    Rule.INLINE,
+    "rep_bitscan",
+    "LZCNT/TZCNT on a CPU model without ABM/BMI1 are REP BSR/BSF; the real CPU would count",
+)
 _MOV_CR_READ = _s(Rule.INLINE, "mov_from_cr", _PRIV + "; control registers are virtual")
 _MOV_CR_WRITE = _s(Rule.EXIT, "mov_to_cr", _PRIV + "; CR0/CR3/CR4 change how code translates")
 _MOV_DR = _s(Rule.INLINE, "mov_dr", _PRIV + "; debug registers are virtual")

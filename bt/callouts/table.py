@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bt.callouts import (
+    bitscan,
     control,
     csaccess,
     ctrlregs,
@@ -62,6 +63,7 @@ HANDLERS: dict[str, Handler] = {
     "verw": system.verw,
     "hlt": faulting.hlt,
     "monitor": monwait.monitor,
+    "rep_bitscan": bitscan.rep_bitscan,
     "mwait": monwait.mwait,
     "ud": faulting.ud,
     "bound": faulting.bound,
