@@ -37,6 +37,7 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
 # run with `-cpu MODEL` (bt: `--cpu MODEL`); plain "NAME" is the default model, qemu32.
 CPU_VARIANTS: dict[str, tuple[str, ...]] = {
     "cpumodel": ("486", "pentium", "pentium2", "pentium3", "kvm32", "n270", "coreduo"),
+    "nx": ("n270", "coreduo"),  # the models with NX
 }
 
 DEFAULT_TIMEOUT = 60.0
