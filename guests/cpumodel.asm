@@ -443,6 +443,14 @@ rdtsc_after:
     INSN "ssse3 pshufb mmx", {pshufb mm0, mm0}
     INSN "sse4.1 ptest", {ptest xmm0, xmm0}
     INSN "sse4.2 crc32", {crc32 eax, ebx}
+    INSN "mmxext pavgb mmx", {pavgb mm0, mm1}
+    INSN "mmxext pshufw", {pshufw mm0, mm1, 0x1B}
+    INSN "mmxext pmovmskb mmx", {pmovmskb eax, mm0}
+    INSN "mmxext movntq", {movntq [buf], mm0}
+    INSN "sse2 paddq mmx", {paddq mm0, mm1}
+    INSN "sse2 movnti", {movnti [buf], eax}
+    INSN "sse3 fisttp", {fisttp dword [buf]}
+    emms
     INSN "popcnt", {popcnt eax, ebx}
     INSN "lzcnt", {lzcnt eax, ebx}
     INSN "movbe", {movbe eax, [buf]}

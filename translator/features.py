@@ -1,18 +1,21 @@
 """FeatureGate: the instructions a CPU model lacks, which raise #UD instead of being copied.
 
 The real CPU (Unicorn's) has every instruction set the models offer, so an instruction the
-chosen model does not report would run if copied. The gate names the CPUID feature each optional
-instruction needs where QEMU 7.2 TCG checks it (measured per model by guests/cpumodel.asm):
-CMOVcc, FCMOVcc and FCOMI/FUCOMI(P) need CMOV, CMPXCHG8B CX8, FXSAVE/FXRSTOR FXSR, SFENCE, LFENCE
-and LDMXCSR/STMXCSR SSE, MFENCE SSE2, CLFLUSH its own flag, the SSE3, SSSE3 (on MMX registers
-too), SSE4.1 and SSE4.2 (CRC32) instructions theirs, POPCNT and MOVBE theirs.
+chosen model does not report would run if copied. The gate names the CPUID feature each
+optional instruction needs where QEMU 7.2 TCG checks it (measured per model by
+guests/cpumodel.asm): CMOVcc, FCMOVcc and FCOMI/FUCOMI(P) need CMOV, CMPXCHG8B CX8,
+FXSAVE/FXRSTOR FXSR, SFENCE, LFENCE and LDMXCSR/STMXCSR SSE, MFENCE and MOVNTI SSE2, CLFLUSH its
+own flag, the SSE3, SSSE3 (on MMX registers too), SSE4.1 and SSE4.2 (CRC32) instructions theirs,
+POPCNT and MOVBE theirs.
 
 The SSE and SSE2 instructions on XMM registers are checked by QEMU against CR4.OSFXSR only
 (a Pentium III runs PXOR xmm), and OSFXSR cannot be set without SSE (bt/callouts/ctrlregs.py);
 the real CR4 follows the guest's (bt/callouts/fpustate.py), so the real CPU raises that #UD.
 Where QEMU runs an instruction the model does not report, so does bt: MMX, PREFETCHh, RDTSC
-without TSC, SYSENTER/SYSEXIT without SEP, PAUSE. LZCNT/TZCNT without ABM/BMI1 are REP BSR/BSF
-(in QEMU as on such a CPU); the real CPU would count, so the gate sends them to a callout.
+without TSC, SYSENTER/SYSEXIT without SEP, PAUSE, the SSE integer instructions on MMX registers
+(PAVGB, PSHUFW, PMOVMSKB, MOVNTQ, PADDQ...) and FISTTP. LZCNT/TZCNT without ABM/BMI1 are REP
+BSR/BSF (in QEMU as on such a CPU); the real CPU would count, so the gate sends them to a
+callout.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ BY_NAME: dict[str, str] = (
     | dict.fromkeys(_SSSE3_NAMES, "ssse3")
     | {"cmpxchg8b": "cx8", "fxsave": "fxsr", "fxrstor": "fxsr", "clflush": "clflush"}
     | dict.fromkeys(("sfence", "lfence", "ldmxcsr", "stmxcsr"), "sse")
-    | {"mfence": "sse2"}
+    | {"mfence": "sse2", "movnti": "sse2"}
     | {"popcnt": "popcnt", "movbe": "movbe", "crc32": "sse42"}
 )
 # Capstone's group of an instruction on XMM registers -> the feature it needs (SSE and SSE2:
