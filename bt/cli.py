@@ -103,9 +103,14 @@ def _demo_path() -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`bt run`: boot the guest and run it to the end."""
+    from bt.cpumodel import model_named, models_help
     from bt.loader import load_guest
     from bt.machine import Machine, MachineConfig
 
+    if args.cpu == "help":
+        sys.stdout.write(models_help())
+        return 0
+    cpu = model_named(args.cpu)  # before the guest is loaded: a bad name is bad input
     _check_options(args)
     if args.inspect:
         from bt.inspector.command import check_terminal
@@ -147,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 cache_size=args.cache_size << 20,
                 realtime=args.realtime,
                 keys=keys,
+                cpu=cpu,
             ),
             image,
             sink,

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--display", action="store_true", help="show the VGA text screen live in the terminal"
     )
     run.add_argument(
+        "--cpu",
+        default="qemu32",
+        metavar="NAME",
+        help="the CPU model the guest sees, as QEMU's -cpu NAME (qemu32); `--cpu help` lists them",
+    )
+    run.add_argument(
         "--cache-size",
         type=number,
         default=DEFAULT_CACHE_MIB,

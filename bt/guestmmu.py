@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 EFER = 0xC0000080
 
 
-def guest_paging(engine: Engine, memory: GuestMemory, vcpu: Vcpu) -> GuestMmu:
+def guest_paging(
+    engine: Engine, memory: GuestMemory, vcpu: Vcpu, *, nx: bool, maxphyaddr: int
+) -> GuestMmu:
     """The guest's MMU, wired: the walker reads the page tables through the shadow tables'
     bookkeeping; the fill hook, the monitor's accesses and the block keys use the MMU."""
     shadow = ShadowPaging(engine.uc, engine.ram, memory.size, memory)
-    walker = PageWalker(shadow)
+    walker = PageWalker(shadow, nx=nx, maxphyaddr=maxphyaddr)
     shadow.walker = walker
     view = engine.view
     shadow.protected = view.protected_pages

@@ -23,6 +23,8 @@ from bt.callouts.fpustate import (
     FpuPointers,
     sync_control,
 )
+from bt.cpumodel import DEFAULT as DEFAULT_CPU
+from bt.cpumodel import CpuModel
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
@@ -57,6 +59,7 @@ from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
 from bt.timebase import HostClock, TimeStampCounter, VirtualClock
 from bt.translator.assembler import Assembler
+from bt.translator.features import FeatureGate
 from bt.translator.rewriter import Rewriter
 from bt.translator.scanner import Scanner
 from bt.types import CodeAddr
@@ -82,6 +85,7 @@ class MachineConfig:
     cache_size: int = DEFAULT_HOST_BUDGET  # host bytes the translation cache may use
     realtime: bool = False  # device time follows the host clock instead of the guest's work
     keys: bytes = b""  # text typed on the keyboard (--keys FILE), as the host sent it
+    cpu: CpuModel = DEFAULT_CPU  # the CPU model the guest sees (--cpu)
 
 
 class _ExitWatch:
@@ -118,8 +122,12 @@ class Machine:
             self.memory.load(chunk.paddr, chunk.data)
         self.vcpu = _initial_vcpu(image)
         # Guest paging: Unicorn's walker on shadow tables, the fill hook, the monitor's own
-        # accesses and the block keys all translate through this one MMU.
-        self.mmu = guest_paging(self.engine, self.memory, self.vcpu)
+        # accesses and the block keys all translate through this one MMU (the CPU model says
+        # whether it has NX, and its MAXPHYADDR).
+        cpu = config.cpu
+        self.mmu = guest_paging(
+            self.engine, self.memory, self.vcpu, nx=cpu.has("nx"), maxphyaddr=cpu.maxphyaddr
+        )
         self.io = Bus()
         self.uart = Uart16550(serial_out)
         self.io.register(COM1, 8, self.uart, "com1")
@@ -127,7 +135,7 @@ class Machine:
         self.io.register(DEBUGCON, 1, self.debugcon, "debugcon")
         self._add_pc_devices(config.mem_size, config.realtime)
         self.asm = Assembler()
-        self.scanner = Scanner()
+        self.scanner = Scanner(FeatureGate(cpu.features))
         self.rewriter = Rewriter(self.asm)
         # The top page of the window holds stubs; a small --cache-size shrinks the region too.
         self.codebuf = CodeBuffer(TC_LINEAR, min(TC_SIZE - 0x1000, config.cache_size))
@@ -146,6 +154,7 @@ class Machine:
         self.tsc = TimeStampCounter()
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io, self.tsc)
         self.ctx.fpu = self.fpu
+        self.ctx.cpu = cpu
         if config.keys:
             self.kbd.type_text(config.keys.decode("latin-1"))
         self.store: PersistentStore | None = None
@@ -153,7 +162,7 @@ class Machine:
             import sqlite3  # here only: a run without --cache-dir starts faster without it
 
             try:
-                self.store = PersistentStore(config.cache_dir)
+                self.store = PersistentStore(config.cache_dir, variant=cpu.name)
             except (OSError, sqlite3.Error) as exc:
                 raise OptionError(f"--cache-dir: cannot use {config.cache_dir}: {exc}") from None
         self._build_run_loop(config, image.entry)

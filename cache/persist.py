@@ -149,12 +149,14 @@ def guest_hash(data: bytes) -> str:
 class PersistentStore:
     """One SQLite file in the cache directory; writes are committed by `close()`."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, variant: str = "") -> None:
+        """`variant`: what else shapes a translation (the CPU model: which instructions #UD),
+        kept apart from the translator's version so one directory serves every model."""
         import sqlite3
 
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        self.version = translator_version()
+        self.version = translator_version() + (f"/{variant}" if variant else "")
         self._db = sqlite3.connect(path / "translations.sqlite")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS tb(version TEXT, cs_base INTEGER, eip INTEGER,"

@@ -37,6 +37,8 @@ GUEST_INSNS = {
     "singlestep": 13_306,
     "debugregs": 10_148,
     "watchpoints": 43_300,
+    "cpumodel": 220_987,  # the most of its --cpu variants (n270)
+    "nx": 17_752,  # nx@n270
 }
 # The paging guests (bt's --count-insns; pae runs one #PF more than on QEMU, which reads its
 # PDPTEs at every walk: guests/README.md).

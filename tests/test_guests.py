@@ -46,7 +46,12 @@ def run_bt(
 def test_guest_matches_qemu(name: str) -> None:
     # QEMU passes the kernel file name as given on its command line: run from guests/bin, as
     # tools/qemu_ref.py does, so the command lines match.
-    proc = run_bt("run", f"{name}.elf", *limit_args(name), *GUEST_ARGS.get(name, []))
+    # NAME@MODEL: guests/bin/NAME.elf on CPU model MODEL (tools/qemu_ref.py CPU_VARIANTS).
+    binary, _, cpu = name.partition("@")
+    cpu_args = ["--cpu", cpu] if cpu else []
+    proc = run_bt(
+        "run", f"{binary}.elf", *cpu_args, *limit_args(binary), *GUEST_ARGS.get(binary, [])
+    )
     expected = (EXPECTED / f"{name}.serial").read_bytes()
     status = int((EXPECTED / f"{name}.status").read_text())
     assert proc.stderr == b""

@@ -29,6 +29,8 @@ ALLOWED = {
         "bt.paging",
         "bt.layout",
         "bt.translator.insn",
+        "bt.cpumodel",  # the CPU model the guest sees: CPUID, CR4 bits
+        "bt.msrs",  # the model's MSRs
     ),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
     "bt/engine.py": (

@@ -63,20 +63,22 @@ def _nondet_ranges(elf: Path) -> list[tuple[int, int]]:
 
 
 def _trace(name: str, level: str, out: Path) -> None:
+    binary, _, cpu = name.partition("@")  # NAME@MODEL: NAME.elf under --cpu MODEL
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "bt.cli",
             "run",
-            f"{name}.elf",
+            f"{binary}.elf",
+            *(["--cpu", cpu] if cpu else []),
             "--serial",
             "none",
             "--trace",
             str(out),
             "--trace-level",
             level,
-            *limit_args(name),
+            *limit_args(binary),
         ],
         cwd=BIN,
         capture_output=True,
@@ -98,7 +100,7 @@ def _trace(name: str, level: str, out: Path) -> None:
 def test_trace_equals_qemu(name: str, level: str, tmp_path: Path) -> None:
     out = tmp_path / f"{name}.trace.gz"
     _trace(name, level, out)
-    elf = BIN / f"{name}.elf"
+    elf = BIN / f"{name.partition('@')[0]}.elf"
     stop = _symbols(elf)["qemu_differs"] if name in SDM_TAIL else None
     start = _symbols(elf)[START_AT[name]] if name in START_AT else None
     result = diff_traces(

@@ -33,6 +33,13 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
     "serialpoll": ("-append", "16384"),
 }
 
+# Guests also referenced under other CPU models: the reference "NAME@MODEL" is guests/bin/NAME.elf
+# run with `-cpu MODEL` (bt: `--cpu MODEL`); plain "NAME" is the default model, qemu32.
+CPU_VARIANTS: dict[str, tuple[str, ...]] = {
+    "cpumodel": ("486", "pentium", "pentium2", "pentium3", "kvm32", "n270", "coreduo"),
+    "nx": ("n270", "coreduo"),  # the models with NX
+}
+
 DEFAULT_TIMEOUT = 60.0
 
 # Where QEMU 7.2 deviates from the Intel SDM, the reference holds what the SDM says: these
@@ -139,15 +146,17 @@ class RefResult:
 
 
 def run_guest(name: str, timeout: float) -> RefResult:
-    """Boot guests/bin/<name>.elf under QEMU.
+    """Boot guests/bin/<name>.elf under QEMU (`<name>@<model>`: with `-cpu <model>`).
 
     The kernel is named relative to guests/bin so that the Multiboot command line QEMU builds
     ("<kernel> <append>") does not depend on where the checkout lives.
     """
-    kernel = BIN_DIR / f"{name}.elf"
+    binary, _, cpu = name.partition("@")
+    kernel = BIN_DIR / f"{binary}.elf"
     if not kernel.is_file():
         raise FileNotFoundError(f"no guest binary {kernel}")
-    cmd = [QEMU, "-kernel", kernel.name, *BASE_ARGS, *GUEST_ARGS.get(name, ())]
+    cpu_args = ("-cpu", cpu) if cpu else ()
+    cmd = [QEMU, "-kernel", kernel.name, *BASE_ARGS, *cpu_args, *GUEST_ARGS.get(binary, ())]
     proc = subprocess.run(
         cmd,
         cwd=BIN_DIR,
@@ -167,8 +176,9 @@ def write_expected(result: RefResult) -> None:
 
 
 def all_guests() -> list[str]:
-    """Names of every built guest, sorted."""
-    return sorted(p.stem for p in BIN_DIR.glob("*.elf"))
+    """Names of every built guest and of its CPU-model variants, sorted."""
+    names = [p.stem for p in BIN_DIR.glob("*.elf")]
+    return sorted(names + [f"{n}@{cpu}" for n in names for cpu in CPU_VARIANTS.get(n, ())])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,10 @@ GUESTS = (
     "paging_faults",
     "pae",
     "hhkernel",
+    "cpumodel",
+    "cpumodel@pentium",  # NAME@MODEL: guests/bin/NAME.elf under `-cpu MODEL` (tools/qemu_ref.py)
+    "cpumodel@n270",
+    "nx@n270",
 )
 ICOUNT = ("-icount", "shift=0")
 # The paging guests also run code outside their image (copied to test pages below 16 MiB): a
@@ -60,6 +64,7 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
     "paging_user": LOW_16M,
     "paging_faults": LOW_16M,
     "pae": LOW_16M,
+    "nx": LOW_16M,
     # hhkernel starts at its physical entry, runs at 0xC0100000 and its user program at 0x08048000.
     "hhkernel": ("-dfilter", "0x100000+0x10000,0xc0100000+0x10000,0x8048000+0x1000"),
 }
@@ -68,10 +73,11 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
 def record(name: str, out_dir: Path) -> int:
     """Make <out_dir>/<name>.trace.gz; returns the number of records."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    binary, _, cpu = name.partition("@")
     return record_qemu_trace(
-        str(BIN / f"{name}.elf"),
+        str(BIN / f"{binary}.elf"),
         str(out_dir / f"{name}.trace.gz"),
-        extra_args=GUEST_ARGS.get(name, ()),
+        extra_args=GUEST_ARGS.get(binary, ()) + (("-cpu", cpu) if cpu else ()),
     )
 
 

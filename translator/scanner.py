@@ -9,9 +9,17 @@ import capstone
 from capstone import x86_const as X
 
 from bt.translator.csaccess import segment_of
+from bt.translator.features import FeatureGate
 from bt.translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
 from bt.translator.records import Rule, Sensitivity
-from bt.translator.sensitive import COPY, JCC_IDS, classify, needs_detail
+from bt.translator.sensitive import (
+    ABSENT,
+    COPY,
+    JCC_IDS,
+    REP_BITSCAN,
+    classify,
+    needs_detail,
+)
 
 MAX_BLOCK_INSNS = 64
 _PAGE = 0x1000
@@ -42,7 +50,8 @@ class Scanner:
     WINDOW = 128
     BATCH = 12  # instructions decoded per call: most blocks are shorter
 
-    def __init__(self) -> None:
+    def __init__(self, gate: FeatureGate | None = None) -> None:
+        self._gate = gate  # the instructions the CPU model lacks (None: every one is there)
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._cs.detail = True
         self._lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -101,6 +110,20 @@ class Scanner:
                 lin = (cs_base + cur) & 0xFFFFFFFF
                 if stops and insns and lin in stops:
                     return done("limit")
+                gate = self._gate
+                if gate is not None and gate.suspect(mnemonic, op_str):
+                    decoded = next(self._cs.disasm(raw, cur, 1), None)
+                    lacks = decoded is not None and gate.lacks(mnemonic, decoded.groups)
+                    if decoded is not None and (lacks or gate.old_bitscan(mnemonic)):
+                        self.detailed += 1
+                        insn = _convert(decoded, lin)
+                        insns.append(insn)
+                        rules.append(ABSENT if lacks else REP_BITSCAN)
+                        used += size
+                        cur = insn.next_eip
+                        if len(insns) >= max_insns:
+                            return done("limit")
+                        continue
                 direct = _DIRECT.get(mnemonic)
                 if direct is not None and op_str.startswith("0x"):
                     # A relative branch: its target is all the rewriter needs, and the light

@@ -60,14 +60,14 @@ TABLE: dict[int, Sensitivity] = {
     X.X86_INS_RDPMC: _s(Rule.INLINE, "rdpmc", _PRIV + "; counters are virtual"),
     X.X86_INS_STAC: _s(Rule.INLINE, "stac", _PRIV + "; EFLAGS.AC is virtual"),
     X.X86_INS_CLAC: _s(Rule.INLINE, "clac", _PRIV + "; EFLAGS.AC is virtual"),
-    X.X86_INS_XSETBV: _s(Rule.INLINE, "ud", _PRIV + "; no XSAVE on the reference CPU: #UD"),
-    X.X86_INS_MONITOR: _s(Rule.INLINE, "ud", "not on the reference CPU (qemu32): #UD"),
-    X.X86_INS_MWAIT: _s(Rule.INLINE, "ud", "not on the reference CPU (qemu32): #UD"),
+    X.X86_INS_XSETBV: _s(Rule.INLINE, "ud", _PRIV + "; no CPU model bt offers has XSAVE: #UD"),
+    X.X86_INS_MONITOR: _s(Rule.INLINE, "monitor", _PRIV + "; #UD on models without MONITOR"),
+    X.X86_INS_MWAIT: _s(Rule.EXIT, "mwait", _PRIV + "; waits as HLT does, where the model has it"),
     X.X86_INS_RSM: _s(Rule.INLINE, "ud", "outside SMM: #UD"),
     X.X86_INS_SWAPGS: _s(Rule.INLINE, "ud", "64-bit only: #UD in 32-bit mode"),
-    X.X86_INS_SYSCALL: _s(Rule.INLINE, "ud", "not on the reference CPU in 32-bit mode: #UD"),
-    X.X86_INS_SYSRET: _s(Rule.INLINE, "ud", "not on the reference CPU in 32-bit mode: #UD"),
-    X.X86_INS_INVPCID: _s(Rule.INLINE, "ud", "not on the reference CPU (qemu32): #UD"),
+    X.X86_INS_SYSCALL: _s(Rule.INLINE, "ud", "Intel CPU models, 32-bit mode: #UD (measured)"),
+    X.X86_INS_SYSRET: _s(Rule.INLINE, "ud", "Intel CPU models, 32-bit mode: #UD"),
+    X.X86_INS_INVPCID: _s(Rule.INLINE, "ud", "no CPU model bt offers has INVPCID: #UD"),
     X.X86_INS_SGDT: _s(Rule.INLINE, "sgdt", _RI + " (shows the real GDTR)"),
     X.X86_INS_SIDT: _s(Rule.INLINE, "sidt", _RI + " (shows the real IDTR)"),
     X.X86_INS_SLDT: _s(Rule.INLINE, "sldt", _RI + " (shows the real LDTR)"),
@@ -99,9 +99,9 @@ TABLE: dict[int, Sensitivity] = {
     X.X86_INS_UD2: _s(Rule.EXIT, "ud", "raises #UD, delivered through the virtual IDT"),
     X.X86_INS_UD0: _s(Rule.EXIT, "ud", "raises #UD, delivered through the virtual IDT"),
     X.X86_INS_UD1: _s(Rule.EXIT, "ud", "raises #UD, delivered through the virtual IDT"),
-    X.X86_INS_CPUID: _s(Rule.INLINE, "cpuid", "virtualized: the guest sees QEMU's qemu32 CPU"),
+    X.X86_INS_CPUID: _s(Rule.INLINE, "cpuid", "virtualized: the guest sees the CPU model's leaves"),
     X.X86_INS_RDTSC: _s(Rule.INLINE, "rdtsc", "virtualized: deterministic virtual time"),
-    X.X86_INS_RDTSCP: _s(Rule.INLINE, "ud", "not on the reference CPU (qemu32): #UD"),
+    X.X86_INS_RDTSCP: _s(Rule.INLINE, "ud", "no CPU model bt offers has RDTSCP: #UD"),
     X.X86_INS_SYSENTER: _s(Rule.EXIT, "sysenter", _SEP + ": to CPL 0 at IA32_SYSENTER_EIP"),
     X.X86_INS_SYSEXIT: _s(Rule.EXIT, "sysexit", _SEP + ": to CPL 3 at EDX, from CPL 0 only"),
     X.X86_INS_FNSTENV: _s(Rule.INLINE, "fpu_env", _FPU_PTRS + "; the callout runs before it"),
@@ -161,6 +161,13 @@ def needs_detail(mnemonic: str, op_str: str) -> bool:
 
 
 COPY = _s(Rule.COPY, "copy", "harmless: general registers, arithmetic flags, guest memory")
+# Given by the scanner to an instruction the CPU model lacks (translator/features.py).
+ABSENT = _s(Rule.INLINE, "ud", "not on the guest's CPU model (its CPUID lacks the feature): #UD")
+REP_BITSCAN = _s(
+    Rule.INLINE,
+    "rep_bitscan",
+    "LZCNT/TZCNT on a CPU model without ABM/BMI1 are REP BSR/BSF; the real CPU would count",
+)
 _MOV_CR_READ = _s(Rule.INLINE, "mov_from_cr", _PRIV + "; control registers are virtual")
 _MOV_CR_WRITE = _s(Rule.EXIT, "mov_to_cr", _PRIV + "; CR0/CR3/CR4 change how code translates")
 _MOV_DR = _s(Rule.INLINE, "mov_dr", _PRIV + "; debug registers are virtual")

@@ -8,6 +8,7 @@ from unicorn import x86_const as R
 
 from bt.bus import Bus
 from bt.callouts.fpustate import FpuPointers
+from bt.cpumodel import DEFAULT, CpuModel
 from bt.engine import GPRS, Engine
 from bt.memory import GuestMemory
 from bt.regfile import RegisterFile
@@ -74,6 +75,7 @@ class CalloutContext:
         self.tsc = tsc
         self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
         self.watch: BreakpointWatch | None = None  # data and I/O breakpoints (bt/hookexit.py)
+        self.cpu: CpuModel = DEFAULT  # the CPU model the guest sees (`--cpu`)
         self._file = RegisterFile(engine.uc, GPRS + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---

@@ -34,7 +34,12 @@ def mov_from_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 CR4_DE = 0x08
 DR6_FIXED = 0xFFFF0FF0
 DR7_FIXED = 0x400
-_CR4_VALID = 0x0000_07FF  # VME..PCE (QEMU takes PCE: sysenter.asm), OSFXSR, OSXMMEXCPT
+# VME..PCE (QEMU takes PCE: sysenter.asm), OSFXSR, OSXMMEXCPT, on every model bt offers: QEMU
+# 7.2 takes PSE, PAE, PGE, DE, TSD... even where CPUID lacks the feature (guests/cpumodel.asm).
+# The bits above are reserved on all of them (UMIP, FSGSBASE, PCIDE, OSXSAVE, SMEP...): #GP(0)
+# as the SDM says, where QEMU 7.2 hangs at such a MOV (cpu_vmexit outside a guest).
+_CR4_VALID = 0x0000_07FF
+_CR4_OSFXSR = 1 << 9
 
 
 def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
@@ -71,6 +76,8 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     elif dst.name == "cr4":
         if value & ~_CR4_VALID:
             return gp0(insn)
+        if not ctx.cpu.has("sse"):
+            value &= ~_CR4_OSFXSR  # QEMU drops it silently (cpu_x86_update_cr4): SSE stays #UD
         old = vcpu.cr4
         vcpu.cr4 = value
         remap = (old ^ value) & _CR4_PAGING

@@ -1,4 +1,8 @@
-"""Callouts for the fast system calls: SYSENTER and SYSEXIT, from the virtual SYSENTER MSRs."""
+"""Callouts for the fast system calls: SYSENTER and SYSEXIT, from the virtual SYSENTER MSRs.
+
+They run on every CPU model, as under QEMU 7.2, which does not check CPUID.SEP (measured with
+guests/cpumodel.asm: `-cpu pentium` gives SYSENTER's #GP(0), not #UD).
+"""
 
 from __future__ import annotations
 

@@ -2,60 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
+
+from bt import msrs
 from bt.callouts.context import CalloutContext
 from bt.callouts.cpuid import cpuid_leaf
 from bt.callouts.faulting import gp0, need_cpl0, ud_fault
 from bt.exits import VcpuExit
+from bt.paging import BadPdpte
 from bt.translator.insn import GuestInsn
-
-_MSR_DEFAULTS = {
-    0x1B: 0xFEE00900,  # IA32_APIC_BASE: BSP, enabled, at 0xFEE00000
-    0x174: 0,  # IA32_SYSENTER_CS
-    0x175: 0,  # IA32_SYSENTER_ESP
-    0x176: 0,  # IA32_SYSENTER_EIP
-    0x277: 0x0007040600070406,  # IA32_PAT reset value
-}
-# DEBUGCTL and the last-branch/last-exception records: QEMU keeps none, reads 0 and ignores
-# writes (measured: guests/channels.asm); they never show where the real CPU branched.
-_MSR_LBR = frozenset({0x1D9, 0x1DB, 0x1DC, 0x1DD, 0x1DE})
 
 
 def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """RDMSR: the virtual MSRs the reference CPU has; #GP for the others."""
+    """RDMSR: the virtual MSRs of the CPU model (bt/msrs.py); 0 for those QEMU lacks."""
     fault = need_cpl0(ctx, insn)
     if fault is not None:
         return fault
     index = ctx.reg("ecx")
-    if index == 0x10:
-        value = ctx.tsc.value
-    elif index in _MSR_DEFAULTS:
-        value = ctx.vcpu.msrs.get(index, _MSR_DEFAULTS[index])
-    elif index in _MSR_LBR:
-        value = 0
-    else:
-        return gp0(insn)
+    value = ctx.tsc.value if index == msrs.TSC else msrs.read(ctx.cpu, ctx.vcpu.msrs, index)
     ctx.set_reg("eax", value & 0xFFFFFFFF)
     ctx.set_reg("edx", value >> 32)
     return None
 
 
 def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """WRMSR: stores into the virtual MSRs; #GP for MSRs the reference CPU lacks."""
+    """WRMSR: stored as QEMU keeps it (bt/msrs.py); a change of EFER reaches the page walker."""
     fault = need_cpl0(ctx, insn)
     if fault is not None:
         return fault
     index = ctx.reg("ecx")
     value = (ctx.reg("edx") << 32) | ctx.reg("eax")
-    if index == 0x10:
+    if index == msrs.TSC:
         ctx.tsc.write(value)
-    elif index in _MSR_DEFAULTS:
-        if index in (0x174,):
-            value &= 0xFFFF
-        elif index in (0x175, 0x176):
-            value &= 0xFFFFFFFF
-        ctx.vcpu.msrs[index] = value
-    elif index not in _MSR_LBR:
-        return gp0(insn)
+    elif msrs.write(ctx.cpu, ctx.vcpu.msrs, index, value) and ctx.mem.mmu is not None:
+        # EFER.NXE: the walker takes it and the guest TLB is flushed. WRMSR loads no PDPTEs: a bad
+        # one (changed in memory since MOV CR3) leaves the walker as it was.
+        with contextlib.suppress(BadPdpte):
+            ctx.mem.mmu.set_mode()
     return None
 
 
@@ -67,8 +50,8 @@ def rdpmc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """CPUID: the reference CPU model (QEMU's qemu32)."""
-    a, b, c, d = cpuid_leaf(ctx.reg("eax"), ctx.reg("ecx"))
+    """CPUID: the CPU model the guest sees (`--cpu`, QEMU's qemu32 by default)."""
+    a, b, c, d = cpuid_leaf(ctx.cpu, ctx.reg("eax"), ctx.reg("ecx"))
     ctx.set_reg("eax", a)
     ctx.set_reg("ebx", b)
     ctx.set_reg("ecx", c)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bt.callouts import (
+    bitscan,
     control,
     csaccess,
     ctrlregs,
@@ -13,6 +14,7 @@ from bt.callouts import (
     flags,
     fpu,
     io,
+    monwait,
     msr,
     segments,
     system,
@@ -60,6 +62,9 @@ HANDLERS: dict[str, Handler] = {
     "verr": system.verr,
     "verw": system.verw,
     "hlt": faulting.hlt,
+    "monitor": monwait.monitor,
+    "rep_bitscan": bitscan.rep_bitscan,
+    "mwait": monwait.mwait,
     "ud": faulting.ud,
     "bound": faulting.bound,
     "mov_from_seg": segments.mov_from_seg,
