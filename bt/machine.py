@@ -317,6 +317,7 @@ class Machine:
         """Restore a record from `save_state`, between runs; translations built on the old
         virtual state are retired and the devices' deadlines asked again."""
         self._state_parts().restore(state)
+        self.mmu.set_mode()  # the walker and the shadow tables follow the restored CR0/CR3/CR4
         self.cache.flush("machine state restored")
         self.irq.devices_changed()
 

@@ -222,6 +222,36 @@ def test_page_tables_cannot_reach_the_monitor(tmp_path: object) -> None:
     assert_isolated(watch)
 
 
+def test_guest_ram_mapped_over_the_cache_window_is_the_guests(tmp_path: object) -> None:
+    # Unicorn's own walker serves guest paging (bt/shadowpaging.py); the window's linear
+    # addresses are the cache's there, kept from data accesses by SMAP: a guest page mapped at
+    # 0xE0000000 reads and writes as the guest's RAM, and the translated code stays intact.
+    m, watch = machine(
+        """
+        mov dword ptr [0x800000], 0x11223344
+        mov dword ptr [0x800ffc], 0x55667788
+        """
+        + _PAGING.replace("0xE0000083", "0x00800083")
+        + """
+        mov ebx, [0xE0000000]
+        mov dword ptr [0xE0000004], 0x99AABBCC
+        mov esi, [0xE0000ffc]
+        mov eax, [0xE0000004]
+        mov edx, eax
+        mov al, 0
+        out 0xf4, al
+        """,
+        tmp_path,
+    )
+    result = m.run(max_insns=100_000)
+    assert result.kind == "exit-port", result
+    regs = [m.engine.read_reg(r) for r in (R.UC_X86_REG_EBX, R.UC_X86_REG_ESI, R.UC_X86_REG_EDX)]
+    assert regs == [0x11223344, 0x55667788, 0x99AABBCC]
+    assert m.memory.read_phys(0x800004, 4) == bytes.fromhex("ccbbaa99")
+    assert m.engine.native_faults > 0 and m.engine.mode.on  # Unicorn's walker did the rest
+    assert_isolated(watch)
+
+
 def test_a_page_fault_handler_cannot_reach_the_monitor_either(tmp_path: object) -> None:
     # No IDT: the #PF of a not-present page escalates to a triple fault, reported, with the
     # monitor's state untouched.
