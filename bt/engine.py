@@ -39,7 +39,6 @@ from unicorn import (
 )
 from unicorn import x86_const as R
 
-from bt.accesskind import AccessKind
 from bt.backstop import Backstop
 from bt.errors import InternalError
 from bt.guestview import DeniedAccess, GuestView
@@ -129,7 +128,6 @@ class Engine:
         self._cr2 = 0
         self._cr3 = 0
         self._exceptions: ExceptionMemory | None = None  # made at the first native fault
-        self._kinds = AccessKind()
         # Called with the address of an instruction Unicorn will run again after a shadow fill
         # (it already saw it start: the tracer and the instruction counter take it back).
         self.on_retry: list[Callable[[int], None]] = []
@@ -190,11 +188,11 @@ class Engine:
         assert self.shadow is not None
         self.native_faults += 1
         uc = self.uc
-        verdict = self.shadow.fault(uc.reg_read(R.UC_X86_REG_CR2), self._access_kind)
-        uc.reg_write(R.UC_X86_REG_CR2, self._cr2)  # Unicorn's #PF set it: the guest's again
         if self._exceptions is None:
             self._exceptions = ExceptionMemory(uc)
-        self._exceptions.forget()  # no guest exception: nothing to remember
+        error = self._exceptions.take()  # its W bit: a read or a write; nothing to remember
+        verdict = self.shadow.fault(uc.reg_read(R.UC_X86_REG_CR2), error)
+        uc.reg_write(R.UC_X86_REG_CR2, self._cr2)  # Unicorn's #PF set it: the guest's again
         eip = self.eip_reg.read()[0]
         if isinstance(verdict, PageFault):
             if self.on_fault is not None:
@@ -215,11 +213,6 @@ class Engine:
                 self.on_fault(eip)
             self.view.denied = DeniedAccess("write", self.shadow.denied_page, CodeAddr(eip))
         uc.emu_stop()
-
-    def _access_kind(self) -> int | None:
-        """Whether the faulting instruction reads or writes memory (None: not known)."""
-        eip = self.eip_reg.read()[0]
-        return self._kinds.of(bytes(self.uc.mem_read(TC_PHYS + (eip - TC_LINEAR), 15)))
 
     def sync_control(self, cr2: int, cr3: int) -> None:
         """The guest's CR2 in the real one, its CR3 in the real DR3 (translated MOV from CR2

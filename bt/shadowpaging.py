@@ -19,9 +19,9 @@ Staying exact:
   points where a CPU must drop its TLB entries (MOV CR3, INVLPG, CR0/CR4 changes) every unsynced
   table is compared with its copy and the shadow entries of changed guest entries are dropped:
   the guest sees its changes exactly where a TLB would let it, and the tables are tracked again.
-- A guest fault needs the kind of access (the W bit of the error code), which Unicorn's #PF does
-  not report: a missing entry whose guest walk fails sends that code to the fill hook too
-  (`FALLBACK`, which delivers the #PF exactly); a write to a read-only entry is known to be one.
+- The kind of access comes from the W bit of the error code Unicorn's walker computed (read
+  from its saved context, bt/prevexception.py; it has no register for it), so a guest #PF is
+  delivered exactly as the fill hook would, and A is set only where the hardware sets it.
 - Pages holding translated code stay read-only (self-modifying code, `DENIED`).
 Bounded: at most MAX_ROOTS address spaces and ARENA_PAGES table pages (bt/shadowtables.py);
 beyond, all goes and is built again.
@@ -37,6 +37,7 @@ from bt.paging import READ, WRITE, PageFault, PageWalker, PhysRam
 from bt.shadowtables import ADDR, LEAF, REGION, RW, WINDOW, D, P, ShadowRoot, ShadowTables
 
 RETRY, FALLBACK, DENIED = 0, 1, 2  # what `fault` found (or a PageFault for the guest)
+_W = 2  # the error code's write bit
 
 
 class _Table:
@@ -158,11 +159,12 @@ class ShadowPaging:
             self.current = None
 
     # -- Unicorn's #PF ---
-    def fault(self, linear: int, kind: Callable[[], int | None]) -> int | PageFault:
-        """Unicorn's page walk failed at `linear` in translated code: mend the shadow
-        (RETRY), leave the access to the fill hook (FALLBACK), report a write to translated
-        code (DENIED), or give the guest's own #PF. `kind` tells the faulting instruction's
-        access, when its bytes do (bt/accesskind.py: READ, WRITE or None)."""
+    def fault(self, linear: int, error_code: int) -> int | PageFault:
+        """Unicorn's page walk failed at `linear` in translated code, with `error_code` (its
+        W bit tells a read from a write, as the guest's walk will see it: a read-modify-write
+        faults first as a read, since QEMU loads first): mend the shadow (RETRY), leave the
+        access to the fill hook (FALLBACK: the monitor's window), report a write to
+        translated code (DENIED), or give the guest's own #PF, exact."""
         root = self.current
         walker = self.walker
         if root is None or walker is None or (linear >> 21) in WINDOW:
@@ -180,20 +182,11 @@ class ShadowPaging:
             except PageFault as fault:
                 return fault
         else:
-            known = kind()
-            access = WRITE if known == WRITE else READ
+            access = WRITE if error_code & _W else READ
             try:
-                if known is None:
-                    # A read or a write? Where both pass, a read's walk is right for either (a
-                    # write then faults on the read-only entry and sets D). Where only a read
-                    # would pass, it would set A for a write the hardware refuses.
-                    try:
-                        walker.translate(linear, WRITE, user, commit=False)
-                    except PageFault:
-                        return FALLBACK  # the fill hook is told which
                 phys, write_ok = walker.translate(linear, access, user)
             except PageFault as fault:
-                return fault  # the access kind is known: the guest's #PF is exact
+                return fault
         self.stats_fills += 1
         src = walker.last_table
         if src >= 0:

@@ -36,7 +36,6 @@ ALLOWED = {
     "bt/engine.py": (
         "bt.guestview",  # the TLB-fill policy: the guest's view of memory
         "bt.shadowpaging",  # guest paging on Unicorn's own walker
-        "bt.accesskind",  # what a faulting instruction accessed, for the shadow tables
         "bt.realsegments",  # the monitor's GDT and real segment registers
         "bt.nativemode",  # Unicorn's own walker or the fill hook
         "bt.paging",  # the guest's #PF a shadow fault found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from unicorn import UC_ARCH_X86, UC_MODE_32, Uc
 
-from bt.paging import CR0_WP, READ, WRITE, PageFault, PageWalker
+from bt.paging import CR0_WP, PageFault, PageWalker
 from bt.shadowpaging import FALLBACK, RETRY, ShadowPaging
 from bt.shadowtables import ADDR, MAX_ROOTS, RW, P
 from tests.pagetables import PD, PG, PT, A, D, Ram
@@ -35,12 +35,12 @@ def _leaf(shadow: ShadowPaging, linear: int) -> int:
 
 def test_a_read_maps_read_only_until_the_first_write_sets_dirty() -> None:
     ram, _w, shadow = _setup()
-    assert shadow.fault(DATA + 0x10, lambda: READ) == RETRY
+    assert shadow.fault(DATA + 0x10, 0) == RETRY
     e = _leaf(shadow, DATA)
     assert e & P and not e & RW and e & ADDR == FRAME
     assert ram.read_u32(PT) & (A | D) == A  # the walk set A, not D
-    # The write faults on the read-only entry: known to be a write, it sets D and maps RW.
-    assert shadow.fault(DATA + 0x10, lambda: None) == RETRY
+    # The write faults on the read-only entry (P|W): it sets D and maps RW.
+    assert shadow.fault(DATA + 0x10, 3) == RETRY
     assert _leaf(shadow, DATA) & RW
     assert ram.read_u32(PT) & (A | D) == A | D
 
@@ -48,26 +48,27 @@ def test_a_read_maps_read_only_until_the_first_write_sets_dirty() -> None:
 def test_a_refused_access_is_the_guests_fault_or_left_to_the_fill_hook() -> None:
     ram, _w, shadow = _setup()
     ram.put32(PT + 4, 0)  # DATA + 0x1000 not present
-    fault = shadow.fault(DATA + 0x1004, lambda: WRITE)
+    fault = shadow.fault(DATA + 0x1004, 2)  # a write missing in the shadow (W)
     assert isinstance(fault, PageFault)
     assert (fault.linear, fault.error_code) == (DATA + 0x1004, 2)  # W, not present
-    # Unknown kind and no walk passes: the fill hook must tell read from write.
-    assert shadow.fault(DATA + 0x1004, lambda: None) == FALLBACK
-    # Read-only page, unknown kind: a read would set A for a write the CPU refuses.
+    fault = shadow.fault(DATA + 0x1004, 0)
+    assert isinstance(fault, PageFault) and fault.error_code == 0  # a read: no W
+    # A write to a read-only page: the guest's #PF, and no A bit (the CPU sets none there).
     ram.put32(PT + 8, (FRAME + 0x2000) | GP)
-    assert shadow.fault(DATA + 0x2000, lambda: None) == FALLBACK
+    fault = shadow.fault(DATA + 0x2000, 2)
+    assert isinstance(fault, PageFault) and fault.error_code == 3
     assert not ram.read_u32(PT + 8) & A
     # The monitor's window is never the guest's through the shadow tables.
-    assert shadow.fault(0xE0000000, lambda: READ) == FALLBACK
+    assert shadow.fault(0xE0000000, 0) == FALLBACK
 
 
 def test_guest_tables_are_tracked_and_a_change_reaches_the_shadow_at_a_sync() -> None:
     ram, _w, shadow = _setup()
     # The guest's PT page, mapped at linear DATA + 0x3000 by an entry of its own.
     ram.put32(PT + 12, PT | GP | GRW | A | D)
-    assert shadow.fault(DATA, lambda: READ) == RETRY  # PT now followed
+    assert shadow.fault(DATA, 0) == RETRY  # PT now followed
     assert PT in shadow.tables
-    assert shadow.fault(DATA + 0x3000, lambda: WRITE) == RETRY  # the first write: unsynced
+    assert shadow.fault(DATA + 0x3000, 2) == RETRY  # the first write: unsynced
     assert shadow.tables[PT].unsynced and _leaf(shadow, DATA + 0x3000) & RW
     ram.put32(PT, (FRAME + 0x3000) | GP | GRW)  # remap DATA, as translated code would
     assert _leaf(shadow, DATA) & P  # stale until the guest's TLB flush point...
@@ -78,15 +79,15 @@ def test_guest_tables_are_tracked_and_a_change_reaches_the_shadow_at_a_sync() ->
     shadow.monitor_wrote(PT)
     shadow.sync()
     assert not _leaf(shadow, DATA) & P  # ...then gone, and refilled from the new entry
-    assert shadow.fault(DATA, lambda: READ) == RETRY
+    assert shadow.fault(DATA, 0) == RETRY
     assert _leaf(shadow, DATA) & ADDR == FRAME + 0x3000
 
 
 def test_an_untouched_unsynced_table_is_protected_again() -> None:
     ram, _w, shadow = _setup()
     ram.put32(PT + 12, PT | GP | GRW | A | D)
-    shadow.fault(DATA, lambda: READ)
-    shadow.fault(DATA + 0x3000, lambda: WRITE)
+    shadow.fault(DATA, 0)
+    shadow.fault(DATA + 0x3000, 2)
     assert shadow.tables[PT].unsynced
     shadow.sync()  # not written since: tracked (read-only) again
     assert not shadow.tables[PT].unsynced
@@ -96,15 +97,15 @@ def test_an_untouched_unsynced_table_is_protected_again() -> None:
 def test_code_pages_stay_read_only_and_a_write_is_reported() -> None:
     _ram, _w, shadow = _setup()
     shadow.protected.add(FRAME + 0x1000)
-    assert shadow.fault(DATA + 0x1000, lambda: READ) == RETRY
+    assert shadow.fault(DATA + 0x1000, 0) == RETRY
     assert not _leaf(shadow, DATA + 0x1000) & RW
-    assert shadow.fault(DATA + 0x1000, lambda: WRITE) == 2  # DENIED
+    assert shadow.fault(DATA + 0x1000, 2) == 2  # DENIED
     assert shadow.denied_page == FRAME + 0x1000
 
 
 def test_address_spaces_are_kept_and_bounded() -> None:
     ram, w, shadow = _setup()
-    shadow.fault(DATA, lambda: READ)
+    shadow.fault(DATA, 0)
     first = shadow.current
     shadow.activate(PD, True, w.pdptes)  # the same space at CPL 3: a root of its own
     assert shadow.current is not first and _leaf(shadow, DATA) == 0

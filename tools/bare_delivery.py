@@ -36,12 +36,13 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_MODE_32, Uc
+from unicorn import UC_HOOK_INTR, Uc
 from unicorn import x86_const as R
 from unicorn.unicorn_py3.arch.intel import UcRegMMR
 from unicorn.unicorn_py3.unicorn import uclib
 
 from bt.paging import READ, WRITE, PageFault, PageWalker
+from bt.prevexception import exception_offsets
 from bt.regfile import RegisterFile
 
 ERROR_CODE_VECTORS = frozenset((8, 10, 11, 12, 13, 14, 17))
@@ -74,7 +75,7 @@ class BareDelivery:
     def __init__(self, uc: Uc, ram: memoryview) -> None:
         self._uc = uc
         self._ram = ram
-        error_at, old_exception_at = _context_offsets()
+        error_at, old_exception_at = exception_offsets()
         self._ctx = uc.context_save()  # one saved context, updated at each delivery
         base = ctypes.cast(self._ctx.context, ctypes.c_void_p).value or 0
         self._error = ctypes.c_uint32.from_address(base + error_at)
@@ -139,58 +140,3 @@ class BareDelivery:
             uc.reg_write(R.UC_X86_REG_CS, selector)
         self.delivered += 1
         return int((hi & 0xFFFF_0000) | (lo & 0xFFFF))  # emu_start sets EIP
-
-
-def _context_offsets() -> tuple[int, int]:
-    """Offsets of Unicorn's error code and "previous exception" in a saved context: the dword
-    holding 0, 2, 3 after three known page faults, and the one going from -1 to 14 in each."""
-    global _OFFSETS
-    if _OFFSETS is not None:
-        return _OFFSETS
-    before: list[bytes] = []
-    after: list[bytes] = []
-    for code in ("a100400000", "a300400000", "a300300000"):  # mov eax, [4000h] / mov [..], eax
-        b, a = _scratch_fault(bytes.fromhex(code))
-        before.append(b)
-        after.append(a)
-
-    def dword(raw: bytes, at: int) -> int:
-        return int(struct.unpack_from("<i", raw, at)[0])
-
-    size = len(after[0])
-    errors = [i for i in range(0, size - 3, 4) if [dword(a, i) for a in after] == [0, 2, 3]]
-    olds = [
-        i
-        for i in range(0, size - 3, 4)
-        if all(dword(b, i) == -1 and dword(a, i) == 14 for b, a in zip(before, after, strict=True))
-    ]
-    if len(errors) != 1 or len(olds) != 1:
-        raise SystemExit(f"bare unicorn: context offsets not found ({errors}, {olds})")
-    _OFFSETS = errors[0], olds[0]
-    return _OFFSETS
-
-
-def _scratch_fault(code: bytes) -> tuple[bytes, bytes]:
-    """Contexts before and after `code` faults on a scratch CPU with paging on: page 3 is
-    read-only (CR0.WP set), page 4 not present. Checks that Unicorn set CR2."""
-    uc = Uc(UC_ARCH_X86, UC_MODE_32)
-    uc.mem_map(0, 0x10000)
-    ptes = [(i << 12) | 3 for i in range(16)]
-    ptes[3], ptes[4] = 0x3001, 0
-    uc.mem_write(0x1000, struct.pack("<I", 0x2000 | 7))
-    uc.mem_write(0x2000, struct.pack("<16I", *ptes))
-    uc.mem_write(0x5000, code)
-    uc.reg_write(R.UC_X86_REG_CR3, 0x1000)
-    uc.reg_write(R.UC_X86_REG_CR0, uc.reg_read(R.UC_X86_REG_CR0) | 0x8001_0001)
-    uc.hook_add(UC_HOOK_INTR, lambda u, _n, _d: u.emu_stop())
-    ctx = uc.context_save()
-    raw_before = ctypes.string_at(ctx.context, ctx.size)
-    uc.emu_start(0x5000, 0x5000 + len(code))
-    target = int.from_bytes(code[1:5], "little")
-    if uc.reg_read(R.UC_X86_REG_CR2) != target:
-        raise SystemExit("bare unicorn: Unicorn's walker did not set CR2")
-    ctx = uc.context_save()
-    return raw_before, ctypes.string_at(ctx.context, ctx.size)
-
-
-_OFFSETS: tuple[int, int] | None = None
