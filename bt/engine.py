@@ -136,6 +136,7 @@ class Engine:
         self._fresh_from = TC_LINEAR  # code space above this was never written since a flush
         self.on_callout: Callable[[int, CodeAddr], None] = self._no_callout
         self.eip_reg = RegisterFile(uc, (R.UC_X86_REG_EIP,))
+        self._cr2_reg = RegisterFile(uc, (R.UC_X86_REG_CR2,))
         # EIP, the general registers and EFLAGS, read in one batch when a callout arrives.
         self.callout_regs = RegisterFile(uc, (R.UC_X86_REG_EIP, *GPRS, R.UC_X86_REG_EFLAGS))
         self.snapshot: list[int] = []
@@ -191,8 +192,9 @@ class Engine:
         if self._exceptions is None:
             self._exceptions = ExceptionMemory(uc)
         error = self._exceptions.take()  # its W bit: a read or a write; nothing to remember
-        verdict = self.shadow.fault(uc.reg_read(R.UC_X86_REG_CR2), error)
-        uc.reg_write(R.UC_X86_REG_CR2, self._cr2)  # Unicorn's #PF set it: the guest's again
+        cr2 = self._cr2_reg
+        verdict = self.shadow.fault(cr2.read()[0], error)
+        cr2.write([self._cr2])  # Unicorn's #PF set it: the guest's again
         eip = self.eip_reg.read()[0]
         if isinstance(verdict, PageFault):
             if self.on_fault is not None:

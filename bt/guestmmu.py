@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bt.paging import FETCH, PageWalker
+from bt.paging import FETCH, WRITE, PageWalker
 from bt.shadowpaging import ShadowPaging
 from bt.types import PAGE_MASK
 from bt.vcpu import Vcpu
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bt.memory import GuestMemory
 
 EFER = 0xC0000080
+_DATA_TLB = 1024  # entries of the monitor's data TLB (cleared whole when full)
 
 
 def guest_paging(
@@ -63,6 +64,7 @@ class GuestMmu:
         self.enter_native: Callable[[int], None] = lambda _cr3: None
         self.leave_native: Callable[[], None] = lambda: None
         self._code: dict[int, int] = {}  # linear page -> physical page, for fetches
+        self._data: dict[int, tuple[int, bool]] = {}  # page << 1 | user -> (phys, write_ok)
         # The guest's CPL is 3 (kept at every flush and privilege sync: the fill hook reads
         # it instead of the vCPU), and whether an entry was filled for CPL 0-2 since the flush.
         self.user = False
@@ -99,6 +101,7 @@ class GuestMmu:
         """Forget every translation (the guest's TLB flush: MOV CR3, INVLPG, CR0/CR4)."""
         self.flushes += 1
         self._code.clear()
+        self._data.clear()
         self.flush_tlb()
         if self.shadow is not None and self.walker.enabled:
             self.shadow.sync()
@@ -111,6 +114,9 @@ class GuestMmu:
         (other stale entries may stay until the next MOV CR3, as a TLB's may)."""
         self.flushes += 1
         self._code.clear()
+        key = (page >> 12) << 1
+        self._data.pop(key, None)
+        self._data.pop(key | 1, None)
         self.flush_tlb()
         if self.shadow is not None and self.walker.enabled and page >= 0:
             self.shadow.invalidate(page)
@@ -126,10 +132,18 @@ class GuestMmu:
         user = self.vcpu.cpl == 3
         shadow = self.shadow
         if shadow is not None and self.walker.enabled:
+            # Unicorn walks a shadow of each privilege: switch to this one's, no flush (the
+            # fill hook's entries go at every switch to it anyway). The code TLB is the
+            # monitor's, filled at the CPL of its moment.
             current = shadow.current
             if current is None or current.key[1] != user:
                 v = self.vcpu
                 self.enter_native(shadow.activate(v.cr3, user, self.walker.pdptes))
+            if user and not self.user and self.supervisor_fills:
+                self._code.clear()
+                self.supervisor_fills = False
+            self.user = user
+            return
         if user == self.user or not self.walker.enabled:
             return
         if user and self.supervisor_fills:
@@ -143,7 +157,19 @@ class GuestMmu:
         user = not system and self.vcpu.cpl == 3
         if not user:
             self.supervisor_fills = True
-        return self.walker.translate(linear, access, user)
+        if access == FETCH or not self.walker.enabled:
+            return self.walker.translate(linear, access, user)
+        # The monitor's own data TLB (callout operands, frames, descriptor tables): a walk's
+        # result serves later reads, and writes once D is set, until the guest's next flush.
+        key = (linear >> 12) << 1 | user
+        hit = self._data.get(key)
+        if hit is not None and (access != WRITE or hit[1]):
+            return hit[0] | (linear & 0xFFF), hit[1]
+        phys, write_ok = self.walker.translate(linear, access, user)
+        if len(self._data) >= _DATA_TLB:
+            self._data.clear()
+        self._data[key] = (phys & ~0xFFF, write_ok)
+        return phys, write_ok
 
     def fill(self, linear: int, access: int) -> tuple[int, bool]:
         """`translate` for Unicorn's TLB-fill hook: at the CPL the last privilege sync saw (the
