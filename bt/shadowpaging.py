@@ -138,10 +138,12 @@ class ShadowPaging:
         self.current = root
         return self.shadow.real_cr3(root)
 
-    def _new_root(self, key: tuple[int, bool], pdptes: tuple[int, ...]) -> ShadowRoot:
+    def _new_root(
+        self, key: tuple[int, bool], pdptes: tuple[int, ...], slot: int | None = None
+    ) -> ShadowRoot:
         if not self.shadow.room(8):
             self._reset()
-        root = self.shadow.new_root(key, pdptes)
+        root = self.shadow.new_root(key, pdptes, slot)
         # The guest's directories are followed from the start.
         if self.pae:
             for i, e in enumerate(pdptes):
@@ -171,8 +173,10 @@ class ShadowPaging:
             return FALLBACK  # the guest addresses what the monitor's window hides
         off, entry = self.shadow.leaf(root, linear)
         if off < 0 and not self.shadow.room(1):
-            self._reset()  # out of table pages: start over with this address space
-            root = self.current = self._new_root(root.key, root.pdptes)
+            # Out of table pages: start over with this address space alone, in the same PDPT
+            # slot (the real CR3 Unicorn walks from stays right).
+            self._reset()
+            root = self.current = self._new_root(root.key, root.pdptes, root.slot)
         user = root.key[1]
         if entry & P:
             # Present, so read-only: a write (reads and fetches would have passed).

@@ -85,9 +85,12 @@ class ShadowTables:
         left = len(self._free) + ((ARENA_PAGES << 12) - self._next) // 0x1000
         return len(self.roots) < MAX_ROOTS and left >= pages
 
-    def new_root(self, key: tuple[int, bool], pdptes: tuple[int, ...]) -> ShadowRoot:
-        """An empty address space (the caller made `room`)."""
-        slot = next(i for i in range(MAX_ROOTS) if i not in self.by_slot)
+    def new_root(
+        self, key: tuple[int, bool], pdptes: tuple[int, ...], slot: int | None = None
+    ) -> ShadowRoot:
+        """An empty address space (the caller made `room`), in PDPT `slot` if it is free."""
+        if slot is None or slot in self.by_slot:
+            slot = next(i for i in range(MAX_ROOTS) if i not in self.by_slot)
         pds = [self._alloc() for _ in range(4)]
         root = ShadowRoot(key, slot, pds, pdptes)
         for i, pd in enumerate(pds):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from unicorn import UC_ARCH_X86, UC_MODE_32, Uc
 
-from bt.paging import CR0_WP, PageFault, PageWalker
+from bt import shadowtables
+from bt.paging import CR0_WP, CR4_PSE, PageFault, PageWalker
 from bt.shadowpaging import FALLBACK, RETRY, ShadowPaging
 from bt.shadowtables import ADDR, MAX_ROOTS, RW, P
-from tests.pagetables import PD, PG, PT, A, D, Ram
+from tests.pagetables import PD, PG, PS, PT, A, D, Ram
 from tests.pagetables import RW as GRW
 from tests.pagetables import P as GP
 
@@ -117,3 +119,22 @@ def test_address_spaces_are_kept_and_bounded() -> None:
     assert shadow.stats_resets > resets and len(shadow.shadow.roots) <= MAX_ROOTS
     shadow.activate(PD, False, w.pdptes)  # rebuilt empty after the reset
     assert _leaf(shadow, DATA) == 0
+
+
+def test_out_of_table_pages_starts_over_in_the_same_pdpt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shadowtables, "ARENA_PAGES", 300)  # a small arena, soon full
+    ram, w, shadow = _setup()
+    for i in range(1024):  # 4 MiB pages everywhere: a shadow PT for every 2 MiB touched
+        ram.put32(PD + 4 * i, (i << 22) | PS | GP | GRW | A | D)
+    w.set_mode(PG | CR0_WP, PD, CR4_PSE)
+    shadow.set_mode(w.mode(), PD | 8, False, w.pdptes)  # another root first: slot 0
+    shadow.set_mode(w.mode(), PD, False, w.pdptes)
+    assert shadow.current is not None
+    slot = shadow.current.slot
+    assert slot != 0
+    resets = shadow.stats_resets
+    for region in range(0x600):
+        assert shadow.fault(region << 21, 0) == RETRY
+    assert shadow.stats_resets > resets  # the arena ran out on the way
+    assert shadow.current.slot == slot  # and Unicorn's CR3 still names this root
+    assert _leaf(shadow, 0x5FF << 21) & P
