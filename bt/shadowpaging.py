@@ -68,6 +68,8 @@ class ShadowPaging:
         self.tables: dict[int, _Table] = {}  # guest table page -> what follows it
         self._unsynced: set[int] = set()
         self._rmap: dict[int, set[int]] = {}  # guest page -> arena offsets mapping it writable
+        # Regions filled whole from a guest large page: physical 2 MiB -> (shadow PT, base).
+        self._bulk: dict[int, set[tuple[int, int]]] = {}
         self.current: ShadowRoot | None = None
         self.denied_page = 0  # the code page of the last DENIED
         self.stats_fills = 0
@@ -112,6 +114,7 @@ class ShadowPaging:
         self.tables.clear()
         self._unsynced.clear()
         self._rmap.clear()
+        self._bulk.clear()
         self.current = None
         self.stats_resets += 1
 
@@ -199,6 +202,13 @@ class ShadowPaging:
         if off < 0:
             pt = self.shadow.add_region(root, linear >> 21, src)
             off = pt + ((linear >> 12) & 511) * 8
+            if src < 0:
+                # A large page: its A (and D) bits are the PDE's, which this walk just set, so
+                # the whole region can be mapped now without changing what the guest sees.
+                base = phys - (linear & (REGION - 1))
+                keep = (self.protected, self.tables)  # read-only: code pages, guest tables
+                if self.shadow.fill_region(pt, base, write_ok, keep):
+                    self._bulk.setdefault(base >> 21, set()).add((pt, base))
         gpage = phys & ~0xFFF
         writable = write_ok and gpage not in self.protected
         t = self.tables.get(gpage)
@@ -233,7 +243,10 @@ class ShadowPaging:
 
     def write_protect(self, gpage: int) -> None:
         """No shadow entry may write `gpage` (it holds a guest table, or translated code)."""
-        offs = self._rmap.pop(gpage, None)
+        offs = self._rmap.pop(gpage, set())
+        for pt, base in self._bulk.get(gpage >> 21, ()):
+            if base <= gpage < base + REGION:
+                offs.add(pt + ((gpage - base) >> 12) * 8)
         if not offs:
             return
         shadow = self.shadow

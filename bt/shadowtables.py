@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import mmap
 import struct
+from array import array
+from collections.abc import Container
 
 from unicorn import UC_PROT_READ, UC_PROT_WRITE, Uc
 
@@ -142,6 +144,26 @@ class ShadowTables:
         _Q.pack_into(self.arena, root.pds[region >> 9] + (region & 511) * 8, 0)
         self._free.append(pt)
         return root.src.pop(region)
+
+    def fill_region(
+        self, pt: int, base: int, writable: bool, keep: tuple[Container[int], ...]
+    ) -> bool:
+        """Map all 512 entries of shadow PT `pt` to guest-physical `base` onwards (a guest
+        large page), writable if `writable` but for the pages in any of `keep`; whether any
+        entry is writable."""
+        flags = LEAF | (RW if writable else 0)
+        if base + REGION <= self._ram_size:
+            entries = array("Q", range(base | flags, (base + REGION) | flags, 0x1000))
+        else:
+            pages = (self.unicorn_page(base + (i << 12)) for i in range(512))
+            entries = array("Q", (page | flags for page in pages))
+        if writable:
+            for i in range(512):
+                gpage = base + (i << 12)
+                if any(gpage in k for k in keep):
+                    entries[i] &= ~RW
+        self.arena[pt : pt + 0x1000] = entries.tobytes()
+        return writable
 
     def leaf(self, root: ShadowRoot, linear: int) -> tuple[int, int]:
         """(arena offset, value) of the shadow entry for `linear` (offset -1: no PT there)."""

@@ -138,3 +138,25 @@ def test_out_of_table_pages_starts_over_in_the_same_pdpt(monkeypatch: pytest.Mon
     assert shadow.stats_resets > resets  # the arena ran out on the way
     assert shadow.current.slot == slot  # and Unicorn's CR3 still names this root
     assert _leaf(shadow, 0x5FF << 21) & P
+
+
+def test_a_large_page_maps_its_whole_region_at_once() -> None:
+    ram, w, shadow = _setup()
+    ram.put32(PD + 8, (2 << 22) | PS | GP | GRW | A | D)  # 8 MiB: a 4 MiB page, A and D set
+    w.set_mode(PG | CR0_WP, PD, CR4_PSE)
+    shadow.set_mode(w.mode(), PD, False, w.pdptes)
+    shadow.protected.add((2 << 22) + 0x5000)  # a page holding translated code
+    assert shadow.fault((2 << 22) + 0x3004, 0) == RETRY
+    assert shadow.stats_fills == 1
+    for page in (0, 0x3000, 0x1FF000):  # the 2 MiB region, mapped by that one fill
+        e = _leaf(shadow, (2 << 22) + page)
+        assert e & P and e & RW and e & ADDR == (2 << 22) + page
+    assert not _leaf(shadow, (2 << 22) + 0x5000) & RW
+    assert _leaf(shadow, (2 << 22) + 0x200000) == 0  # the other half: its own first access
+    shadow.write_protect((2 << 22) + 0x7000)  # later code there: read-only from then on
+    assert not _leaf(shadow, (2 << 22) + 0x7000) & RW
+    # With D clear the region is read-only, so the first write faults and sets D.
+    ram.put32(PD + 12, (3 << 22) | PS | GP | GRW)
+    assert shadow.fault((3 << 22) + 0x10, 0) == RETRY
+    assert not _leaf(shadow, (3 << 22) + 0x1000) & RW
+    assert ram.read_u32(PD + 12) & (A | D) == A
