@@ -63,7 +63,7 @@ from bt.translator.features import FeatureGate
 from bt.translator.rewriter import Rewriter
 from bt.translator.scanner import Scanner
 from bt.types import CodeAddr
-from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, RF, SYSTEM_FLAGS, SegmentCache, Vcpu
+from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, RF, boot_vcpu
 
 COM1 = 0x3F8
 DEBUGCON = 0xE9
@@ -120,7 +120,7 @@ class Machine:
         self.memory = GuestMemory(self.engine, config.mem_size)
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
-        self.vcpu = _initial_vcpu(image)
+        self.vcpu = boot_vcpu(image)
         # Guest paging: Unicorn's walker on shadow tables, the fill hook, the monitor's own
         # accesses and the block keys all translate through this one MMU (the CPU model says
         # whether it has NX, and its MAXPHYADDR).
@@ -391,20 +391,3 @@ class Machine:
             if self.store is not None:
                 self.store.close()
                 self.store = None
-
-
-def _initial_vcpu(image: BootImage) -> Vcpu:
-    names = ("es", "cs", "ss", "ds", "fs", "gs")
-    segs = {
-        n: SegmentCache(s.selector, s.base, s.limit, s.flags)
-        for n, s in zip(names, image.segments, strict=True)
-    }
-    return Vcpu(
-        segs=segs,
-        eflags_sys=image.eflags & SYSTEM_FLAGS,
-        cr0=image.cr0,
-        gdtr=image.gdtr,
-        idtr=image.idtr,
-        ldtr=SegmentCache(image.ldtr.selector, image.ldtr.base, image.ldtr.limit, image.ldtr.flags),
-        tr=SegmentCache(image.tr.selector, image.tr.base, image.tr.limit, image.tr.flags),
-    )

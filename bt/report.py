@@ -24,6 +24,7 @@ def format_stats(machine: Machine, result: RunResult) -> str:
         f"{r.slot_exits}, emu_start {r.emu_starts}, TLB fills {r.tlb_fills}, "
         f"shadow-table faults {r.shadow_faults})",
         f"backstop: {r.backstops} stops after {r.backstop_budget} blocks ({r.backstop_mode})",
+        _shadow_line(machine),
         f"port I/O answered without Python: {fast.answered} ({machine.engine.native_io.mode}, "
         f"fast path {'on' if fast.enabled else 'off'})",
     ]
@@ -41,3 +42,16 @@ def format_stats(machine: Machine, result: RunResult) -> str:
         )
         lines.append(f"interrupts and exceptions delivered: {vecs}")
     return "".join(f"stats: {line}\n" for line in lines)
+
+
+def _shadow_line(machine: Machine) -> str:
+    """Guest paging's shadow tables (bt/shadowpaging.py): what they did during the run."""
+    shadow = machine.engine.shadow
+    if shadow is None:
+        return "shadow tables: none"
+    st = shadow.statistics()
+    return (
+        f"shadow tables: {st['shadow_fills']} fills, {st['shadow_unsyncs']} tables unsynced, "
+        f"{st['shadow_resets']} resets; {st['shadow_roots']} address spaces and "
+        f"{st['shadow_tables']} guest tables followed at the end"
+    )

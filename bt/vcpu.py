@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bt.bootimage import BootImage
 from bt.staterecord import check_record, require, require_range
 
 # EFLAGS bits the real CPU computes for the guest: they live in Unicorn's EFLAGS.
@@ -200,3 +201,20 @@ def _seg_state(seg: SegmentCache) -> SegmentState:
 
 def _seg_cache(seg: SegmentState) -> SegmentCache:
     return SegmentCache(seg.selector, seg.base, seg.limit, seg.flags)
+
+
+def boot_vcpu(image: BootImage) -> Vcpu:
+    """The vCPU at a boot image's entry: its segments, system flags, CR0 and tables."""
+    segs = {
+        n: SegmentCache(s.selector, s.base, s.limit, s.flags)
+        for n, s in zip(SEG_NAMES, image.segments, strict=True)
+    }
+    return Vcpu(
+        segs=segs,
+        eflags_sys=image.eflags & SYSTEM_FLAGS,
+        cr0=image.cr0,
+        gdtr=image.gdtr,
+        idtr=image.idtr,
+        ldtr=SegmentCache(image.ldtr.selector, image.ldtr.base, image.ldtr.limit, image.ldtr.flags),
+        tr=SegmentCache(image.tr.selector, image.tr.base, image.tr.limit, image.tr.flags),
+    )
