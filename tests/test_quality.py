@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # cache's rules are import-linter contracts in pyproject.toml: test_import_linter_contracts)
 ALLOWED = {
     "bt/devices": ("bt.devices", "bt.bus", "bt.errors", "bt.staterecord", "bt.types"),
+    "bt/bios": ("bt.bios", "bt.devices", "bt.bus", "bt.errors", "bt.staterecord", "bt.types"),
     "bt/callouts": (
         "bt.callouts",
         "bt.descriptors",

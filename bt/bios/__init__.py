@@ -1,0 +1,1 @@
+"""The built-in PC BIOS: ROM entry points whose services run in the monitor."""
