@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bt.cache.block import TBKey, TranslationBlock
+from bt.cache.block import MODES, TBKey, TranslationBlock
 from bt.cache.cache import TranslationCache
 from bt.errors import TranslationError
 from bt.keypolicy import KeyPolicy
@@ -108,12 +108,18 @@ class BlockMaker:
                 key.max_insns,
                 paged=key.phys_page >= 0,
                 stops=self.cache.entry_checks,
+                code16=MODES[key.mode].code_bits == 16,
             )
-            code = self.rewriter.rewrite(scanned, key.cs_base, self.keys.bake_for(key))
+            code = self.rewriter.rewrite(
+                scanned,
+                key.cs_base,
+                self.keys.bake_for(key),
+                code16=MODES[key.mode].code_bits == 16,
+            )
             if self.store is not None:
                 self.store.put(key, code)
         pages = self.mem.phys_pages(code.guest_ranges) if watch else ()
-        raw = b"".join(r.insn.raw for r in code.insns)
+        raw = b"".join(r.insn.guest_bytes for r in code.insns)
         return self.cache.insert(key, code, pages, raw)
 
     def _from_store(self, key: TBKey) -> TranslatedCode | None:

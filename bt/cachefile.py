@@ -131,7 +131,7 @@ def save_cache(
                         bid,
                         idx,
                         rec.insn.eip,
-                        rec.insn.raw,
+                        rec.insn.guest_bytes,
                         rec.insn.text(),
                         rec.sensitivity.rule.value,
                         rec.sensitivity.kind,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import struct
 
 from bt import descriptors as D
+from bt.callouts import realmode
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, Unsupported
 from bt.paging import PageFault
-from bt.vcpu import IF, NT, RF, TF, VM, SegmentCache
+from bt.vcpu import CR0_PE, IF, NT, RF, TF, VM, SegmentCache
 
 CONTRIBUTORY = frozenset({0, 10, 11, 12, 13})
 
@@ -51,6 +52,8 @@ def _deliver(
 ) -> Goto | Fault | Unsupported:
     vcpu = ctx.vcpu
     at = return_eip if fault_eip is None else fault_eip
+    if not vcpu.cr0 & CR0_PE:
+        return realmode.deliver(ctx, vector, return_eip, at)
     ext = 0 if software else 1
     idt_base, idt_limit = vcpu.idtr
     gate_err = vector * 8 + 2 + ext

@@ -36,13 +36,8 @@ class KeyPolicy:
         """The key of the block at guest `eip` in the current code segment."""
         cs = self.vcpu.segs["cs"]
         mode = self.mode()
-        if mode != "pm32":
-            what = {
-                "pm16": "16-bit protected-mode code",
-                "real": "real-mode code",
-                "v86": "virtual-8086 mode code",
-            }[mode]
-            raise TranslationError(f"{what} at 0x{eip:08x} is not supported")
+        if mode == "v86":
+            raise TranslationError(f"virtual-8086 mode code at 0x{eip:08x} is not supported")
         variant = self.variant() if self.bake else NO_VARIANT
         if self.one_insn:
             max_insns = 1
@@ -63,7 +58,7 @@ class KeyPolicy:
         """The CPU mode the vCPU decodes in now (a key of cache.block.MODES)."""
         v = self.vcpu
         if not v.cr0 & CR0_PE:
-            return "real"
+            return "real32" if v.segs["cs"].big else "real"
         if v.eflags_sys & VM:
             return "v86"
         return "pm32" if v.segs["cs"].big else "pm16"

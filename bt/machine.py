@@ -369,7 +369,7 @@ class Machine:
         eng.start_cpu(image.gpr[4])
         for name in ("es", "ss", "ds", "fs", "gs"):
             seg = self.vcpu.segs[name]
-            eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=(seg.selector & ~3) == 0)
+            eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=self.vcpu.null(seg.selector))
         eng.uc.reg_write_batch(list(zip(GPRS, image.gpr, strict=True)))
         # The real EFLAGS: the arithmetic bits and the guest's IF (bt/vcpu.py).
         eng.uc.reg_write(R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | FIXED_ONE)

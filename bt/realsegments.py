@@ -84,7 +84,9 @@ class RealSegments:
         # Real descriptors are data segments (DPL 0 for SS, which CPL 0 requires); reads through
         # a code segment and expand-down limits need no real counterpart (QEMU checks no limits).
         access = 0x93 if name == "ss" else (0xF3 if not flags & 0x800 else 0xF1)
-        desc = descriptor(base, limit, access, flags=0x4 | (0x8 if limit > 0xFFFFF else 0))
+        # The B bit is the guest's: it is the stack size (SP or ESP) of a stack segment.
+        big = 0x4 if flags & 0x400000 else 0
+        desc = descriptor(base, limit, access, flags=big | (0x8 if limit > 0xFFFFF else 0))
         self.uc.mem_write(MON_PHYS + (sel & ~7), desc)
         self._begin()
         try:

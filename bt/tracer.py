@@ -73,7 +73,7 @@ class Tracer:
             last = tb.insns[-1] if tb.insns else None
             self.record(
                 eip,
-                last.insn.eip + len(last.insn.raw) if last is not None else None,
+                last.insn.eip + last.insn.size if last is not None else None,
                 cut=self._cuts(tb),
             )
             self._prev = tb
@@ -94,7 +94,7 @@ class Tracer:
         if prev is None or not prev.key.eip < tb.key.eip:
             return False
         return any(
-            r.insn.eip + len(r.insn.raw) == tb.key.eip and r.sensitivity.rule is not Rule.COPY
+            r.insn.eip + r.insn.size == tb.key.eip and r.sensitivity.rule is not Rule.COPY
             for r in prev.insns
         )
 

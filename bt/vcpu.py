@@ -120,6 +120,11 @@ class Vcpu:
             return 0
         return self.segs["cs"].selector & 3
 
+    def null(self, selector: int) -> bool:
+        """Whether `selector` is a null selector: only in protected mode (in real and V86
+        mode selector 0 is the segment at base 0)."""
+        return bool(self.cr0 & CR0_PE) and not self.eflags_sys & VM and selector & ~3 == 0
+
     @property
     def interrupts_enabled(self) -> bool:
         """The guest's virtual IF."""

@@ -14,7 +14,7 @@ from bt.translator.records import CalloutSite, InsnRecord
 class CpuMode:
     """How the CPU decodes and addresses at a block: what its mode tells the translator."""
 
-    name: str  # "pm32", "pm16", "real", "v86"
+    name: str  # "pm32", "pm16", "real", "real32", "v86"
     code_bits: int  # default operand size (CS.D, or 16 outside protected mode)
     addr_bits: int  # default address size
     protected: bool  # protected mode (descriptors, privilege) rather than real-mode segments
@@ -26,6 +26,8 @@ MODES = {
         CpuMode("pm32", 32, 32, True),
         CpuMode("pm16", 16, 16, True),
         CpuMode("real", 16, 16, False),
+        # Real mode with a 32-bit CS left by the guest's own PE toggling (the D bit stays).
+        CpuMode("real32", 32, 32, False),
         CpuMode("v86", 16, 16, False),
     )
 }

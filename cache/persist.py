@@ -67,6 +67,7 @@ def _insn(i: GuestInsn) -> list[Any]:
         [_op(o) for o in i.operands],
         list(i.prefixes),
         i.opsize,
+        i.guest.hex(),
     ]
 
 
@@ -81,6 +82,7 @@ def _uninsn(v: list[Any]) -> GuestInsn:
         tuple(_unop(o) for o in v[6]),
         tuple(v[7]),
         v[8],
+        bytes.fromhex(v[9]) if len(v) > 9 else b"",
     )
 
 

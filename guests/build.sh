@@ -33,5 +33,9 @@ ld "${LDFLAGS[@]/link.ld/fidelity.ld}" -o bin/fidelity.elf obj/fidelity.o
 nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
+# Boot sectors (real mode, 512 bytes, loaded at 0000:7C00).
+for g in realmode; do
+    nasm -f bin -o "bin/$g.img" "$g.asm"
+done
 cp bin/demo.elf ../bt/demo/demo.elf
 rm -rf obj

@@ -6,6 +6,7 @@ import argparse
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ CPU_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_TIMEOUT = 60.0
+FLOPPY_SIZE = 1474560
 
 # Where QEMU 7.2 deviates from the Intel SDM, the reference holds what the SDM says: these
 # guests' output is corrected before it is written or compared (guests/README.md lists them).
@@ -146,25 +148,35 @@ class RefResult:
 
 
 def run_guest(name: str, timeout: float) -> RefResult:
-    """Boot guests/bin/<name>.elf under QEMU (`<name>@<model>`: with `-cpu <model>`).
+    """Boot guests/bin/<name>.elf (or the boot sector <name>.img) under QEMU
+    (`<name>@<model>`: with `-cpu <model>`).
 
     The kernel is named relative to guests/bin so that the Multiboot command line QEMU builds
     ("<kernel> <append>") does not depend on where the checkout lives.
     """
     binary, _, cpu = name.partition("@")
     kernel = BIN_DIR / f"{binary}.elf"
-    if not kernel.is_file():
-        raise FileNotFoundError(f"no guest binary {kernel}")
+    sector = BIN_DIR / f"{binary}.img"
     cpu_args = ("-cpu", cpu) if cpu else ()
-    cmd = [QEMU, "-kernel", kernel.name, *BASE_ARGS, *cpu_args, *GUEST_ARGS.get(binary, ())]
-    proc = subprocess.run(
-        cmd,
-        cwd=BIN_DIR,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        if kernel.is_file():
+            boot: tuple[str, ...] = ("-kernel", kernel.name)
+        elif sector.is_file():
+            # A boot sector (real mode): SeaBIOS boots it from a 1.44 MB floppy made of it.
+            floppy = Path(tmp) / "floppy.img"
+            floppy.write_bytes(sector.read_bytes().ljust(FLOPPY_SIZE, b"\0"))
+            boot = ("-drive", f"file={floppy},format=raw,if=floppy")
+        else:
+            raise FileNotFoundError(f"no guest binary {kernel} or {sector}")
+        cmd = [QEMU, *boot, *BASE_ARGS, *cpu_args, *GUEST_ARGS.get(binary, ())]
+        proc = subprocess.run(
+            cmd,
+            cwd=BIN_DIR,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     return RefResult(name=name, serial=sdm_corrected(name, proc.stdout), status=proc.returncode)
 
 
@@ -177,7 +189,7 @@ def write_expected(result: RefResult) -> None:
 
 def all_guests() -> list[str]:
     """Names of every built guest and of its CPU-model variants, sorted."""
-    names = [p.stem for p in BIN_DIR.glob("*.elf")]
+    names = [p.stem for p in (*BIN_DIR.glob("*.elf"), *BIN_DIR.glob("*.img"))]
     return sorted(names + [f"{n}@{cpu}" for n in names for cpu in CPU_VARIANTS.get(n, ())])
 
 

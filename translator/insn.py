@@ -54,16 +54,24 @@ class GuestInsn:
     operands: tuple[Operand, ...]
     prefixes: tuple[int, ...]  # legacy prefix bytes present (0xF3, 0x66, 0x67, segment...)
     opsize: int  # operand size in bytes implied by the encoding (2 or 4)
+    # The guest's own bytes when `raw` is another encoding of them: 16-bit code is decoded
+    # and translated as its 32-bit form (translator/mode16.py). Empty: `raw` is the guest's.
+    guest: bytes = b""
+
+    @property
+    def guest_bytes(self) -> bytes:
+        """The instruction's bytes in guest memory."""
+        return self.guest or self.raw
 
     @property
     def size(self) -> int:
-        """Length in bytes."""
-        return len(self.raw)
+        """Length in guest memory, in bytes."""
+        return len(self.guest or self.raw)
 
     @property
     def next_eip(self) -> int:
         """Offset of the following instruction (wrapping in a 32-bit segment)."""
-        return (self.eip + len(self.raw)) & 0xFFFFFFFF
+        return (self.eip + len(self.guest or self.raw)) & 0xFFFFFFFF
 
     def text(self) -> str:
         """Assembly text as Capstone prints it."""

@@ -58,10 +58,13 @@ class Rewriter:
             raise AssemblyError("exit slot encoding is not 5 bytes")
 
     def rewrite(
-        self, block: ScannedBlock, cs_base: int, bake: Bake | None = None
+        self, block: ScannedBlock, cs_base: int, bake: Bake | None = None, code16: bool = False
     ) -> TranslatedCode:
         """Translate `block`, building in what `bake` allows (nothing when None); raises
-        TranslationError for encodings it cannot handle."""
+        TranslationError for encodings it cannot handle. `code16`: the block is 16-bit code
+        (its instructions carried as their 32-bit forms, translator/mode16.py); its near
+        branches are 16-bit ones, and the forms that address the stack as [ESP] (the inline
+        caches, PUSHF/POPF) are not used, the stack being SP in a 16-bit SS."""
         body = bytearray()
         assumes: dict[str, int] = {}
         records: list[InsnRecord] = []
@@ -85,9 +88,11 @@ class Rewriter:
         open_end = block.end_reason in ("limit", "page")
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
-            if bake is not None and sens.kind == "far_ret" and near_far_ret(insn, bake):
+            if code16 and sens.kind in _ESP_FORMS:
+                pass  # its callout, below
+            elif bake is not None and sens.kind == "far_ret" and near_far_ret(insn, bake):
                 records.append(InsnRecord(len(body), insn, sens))
-                _extend(ranges, insn.linear, insn.linear + len(insn.raw))
+                _extend(ranges, insn.linear, insn.linear + insn.size)
                 op = insn.operands[0] if insn.operands else None
                 imm = op.value & 0xFFFF if isinstance(op, ImmOp) else 0
                 self._cache.ret(
@@ -95,15 +100,19 @@ class Rewriter:
                 )
                 assumes["csdesc"] = bake.cs_desc
                 continue
-            if bake is not None and sens.rule in (Rule.INLINE, Rule.EXIT):
+            if (
+                bake is not None
+                and sens.rule in (Rule.INLINE, Rule.EXIT)
+                and not (code16 and sens.kind in _ESP_FORMS)
+            ):
                 done = self._emulate(
                     insn, sens, bake, open_end and k == n - 1, body, records, callouts, assumes
                 )
                 if done:
-                    _extend(ranges, insn.linear, insn.linear + len(insn.raw))
+                    _extend(ranges, insn.linear, insn.linear + insn.size)
                     continue
             records.append(InsnRecord(len(body), insn, sens))
-            _extend(ranges, insn.linear, insn.linear + len(insn.raw))
+            _extend(ranges, insn.linear, insn.linear + insn.size)
             rule = sens.rule
             if rule is Rule.COPY:
                 body += insn.raw
@@ -123,15 +132,20 @@ class Rewriter:
             elif rule is Rule.EXIT:
                 add_callout(insn, sens, True)
                 add_exit(insn.next_eip, "next")
-            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret(insn):
+            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret(insn) and not code16:
                 self._cache.ret(insn, sens, body, pending, callouts)
-            elif rule is Rule.INDIRECT and sens.kind == "call_indirect" and insn.opsize == 4:
+            elif (
+                rule is Rule.INDIRECT
+                and sens.kind == "call_indirect"
+                and insn.opsize == 4
+                and not code16
+            ):
                 self._cache.call(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT:
                 add_callout(insn, sens, True)
                 add_exit(None, "never")
             else:
-                self._branch(insn, sens, body, add_exit, add_callout)
+                self._branch(insn, sens, body, add_exit, add_callout, code16)
         if block.end_reason in _BAD and block.bad_eip is not None:
             bad = _undecodable(block.bad_eip, cs_base)
             why = _BAD[block.end_reason]
@@ -202,9 +216,10 @@ class Rewriter:
         body: bytearray,
         add_exit: _AddExit,
         add_callout: _AddCallout,
+        code16: bool = False,
     ) -> None:
         target = _direct_target(insn)
-        if insn.opsize != 4 or target is None:
+        if target is None or insn.opsize != 4 and not code16:
             # 16-bit operand size branches truncate EIP and push 16-bit return addresses:
             # rare in 32-bit code, so the monitor performs them.
             add_callout(insn, Sensitivity(Rule.INDIRECT, "branch16", sens.reason), True)
@@ -213,7 +228,10 @@ class Rewriter:
         if sens.kind == "jmp":
             add_exit(target, "jump")
         elif sens.kind == "call":
-            body.extend(self._push.emit(insn.next_eip))
+            if insn.opsize == 2:
+                body.extend(b"\x66\x68" + (insn.next_eip & 0xFFFF).to_bytes(2, "little"))
+            else:
+                body.extend(self._push.emit(insn.next_eip))
             add_exit(target, "jump")
         elif sens.kind == "jcc":
             op = insn.raw[len(insn.prefixes)]
@@ -239,6 +257,9 @@ class _AddExit(Protocol):
 
 _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 
+
+# Sensitive kinds whose inline forms address the stack as [ESP]: 16-bit code calls out.
+_ESP_FORMS = frozenset(("pushf", "popf", "far_ret"))
 
 _INLINE = (
     "emulated in translated code: it reads state built into the translation or held by "

@@ -11,6 +11,7 @@ from capstone import x86_const as X
 from bt.translator.csaccess import segment_of
 from bt.translator.features import FeatureGate
 from bt.translator.insn import GuestInsn, ImmOp, MemOp, Operand, RegOp
+from bt.translator.mode16 import to32
 from bt.translator.records import Rule, Sensitivity
 from bt.translator.sensitive import (
     ABSENT,
@@ -45,7 +46,7 @@ class ScannedBlock:
 
 
 class Scanner:
-    """Capstone decoder for 32-bit protected-mode guest code."""
+    """Capstone decoder for guest code: 32-bit, or 16-bit carried as its 32-bit form."""
 
     WINDOW = 128
     BATCH = 12  # instructions decoded per call: most blocks are shorter
@@ -55,6 +56,7 @@ class Scanner:
         self._cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._cs.detail = True
         self._lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._lite16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
         self.decoded = 0
         self.detailed = 0
 
@@ -71,6 +73,7 @@ class Scanner:
         max_insns: int = MAX_BLOCK_INSNS,
         paged: bool = False,
         stops: frozenset[int] = frozenset(),
+        code16: bool = False,
     ) -> ScannedBlock:
         """Decode from `eip` to the end of the block (control flow, exit callout or limit).
 
@@ -80,7 +83,12 @@ class Scanner:
         instruction that straddles into the next page is a block of its own, fetched across
         the boundary only then (so its #PF comes exactly when it is reached). `stops`: linear
         addresses the block ends before (instruction breakpoints: a block starts at each).
+        `code16`: a 16-bit code segment (real mode, 16-bit protected mode): each instruction
+        is decoded as 16-bit code and carried as its 32-bit form (translator/mode16.py),
+        its guest bytes in `GuestInsn.guest`; direct branch targets wrap at 64 KiB unless
+        the operand size is 32 bits.
         """
+        lite = self._lite16 if code16 else self._lite
         insns: list[GuestInsn] = []
         rules: list[Sensitivity] = []
         cur = eip
@@ -100,13 +108,18 @@ class Scanner:
                 want = room + MAX_INSN_LEN if across else min(want, room)
             window = code.fetch_code(linear, want)
             used = 0
-            for _addr, size, mnemonic, op_str in self._lite.disasm_lite(window, cur, self.BATCH):
+            for _addr, size, mnemonic, op_str in lite.disasm_lite(window, cur, self.BATCH):
                 if paged and insns and (cs_base + cur) & 0xFFFFF000 != first_page:
                     return done("page")
                 if used + size > len(window) - 15 and len(window) == self.WINDOW:
                     break  # may be cut at the window's end: decode it from a fresh window
                 self.decoded += 1
                 raw = bytes(window[used : used + size])
+                guest = b""
+                direct = _DIRECT.get(mnemonic)
+                if code16:
+                    guest = raw
+                    raw = to32(raw, mnemonic, op_str, branch=direct is not None)
                 lin = (cs_base + cur) & 0xFFFFFFFF
                 if stops and insns and lin in stops:
                     return done("limit")
@@ -116,7 +129,7 @@ class Scanner:
                     lacks = decoded is not None and gate.lacks(mnemonic, decoded.groups)
                     if decoded is not None and (lacks or gate.old_bitscan(mnemonic)):
                         self.detailed += 1
-                        insn = _convert(decoded, lin)
+                        insn = _convert(decoded, lin, guest)
                         insns.append(insn)
                         rules.append(ABSENT if lacks else REP_BITSCAN)
                         used += size
@@ -124,11 +137,12 @@ class Scanner:
                         if len(insns) >= max_insns:
                             return done("limit")
                         continue
-                direct = _DIRECT.get(mnemonic)
-                if direct is not None and op_str.startswith("0x"):
+                if direct is not None and (op_str.startswith("0x") or code16 and op_str.isdigit()):
                     # A relative branch: its target is all the rewriter needs, and the light
-                    # decoder already printed it.
+                    # decoder already printed it (for 16-bit code, from the guest's encoding).
                     prefixes = _prefixes(raw)
+                    opsize = 2 if 0x66 in prefixes else 4
+                    target = int(op_str, 0) & (0xFFFF if opsize == 2 else 0xFFFFFFFF)
                     insn = GuestInsn(
                         cur,
                         lin,
@@ -136,19 +150,20 @@ class Scanner:
                         direct,
                         mnemonic,
                         op_str,
-                        (ImmOp(int(op_str, 16), 4),),
+                        (ImmOp(target, 4),),
                         prefixes,
-                        2 if 0x66 in prefixes else 4,
+                        opsize,
+                        guest,
                     )
                 elif needs_detail(mnemonic, op_str) or _cs_prefixed(raw):
                     self.detailed += 1
                     decoded = next(self._cs.disasm(raw, cur, 1), None)
                     if decoded is None:
-                        return done(_bad(self._lite, window[used:]), cur)
-                    insn = _convert(decoded, lin)
+                        return done(_bad(lite, window[used:]), cur)
+                    insn = _convert(decoded, lin, guest)
                 else:
                     # Cannot be sensitive (needs_detail said so): copied as it is.
-                    insns.append(GuestInsn(cur, lin, raw, 0, mnemonic, op_str, (), (), 4))
+                    insns.append(GuestInsn(cur, lin, raw, 0, mnemonic, op_str, (), (), 4, guest))
                     rules.append(COPY)
                     used += size
                     cur = (cur + size) & 0xFFFFFFFF
@@ -172,7 +187,7 @@ class Scanner:
                         return done("page")  # the next instruction straddles: its own block
                     across = True
                     continue
-                return done(_bad(self._lite, window), cur)
+                return done(_bad(lite, window), cur)
 
 
 _NAMES = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -239,7 +254,7 @@ def _reg_size(name: str) -> int:
     return 4
 
 
-def _convert(ci: capstone.CsInsn, linear: int) -> GuestInsn:
+def _convert(ci: capstone.CsInsn, linear: int, guest: bytes = b"") -> GuestInsn:
     raw = bytes(ci.bytes)
     prefixes: list[int] = []
     for b in raw:
@@ -277,4 +292,5 @@ def _convert(ci: capstone.CsInsn, linear: int) -> GuestInsn:
         operands=tuple(ops),
         prefixes=tuple(prefixes),
         opsize=2 if 0x66 in prefixes else 4,
+        guest=guest,
     )

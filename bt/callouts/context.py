@@ -251,6 +251,5 @@ class CalloutContext:
             self.fpu.freeze()  # FCS/FDS name the selectors the last x87 instruction ran with
         self.vcpu.segs[name] = cache
         if name != "cs":
-            self.engine.load_shadow(
-                name, cache.base, cache.limit, cache.flags, null=(cache.selector & ~3) == 0
-            )
+            null = self.vcpu.null(cache.selector)
+            self.engine.load_shadow(name, cache.base, cache.limit, cache.flags, null=null)

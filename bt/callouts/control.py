@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bt import descriptors as D
+from bt.callouts import realmode
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, SoftInt, Unsupported, VcpuExit
 from bt.translator.insn import GuestInsn, ImmOp, MemOp
-from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
+from bt.vcpu import AC, CR0_PE, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
 
 _OF = 1 << 11
 
@@ -47,6 +48,11 @@ def branch16(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     return Goto(target & 0xFFFF)
 
 
+def _real(ctx: CalloutContext) -> bool:
+    """Real mode: segments are selector * 16, no descriptors, no privilege."""
+    return not ctx.vcpu.cr0 & CR0_PE
+
+
 def _far_pointer(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int] | Fault:
     ops = insn.operands
     if len(ops) == 2 and isinstance(ops[0], ImmOp) and isinstance(ops[1], ImmOp):
@@ -80,6 +86,8 @@ def far_jmp(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if isinstance(ptr, Fault):
         return ptr
     sel, offset = ptr
+    if _real(ctx):
+        return realmode.far_jmp(ctx, insn, sel, offset)
     err = _load_cs(ctx, sel, offset, insn)
     if err is not None:
         return err
@@ -92,6 +100,8 @@ def far_call(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if isinstance(ptr, Fault):
         return ptr
     sel, offset = ptr
+    if _real(ctx):
+        return realmode.far_call(ctx, insn, sel, offset)
     old_cs = ctx.vcpu.segs["cs"].selector
     err = _load_cs(ctx, sel, offset, insn)
     if err is not None:
@@ -146,6 +156,8 @@ def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         if insn.operands and isinstance(insn.operands[0], ImmOp)
         else 0
     )
+    if _real(ctx):
+        return realmode.far_ret(ctx, insn, imm)
     if (sel & 3) > ctx.vcpu.cpl:
         err2 = _outer_return(ctx, insn, sel, offset, 2 * size + imm)
         if err2 is not None:
@@ -162,6 +174,8 @@ def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """IRET/IRETD to the same privilege level, with QEMU's rules for IF and IOPL."""
+    if _real(ctx):
+        return realmode.iret(ctx, insn)
     size = insn.opsize
     vcpu = ctx.vcpu
     if vcpu.eflags_sys & NT:

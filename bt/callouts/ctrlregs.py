@@ -5,7 +5,7 @@ from __future__ import annotations
 from bt.callouts.context import CalloutContext
 from bt.callouts.faulting import gp0, need_cpl0, ud_fault
 from bt.callouts.fpustate import sync_control
-from bt.exits import Goto, Unsupported, VcpuExit
+from bt.exits import Goto, VcpuExit
 from bt.paging import BadPdpte
 from bt.translator.insn import GuestInsn, MemOp, RegOp
 from bt.types import PAGE_MASK
@@ -44,7 +44,8 @@ _CR4_OSFXSR = 1 << 9
 
 def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """MOV CRn, r32: CR0/CR3/CR4 are virtual; a change to paging (PG, WP, CR3, PSE, PAE, PGE)
-    flushes the guest's TLB and goes on through the new mapping. Real mode is not yet."""
+    flushes the guest's TLB and goes on through the new mapping; a PE change goes on in a
+    translation for the new mode."""
     fault = need_cpl0(ctx, insn)
     if fault is not None:
         return fault
@@ -55,8 +56,6 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if dst.name == "cr0":
         if value & CR0_PG and not value & CR0_PE or (value >> 29) & 3 == 1:
             return gp0(insn)  # PG without PE, or NW without CD
-        if not value & CR0_PE:
-            return Unsupported("a return to real mode (CR0.PE=0)", insn.eip)
         old = vcpu.cr0
         vcpu.cr0 = value | CR0_ET  # ET is hardwired to 1 on the reference CPU
         remap = (old ^ vcpu.cr0) & (CR0_PG | CR0_WP)
@@ -87,6 +86,10 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     else:
         return ud_fault(insn)
     sync_control(ctx.engine, vcpu)  # CR0.MP/EM/TS/NE, CR4.OSFXSR act on copied code
+    if dst.name == "cr0" and (old ^ vcpu.cr0) & CR0_PE:
+        # Into or out of protected mode: the next instruction decodes in another mode (the
+        # CS cache, and with it the code size, stays until a far transfer reloads CS).
+        return Goto(insn.next_eip)
     if remap and (paging or vcpu.cr0 & CR0_PG):
         return Goto(insn.next_eip)  # the next instruction is fetched through the new mapping
     return None

@@ -6,7 +6,7 @@ from bt import descriptors as D
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, VcpuExit
 from bt.translator.insn import GuestInsn, MemOp, RegOp
-from bt.vcpu import SegmentCache
+from bt.vcpu import CR0_PE, VM, SegmentCache
 
 
 def mark_accessed(ctx: CalloutContext, selector: int, desc: D.Descriptor) -> int:
@@ -21,7 +21,13 @@ def mark_accessed(ctx: CalloutContext, selector: int, desc: D.Descriptor) -> int
 
 
 def load_segment(ctx: CalloutContext, name: str, selector: int, eip: int) -> Fault | None:
-    """Load guest segment register `name` (not CS) with the protected-mode checks."""
+    """Load guest segment register `name` (not CS) with the protected-mode checks; in real
+    and V86 mode the base is selector * 16 and the rest of the cache stays (unreal mode)."""
+    vcpu = ctx.vcpu
+    if not vcpu.cr0 & CR0_PE or vcpu.eflags_sys & VM:
+        old = vcpu.segs[name]
+        ctx.load_segment_cache(name, SegmentCache(selector, selector << 4, old.limit, old.flags))
+        return None
     desc, fault = D.check_segment_load(ctx, selector, name, ctx.vcpu.cpl)
     if fault is not None:
         return Fault(fault.vector, fault.error_code, eip)
