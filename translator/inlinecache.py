@@ -11,11 +11,18 @@ Pending = list[tuple[int, int | None, str, int]]
 
 _XCHG = b"\x87\x0c\x24"  # xchg ecx, [esp]
 _LEA = b"\x8d\x89"  # lea ecx, [ecx + disp32]
+_DR0_ECX = b"\x0f\x23\xc1"  # mov dr0, ecx
+_ECX_DR0 = b"\x0f\x21\xc1"  # mov ecx, dr0
 
 
 def plain_ret(insn: GuestInsn) -> bool:
     """A 32-bit RET without an immediate: the only near return given an inline cache."""
     return insn.opsize == 4 and not insn.operands and insn.raw[-1] == 0xC3
+
+
+def plain_ret16(insn: GuestInsn) -> bool:
+    """A 16-bit RET without an immediate (in 16-bit code)."""
+    return insn.opsize == 2 and not insn.operands and insn.raw[-1] == 0xC3
 
 
 def near_far_ret(insn: GuestInsn, bake: Bake) -> bool:
@@ -82,6 +89,27 @@ class InlineCache:
             # The miss path is restored just before its callout: the jump lands there too.
             body[start + to_monitor] = resume - len(self.callout) - start - (to_monitor + 1)
 
+    def ret16(
+        self,
+        insn: GuestInsn,
+        sens: Sensitivity,
+        body: bytearray,
+        pending: Pending,
+        callouts: list[CalloutSite],
+    ) -> None:
+        """RET with a 16-bit operand and stack (real mode, 16-bit protected mode), with the
+        same inline cache. A 16-bit stack cannot be addressed as [ESP] (ESP's upper half is
+        the guest's, and SP's wrap at 64 KiB differs), so ECX is kept in the real DR0
+        (unused: the guest's debug registers are virtual) and the return IP popped into CX
+        with SP's own arithmetic. A miss moves SP back over it (LEA: no flags, and no write,
+        which could hit a code page in the middle of the sequence) and calls the monitor,
+        which pops it as RET does."""
+        enter = _DR0_ECX + b"\x66\x59" + b"\x0f\xb7\xc9"  # mov dr0, ecx; pop cx; movzx
+        miss = b"\x66\x8d\x64\x24\xfe" + _ECX_DR0  # lea sp, [esp - 2]; mov ecx, dr0
+        self._emit(
+            insn, sens, body, pending, callouts, b"", b"", b"", "ret-cache", enter, miss, _ECX_DR0
+        )
+
     def call(
         self,
         insn: GuestInsn,
@@ -113,6 +141,9 @@ class InlineCache:
         miss_tail: bytes,
         hit_tail: bytes,
         edge: str,
+        enter: bytes = _XCHG,
+        miss_leave: bytes = _XCHG,
+        hit_leave: bytes = _XCHG,
     ) -> int:
         """`head`, then ECX swapped with [ESP] and compared with two entries flag-free: a miss
         restores ECX, runs `miss_tail` and calls the monitor; a hit restores ECX, runs
@@ -121,7 +152,7 @@ class InlineCache:
         re-aim an entry. Returns the callout's resume offset."""
         start = len(body)
         fields: list[int] = []
-        seq = bytearray(head) + _XCHG
+        seq = bytearray(head) + enter
         fields.append(start + len(seq) + 2)
         seq += _LEA + b"\0\0\0\0"  # - P1
         seq += b"\xe3\x00"  # jecxz hit1 (patched below)
@@ -132,14 +163,14 @@ class InlineCache:
         j2 = len(seq) - 1
         fields.append(start + len(seq) + 2)
         seq += _LEA + b"\0\0\0\0"  # + P2
-        seq += _XCHG + miss_tail + self.callout
+        seq += miss_leave + miss_tail + self.callout
         resume = start + len(seq)
         seq += self.exit_slot  # never reached: the monitor always redirects after it
         hits: list[int] = []
         for jpos in (j1, j2):
             seq[jpos] = len(seq) - (jpos + 1)
             fields.append(start + len(seq) + 2)
-            seq += _LEA + b"\0\0\0\0" + _XCHG + hit_tail  # + Pn, restore ECX
+            seq += _LEA + b"\0\0\0\0" + hit_leave + hit_tail  # + Pn, restore ECX
             hits.append(start + len(seq))
             seq += self.exit_slot
         body += seq

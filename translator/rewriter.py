@@ -23,7 +23,13 @@ from bt.translator.bake import Bake
 from bt.translator.csaccess import read_plan
 from bt.translator.errors import AssemblyError, TranslationError
 from bt.translator.inline import emulate
-from bt.translator.inlinecache import InlineCache, Pending, near_far_ret, plain_ret
+from bt.translator.inlinecache import (
+    InlineCache,
+    Pending,
+    near_far_ret,
+    plain_ret,
+    plain_ret16,
+)
 from bt.translator.insn import GuestInsn, ImmOp
 from bt.translator.portio import callout_for
 from bt.translator.records import (
@@ -134,6 +140,8 @@ class Rewriter:
                 add_exit(insn.next_eip, "next")
             elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret(insn) and not code16:
                 self._cache.ret(insn, sens, body, pending, callouts)
+            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret16(insn) and code16:
+                self._cache.ret16(insn, sens, body, pending, callouts)
             elif (
                 rule is Rule.INDIRECT
                 and sens.kind == "call_indirect"
