@@ -8,13 +8,14 @@ from bt.cache.block import MODES, TBKey, TranslationBlock
 from bt.cache.cache import TranslationCache
 from bt.errors import TranslationError
 from bt.keypolicy import KeyPolicy
+from bt.layout import ZERO_LINEAR
 from bt.limits import Limits
 from bt.memory import GuestMemory
 from bt.paging import PageFault
 from bt.storelookup import GuestBytes, StoreLookup
 from bt.translator.records import TranslatedCode
 from bt.translator.rewriter import Rewriter
-from bt.translator.scanner import Scanner
+from bt.translator.scanner import ScannedBlock, Scanner
 
 
 class BlockMaker:
@@ -100,27 +101,47 @@ class BlockMaker:
         if self.limits is not None:
             self.limits.check()
         code = self._from_store(key)
+        if code is not None and self._mixed(code.guest_ranges):
+            code = None  # made without the self-check its page now needs
         if code is None:
-            scanned = self.scanner.scan(
-                self.mem,
-                key.cs_base,
-                key.eip,
-                key.max_insns,
-                paged=key.phys_page >= 0,
-                stops=self.cache.entry_checks,
-                code16=MODES[key.mode].code_bits == 16,
-            )
+            code16 = MODES[key.mode].code_bits == 16
+            split = key.phys_page < 0 and self._mixed(((key.linear, key.linear + 1),))
+            scanned = self._scan(key, code16, split)
+            linear = tuple((i.linear, i.linear + i.size) for i in scanned.insns)
+            checked = key.phys_page < 0 and self._mixed(linear)
+            if checked and not split:
+                scanned = self._scan(key, code16, True)  # it runs into a mixed page
             code = self.rewriter.rewrite(
                 scanned,
                 key.cs_base,
                 self.keys.bake_for(key),
-                code16=MODES[key.mode].code_bits == 16,
+                code16=code16,
+                check_zero=ZERO_LINEAR if checked else None,
             )
-            if self.store is not None:
+            if self.store is not None and not checked:
                 self.store.put(key, code)
         pages = self.mem.phys_pages(code.guest_ranges) if watch else ()
         raw = b"".join(r.insn.guest_bytes for r in code.insns)
         return self.cache.insert(key, code, pages, raw)
+
+    def _scan(self, key: TBKey, code16: bool, split: bool) -> ScannedBlock:
+        return self.scanner.scan(
+            self.mem,
+            key.cs_base,
+            key.eip,
+            key.max_insns,
+            paged=key.phys_page >= 0,
+            stops=self.cache.entry_checks,
+            code16=code16,
+            split_stores=split,
+        )
+
+    def _mixed(self, ranges: tuple[tuple[int, int], ...]) -> bool:
+        """Whether guest bytes `ranges` (linear, paging off) touch a mixed page (bt/smc.py)."""
+        mixed = self.mem.mixed_pages
+        if not mixed:
+            return False
+        return any(p in mixed for a, b in ranges for p in range(a & ~0xFFF, b, 0x1000))
 
     def _from_store(self, key: TBKey) -> TranslatedCode | None:
         if self.store is None:

@@ -114,7 +114,10 @@ class Engine:
         for lo, hi in ((ram_size, ROOTS_PHYS), (ROOTS_PHYS + PAGE_SIZE, 1 << 32)):
             if hi > lo:
                 uc.mmio_map(lo, hi - lo, view.unassigned_read, None, view.unassigned_write, None)
-        uc.mem_map(TC_PHYS, TC_SIZE + MON_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+        # The cache, the monitor's page and the zero page (bt/layout.py ZERO_PHYS).
+        uc.mem_map(
+            TC_PHYS, TC_SIZE + MON_SIZE + PAGE_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC
+        )
         uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self.exception: CpuException | None = None
         self.pending_error: BaseException | None = None

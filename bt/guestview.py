@@ -24,7 +24,16 @@ from unicorn import (
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 
 from bt.guestmmu import GuestMmu
-from bt.layout import MON_LINEAR, MON_PHYS, ROOTS_PHYS, TC_LINEAR, TC_PHYS, TC_SIZE
+from bt.layout import (
+    MON_LINEAR,
+    MON_PHYS,
+    ROOTS_PHYS,
+    TC_LINEAR,
+    TC_PHYS,
+    TC_SIZE,
+    ZERO_LINEAR,
+    ZERO_PHYS,
+)
 from bt.paging import READ, WRITE, PageFault
 from bt.shadowpaging import ShadowPaging
 from bt.types import CodeAddr
@@ -50,6 +59,9 @@ class GuestView:
         self.ram_size = ram_size
         self.monitor_mode = False
         self.protected_pages: set[int] = set()
+        # Guest pages holding code that are left writable, their blocks checking themselves
+        # (bt/smc.py, translator/selfcheck.py).
+        self.mixed_pages: set[int] = set()
         self.denied: DeniedAccess | None = None
         self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
         self.tlb_fills = 0
@@ -119,6 +131,12 @@ class GuestView:
                 perms = UC_PROT_READ
         else:
             phys = vaddr
+            if vaddr & ~0xFFF == ZERO_LINEAR and not write and self.unassigned_value == 0:
+                # Unassigned, so it reads 0: from a page of zeros, without an MMIO call per
+                # read (self-checking blocks read it; a write fills again and is dropped).
+                entry.paddr = ZERO_PHYS | (vaddr & 0xFFF)  # type: ignore[attr-defined]
+                entry.perms = UC_PROT_READ  # type: ignore[attr-defined]
+                return True
         page = phys & ~0xFFF
         if page == ROOTS_PHYS:
             phys += 0x1000  # the monitor's page there reads as unassigned, as the next one
@@ -152,7 +170,7 @@ class GuestView:
     def protect_page(self, page: int, on: bool) -> None:
         """Write-protect a guest page (it holds translated code) or lift the protection."""
         if on:
-            if page not in self.protected_pages:
+            if page not in self.protected_pages and page not in self.mixed_pages:
                 self.protected_pages.add(page)
                 if self.shadow is not None:
                     self.shadow.write_protect(page)  # its writable shadow entries, then

@@ -11,6 +11,11 @@ MON_LINEAR = 0xE4000000
 MON_SIZE = 0x1000
 TC_PHYS = 1 << 32
 MON_PHYS = TC_PHYS + TC_SIZE
+# Eight zero bytes translated code reads (the BOUND pair of self-checking blocks,
+# translator/selfcheck.py): a page of zeros behind a linear page of the unassigned range, which
+# reads 0 for the guest too (with paging off; self-checking blocks exist only then).
+ZERO_LINEAR = 0xDFFFF000
+ZERO_PHYS = MON_PHYS + MON_SIZE
 # Guest paging on Unicorn's own walker (bt/shadowpaging.py): the shadow page tables, in
 # Unicorn-physical memory above 4 GiB, and the page of their PDPTs, which PAE's 32-bit CR3
 # needs below 4 GiB: above any guest RAM, where guest-physical addresses are unassigned (the

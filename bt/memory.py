@@ -33,6 +33,7 @@ class GuestMemory:
         self.unassigned = engine.view.unassigned_value
         self.on_code_write: Callable[[int], None] = lambda page: None
         self.code_pages: set[int] = engine.view.protected_pages
+        self.mixed_pages: set[int] = engine.view.mixed_pages  # code pages left writable
         # Guest page tables the shadow tables follow (bt/shadowpaging.py: the builder sets it).
         self.table_pages: Container[int] = ()
         self.on_table_write: Callable[[int], None] = lambda page: None

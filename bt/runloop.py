@@ -126,6 +126,9 @@ class RunLoop:
                 denied = eng.view.denied
                 unbias(self.cache, eng, denied.code_addr)  # CS-biased ESI/EBX back first
                 nxt = self.smc.guest_wrote(denied.page, denied.code_addr)
+            elif eng.exception is not None and self.smc.stale(eng.exception):
+                self.engine.forget_exception()
+                nxt = self.smc.retranslate(eng.exception.code_addr)
             elif eng.exception is not None:
                 unbias(self.cache, eng, eng.exception.code_addr)
                 nxt = self._cpu_exception(eng.exception.vector, eng.exception.code_addr)

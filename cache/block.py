@@ -111,6 +111,7 @@ class TranslationBlock:
     callout_counts: dict[str, int] = field(default_factory=dict)
     ic_state: dict[int, list[int]] = field(default_factory=dict)  # RET site -> [P1, P2, next]
     assumes: tuple[tuple[str, int], ...] = ()  # virtual state built in (retired on change)
+    prologue: int = 0  # bytes of self-check before the first instruction (0: none)
 
     @property
     def second_page(self) -> int | None:

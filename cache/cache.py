@@ -170,6 +170,7 @@ class TranslationCache:
             exits=exits,
             guest_bytes=guest_bytes,
             assumes=code.assumes,
+            prologue=code.prologue,
         )
         old = self._by_key.get(key)
         if old is not None:

@@ -113,6 +113,7 @@ def encode(code: TranslatedCode) -> str:
             "exits": [[e.offset, e.target, e.edge, e.branch] for e in code.exits],
             "ranges": [list(r) for r in code.guest_ranges],
             "assumes": [list(a) for a in code.assumes],
+            "prologue": code.prologue,
         },
         separators=(",", ":"),
     )
@@ -138,7 +139,10 @@ def decode(text: str) -> TranslatedCode:
     exits = tuple(ExitPlan(off, target, edge, br) for off, target, edge, br in d["exits"])
     ranges = tuple((a, b) for a, b in d["ranges"])
     assumes = tuple((str(name), int(value)) for name, value in d["assumes"])
-    return TranslatedCode(bytes.fromhex(d["code"]), records, callouts, exits, ranges, assumes)
+    prologue = int(d.get("prologue", 0))
+    return TranslatedCode(
+        bytes.fromhex(d["code"]), records, callouts, exits, ranges, assumes, prologue
+    )
 
 
 def guest_hash(data: bytes) -> str:

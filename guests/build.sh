@@ -34,7 +34,7 @@ nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
 # Boot sectors (real mode, 512 bytes, loaded at 0000:7C00).
-for g in realmode realpm; do
+for g in realmode realpm rmbench smcmixed; do
     nasm -f bin -o "bin/$g.img" "$g.asm"
 done
 cp bin/demo.elf ../bt/demo/demo.elf

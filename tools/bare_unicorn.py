@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import capstone
-from unicorn import UC_ARCH_X86, UC_HOOK_BLOCK, UC_HOOK_INSN, UC_MODE_32, UC_PROT_ALL, Uc
+from unicorn import (
+    UC_ARCH_X86,
+    UC_HOOK_BLOCK,
+    UC_HOOK_INSN,
+    UC_MODE_16,
+    UC_MODE_32,
+    UC_PROT_ALL,
+    Uc,
+)
 from unicorn import x86_const as R
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -62,6 +70,41 @@ class BareResult:
     delivery_seconds: float = 0.0  # of `seconds`, spent delivering them
 
 
+def _ports(uc: Uc) -> tuple[bytearray, list[int]]:
+    """COM1 output and the exit port, by instruction hooks: (output, [status])."""
+    out = bytearray()
+    status: list[int] = []
+
+    def on_in(uc: Uc, port: int, size: int, _ud: object) -> int:
+        return 0x60 if port == 0x3FD else 0xFF
+
+    def on_out(uc: Uc, port: int, size: int, value: int, _ud: object) -> None:
+        if port == 0x3F8:
+            out.append(value & 0xFF)
+        elif port == 0xF4:
+            status.append(((value << 1) | 1) & 0xFF)
+            uc.emu_stop()
+
+    uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, R.UC_X86_INS_IN)
+    uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, R.UC_X86_INS_OUT)
+    return out, status
+
+
+def run_bare_real(path: str, mem_mib: int = 32) -> BareResult:
+    """Run a boot sector (guests/bin/*.img) in real mode from 0000:7C00 to its exit-port
+    write: Unicorn's 16-bit mode, nothing emulated but the ports (no interrupts, no BIOS)."""
+    uc = Uc(UC_ARCH_X86, UC_MODE_16)
+    uc.mem_map(0, mem_mib << 20, UC_PROT_ALL)
+    uc.mem_write(0x7C00, Path(path).read_bytes())
+    uc.ctl_exits_enabled(True)
+    uc.ctl_set_exits([])
+    out, status = _ports(uc)
+    start = time.perf_counter()
+    uc.emu_start(0x7C00, 0)
+    seconds = time.perf_counter() - start
+    return BareResult(bytes(out), status[0] if status else None, seconds, None)
+
+
 def run_bare(path: str, mem_mib: int = 128, cmdline: str = "", count: bool = False) -> BareResult:
     """Run the guest at `path` to its exit-port write (or HLT)."""
     image = load_guest(path, mem_mib << 20, cmdline)
@@ -82,21 +125,7 @@ def run_bare(path: str, mem_mib: int = 128, cmdline: str = "", count: bool = Fal
     for reg, val in zip(_GPRS, image.gpr, strict=True):
         uc.reg_write(reg, val)
     uc.reg_write(R.UC_X86_REG_EFLAGS, image.eflags)
-    out = bytearray()
-    status: list[int] = []
-
-    def on_in(uc: Uc, port: int, size: int, _ud: object) -> int:
-        return 0x60 if port == 0x3FD else 0xFF
-
-    def on_out(uc: Uc, port: int, size: int, value: int, _ud: object) -> None:
-        if port == 0x3F8:
-            out.append(value & 0xFF)
-        elif port == 0xF4:
-            status.append(((value << 1) | 1) & 0xFF)
-            uc.emu_stop()
-
-    uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, R.UC_X86_INS_IN)
-    uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, R.UC_X86_INS_OUT)
+    out, status = _ports(uc)
     delivery = BareDelivery(uc, memoryview(ram_map))
     counted = [0]
     if count:
@@ -138,7 +167,10 @@ def main() -> int:
     ap.add_argument("guest")
     ap.add_argument("--count", action="store_true", help="count guest instructions (slow)")
     args = ap.parse_args()
-    res = run_bare(args.guest, count=args.count)
+    if args.guest.endswith(".img"):
+        res = run_bare_real(args.guest)
+    else:
+        res = run_bare(args.guest, count=args.count)
     sys.stdout.buffer.write(res.output)
     sys.stderr.write(
         f"bare unicorn: {res.seconds:.3f} s, status {res.status}, instructions {res.insns}, "

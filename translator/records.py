@@ -77,3 +77,5 @@ class TranslatedCode:
     # Virtual state built into the code, as (name, value): the block is retired when the
     # monitor changes it (cr0, gdtr, idtr).
     assumes: tuple[tuple[str, int], ...] = ()
+    # Bytes of self-check before the first instruction (translator/selfcheck.py); 0: none.
+    prologue: int = 0

@@ -42,6 +42,7 @@ from bt.translator.records import (
     TranslatedCode,
 )
 from bt.translator.scanner import ScannedBlock
+from bt.translator.selfcheck import prologue
 from bt.translator.sensitive import CALLOUT_THEN_COPY, COPY_THEN_CALLOUT, classify
 
 EXIT_VECTOR = 0x80
@@ -64,14 +65,24 @@ class Rewriter:
             raise AssemblyError("exit slot encoding is not 5 bytes")
 
     def rewrite(
-        self, block: ScannedBlock, cs_base: int, bake: Bake | None = None, code16: bool = False
+        self,
+        block: ScannedBlock,
+        cs_base: int,
+        bake: Bake | None = None,
+        code16: bool = False,
+        check_zero: int | None = None,
     ) -> TranslatedCode:
         """Translate `block`, building in what `bake` allows (nothing when None); raises
         TranslationError for encodings it cannot handle. `code16`: the block is 16-bit code
         (its instructions carried as their 32-bit forms, translator/mode16.py); its near
         branches are 16-bit ones, and the forms that address the stack as [ESP] (the inline
-        caches, PUSHF/POPF) are not used, the stack being SP in a 16-bit SS."""
+        caches, PUSHF/POPF) are not used, the stack being SP in a 16-bit SS. `check_zero`:
+        the block checks its guest bytes first (translator/selfcheck.py), with the BOUND pair
+        of zeros at that linear address."""
         body = bytearray()
+        if check_zero is not None:
+            body += prologue(_guest_pieces(block), check_zero)
+        start = len(body)
         assumes: dict[str, int] = {}
         records: list[InsnRecord] = []
         callouts: list[CalloutSite] = []
@@ -170,6 +181,7 @@ class Rewriter:
             exits,
             tuple(ranges),
             tuple(sorted(assumes.items())),
+            start,
         )
 
     def _emulate(
@@ -292,6 +304,17 @@ _CS_INLINE = Sensitivity(
 
 def _undecodable(eip: int, cs_base: int) -> GuestInsn:
     return GuestInsn(eip, (cs_base + eip) & 0xFFFFFFFF, b"", 0, "(bad)", "", (), (), 4)
+
+
+def _guest_pieces(block: ScannedBlock) -> list[tuple[int, bytes]]:
+    """The block's guest bytes as (linear address, bytes) runs."""
+    out: list[tuple[int, bytes]] = []
+    for insn in block.insns:
+        if out and out[-1][0] + len(out[-1][1]) == insn.linear:
+            out[-1] = (out[-1][0], out[-1][1] + insn.guest_bytes)
+        else:
+            out.append((insn.linear, insn.guest_bytes))
+    return out
 
 
 def _direct_target(insn: GuestInsn) -> int | None:

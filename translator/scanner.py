@@ -74,6 +74,7 @@ class Scanner:
         paged: bool = False,
         stops: frozenset[int] = frozenset(),
         code16: bool = False,
+        split_stores: bool = False,
     ) -> ScannedBlock:
         """Decode from `eip` to the end of the block (control flow, exit callout or limit).
 
@@ -86,7 +87,9 @@ class Scanner:
         `code16`: a 16-bit code segment (real mode, 16-bit protected mode): each instruction
         is decoded as 16-bit code and carried as its 32-bit form (translator/mode16.py),
         its guest bytes in `GuestInsn.guest`; direct branch targets wrap at 64 KiB unless
-        the operand size is 32 bits.
+        the operand size is 32 bits. `split_stores`: the block ends after each instruction
+        that may write memory (a self-checking block's page is writable: the next block's
+        check then sees a write into the code that follows, translator/selfcheck.py).
         """
         lite = self._lite16 if code16 else self._lite
         insns: list[GuestInsn] = []
@@ -167,7 +170,7 @@ class Scanner:
                     rules.append(COPY)
                     used += size
                     cur = (cur + size) & 0xFFFFFFFF
-                    if len(insns) >= max_insns:
+                    if len(insns) >= max_insns or split_stores and may_store(mnemonic, op_str):
                         return done("limit")
                     continue
                 insns.append(insn)
@@ -179,7 +182,7 @@ class Scanner:
                 if sens.rule is Rule.EXIT:
                     return done("callout-exit")
                 cur = insn.next_eip
-                if len(insns) >= max_insns:
+                if len(insns) >= max_insns or split_stores and may_store(mnemonic, op_str):
                     return done("limit")
             if used == 0:
                 if paged and want < self.WINDOW and not across:
@@ -205,6 +208,19 @@ _DIRECT = {
     )
 }
 _PREFIX_BYTES = frozenset((0xF0, 0xF2, 0xF3, 0x66, 0x67, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
+
+
+_STORES = ("push", "stos", "movs", "ins", "enter", "call", "xchg", "xadd", "cmpxchg")
+_READS_FIRST = frozenset(("cmp", "test", "bt", "ptest", "ucomiss", "comiss"))
+
+
+def may_store(mnemonic: str, op_str: str) -> bool:
+    """Whether an instruction may write memory, from its text (conservatively: a memory
+    first operand of anything but a compare, and the stack and string writers)."""
+    name = mnemonic.split()[-1]
+    if name.startswith(_STORES):
+        return True
+    return "[" in op_str.split(",")[0] and name not in _READS_FIRST
 
 
 def _prefixes(raw: bytes) -> tuple[int, ...]:
