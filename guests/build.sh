@@ -34,4 +34,6 @@ nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
 cp bin/demo.elf ../bt/demo/demo.elf
+# The boot guests: flat boot sectors and their disk images (guests/boot/build.sh).
+sh boot/build.sh
 rm -rf obj
