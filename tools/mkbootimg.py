@@ -3,9 +3,10 @@
 A raw image is zero-filled to its size, with files placed at sector numbers and sectors filled
 with the test pattern the `disk` guest checks: byte i of sector LBA is (LBA * 7 + i) & 0xFF.
 A FAT12 image is a 1.44 MB DOS floppy (the geometry of the boot sector's BIOS parameter
-block, which the boot sector file must carry): two FATs, a 224-entry root directory, the
-files stored in consecutive clusters in the order given, named by their upper-cased 8.3 names.
-Needs nothing but Python, so guests/build.sh needs no mtools or dosfstools.
+block, which the boot file must carry; the file fills the reserved sectors the BPB names, the
+FATs follow them): two FATs, a 224-entry root directory, the files stored in consecutive
+clusters in the order given, named by their upper-cased 8.3 names. Needs nothing but Python,
+so guests/build.sh needs no mtools or dosfstools.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 
 SECTOR = 512
 FLOPPY_144 = 2880 * SECTOR
-# The FAT12 layout of a 1.44 MB floppy (as mkfs.fat -F 12 makes it, one sector a cluster).
-FAT_FIRST, FAT_SECTORS, FATS = 1, 9, 2
+# The FAT12 layout of a 1.44 MB floppy (as mkfs.fat -F 12 makes it, one sector a cluster),
+# after the reserved sectors.
+FAT_SECTORS, FATS = 9, 2
 ROOT_ENTRIES = 224
-ROOT_FIRST = FAT_FIRST + FATS * FAT_SECTORS  # 19
-DATA_FIRST = ROOT_FIRST + ROOT_ENTRIES * 32 // SECTOR  # 33: cluster 2
+ROOT_SECTORS = ROOT_ENTRIES * 32 // SECTOR
+BPB_RESERVED = 14  # offset of the BPB's reserved-sector count in the boot sector
 MEDIA = 0xF0
 ATTR_ARCHIVE = 0x20
 # 2026-12-02 00:00:00, fixed so that the image is the same at every build.
@@ -73,13 +75,21 @@ def dos_name(name: str) -> bytes:
 
 
 def fat12_image(boot: bytes, files: list[tuple[str, bytes]]) -> bytes:
-    """A 1.44 MB FAT12 floppy with boot sector `boot` and `files` in its root directory."""
-    if len(boot) != SECTOR or boot[510:512] != b"\x55\xaa":
+    """A 1.44 MB FAT12 floppy with `boot` in its reserved sectors, `files` in its root."""
+    if len(boot) < SECTOR or boot[510:512] != b"\x55\xaa":
         raise ImageError("the boot sector must be 512 bytes ending in 55 aa")
+    reserved = int.from_bytes(boot[BPB_RESERVED : BPB_RESERVED + 2], "little")
+    if reserved < 1 or len(boot) != reserved * SECTOR:
+        raise ImageError(
+            f"the boot file has {len(boot)} bytes, its BPB {reserved} reserved sectors"
+        )
+    fat_first = reserved
+    root_first = fat_first + FATS * FAT_SECTORS
+    data_first = root_first + ROOT_SECTORS  # cluster 2
     if len(files) > ROOT_ENTRIES:
         raise ImageError(f"{len(files)} files: the root directory holds {ROOT_ENTRIES}")
     image = bytearray(FLOPPY_144)
-    image[:SECTOR] = boot
+    image[: len(boot)] = boot
     fat = [0xF00 | MEDIA, 0xFFF]  # entries 0 and 1: the media byte, end of chain
     root = bytearray()
     cluster = 2
@@ -88,7 +98,7 @@ def fat12_image(boot: bytes, files: list[tuple[str, bytes]]) -> bytes:
         start = cluster
         for c in range(start, start + clusters):
             fat.append(c + 1 if c < start + clusters - 1 else 0xFFF)
-        off = (DATA_FIRST + start - 2) * SECTOR
+        off = (data_first + start - 2) * SECTOR
         if off + len(data) > FLOPPY_144:
             raise ImageError(f"{name}: does not fit on the floppy")
         image[off : off + len(data)] = data
@@ -104,9 +114,9 @@ def fat12_image(boot: bytes, files: list[tuple[str, bytes]]) -> bytes:
     if len(packed) > FAT_SECTORS * SECTOR:
         raise ImageError("the files need more clusters than one FAT maps")
     for i in range(FATS):
-        off = (FAT_FIRST + i * FAT_SECTORS) * SECTOR
+        off = (fat_first + i * FAT_SECTORS) * SECTOR
         image[off : off + len(packed)] = packed
-    image[ROOT_FIRST * SECTOR : ROOT_FIRST * SECTOR + len(root)] = root
+    image[root_first * SECTOR : root_first * SECTOR + len(root)] = root
     return bytes(image)
 
 
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     raw.add_argument("--pattern", action="append", default=[], metavar="FIRST:COUNT")
     fat = sub.add_parser("fat12", help="a 1.44 MB FAT12 floppy")
     fat.add_argument("out")
-    fat.add_argument("--boot", required=True, metavar="FILE", help="the 512-byte boot sector")
+    fat.add_argument("--boot", required=True, metavar="FILE", help="the reserved sectors")
     fat.add_argument("files", nargs="*", metavar="FILE", help="files for the root directory")
     args = parser.parse_args(argv)
     try:

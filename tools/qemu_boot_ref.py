@@ -249,7 +249,15 @@ def _connect(path: str, deadline: float) -> socket.socket:
             time.sleep(0.02)
 
 
-_NAMED_KEYS = {" ": "spc", "\n": "ret", ".": "dot", ",": "comma", "-": "minus", "/": "slash"}
+_NAMED_KEYS = {
+    " ": "spc",
+    "\n": "ret",
+    "\b": "backspace",
+    ".": "dot",
+    ",": "comma",
+    "-": "minus",
+    "/": "slash",
+}
 _SHIFTED = {"!": "1", "?": "slash", "_": "minus", ":": "semicolon"}
 
 

@@ -15,6 +15,6 @@ for g in modes thunk bios; do
 done
 if [ -f obj/keys.bin ]; then
     cp obj/keysprog.bin obj/KEYS.COM
-    python3 ../../tools/mkbootimg.py fat12 keys.img --boot obj/keys.bin obj/KEYS.COM
+    python3 ../../tools/mkbootimg.py fat12 keys.img obj/KEYS.COM --boot obj/keys.bin
 fi
 rm -rf obj
