@@ -133,7 +133,7 @@ main:
     H2 " bl=", bl
     H4 " cx=", cx
     call newline
-    P "int10 ah=09 al=5a bl=1e cx=0003 then ah=08: "
+    P "int10 ah=09 al=5a bl=1e cx=0003 then ah=08:"
     mov ax, 0x095A
     mov bx, 0x001E
     mov cx, 3
@@ -141,7 +141,14 @@ main:
     mov ah, 0x08
     xor bh, bh
     int 0x10
-    H2 "al=", al
+    push ax
+    mov ah, 0x03                        ; AH=09h leaves the cursor: step over the three Zs
+    int 0x10
+    add dl, 3
+    mov ah, 0x02
+    int 0x10
+    pop ax
+    H2 " al=", al
     H2 " ah=", ah
     call newline
     mov ah, 0x03
