@@ -4,9 +4,11 @@
 ; pattern tools/mkbootimg.py wrote (byte i of sector LBA is (LBA * 7 + i) & 0xFF) from both
 ; disks and prints for each read the result registers, a 16-bit sum of the bytes and how many
 ; differ from the pattern, and the results of AH=00h/01h/08h/15h/41h/48h, reads past the end of
-; each disk, of a sector past the track and of a missing drive (the error codes).
+; each disk, of a sector past the track and of a missing drive (the error codes). A third
+; stage (disk3.asm) is loaded from the hard disk with AH=42h and run.
 STAGE2_SECTORS equ 6
 BUF_SEG equ 0x1000                      ; reads land at 1000:0000
+STAGE3_LBA equ 4000                     ; disk3.asm on the hard disk (guests/boot/build.sh)
 %include "boot16.inc"
 %include "exit16.inc"
 %include "stage2.inc"
@@ -151,6 +153,22 @@ main:
     EXT 0x80, 4095, 1
     EXT 0x80, 4096, 1
     EXT 0x80, 4090, 8
+    P "int13 ah=42 dl=80 lba=00000fa0 n=0001 -> 0000:9000:"
+    mov byte [dap], 0x10                ; the third stage, run where it was loaded
+    mov byte [dap + 1], 0
+    mov word [dap + 2], 1
+    mov dword [dap + 4], 0x00009000
+    mov dword [dap + 8], STAGE3_LBA
+    mov dword [dap + 12], 0
+    mov si, dap
+    mov ah, 0x42
+    mov dl, 0x80
+    int 0x13
+    call cfah
+    call newline
+    jc .no_stage3
+    call 0x9000
+.no_stage3:
     P "int13 ah=01 dl=80:"
     mov ah, 0x01
     mov dl, 0x80
