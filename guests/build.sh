@@ -38,4 +38,6 @@ for g in realmode realpm rmbench smcmixed; do
     nasm -f bin -o "bin/$g.img" "$g.asm"
 done
 cp bin/demo.elf ../bt/demo/demo.elf
+# The boot guests: flat boot sectors and their disk images (guests/boot/build.sh).
+sh boot/build.sh
 rm -rf obj
