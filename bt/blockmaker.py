@@ -117,6 +117,7 @@ class BlockMaker:
                 self.keys.bake_for(key),
                 code16=code16,
                 check_zero=ZERO_LINEAR if checked else None,
+                real_mode=not MODES[key.mode].protected,
             )
             if self.store is not None and not checked:
                 self.store.put(key, code)

@@ -169,6 +169,8 @@ class Engine:
 
     def _guard_intr(self, uc: Uc, vector: int, _ud: object) -> None:
         try:
+            if self.segments.real:
+                self.segments.sync()  # the guest's own segment loads, before the monitor looks
             if self.native_io.pending() and self.on_native_io is not None:
                 self.on_native_io()  # before anything Python does can be observed
             if vector in _CALLOUT_VECTORS:
@@ -291,9 +293,11 @@ class Engine:
         """Put the real CPU on the monitor's flat segments at CPL 0 with the guest's ESP."""
         self.segments.start(esp)
 
-    def load_shadow(self, name: str, base: int, limit: int, flags: int, null: bool) -> None:
+    def load_shadow(
+        self, name: str, base: int, limit: int, flags: int, null: bool, selector: int = -1
+    ) -> None:
         """Make the real segment register `name` address what the guest's does."""
-        self.segments.load(name, base, limit, flags, null)
+        self.segments.load(name, base, limit, flags, null, selector)
 
     # -- running ---
     def run(self, code_addr: int, budget: int) -> None:
@@ -313,6 +317,8 @@ class Engine:
                 while self._fallback is not None:
                     self._run_fallback()
             finally:
+                if self.segments.real:
+                    self.segments.sync()
                 if self.native_io.pending() and self.on_native_io is not None:
                     self.on_native_io()
         except UcError as exc:

@@ -7,7 +7,14 @@ from bt.callouts.context import CalloutContext
 from bt.descriptors import fetch_descriptor, is_null
 from bt.errors import TranslationError
 from bt.irq import IrqSource
-from bt.translator.bake import NO_VARIANT, Bake, pack_variant, table_value
+from bt.translator.bake import (
+    NATIVE_BITS,
+    NO_VARIANT,
+    Bake,
+    pack_native,
+    pack_variant,
+    table_value,
+)
 from bt.translator.csaccess import cs_flat
 from bt.translator.insn import GuestAddr
 from bt.vcpu import AC, CR0_PE, ID, IF, NT, TF, VIF, VIP, VM, Vcpu
@@ -31,6 +38,8 @@ class KeyPolicy:
         # One guest instruction a block, chained as usual: while data breakpoints are enabled
         # every instruction boundary starts a Unicorn block (bt/watchpoints.py).
         self.one_insn = False
+        # Real mode: loads of DS/ES/FS/GS run natively where the real CPU can (off: callouts).
+        self.native_segments = True
 
     def key(self, eip: int, max_insns: int = 64) -> TBKey:
         """The key of the block at guest `eip` in the current code segment."""
@@ -85,6 +94,10 @@ class KeyPolicy:
             cs_flat(cs.limit, cs.flags),
             v.segs["ss"].selector,
         )
+        if v.real_mode and self.native_segments:
+            segs = self.ctx.engine.segments
+            if segs.real:
+                packed |= pack_native(n for n in NATIVE_BITS if n not in segs.shadowed)
         return packed | STEP_BIT if sysf & TF else packed
 
     def bake_for(self, key: TBKey) -> Bake | None:

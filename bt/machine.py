@@ -121,6 +121,8 @@ class Machine:
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
         self.vcpu = boot_vcpu(image)
+        # Real mode: the guest's own loads of DS/ES/FS/GS run natively (bt/realsegments.py).
+        self.engine.segments.on_native_load = self.vcpu.native_load
         # Guest paging: Unicorn's walker on shadow tables, the fill hook, the monitor's own
         # accesses and the block keys all translate through this one MMU (the CPU model says
         # whether it has NX, and its MAXPHYADDR).
@@ -317,6 +319,7 @@ class Machine:
         """Restore a record from `save_state`, between runs; translations built on the old
         virtual state are retired and the devices' deadlines asked again."""
         self._state_parts().restore(state)
+        self.engine.segments.set_real(self.vcpu.real_mode, self.vcpu.segs)
         self.mmu.set_mode()  # the walker and the shadow tables follow the restored CR0/CR3/CR4
         self.cache.flush("machine state restored")
         self.irq.devices_changed()
@@ -369,7 +372,9 @@ class Machine:
         eng.start_cpu(image.gpr[4])
         for name in ("es", "ss", "ds", "fs", "gs"):
             seg = self.vcpu.segs[name]
-            eng.load_shadow(name, seg.base, seg.limit, seg.flags, null=self.vcpu.null(seg.selector))
+            null = self.vcpu.null(seg.selector)
+            eng.load_shadow(name, seg.base, seg.limit, seg.flags, null, seg.selector)
+        eng.segments.set_real(self.vcpu.real_mode, self.vcpu.segs)
         eng.uc.reg_write_batch(list(zip(GPRS, image.gpr, strict=True)))
         # The real EFLAGS: the arithmetic bits and the guest's IF (bt/vcpu.py).
         eng.uc.reg_write(R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | FIXED_ONE)

@@ -40,6 +40,7 @@ class Tracer:
         self._writer = writer
         self._file = RegisterFile(engine.uc, _REGS)
         self._uc = engine.uc
+        self._segments = engine.segments  # real mode: the guest's own segment loads
         self.records = 0
         self._prev: TranslationBlock | None = None  # the block entered last (block level)
         hook = UC_HOOK_BLOCK if level == "block" else UC_HOOK_CODE
@@ -119,6 +120,8 @@ class Tracer:
         block cut short when `cut`) with the current guest-visible state."""
         vals = self._file.read()
         self._flags = vals[8]
+        if self._segments.real:
+            self._segments.sync()
         v = self._vcpu
         segs = v.segs
         # IF is the real CPU's while translated code runs (bt/vcpu.py).

@@ -120,6 +120,17 @@ class Vcpu:
             return 0
         return self.segs["cs"].selector & 3
 
+    @property
+    def real_mode(self) -> bool:
+        """Real mode: CR0.PE clear."""
+        return not self.cr0 & CR0_PE
+
+    def native_load(self, name: str, selector: int) -> None:
+        """The guest loaded data segment register `name` in real mode: base = selector * 16,
+        the rest of the cache as it was."""
+        old = self.segs[name]
+        self.segs[name] = SegmentCache(selector, selector << 4, old.limit, old.flags)
+
     def null(self, selector: int) -> bool:
         """Whether `selector` is a null selector: only in protected mode (in real and V86
         mode selector 0 is the segment at base 0)."""

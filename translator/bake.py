@@ -9,9 +9,12 @@ assumption and is retired when it changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NO_VARIANT = -1  # a key that bakes nothing: every sensitive instruction calls the monitor
+NATIVE_BITS = {"es": 1, "ds": 2, "fs": 4, "gs": 8}
+_NATIVE_SHIFT = 40  # above STEP_BIT (cache/block.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +34,27 @@ class Bake:
     # The descriptor a far transfer to the CS selector would load, when it is exactly the
     # current CS (a same-CS far RET may then skip the reload); -1 when it is not.
     cs_desc: int = -1
+    # Data segment registers whose loads (and reads) run natively: in real mode, where the
+    # real CPU is in real mode too and the register holds a real-mode value (bit per
+    # register, NATIVE_BITS).
+    native_segs: int = 0
+
+    def native(self, seg: str) -> bool:
+        """Whether segment register `seg`'s loads and reads run as they are."""
+        return bool(self.native_segs & NATIVE_BITS.get(seg, 0))
 
     @property
     def variant(self) -> int:
         """The key part of the bake, packed in one int."""
         return pack_variant(
-            self.flags, self.iopl, self.cpl0, self.trap_if, self.cs_sel, self.cs_flat, self.ss_sel
+            self.flags,
+            self.iopl,
+            self.cpl0,
+            self.trap_if,
+            self.cs_sel,
+            self.cs_flat,
+            self.ss_sel,
+            self.native_segs,
         )
 
     @staticmethod
@@ -56,11 +74,19 @@ class Bake:
             gdtr=gdtr,
             idtr=idtr,
             cs_desc=cs_desc,
+            native_segs=variant >> _NATIVE_SHIFT & 0xF,
         )
 
 
 def pack_variant(
-    flags: bool, iopl: int, cpl0: bool, trap_if: bool, cs_sel: int, cs_flat: bool, ss_sel: int
+    flags: bool,
+    iopl: int,
+    cpl0: bool,
+    trap_if: bool,
+    cs_sel: int,
+    cs_flat: bool,
+    ss_sel: int,
+    native_segs: int = 0,
 ) -> int:
     """The key part of a bake as one int (the run loop makes it at every lookup)."""
     return (
@@ -71,7 +97,16 @@ def pack_variant(
         | cpl0 << 35
         | trap_if << 36
         | cs_flat << 37
+        | native_segs << _NATIVE_SHIFT
     )
+
+
+def pack_native(names: Iterable[str]) -> int:
+    """The variant bits saying which data segment registers run natively."""
+    bits = 0
+    for name in names:
+        bits |= NATIVE_BITS[name]
+    return bits << _NATIVE_SHIFT
 
 
 def trap_if_of(variant: int) -> bool:

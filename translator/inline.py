@@ -14,12 +14,15 @@ import struct
 from dataclasses import dataclass
 
 from bt.translator.bake import Bake, table_value
-from bt.translator.insn import GuestInsn, MemOp
+from bt.translator.insn import GuestInsn, MemOp, RegOp
 from bt.translator.modrm import SEG_PREFIX, encodable, modrm
 
 # EFLAGS bits (kept here: the translator does not import the monitor).
 _TF, _IF, _IOPL, _NT, _AC, _ID = 1 << 8, 1 << 9, 3 << 12, 1 << 14, 1 << 18, 1 << 21
-_SREG = {1: "cs", 2: "ss"}  # MOV r/m, Sreg reg-field values whose selector is baked
+_SREG = {1: "cs", 2: "ss"}
+_SEGS = frozenset(
+    ("es", "cs", "ss", "ds", "fs", "gs")
+)  # MOV r/m, Sreg reg-field values whose selector is baked
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,8 @@ def emulate(insn: GuestInsn, kind: str, bake: Bake, callout: bytes, last: bool) 
     """The inline form of `insn` (callout kind `kind`), or None when it needs the monitor.
     `last` says the block ends right after it without another instruction."""
     i = len(insn.prefixes)
+    if bake.native_segs and _native_segment(insn, kind, bake):
+        return Inline(insn.raw)  # real mode: base = selector * 16, as the real CPU loads it
     extra = [p for p in insn.prefixes if p not in SEG_PREFIX and p != 0x66]
     if extra:
         return None  # LOCK, REP, address size: rare, and the monitor knows their rules
@@ -70,6 +75,20 @@ def emulate(insn: GuestInsn, kind: str, bake: Bake, callout: bytes, last: bool) 
         if cr == 3:
             return Inline(insn.raw[:i] + b"\x0f\x21" + insn.raw[i + 2 :])  # MOV r32, DR3
     return None
+
+
+_FAR_LOADS = {"lds": "ds", "les": "es", "lfs": "fs", "lgs": "gs"}
+
+
+def _native_segment(insn: GuestInsn, kind: str, bake: Bake) -> bool:
+    """A load or read of a data segment register the real CPU holds as the guest's."""
+    if kind == "load_far_ptr":
+        seg = _FAR_LOADS.get(insn.mnemonic)
+        return seg is not None and bake.native(seg)
+    if kind not in ("mov_to_seg", "mov_from_seg", "push_seg", "pop_seg"):
+        return False
+    regs = [op.name for op in insn.operands if isinstance(op, RegOp) and op.name in _SEGS]
+    return len(regs) == 1 and bake.native(regs[0])
 
 
 def _pushf(bake: Bake) -> bytes:

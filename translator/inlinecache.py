@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bt.translator.bake import Bake
-from bt.translator.insn import GuestInsn
+from bt.translator.insn import GuestInsn, ImmOp
 from bt.translator.records import CalloutSite, Sensitivity
 
 # (slot position, target, edge, position of a Jcc rel32 that reaches it or -1)
@@ -23,6 +23,20 @@ def plain_ret(insn: GuestInsn) -> bool:
 def plain_ret16(insn: GuestInsn) -> bool:
     """A 16-bit RET without an immediate (in 16-bit code)."""
     return insn.opsize == 2 and not insn.operands and insn.raw[-1] == 0xC3
+
+
+def real_far_same_cs(insn: GuestInsn, kind: str, bake: Bake | None) -> int | None:
+    """The current CS selector when `insn` is a real-mode 16-bit CALL ptr16:16 to it or a
+    plain 16-bit RETF (which may return to it: checked inline), else None."""
+    if bake is None or insn.opsize != 2 or 0x67 in insn.prefixes:
+        return None
+    if kind == "far_ret":
+        return bake.cs_sel if insn.raw[-1] == 0xCB and not insn.operands else None
+    ops = insn.operands
+    if kind != "far_call" or len(ops) != 2 or not isinstance(ops[1], ImmOp):
+        return None
+    sel = ops[0]
+    return bake.cs_sel if isinstance(sel, ImmOp) and sel.value & 0xFFFF == bake.cs_sel else None
 
 
 def near_far_ret(insn: GuestInsn, bake: Bake) -> bool:
@@ -96,6 +110,7 @@ class InlineCache:
         body: bytearray,
         pending: Pending,
         callouts: list[CalloutSite],
+        far_sel: int | None = None,
     ) -> None:
         """RET with a 16-bit operand and stack (real mode, 16-bit protected mode), with the
         same inline cache. A 16-bit stack cannot be addressed as [ESP] (ESP's upper half is
@@ -103,9 +118,17 @@ class InlineCache:
         (unused: the guest's debug registers are virtual) and the return IP popped into CX
         with SP's own arithmetic. A miss moves SP back over it (LEA: no flags, and no write,
         which could hit a code page in the middle of the sequence) and calls the monitor,
-        which pops it as RET does."""
-        enter = _DR0_ECX + b"\x66\x59" + b"\x0f\xb7\xc9"  # mov dr0, ecx; pop cx; movzx
-        miss = b"\x66\x8d\x64\x24\xfe" + _ECX_DR0  # lea sp, [esp - 2]; mov ecx, dr0
+        which pops it as RET does.
+
+        A real-mode RETF (`far_sel`: the current CS) pops IP and CS as one dword and takes
+        the selector off by LEA: only a return to this CS leaves a value that can match."""
+        if far_sel is None:
+            enter = _DR0_ECX + b"\x66\x59" + b"\x0f\xb7\xc9"  # mov dr0, ecx; pop cx; movzx
+            miss = b"\x66\x8d\x64\x24\xfe" + _ECX_DR0  # lea sp, [esp - 2]; mov ecx, dr0
+        else:
+            sel = (-(far_sel << 16) & 0xFFFFFFFF).to_bytes(4, "little")
+            enter = _DR0_ECX + b"\x59" + _LEA + sel  # mov dr0, ecx; pop ecx; lea - sel << 16
+            miss = b"\x66\x8d\x64\x24\xfc" + _ECX_DR0  # lea sp, [esp - 4]; mov ecx, dr0
         self._emit(
             insn, sens, body, pending, callouts, b"", b"", b"", "ret-cache", enter, miss, _ECX_DR0
         )

@@ -29,6 +29,7 @@ from bt.translator.inlinecache import (
     near_far_ret,
     plain_ret,
     plain_ret16,
+    real_far_same_cs,
 )
 from bt.translator.insn import GuestInsn, ImmOp
 from bt.translator.portio import callout_for
@@ -71,6 +72,7 @@ class Rewriter:
         bake: Bake | None = None,
         code16: bool = False,
         check_zero: int | None = None,
+        real_mode: bool = False,
     ) -> TranslatedCode:
         """Translate `block`, building in what `bake` allows (nothing when None); raises
         TranslationError for encodings it cannot handle. `code16`: the block is 16-bit code
@@ -78,7 +80,8 @@ class Rewriter:
         branches are 16-bit ones, and the forms that address the stack as [ESP] (the inline
         caches, PUSHF/POPF) are not used, the stack being SP in a 16-bit SS. `check_zero`:
         the block checks its guest bytes first (translator/selfcheck.py), with the BOUND pair
-        of zeros at that linear address."""
+        of zeros at that linear address. `real_mode`: far CALL and RET to the current CS are
+        near ones (a selector's base is selector * 16)."""
         body = bytearray()
         if check_zero is not None:
             body += prologue(_guest_pieces(block), check_zero)
@@ -105,6 +108,17 @@ class Rewriter:
         open_end = block.end_reason in ("limit", "page")
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
+            same_cs = real_far_same_cs(insn, sens.kind, bake) if real_mode else None
+            if same_cs is not None:
+                # Real mode, to the current CS (same selector, same base): a near transfer.
+                records.append(InsnRecord(len(body), insn, sens))
+                _extend(ranges, insn.linear, insn.linear + insn.size)
+                if sens.kind == "far_ret":
+                    self._cache.ret16(insn, sens, body, pending, callouts, same_cs)
+                else:
+                    body.extend(b"\x68" + (same_cs << 16 | insn.next_eip).to_bytes(4, "little"))
+                    add_exit(_far_target(insn), "jump")
+                continue
             if code16 and sens.kind in _ESP_FORMS:
                 pass  # its callout, below
             elif bake is not None and sens.kind == "far_ret" and near_far_ret(insn, bake):
@@ -304,6 +318,12 @@ _CS_INLINE = Sensitivity(
 
 def _undecodable(eip: int, cs_base: int) -> GuestInsn:
     return GuestInsn(eip, (cs_base + eip) & 0xFFFFFFFF, b"", 0, "(bad)", "", (), (), 4)
+
+
+def _far_target(insn: GuestInsn) -> int:
+    op = insn.operands[1]
+    assert isinstance(op, ImmOp)
+    return op.value & 0xFFFF
 
 
 def _guest_pieces(block: ScannedBlock) -> list[tuple[int, bytes]]:

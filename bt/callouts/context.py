@@ -252,4 +252,6 @@ class CalloutContext:
         self.vcpu.segs[name] = cache
         if name != "cs":
             null = self.vcpu.null(cache.selector)
-            self.engine.load_shadow(name, cache.base, cache.limit, cache.flags, null=null)
+            self.engine.load_shadow(
+                name, cache.base, cache.limit, cache.flags, null=null, selector=cache.selector
+            )

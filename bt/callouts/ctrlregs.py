@@ -87,6 +87,7 @@ def mov_to_cr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         return ud_fault(insn)
     sync_control(ctx.engine, vcpu)  # CR0.MP/EM/TS/NE, CR4.OSFXSR act on copied code
     if dst.name == "cr0" and (old ^ vcpu.cr0) & CR0_PE:
+        ctx.engine.segments.set_real(vcpu.real_mode, vcpu.segs)
         # Into or out of protected mode: the next instruction decodes in another mode (the
         # CS cache, and with it the code size, stays until a far transfer reloads CS).
         return Goto(insn.next_eip)
@@ -189,4 +190,7 @@ def lmsw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     cr0 = ctx.vcpu.cr0
     ctx.vcpu.cr0 = (cr0 & ~0xE) | (value & 0xE) | (cr0 & CR0_PE) | (value & CR0_PE)
     sync_control(ctx.engine, ctx.vcpu)  # MP, EM, TS act on the copied x87/SSE code
+    if (cr0 ^ ctx.vcpu.cr0) & CR0_PE:
+        ctx.engine.segments.set_real(False, ctx.vcpu.segs)
+        return Goto(insn.next_eip)  # into protected mode: decoded anew
     return None
