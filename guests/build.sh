@@ -33,5 +33,7 @@ ld "${LDFLAGS[@]/link.ld/fidelity.ld}" -o bin/fidelity.elf obj/fidelity.o
 nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
+# The INT 13h probe: a boot sector and its calls (tools/int13_reference.py boots it).
+nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf
 rm -rf obj
