@@ -195,6 +195,13 @@ def test_extended_errors_and_partial_read(service: Int13) -> None:
     failed(cpu, 0x0C)
     assert struct.unpack_from("<H", cpu.mem, 0x502)[0] == 1
     assert tag_at(cpu, 0x10000) == 2 << 24 | 20479
+    cpu = Cpu(ax=0x4300, dx=0x0080, si=0x500)  # a write across the end: SeaBIOS reports 0
+    cpu.mem[0x500:0x510] = struct.pack("<BBHHHQ", 16, 0, 2, 0, 0x1000, 20479)
+    cpu.mem[0x10000:0x10400] = b"\xee" * 1024
+    call(service, cpu)
+    failed(cpu, 0x0C)
+    assert struct.unpack_from("<H", cpu.mem, 0x502)[0] == 0
+    assert service.drives[0x80].disk().read(20479, 1) == b"\xee" * 512  # yet it was written
 
 
 def test_drive_parameters(service: Int13) -> None:

@@ -8,17 +8,19 @@ Then the driver:
 - Floppy (src/hw/floppy.c floppy_read/floppy_write/floppy_verify): the LBA (counted in the
   drive's logical geometry) goes back to C/H/S, floppy_prep() senses the medium if it must
   (bt.bios.floppyctl; verify ends there), dma_floppy() refuses a buffer that crosses a
-  64 KiB physical boundary (EBOUNDARY), and QEMU's controller fails a transfer at a data
-  rate not the medium's, then (hw/block/fdc.c fd_seek) a
-  track past the medium's last (track == number of tracks still seeks), a head the medium does
-  not have or a sector past the track's last (SeaBIOS: DISK_RET_ECONTROLLER, count 0). A
-  multi-track transfer then runs on through the medium sector after sector; sectors past the
-  image's end read as zeros (fdctrl_transfer_handler fills the FIFO with zeros when the
-  block read fails) and a write there fails the command.
+  64 KiB physical boundary (EBOUNDARY). QEMU's controller (hw/block/fdc.c) then fails a
+  transfer at a data rate not the medium's, on a track past the medium's last (fd_seek:
+  track == number of tracks still seeks), a head the medium does not have or a sector past
+  the track's last (SeaBIOS: DISK_RET_ECONTROLLER, count 0). A multi-track transfer runs on
+  through a double-sided medium sector after sector, and ends with the track on a
+  single-sided one (fdctrl_seek_to_next_sect; success, the whole count reported); sectors
+  past the image's end read as zeros (the FIFO is zeroed when the block read fails) and a
+  write there fails the command.
 - Hard disk (src/hw/ata.c, PIO): reads and writes go by LBA to QEMU's IDE disk, which fails
   the first sector past the image's end; SeaBIOS returns DISK_RET_EBADTRACK with the count of
-  the sectors that were transferred. Verify and seek succeed without touching the disk
-  (process_ata_op).
+  the sectors read before it, or, for a write, count 0 though those sectors were written
+  (measured under QEMU 7.2 / SeaBIOS 1.16.2, tools/int13_reference.py). Verify and seek
+  succeed without touching the disk (process_ata_op).
 """
 
 from __future__ import annotations
@@ -102,9 +104,16 @@ def _ata(
     image: DiskImage, command: str, lba: int, count: int, addr: int, mem: PhysMemory
 ) -> Transfer:
     present = image.readable(lba, count)
-    if present:
+    if present == count:
         if command == READ:
-            mem.write_phys(addr, image.read(lba, present))
+            mem.write_phys(addr, image.read(lba, count))
         else:
-            image.write(lba, mem.read_phys(addr, present * SECTOR_SIZE))
-    return Transfer(SUCCESS, count) if present == count else Transfer(EBADTRACK, present)
+            image.write(lba, mem.read_phys(addr, count * SECTOR_SIZE))
+        return Transfer(SUCCESS, count)
+    if command == READ:
+        if present:
+            mem.write_phys(addr, image.read(lba, present))
+        return Transfer(EBADTRACK, present)
+    if present:
+        image.write(lba, mem.read_phys(addr, present * SECTOR_SIZE))
+    return Transfer(EBADTRACK, 0)  # measured: the sectors before the end are written, count 0
