@@ -116,6 +116,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bt.inspector.command import check_terminal
 
         check_terminal("--inspect")  # before the run, not after it
+    from bt.bootplan import boot_plan
+
+    plan = boot_plan(args)  # the disk options' one-line errors, before anything runs
+    if plan is not None:
+        plan.close()  # the machine does not take drives yet (INT 13h is wired by the BIOS)
+        if plan.boot_drive is not None:
+            raise BtError("booting from a disk image needs the real-mode machine and its BIOS")
     guest = args.guest if args.guest is not None else _demo_path()
     mem_size = args.mem << 20
     image = load_guest(guest, mem_size, args.append, args.load_addr, args.entry)

@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bt {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=BtParser)
     run = sub.add_parser("run", help="run a guest (the built-in demo when none is given)")
-    run.add_argument("guest", nargs="?", help="Multiboot ELF kernel or flat binary")
+    run.add_argument(
+        "guest",
+        nargs="?",
+        help="Multiboot ELF kernel, flat binary (--load-addr) or disk image to boot "
+        "(a floppy when its size is a floppy format's, else a hard disk)",
+    )
     run.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
     run.add_argument("--append", default="", metavar="STR", help="kernel command line")
     run.add_argument(
@@ -130,6 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=address,
         metavar="ADDR",
         help="entry point of a flat binary (default: --load-addr)",
+    )
+    for drive, what in (
+        ("fda", "floppy drive A:"),
+        ("fdb", "floppy drive B:"),
+        ("hda", "hard disk C: (the first IDE master)"),
+        ("hdb", "the second hard disk (the first IDE slave)"),
+    ):
+        run.add_argument(f"--{drive}", metavar="IMG", help=f"raw image in {what}")
+    run.add_argument(
+        "--boot",
+        choices=("a", "c"),
+        help="boot from drive A: or hard disk C: (default: the guest image's drive, "
+        "else C: when there is a hard disk)",
+    )
+    run.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="keep the guest's disk writes in memory, never in the image files",
     )
     inspect = sub.add_parser("inspect", help="browse or export a saved translation cache")
     inspect.add_argument("file", help="a cache file written by bt run --save-cache")

@@ -37,6 +37,8 @@ ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.
 for g in realmode realpm rmbench smcmixed; do
     nasm -f bin -o "bin/$g.img" "$g.asm"
 done
+# The INT 13h probe: a boot sector and its calls (tools/int13_reference.py boots it).
+nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf
 # The boot guests: flat boot sectors and their disk images (guests/boot/build.sh).
 sh boot/build.sh
