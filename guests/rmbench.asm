@@ -12,9 +12,15 @@ COM1 equ 0x3f8
 
 start:
     cli
+%ifdef STACK_BELOW_CODE
+    xor ax, ax                  ; rmbench7c: a boot sector's usual stack, 0000:7C00, on the
+    mov ss, ax                  ; code's page (which then checks itself: bt/smc.py)
+    mov sp, 0x7c00
+%else
     mov ax, 0x9000              ; the stack at the top of conventional memory, away from the
-    mov ss, ax                  ; code (a stack on the code's page makes it self-checking:
-    mov sp, 0xfffe              ; tools/bench.py measures that case too)
+    mov ss, ax                  ; code
+    mov sp, 0xfffe
+%endif
     xor ax, ax
     mov ds, ax
     cld

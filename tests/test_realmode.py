@@ -30,7 +30,7 @@ def run_sector(name: str, max_insns: int = 1_000_000) -> tuple[str, int, Machine
     return b"".join(out).decode(errors="replace"), result.status, m
 
 
-SLOW = {"rmbench"}  # a benchmark (18 million instructions): tools/bench.py runs it
+SLOW = {"rmbench", "rmbench7c"}  # a benchmark (18 million instructions): tools/bench.py runs it
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in BIN.glob("*.img") if p.stem not in SLOW))

@@ -11,6 +11,8 @@ Python per 1000 guest instructions (instructions counted once by an instrumented
 The serial guests (serialout, serialpoll: 4 MiB to COM1, blindly or polling LSR) get a table
 of their own: bytes per second under the engine, with the native port fast path and with
 every access a callout (a 256 KiB run, the fast path disabled), and under QEMU (-serial null).
+The real-mode guests (rmbench, rmbench7c: boot sectors) get a table of their own
+(tools/bench_real.py): bt, bare Unicorn in its 16-bit mode, QEMU booting them from a floppy.
 The paging guest (pagebench: MOV CR3 between four address spaces, demand and copy-on-write
 faults) gets a table of its own (tools/bench_paging.py): bt's whole process and run-loop time,
 bare Unicorn walking the guest's page tables itself (the limit) and QEMU, with bt's TLB fills
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from bare_unicorn import run_bare  # noqa: E402
 from bench_paging import PAGING, paging_table  # noqa: E402
+from bench_real import REAL, real_table  # noqa: E402
 
 from bt.cli import tune_gc  # noqa: E402
 from bt.loader import load_guest  # noqa: E402
@@ -257,13 +260,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--startup", action="store_true", help="measure bt run's start-up only")
-    ap.add_argument("guests", nargs="*", default=[*GUESTS, *SERIAL, *PAGING])
+    ap.add_argument("guests", nargs="*", default=[*GUESTS, *SERIAL, *PAGING, *REAL])
     args = ap.parse_args()
     if args.startup:
         startup(args.runs)
         return 0
     tune_gc()  # as `bt run` does
-    known = [*GUESTS, *SERIAL, *PAGING]
+    known = [*GUESTS, *SERIAL, *PAGING, *REAL]
     unknown = [g for g in args.guests if g not in known]
     if unknown:
         ap.error(f"unknown guest {unknown[0]!r} (benchmarks: {', '.join(known)})")
@@ -310,6 +313,11 @@ def main() -> int:
         if rows or serial:
             print()
         paging_table(paging, args.runs)
+    real = [g for g in args.guests if g in REAL]
+    if real:
+        if rows or serial or paging:
+            print()
+        real_table(real, args.runs)
     return 0
 
 
