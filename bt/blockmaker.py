@@ -41,6 +41,9 @@ class BlockMaker:
         # Delivers a fetch's #PF and returns the handler's EIP (raises TranslationError on
         # a triple fault); the builder sets it.
         self.on_fetch_fault: Callable[[PageFault, int], int] | None = None
+        # The built-in BIOS's service entry points: guest-linear address -> vector (real mode:
+        # a block starting at one is the service's callout, bt/callouts/bios.py).
+        self.services: dict[int, int] | None = None
         # An instruction breakpoint at (linear, eip): the #DB handler's EIP, or None when
         # EFLAGS.RF lets the instruction run (the builder sets it).
         self.on_breakpoint: Callable[[int, int], int | None] | None = None
@@ -135,6 +138,7 @@ class BlockMaker:
             stops=self.cache.entry_checks,
             code16=code16,
             split_stores=split,
+            services=None if MODES[key.mode].protected else self.services,
         )
 
     def _mixed(self, ranges: tuple[tuple[int, int], ...]) -> bool:

@@ -32,6 +32,7 @@ ALLOWED = {
         "bt.translator.insn",
         "bt.cpumodel",  # the CPU model the guest sees: CPUID, CR4 bits
         "bt.msrs",  # the model's MSRs
+        "bt.bios.api",  # the interface of the built-in BIOS's services (bt/callouts/bios.py)
     ),
     "bt/loader.py": ("bt.bootimage", "bt.multiboot", "bt.errors", "bt.types"),
     "bt/engine.py": (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import capstone
 import pytest
+from unicorn.x86_const import UC_X86_REG_EBX
 
 from bt.machine import Machine, MachineConfig
 from bt.realboot import boot_sector_image
@@ -125,3 +126,54 @@ def test_self_check_prologue_decodes_as_intended() -> None:
         "bound ecx, qword ptr cs:[0xdffff000]",
         "mov ecx, dr0",
     ]
+
+
+def test_bios_entry_runs_its_service_in_the_monitor() -> None:
+    # A ROM entry (UD2 marker, IRET) at F000:0000 for INT 10h: the block there is the `bios`
+    # callout (bt/callouts/bios.py), whose service sees the caller's registers and sets CF in
+    # the FLAGS image the INT pushed; an unknown vector (INT 11h) is reported and refused.
+    from bt.bios.api import BiosCall, Outcome
+    from bt.bootimage import MemoryChunk
+    from bt.callouts.bios import BiosRuntime
+
+    seen: list[int] = []
+
+    def video(call: BiosCall) -> Outcome:
+        seen.append(call.cpu.reg("al"))
+        call.cpu.set_reg("bx", 0x1234)
+        call.cpu.set_flag("cf", True)
+        return Outcome.DONE
+
+    sector = bytes.fromhex(
+        "31c08ed08ed8bc007c"  # xor ax, ax; mov ss, ax; mov ds, ax; mov sp, 0x7c00
+        "b041cd10"  # mov al, 'A'; int 0x10
+        "9c58"  # pushf; pop ax
+        "cd11"  # int 0x11 (nothing behind it)
+        "88e3"  # mov bl, ah
+        "e6f4"  # out 0xf4, al (AL: the flags' low byte, CF = 1)
+    )
+    image = boot_sector_image(sector)
+    image = type(image)(
+        **{
+            **{f: getattr(image, f) for f in image.__dataclass_fields__},
+            "chunks": (
+                *image.chunks,
+                MemoryChunk(0xF0000, b"\x0f\x0b\xcf\x0f\x0b\xcf"),
+                MemoryChunk(0x40, bytes.fromhex("0000 00f0 0300 00f0")),
+            ),
+        }
+    )
+    m = Machine(MachineConfig(32 << 20), image, lambda _b: None)
+    notes: list[str] = []
+    runtime = BiosRuntime({0x10: video}, {0xF0000: 0x10, 0xF0003: 0x11}, m.io, lambda: 0)
+    runtime.on_unsupported = notes.append
+    m.ctx.bios = runtime
+    m.maker.services = runtime.entries
+    result = m.run(max_insns=10_000)
+    assert result.kind == "exit-port"
+    assert seen == [0x41]
+    assert (result.status >> 1) & 1 == 1  # CF from the service, through IRET and PUSHF
+    bx = m.engine.read_reg(UC_X86_REG_EBX) & 0xFFFF
+    assert bx == 0x1286  # BX from INT 10h's service, BL = AH = 86h from the refused INT 11h
+    assert notes == ["BIOS service INT 11h AH=00h is not built in"]
+    assert runtime.calls == {(0x10, 0x00): 1, (0x11, 0x00): 1}

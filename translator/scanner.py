@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from bt.translator.mode16 import to32
 from bt.translator.records import Rule, Sensitivity
 from bt.translator.sensitive import (
     ABSENT,
+    BIOS_ENTRY,
     COPY,
     JCC_IDS,
     REP_BITSCAN,
@@ -75,6 +77,7 @@ class Scanner:
         stops: frozenset[int] = frozenset(),
         code16: bool = False,
         split_stores: bool = False,
+        services: Mapping[int, int] | None = None,
     ) -> ScannedBlock:
         """Decode from `eip` to the end of the block (control flow, exit callout or limit).
 
@@ -90,8 +93,27 @@ class Scanner:
         the operand size is 32 bits. `split_stores`: the block ends after each instruction
         that may write memory (a self-checking block's page is writable: the next block's
         check then sees a write into the code that follows, translator/selfcheck.py).
+        `services`: linear addresses of BIOS service entries (their vector): a block starting
+        at one is that entry's callout (translator/sensitive.py BIOS_ENTRY), and other blocks
+        end before them.
         """
         lite = self._lite16 if code16 else self._lite
+        entry = (cs_base + eip) & 0xFFFFFFFF
+        if services and entry in services:
+            marker = GuestInsn(
+                eip,
+                entry,
+                b"\x0f\x0b",
+                X.X86_INS_UD2,
+                "bios",
+                f"{services[entry]:#04x}",
+                (ImmOp(services[entry], 1),),
+                (),
+                2,
+            )
+            return ScannedBlock((marker,), "callout-exit", None, (BIOS_ENTRY,))
+        if services:
+            stops = stops | frozenset(services)
         insns: list[GuestInsn] = []
         rules: list[Sensitivity] = []
         cur = eip

@@ -163,6 +163,10 @@ def needs_detail(mnemonic: str, op_str: str) -> bool:
 COPY = _s(Rule.COPY, "copy", "harmless: general registers, arithmetic flags, guest memory")
 # Given by the scanner to an instruction the CPU model lacks (translator/features.py).
 ABSENT = _s(Rule.INLINE, "ud", "not on the guest's CPU model (its CPUID lacks the feature): #UD")
+# Given by the scanner to the marker at a built-in BIOS service's ROM entry (bt/callouts/bios.py).
+BIOS_ENTRY = _s(
+    Rule.EXIT, "bios", "a BIOS service entry point: the service runs in the monitor, then the ROM"
+)
 REP_BITSCAN = _s(
     Rule.INLINE,
     "rep_bitscan",

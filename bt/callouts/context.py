@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from unicorn import x86_const as R
 
@@ -14,6 +14,9 @@ from bt.memory import GuestMemory
 from bt.regfile import RegisterFile
 from bt.translator.insn import ImmOp, MemOp, Operand, RegOp
 from bt.vcpu import ARITH_FLAGS, SegmentCache, Vcpu
+
+if TYPE_CHECKING:
+    from bt.callouts.bios import BiosRuntime
 
 _GPR32 = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 # name -> (index in _GPR32, shift, mask)
@@ -76,6 +79,7 @@ class CalloutContext:
         self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
         self.watch: BreakpointWatch | None = None  # data and I/O breakpoints (bt/hookexit.py)
         self.cpu: CpuModel = DEFAULT  # the CPU model the guest sees (`--cpu`)
+        self.bios: BiosRuntime | None = None  # the built-in BIOS's services (bt/callouts/bios.py)
         self._file = RegisterFile(engine.uc, GPRS + (R.UC_X86_REG_EFLAGS,))
 
     # -- register file ---

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bt.callouts import (
+    bios,
     bitscan,
     control,
     csaccess,
@@ -26,6 +27,7 @@ from bt.translator.insn import GuestInsn
 Handler = Callable[[CalloutContext, GuestInsn], VcpuExit | None]
 
 HANDLERS: dict[str, Handler] = {
+    "bios": bios.bios,
     "cli": flags.cli,
     "sti": flags.sti,
     "pushf": flags.pushf,
