@@ -154,7 +154,7 @@ def test_msr_cs_with_only_rpl_bits_faults_as_the_sdm_says(tmp_path: Path) -> Non
             f"    {insn}\nkentry:\n    mov al, 0x11\n    out 0xf4, al\n", 3, tmp_path
         )
         result = m.run(max_insns=100_000)
-        assert (result.kind, result.status) == ("exit-port", 0x40 * 2 + 1), insn
+        assert (result.kind, result.status) == ("exit-port", 0x40 * 2 + 1), (insn, result)
         assert m.vcpu.segs["cs"].selector == 0x08
         _real_cpu_is_the_monitors(m, watch)
 
