@@ -55,7 +55,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0 if result.equal else 1
 
 
-def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
+def _serial_sink(
+    spec: str, option: str = "--serial"
+) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
+    """Where `option`'s bytes go: stdout (flushed at each line), a file, or nowhere."""
     if spec == "none":
         return (lambda _b: None), None
     if spec == "stdio":
@@ -72,13 +75,13 @@ def _serial_sink(spec: str) -> tuple[Callable[[bytes], None], IO[bytes] | None]:
         try:
             fh = open(path, "wb")  # noqa: SIM115 - closed by main after the run
         except OSError as exc:
-            raise OptionError(f"--serial: cannot open {path}: {exc.strerror}") from None
+            raise OptionError(f"{option}: cannot open {path}: {exc.strerror}") from None
 
         def write_file(data: bytes) -> None:
             fh.write(data)
 
         return write_file, fh
-    raise OptionError(f"--serial: expected stdio, file:PATH or none, got {spec!r}")
+    raise OptionError(f"{option}: expected stdio, file:PATH or none, got {spec!r}")
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -146,6 +149,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         sink, fh = _serial_sink(args.serial)
     try:
+        debug_sink, debug_fh = _serial_sink(args.debugcon, "--debugcon")
+    except OptionError:
+        if fh is not None:
+            fh.close()
+        raise
+    try:
         machine = Machine(
             MachineConfig(
                 mem_size,
@@ -163,6 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ),
             image,
             sink,
+            debug_sink,
         )
         if args.display or (args.keys is None and sys.stdin.isatty()):
             from bt.console import HostConsole
@@ -180,8 +190,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif early:
             sys.stdout.buffer.write(early)
         sys.stdout.flush()
-        if fh is not None:
-            fh.close()
+        for handle in (fh, debug_fh):
+            if handle is not None:
+                handle.close()
     if args.vga_dump:
         sys.stdout.write(machine.vga.screen_text() + "\n")
         sys.stdout.flush()

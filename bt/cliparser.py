@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where COM1 output goes (stdio)",
     )
     run.add_argument(
+        "--debugcon",
+        default="none",
+        metavar="stdio|file:PATH|none",
+        help="where the bytes written to port 0xe9 go, as QEMU's -debugcon (none)",
+    )
+    run.add_argument(
         "--max-insns",
         type=number,
         metavar="N",

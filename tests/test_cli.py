@@ -132,6 +132,22 @@ def test_serial_to_file_and_stats(tmp_path: Path) -> None:
     assert "Python entries per 10,000" in proc.stderr
 
 
+def test_debugcon_goes_where_asked(tmp_path: Path) -> None:
+    # Port 0xe9's bytes, as QEMU's -debugcon sends them: dropped unless asked for.
+    text = "mov al, 0x68; out 0xe9, al; mov al, 0x69; out 0xe9, al; mov al, 0; out 0xf4, al"
+    guest = flat(tmp_path, text)
+    proc = bt("run", guest, "--load-addr", "0x100000")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    proc = bt("run", guest, "--load-addr", "0x100000", "--debugcon", "stdio")
+    assert (proc.returncode, proc.stdout) == (1, "hi")
+    out = tmp_path / "debug.txt"
+    proc = bt("run", guest, "--load-addr", "0x100000", "--debugcon", f"file:{out}")
+    assert (proc.returncode, proc.stdout, out.read_bytes()) == (1, "", b"hi")
+    proc = bt("run", guest, "--load-addr", "0x100000", "--debugcon", "tty")
+    assert proc.returncode == 2
+    assert proc.stderr == "bt: error: --debugcon: expected stdio, file:PATH or none, got 'tty'\n"
+
+
 def test_no_chain_gives_the_same_output() -> None:
     # control.elf runs every control-flow form (what chaining changes) in 21,000 instructions;
     # ckernel's 12 million took 28 s unchained for the same point.
