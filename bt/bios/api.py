@@ -95,7 +95,24 @@ class Unsupported:
     what: str  # e.g. "INT 10h AH=4Fh (VESA)"
 
 
-ServiceResult = Outcome | Unsupported
+class BootAction(Enum):
+    """What a Reboot result asks of the monitor."""
+
+    NO_BOOTABLE_DEVICE = "no bootable device"  # INT 18h: end the run with that report
+    BOOT = "boot"  # INT 19h: load the boot sector again and enter it (BIOS state kept)
+    RESET = "reset"  # the reset entry or Ctrl+Alt+Del: POST again, then boot
+
+
+@dataclass(frozen=True, slots=True)
+class Reboot:
+    """A service that ends the guest's current boot: the monitor maps it to a run end or a
+    new boot (SeaBIOS prints "No bootable device." for INT 18h with nothing left to try)."""
+
+    vector: int
+    action: BootAction
+
+
+ServiceResult = Outcome | Unsupported | Reboot
 
 
 class Service(Protocol):
