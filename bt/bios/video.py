@@ -96,7 +96,8 @@ class Video:
         call.ports.write(0x3C2, 1, MISC_MONO if crtc == CRTC_MONO else MISC_COLOR)
         if crtc == CRTC_COLOR:
             _crtc_write(call, crtc, 0x11, BOOT_CRTC[0x11] & 0x7F)  # unlock CR0-CR7
-            for index, value in enumerate(BOOT_CRTC):
+            # Mode 3's registers as SeaVGABIOS leaves them (measured), cursor at the origin.
+            for index, value in enumerate(BOOT_CRTC[:0x0E] + b"\x00\x00" + BOOT_CRTC[0x10:]):
                 _crtc_write(call, crtc, index, value)
         else:
             _crtc_write(call, crtc, 0x0A, char_height - 3)
