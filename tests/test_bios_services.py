@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bt.bios.api import BiosCall, BootAction, Outcome, Reboot, ServiceResult, Unsupported
+from bt.bios.boot import RESET_VECTOR
 from bt.bios.rom import load
-from bt.bios.services import reset_service, services
+from bt.bios.services import entry_services, reset_service, services
 from bt.bios.stats import BiosCounter
 from tests.biosmachine import RAM_SIZE, Machine
 
@@ -19,7 +20,14 @@ def test_every_rom_entry_has_a_service() -> None:
     table = services(RAM_SIZE, int13=Disk())
     assert set(table) == set(load().entries)
     assert table[0x13] is table[0x40]
-    assert 0x13 not in services(RAM_SIZE)
+    at = entry_services(RAM_SIZE)
+    rom = load()
+    assert {addr - 0xF0000 for addr in at} == {*rom.entries.values(), rom.reset_entry}
+    assert all(rom.marker_at(addr - 0xF0000) for addr in at)
+    assert at[0xFE82E][0] == 0x16 and at[0xFE05B][0] == RESET_VECTOR
+    m = Machine()
+    result = m.call(at[0xFE3FE][1], 0x13, ax=0x0200)
+    assert isinstance(result, Unsupported) and result.what == "INT 13h AH=02h (no disks)"
 
 
 def test_boot_services() -> None:
@@ -27,7 +35,7 @@ def test_boot_services() -> None:
     table = services(RAM_SIZE)
     assert m.call(table[0x18], 0x18) == Reboot(0x18, BootAction.NO_BOOTABLE_DEVICE)
     assert m.call(table[0x19], 0x19) == Reboot(0x19, BootAction.BOOT)
-    assert m.call(reset_service(), 0x100) == Reboot(0x100, BootAction.RESET)
+    assert m.call(reset_service(), RESET_VECTOR) == Reboot(RESET_VECTOR, BootAction.RESET)
     result = m.call(table[0x17], 0x17, ax=0x0100)
     assert isinstance(result, Unsupported) and result.what == "INT 17h AH=01h (no printer)"
 

@@ -87,12 +87,16 @@ class Outcome(Enum):
 @dataclass(frozen=True, slots=True)
 class Unsupported:
     """A service the guest called that the BIOS does not implement: the monitor names it in
-    a one-line report, returns CF set and AH = 0x86 (SeaBIOS's "function not supported")
-    and counts it for --stats."""
+    a one-line report, returns CF set (`cf`) and AH = `code` (0x86, SeaBIOS's "function not
+    supported"; None: AH kept) and counts it for --stats. SeaBIOS answers an unknown function
+    differently per vector: INT 15h CF and AH = 0x86, INT 14h and 1Ah CF only, INT 10h and
+    16h nothing at all (measured under QEMU 7.2); the service says which."""
 
     vector: int
     ah: int
     what: str  # e.g. "INT 10h AH=4Fh (VESA)"
+    cf: bool = True
+    code: int | None = 0x86
 
 
 class BootAction(Enum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bt.bios.api import BiosCall, BootAction, Reboot, ServiceResult
 
+RESET_VECTOR = -1  # BiosCall.vector at the reset entry: no interrupt vector leads there
 NO_BOOTABLE_DEVICE_MESSAGE = "No bootable device."  # SeaBIOS's words (src/boot.c boot_fail)
 
 

@@ -11,7 +11,7 @@
   CMOS 0x32 (SeaBIOS keeps it in a variable read from there at POST and leaves the CMOS byte
   as it was: the one difference a guest can see, by reading CMOS 0x32 after 05h); 06h sets the
   alarm (CF set if it is already on), 07h clears it. While the RTC shows update in progress a
-  read WAITs (SeaBIOS polls register A until UIP clears). Others: not implemented (CF, AH=86h).
+  read WAITs (SeaBIOS polls register A until UIP clears). Others: not implemented (CF set).
   Each CMOS access sets the NMI-disable bit of port 0x70, as SeaBIOS's rtc_read does.
 """
 
@@ -163,6 +163,6 @@ class TimeOfDay:
             cpu.set_reg("ah", 0)
             cpu.set_reg("al", value)
         else:
-            return Unsupported(0x1A, ah, f"INT 1Ah AH={ah:02X}h")
+            return Unsupported(0x1A, ah, f"INT 1Ah AH={ah:02X}h", code=None)
         cpu.set_flag("cf", False)
         return Outcome.DONE

@@ -137,7 +137,7 @@ class KeyboardInt16:
             if cpu.reg("al") == 0x08:
                 cpu.set_reg("ah", 2)
         else:
-            return Unsupported(0x16, ah, f"INT 16h AH={ah:02X}h")
+            return Unsupported(0x16, ah, f"INT 16h AH={ah:02X}h", cf=False, code=None)
         return Outcome.DONE
 
 

@@ -7,7 +7,7 @@ only sets CF. AH=00h programs the divisor (AL bits 7-5: 110 to 9600 baud, 0x600 
 once LSR shows THRE and TEMT (AH = the LSR it saw), AH=02h returns a received byte (AH = LSR);
 both give up after the port's timeout in BIOS ticks (BDA 0x47C + DX) with AH = LSR | 0x80.
 AH=03h returns LSR and MSR. All clear CF when the port exists; others are not implemented
-(SeaBIOS's set_unimplemented: CF, AH = 0x86).
+(SeaBIOS sets CF and keeps AH).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Serial:
         cpu, ports = call.cpu, call.ports
         ah = cpu.reg("ah")
         if ah > 3:
-            return Unsupported(0x14, ah, f"INT 14h AH={ah:02X}h")
+            return Unsupported(0x14, ah, f"INT 14h AH={ah:02X}h", code=None)
         dx = cpu.reg("dx")
         addr = bda.read16(call.mem, bda.PORT_COM + 2 * dx) if dx < 4 else 0
         if not addr:

@@ -1,19 +1,22 @@
 """The registry of the BIOS's services: which Service answers each vector's ROM entry.
 
-Wiring (for the machine's builder): `rom.load()` gives the image to map at 0xF0000 (and its
-last 64 KiB alias below 4 GiB if wanted) and `entries` (vector -> marker offset in F000);
-`services(ram_size, int13)` gives vector -> Service for every entry; the run-time calls the
-service when the guest reaches F000:entries[v] and continues after the marker on DONE.
-`reset_service()` answers the reset entry (`rom.load().reset_entry`).
+Wiring (for the machine's builder): `rom.load().image` is mapped read-only at 0xF0000 (ROM_BASE);
+`entry_services(ram_size, int13, counter)` maps the physical address of every marker in it
+(each vector's entry and the reset entry) to the vector to put in BiosCall.vector and the
+Service to call when the guest reaches it; on DONE execution goes on after the marker's two
+bytes (the ROM's IRET returns to the caller), on WAIT the guest halts with interrupts on and
+the marker runs again after the next interrupt, on Unsupported the monitor reports it and
+returns CF set, AH = 0x86, on Reboot it ends the run or boots again.
 """
 
 from __future__ import annotations
 
-from bt.bios.api import Service
-from bt.bios.boot import BootFailure, Bootstrap, Reset
+from bt.bios.api import BiosCall, Service, ServiceResult, Unsupported
+from bt.bios.boot import RESET_VECTOR, BootFailure, Bootstrap, Reset
 from bt.bios.clock import TimeOfDay, TimerIrq
 from bt.bios.keyboard import KeyboardInt16, KeyboardIrq
 from bt.bios.printer import Printer
+from bt.bios.rom import ROM_BASE, load
 from bt.bios.serial import Serial
 from bt.bios.stats import BiosCounter
 from bt.bios.system import Equipment, MemorySize, System
@@ -25,9 +28,9 @@ def services(
     int13: Service | None = None,
     counter: BiosCounter | None = None,
 ) -> dict[int, Service]:
-    """Vector -> service. `int13` (bt/bios/int13.py) answers INT 13h and INT 40h (the
-    diskette half SeaBIOS moves there); without it those two vectors have no service and
-    the run-time reports them as unsupported. With `counter`, every call is counted."""
+    """Vector -> service for every ROM entry. `int13` (bt/bios/int13.py) answers INT 13h and
+    INT 40h (the diskette half SeaBIOS moves there); without it both report every call as
+    unsupported. With `counter`, every call is counted."""
     table: dict[int, Service] = {
         0x08: TimerIrq(),
         0x09: KeyboardIrq(),
@@ -42,9 +45,9 @@ def services(
         0x19: Bootstrap(),
         0x1A: TimeOfDay(),
     }
-    if int13 is not None:
-        table[0x13] = int13
-        table[0x40] = int13
+    disk = int13 if int13 is not None else _NoDisks()
+    table[0x13] = disk
+    table[0x40] = disk
     if counter is not None:
         table = {vector: counter.wrap(service) for vector, service in table.items()}
     return table
@@ -53,3 +56,25 @@ def services(
 def reset_service() -> Service:
     """The service of the ROM's reset entry."""
     return Reset()
+
+
+def entry_services(
+    ram_size: int,
+    int13: Service | None = None,
+    counter: BiosCounter | None = None,
+) -> dict[int, tuple[int, Service]]:
+    """Physical address of each marker -> (vector, service); the reset entry's vector is
+    RESET_VECTOR."""
+    rom = load()
+    table = services(ram_size, int13, counter)
+    out = {ROM_BASE + offset: (vector, table[vector]) for vector, offset in rom.entries.items()}
+    out[ROM_BASE + rom.reset_entry] = (RESET_VECTOR, reset_service())
+    return out
+
+
+class _NoDisks:
+    """INT 13h/40h of a machine without the disk layer."""
+
+    def __call__(self, call: BiosCall) -> ServiceResult:
+        ah = call.cpu.reg("ah")
+        return Unsupported(call.vector, ah, f"INT {call.vector:02X}h AH={ah:02X}h (no disks)")

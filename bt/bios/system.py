@@ -6,7 +6,7 @@ INT 15h results (each checked against QEMU 7.2 with a probe boot sector):
   state, 03h BX = 3 (keyboard controller and port 0x92); AH = 0, CF clear; other AL: CF and
   AH = 0x86.
 - AH=4Fh (keyboard intercept) CF set, AX kept: the key is processed. AH=90h/91h (device busy,
-  interrupt complete) CF clear, AX kept.
+  interrupt complete) change nothing, CF included.
 - AH=86h waits CX:DX microseconds of virtual time (WAIT until then; SeaBIOS counts RTC
   interrupts), then CF clear.
 - AH=87h copies CX words between the bases of descriptors 2 and 3 of the table at ES:SI, with
@@ -82,7 +82,7 @@ class System:
             cpu.set_flag("cf", True)
             return Outcome.DONE
         if ah in (0x90, 0x91):
-            return _success(call)
+            return Outcome.DONE  # SeaBIOS's handlers are empty: not even CF changes
         if ah == 0x86:
             micros = (cpu.reg("cx") << 16) | cpu.reg("dx")
             if not waits.wait_until(call.mem, 0x15, 0x86, call.now_ns, micros * 1000):

@@ -80,7 +80,7 @@ class Video:
         elif ah == 0x1A:
             return _display_combination(call)
         else:
-            return Unsupported(0x10, ah, f"INT 10h AH={ah:02X}h")
+            return _unsupported(ah, f"INT 10h AH={ah:02X}h")
         return Outcome.DONE
 
     def _set_mode(self, call: BiosCall) -> ServiceResult:
@@ -89,7 +89,7 @@ class Video:
         al = cpu.reg("al")
         mode = al & 0x7F
         if mode not in TEXT_MODES:
-            return Unsupported(0x10, 0x00, f"INT 10h AH=00h mode {mode:02X}h")
+            return _unsupported(0x00, f"INT 10h AH=00h mode {mode:02X}h")
         # handle_1000 sets AL before the mode set: 0x30 for the text modes.
         cpu.set_reg("al", 0x30)
         crtc, char_height = TEXT_MODES[mode]
@@ -308,9 +308,9 @@ def _font_info(call: BiosCall) -> ServiceResult:
     cpu = call.cpu
     al, bh = cpu.reg("al"), cpu.reg("bh")
     if al != 0x30:
-        return Unsupported(0x10, 0x11, f"INT 10h AX=11{al:02X}h (font load)")
+        return _unsupported(0x11, f"INT 10h AX=11{al:02X}h (font load)")
     if bh > 1:
-        return Unsupported(0x10, 0x11, f"INT 10h AX=1130h BH={bh:02X}h (no font in ROM)")
+        return _unsupported(0x11, f"INT 10h AX=1130h BH={bh:02X}h (no font in ROM)")
     vector = 0x1F if bh == 0 else 0x43
     pointer = bda.read32(call.mem, 4 * vector)
     cpu.set_seg("es", pointer >> 16)
@@ -325,7 +325,7 @@ def _alternate_select(call: BiosCall) -> ServiceResult:
     cpu = call.cpu
     bl = cpu.reg("bl")
     if bl != 0x10:
-        return Unsupported(0x10, 0x12, f"INT 10h AH=12h BL={bl:02X}h")
+        return _unsupported(0x12, f"INT 10h AH=12h BL={bl:02X}h")
     cpu.set_reg("bx", 0x0103 if _crtc(call) == CRTC_MONO else 0x0003)
     cpu.set_reg("cx", bda.read8(call.mem, bda.VIDEO_SWITCHES) & 0x0F)
     return Outcome.DONE
@@ -340,6 +340,11 @@ def _display_combination(call: BiosCall) -> ServiceResult:
     elif al == 0x01:
         bda.write8(call.mem, bda.DCC_INDEX, cpu.reg("bl"))
     else:
-        return Unsupported(0x10, 0x1A, f"INT 10h AX=1A{al:02X}h")
+        return _unsupported(0x1A, f"INT 10h AX=1A{al:02X}h")
     cpu.set_reg("al", 0x1A)
     return Outcome.DONE
+
+
+def _unsupported(ah: int, what: str) -> Unsupported:
+    """SeaVGABIOS ignores what it does not know: no register, CF included, changes."""
+    return Unsupported(0x10, ah, what, cf=False, code=None)
