@@ -25,8 +25,8 @@ SECTORS = 40
 
 @dataclass(frozen=True)
 class Case:
-    """One call: its vector, input registers, CF in, memory to fill before it and memory
-    (segment, offset, length) to print after it."""
+    """One call: its vector (-1: no call, only the dump), input registers, CF in, memory to
+    fill before it and memory (segment, offset, length) to print after it."""
 
     tag: str
     vector: int
@@ -52,7 +52,9 @@ def _asm_case(i: int, case: Case) -> list[str]:
         if name != "es":
             lines.append(f"    mov {name}, {value:#x}")
     lines += [f"    push word {0x0002 | (CF if case.cf else 0):#x}", "    popf"]
-    lines += [f"    int {case.vector:#x}", f"    mov word [cs:tag_ptr], tag_{i}", "    call dump"]
+    if case.vector >= 0:
+        lines.append(f"    int {case.vector:#x}")
+    lines += [f"    mov word [cs:tag_ptr], tag_{i}", "    call dump"]
     if case.dump is not None:
         seg, off, length = case.dump
         lines += [
@@ -228,7 +230,7 @@ def run_bios(cases: list[Case]) -> list[str]:
         if case.poke is not None:
             m.mem.write_phys(*case.poke)
         call = BiosCall(case.vector, m.cpu, m.mem, m.ports, m.clock.now_ns())
-        result = table[case.vector](call)
+        result = table[case.vector](call) if case.vector >= 0 else Outcome.DONE
         if isinstance(result, Unsupported):  # what the monitor returns (bt/bios/api.py)
             if result.cf:
                 m.cpu.set_flag("cf", True)

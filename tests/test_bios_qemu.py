@@ -1,5 +1,6 @@
-"""The built-in BIOS's services answer as QEMU 7.2 + SeaBIOS do: the same calls, in the same
-order, made by a probe boot floppy under qemu-system-i386 and on the services (tests/bios_probe.py).
+"""The built-in BIOS answers as QEMU 7.2 + SeaBIOS do: the BDA POST leaves, then the same calls
+in the same order, made by a probe boot floppy under qemu-system-i386 and on the services
+(tests/bios_probe.py), registers, flags and the memory they write compared.
 
 Left out, and why: INT 1Ah time reads (QEMU's RTC runs on host time), INT 10h AX=1130h (the
 pointers name SeaVGABIOS's fonts at C000, which this ROM does not have)."""
@@ -22,6 +23,7 @@ GDT_87 = bytes(16) + _DATA[:2] + b"\xf0\xff\x0f" + _DATA[5:] + _DATA[:4] + b"\x1
 GDT_87 += bytes(16)
 
 CASES = [
+    Case("bda", -1, dump=(0x40, 0, 0x100)),
     Case("int11", 0x11),
     Case("int12", 0x12),
     Case("e801", 0x15, {"ax": 0xE801}),
@@ -112,5 +114,23 @@ def test_services_answer_as_seabios_does(tmp_path: Path) -> None:
     reference = run_qemu(CASES, tmp_path)
     ours = run_bios(CASES)
     assert len(reference) == len(ours), reference[-3:]
+    reference[1], ours[1] = _masked(reference[1]), _masked(ours[1])  # the BDA after POST
     for ref, got in zip(reference, ours, strict=True):
         assert got == ref
+
+
+# BDA bytes POST does not own, or that depend on what only QEMU has:
+NOT_POSTS = (
+    *range(0x3E, 0x49),  # diskette controller state and motor countdown: the INT 13h read
+    0x90,  # diskette media state: the same read
+    *range(0x6C, 0x70),  # the tick count: QEMU's RTC runs on host time
+    *range(0xA8, 0xAC),  # SeaVGABIOS's save pointer table (C000:xxxx): no VGA ROM here
+    *range(0xB9, 0xBE),  # SeaVGABIOS's own fields (the VBE mode, its mode table offset)
+)
+
+
+def _masked(line: str) -> str:
+    data = bytearray.fromhex(line[2:])
+    for offset in NOT_POSTS:
+        data[offset] = 0
+    return "m " + " ".join(f"{b:02X}" for b in data)
