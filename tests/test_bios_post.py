@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bt.bios import bda
-from bt.bios.post import DiskCounts, boot_screen, post, ticks_from_ms
+from bt.bios.post import Chs, DiskCounts, boot_screen, fdpt, post, ticks_from_ms
 from bt.bios.rom import load
 from bt.devices.cmos import Cmos
 from tests.biosmachine import RAM_SIZE, Machine
@@ -85,3 +85,18 @@ def test_ram_too_small_for_the_ebda() -> None:
     m = Machine()
     with pytest.raises(ValueError, match="EBDA"):
         post(m.mem, m.ports, 512 * 1024, 0, DiskCounts(1, 0))
+
+
+def test_hard_disk_parameter_tables() -> None:
+    m = Machine()
+    small, big = Chs(2, 16, 63), Chs(1024, 255, 63)
+    post(
+        m.mem, m.ports, RAM_SIZE, 0x80, DiskCounts(1, 2, ((small, small), (big, Chs(4096, 16, 32))))
+    )
+    # Measured under QEMU 7.2 with a 1.44 MB image as -hda (CHS 2/16/63): INT 41h -> 9FC0:003D.
+    assert m.mem.word(4 * 0x41) == 0x3D and m.mem.word(4 * 0x41 + 2) == 0x9FC0
+    assert m.mem.read_phys(0x9FC3D, 16) == bytes.fromhex("02001000 00ffff00 c8000000 02003f00")
+    assert m.mem.word(4 * 0x46) == 0x4D and m.mem.word(4 * 0x46 + 2) == 0x9FC0
+    translated = m.mem.read_phys(0x9FC4D, 16)
+    assert translated == fdpt(big, Chs(4096, 16, 32))
+    assert translated[3:5] == b"\xa0\x20" and sum(translated) % 256 == 0

@@ -14,7 +14,8 @@ the BDA and the EBDA at entry (-fda and -hda, -m 2 to 3584):
   the tick count from the RTC's time of day (SeaBIOS's clock_setup); hard disk count at 0x475
   and the disk control byte 0xC0 at 0x476; LPT timeouts 0x14 and COM timeouts 0x0A per port;
   floppy drive info 0x07 at 0x48F when there is a drive.
-- EBDA: 1 KiB at 0x9FC00, its first byte the size in KiB (1), the rest 0.
+- EBDA: 1 KiB at 0x9FC00, its first byte the size in KiB (1), the rest 0 but the parameter
+  tables of the first two hard disks at 0x3D and 0x4D (INT 41h and 46h point there).
 - PICs: ICW1 0x11, vector bases 0x08 and 0x70, cascade on IRQ 2, 8086 mode, masks 0xB8 and 0x8E
   (IRQ 0, 1, 2, 6, 8, 12, 13, 14 open: those SeaBIOS installs handlers for); ELCR 0x00/0x0C.
 - PIT channel 0: mode 2, lobyte/hibyte, count 0 (65536: 18.2 Hz). RTC: A 0x26, B 0x02.
@@ -41,11 +42,47 @@ BOOT_SP = 0x6F04
 
 
 @dataclass(frozen=True, slots=True)
+class Chs:
+    """A disk geometry: cylinders, heads, sectors per track."""
+
+    cylinders: int
+    heads: int
+    sectors: int
+
+
+@dataclass(frozen=True, slots=True)
 class DiskCounts:
-    """The drives POST reports (the INT 13h layer owns the images)."""
+    """The drives POST reports (the INT 13h layer owns the images), and the (logical,
+    physical) geometry of the first two hard disks for their parameter tables (INT 41h/46h)."""
 
     floppies: int
     hard_disks: int
+    geometries: tuple[tuple[Chs, Chs], ...] = ()
+
+
+FDPT = 0x3D  # the EBDA offset of SeaBIOS's fdpt[0] (struct extended_bios_data_area_s)
+FDPT_SIZE = 16
+
+
+def fdpt(logical: Chs, physical: Chs) -> bytes:
+    """A fixed disk parameter table as SeaBIOS's fill_fdpt (src/block.c) builds it: logical
+    CHS, precompensation 0xFFFF, control 0xC0 (| 8 above 8 heads), landing zone = physical
+    cylinders, and when the sector counts differ the translated form (0xA0 signature,
+    physical CHS, checksum)."""
+    table = bytearray(FDPT_SIZE)
+    table[0:2] = logical.cylinders.to_bytes(2, "little")
+    table[2] = logical.heads & 0xFF
+    table[5:7] = b"\xff\xff"
+    table[8] = 0xC0 | (0x08 if physical.heads > 8 else 0)
+    table[12:14] = physical.cylinders.to_bytes(2, "little")
+    table[14] = logical.sectors
+    if logical.sectors != physical.sectors:
+        table[3] = 0xA0
+        table[4] = physical.sectors
+        table[9:11] = physical.cylinders.to_bytes(2, "little")
+        table[11] = physical.heads & 0xFF
+        table[15] = -sum(table) & 0xFF
+    return bytes(table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +156,10 @@ def post(
     mem.write_phys(0, rom.ivt_bytes())
     _bda(mem, disks, com_ports, lpt_ports)
     mem.write_phys(bda.EBDA, bytes((bda.EBDA_KIB,)) + bytes(bda.EBDA_KIB * 1024 - 1))
+    for i, (logical, physical) in enumerate(disks.geometries[:2]):
+        offset = FDPT + FDPT_SIZE * i
+        mem.write_phys(bda.EBDA + offset, fdpt(logical, physical))
+        bda.write32(mem, 4 * (0x41 if i == 0 else 0x46), bda.EBDA_SEGMENT << 16 | offset)
     _pics(ports)
     ports.write(0x43, 1, 0x34)  # channel 0, lobyte/hibyte, mode 2, binary (pit_setup)
     ports.write(0x40, 1, 0)
