@@ -7,16 +7,18 @@ the ports as the VGA BIOS reaches them; the BIOS data area fields stay in step. 
 ignores the colour in BL of AH=0Eh (SeaVGABIOS writes the character only), and a line that
 scrolls in is blank with attribute 0x07.
 
-Not here: graphics modes, 40-column modes, the palette and DAC functions (AH=0Bh, 10h), font
-loading (AH=11h but 30h) and the font pointers of AH=1130h BH=2-7: this ROM has no font, so
-those return Unsupported. Mode 7 sets the BDA, the mono misc-output value (0x66, moving the
-CRTC to 0x3B4) and the cursor, not the full mono register set.
+The palette and DAC functions (AH=10h) are bt/bios/palette.py. Not here: graphics modes,
+40-column modes, the CGA palette (AH=0Bh), font loading (AH=11h but 30h) and the font
+pointers of AH=1130h BH=2-7: this ROM has no font, so those return Unsupported. Mode 7 sets
+the BDA, the mono misc-output value (0x66, moving the CRTC to 0x3B4) and the cursor, not the
+full mono register set.
 """
 
 from __future__ import annotations
 
 from bt.bios import bda
 from bt.bios.api import BiosCall, Outcome, ServiceResult, Unsupported
+from bt.bios.palette import palette
 from bt.devices.vga import BOOT_CRTC
 
 COLOR_TEXT, MONO_TEXT = 0xB8000, 0xB0000
@@ -71,6 +73,8 @@ class Video:
             ctl = bda.read8(call.mem, bda.VIDEO_CTL) & VIDEO_CTL_NOCLEAR
             cpu.set_reg("al", bda.read8(call.mem, bda.VIDEO_MODE) | ctl)
             cpu.set_reg("ah", bda.read16(call.mem, bda.VIDEO_COLS))
+        elif ah == 0x10:
+            return palette(call)
         elif ah == 0x11:
             return _font_info(call)
         elif ah == 0x12:
