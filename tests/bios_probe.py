@@ -194,8 +194,9 @@ dumpmem:                    ; push seg, off, len; call
 """
 
 
-def run_qemu(cases: list[Case], workdir: Path) -> list[str]:
-    """Boot the probe under qemu-system-i386 -m 128 and return its lines."""
+def run_qemu(cases: list[Case], workdir: Path, hard_disk: bool = False) -> list[str]:
+    """Boot the probe under qemu-system-i386 -m 128 (from a floppy, or the image as the first
+    hard disk) and return its lines."""
     src = workdir / "probe.asm"
     src.write_text(probe_source(cases))
     image = workdir / "probe.img"
@@ -205,16 +206,18 @@ def run_qemu(cases: list[Case], workdir: Path) -> list[str]:
     out = workdir / "debugcon.txt"
     subprocess.run(
         ["qemu-system-i386", "-m", "128", "-display", "none", "-serial", "null",
-         "-drive", f"file={image},format=raw,if=floppy", "-boot", "a", "-no-reboot",
+         "-drive", f"file={image},format=raw,if={'ide' if hard_disk else 'floppy'}",
+         "-boot", "c" if hard_disk else "a", "-no-reboot",
          "-debugcon", f"file:{out}", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"],
         check=False, timeout=60, capture_output=True,
     )  # fmt: skip
     return out.read_text().splitlines()
 
 
-def run_bios(cases: list[Case]) -> list[str]:
-    """The same calls on the built-in BIOS, printed the same way."""
-    m = Machine()
+def run_bios(cases: list[Case], machine: Machine | None = None) -> list[str]:
+    """The same calls on the built-in BIOS (on `machine`, by default a floppy boot), printed
+    the same way."""
+    m = machine if machine is not None else Machine()
     table = services(RAM_SIZE)
     lines = []
     for case in cases:

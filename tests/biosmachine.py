@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bt.bios.api import BiosCall, ServiceResult
-from bt.bios.post import DiskCounts, post
+from bt.bios.post import Chs, DiskCounts, post
 from bt.bios.rom import ROM_BASE, ROM_SIZE, load
 from bt.bus import Bus
 from bt.devices.cmos import Cmos
@@ -100,7 +100,13 @@ class Cpu:
 class Machine:
     """The PC a BIOS service runs on, after POST."""
 
-    def __init__(self, boot_drive: int = 0, floppies: int = 1, hard_disks: int = 0) -> None:
+    def __init__(
+        self,
+        boot_drive: int = 0,
+        floppies: int = 1,
+        hard_disks: int = 0,
+        geometries: tuple[tuple[Chs, Chs], ...] = (),
+    ) -> None:
         self.clock = VirtualClock()
         self.mem = Memory()
         self.ports = Bus()
@@ -124,7 +130,7 @@ class Machine:
         self.port92 = Port92(on_a20=self.a20.append)
         self.ports.register(0x92, 1, self.port92, "port92")
         self.boot = post(
-            self.mem, self.ports, RAM_SIZE, boot_drive, DiskCounts(floppies, hard_disks)
+            self.mem, self.ports, RAM_SIZE, boot_drive, DiskCounts(floppies, hard_disks, geometries)
         )
         self.cpu = Cpu()
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bt.bios.post import Chs
 from tests.bios_probe import Case, run_bios, run_qemu
+from tests.biosmachine import Machine
 
 SMAP = 0x534D4150
 # INT 15h AH=87h's table: null, GDT, source (F000:FFF0, where both ROMs hold the same bytes:
@@ -125,10 +127,13 @@ CASES = [
 ]
 
 
-@pytest.mark.skipif(
+needs_qemu = pytest.mark.skipif(
     shutil.which("qemu-system-i386") is None or shutil.which("nasm") is None,
     reason="needs qemu-system-i386 and nasm",
 )
+
+
+@needs_qemu
 def test_services_answer_as_seabios_does(tmp_path: Path) -> None:
     reference = run_qemu(CASES, tmp_path)
     ours = run_bios(CASES)
@@ -153,3 +158,22 @@ def _masked(line: str) -> str:
     for offset in NOT_POSTS:
         data[offset] = 0
     return "m " + " ".join(f"{b:02X}" for b in data)
+
+
+HD_CASES = [
+    Case("bda", -1, dump=(0x40, 0, 0x100)),
+    Case("ivt41", -1, dump=(0, 4 * 0x41, 8)),  # 43h (a VGA font pointer) is left out
+    Case("ivt46", -1, dump=(0, 4 * 0x46, 4)),
+    Case("ebda", -1, dump=(0x9FC0, 0, 0x60)),
+    Case("int11", 0x11),
+]
+
+
+@needs_qemu
+def test_post_of_a_hard_disk_boot(tmp_path: Path) -> None:
+    # The probe image (2880 sectors) as -hda: SeaBIOS gives it CHS 2/16/63.
+    reference = run_qemu(HD_CASES, tmp_path, hard_disk=True)
+    chs = Chs(2, 16, 63)
+    ours = run_bios(HD_CASES, Machine(0x80, floppies=1, hard_disks=1, geometries=((chs, chs),)))
+    reference[1], ours[1] = _masked(reference[1]), _masked(ours[1])
+    assert ours[1:] == reference[1:]
