@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bt.bios import bda
 from bt.bios.api import Outcome, Unsupported
-from bt.bios.clock import TICKS_PER_DAY, TimeOfDay, TimerIrq
+from bt.bios.clock import TICKS_PER_DAY, RtcIrq, TimeOfDay, TimerIrq
 from tests.biosmachine import Machine
 
 T = TimeOfDay()
@@ -70,3 +70,14 @@ def test_set_time_date_and_alarm() -> None:
     m.call(T, 0x1A, ax=0x0700)
     assert not m.cmos.data[0x0B] & 0x20 and m.cpu.reg("al") & 0x20
     assert isinstance(m.call(T, 0x1A, ax=0x0800), Unsupported)
+
+
+def test_rtc_irq_acknowledges_the_interrupt() -> None:
+    m = Machine()
+    m.cmos.write(0, 1, 0x0B)
+    m.cmos.write(1, 1, 0x42)  # periodic interrupt on
+    m.clock.advance(10**9 // 1024 + 1)
+    m.cmos.tick(m.clock.now_ns())
+    assert m.cmos.data[0x0C] & 0xC0 == 0xC0 and m.pics.slave.irr & 0x01
+    m.call(RtcIrq(), 0x70)
+    assert m.cmos.data[0x0C] == 0  # read: the next periodic interrupt raises IRQ 8 again

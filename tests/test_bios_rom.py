@@ -29,6 +29,7 @@ def test_every_service_entry_starts_with_the_marker_and_returns() -> None:
     rom = load()
     assert set(rom.entries) == {
         0x08, 0x09, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x40,
+        0x70,
     }  # fmt: skip
     for vector, offset in rom.entries.items():
         assert rom.marker_at(offset), f"INT {vector:02X}h"
@@ -37,6 +38,8 @@ def test_every_service_entry_starts_with_the_marker_and_returns() -> None:
             assert after == ["int 0x1c", *EOI_MASTER]
         elif vector == 0x09:  # EOI after the service (handle_09)
             assert after == EOI_MASTER
+        elif vector == 0x70:  # the RTC's IRQ 8: EOI to both (handle_70)
+            assert after == EOI_SLAVE
         else:
             assert after == ["iret"], f"INT {vector:02X}h"
 
@@ -71,9 +74,9 @@ def test_every_ivt_slot_points_at_a_marker_a_stub_a_table_or_is_null() -> None:
         else:
             assert off in stubs, f"vector {vector:02X}h -> F000:{off:04X}"
             assert decode(off, len(stubs[off])) == stubs[off]
-    # Hardware IRQs nobody services send their EOI: master 0Ah-0Fh, slave 70h-77h.
+    # Hardware IRQs nobody services send their EOI: master 0Ah-0Fh, slave 71h-77h.
     assert all(rom.ivt[v][1] == rom.eoi_master for v in range(0x0A, 0x10))
-    assert all(rom.ivt[v][1] == rom.eoi_slave for v in range(0x70, 0x78))
+    assert all(rom.ivt[v][1] == rom.eoi_slave for v in range(0x71, 0x78))
 
 
 def test_reset_vector_is_a_far_jump_to_the_post_marker() -> None:

@@ -4,6 +4,10 @@
   wraps to 0 and the midnight flag at 0x470 is incremented; the diskette motor countdown at
   0x440 goes down, and on reaching 0 the motors are switched off (port 0x3F2 &= 0xCF). The ROM
   entry then chains INT 1Ch and sends the EOI.
+- INT 70h (IRQ 8): registers B and C are read, which acknowledges the RTC's interrupt so the
+  next one can come (SeaBIOS's handle_70); the ROM entry sends the EOI to both PICs. Not done:
+  SeaBIOS's call of INT 4Ah on an alarm, and its INT 15h 83h/86h countdown (86h waits in
+  virtual time instead).
 - INT 1Ah AH=00h CX:DX = ticks, AL = the midnight flag, which is cleared; 01h sets the ticks
   and clears the flag (AH = 0); 02h/04h read the RTC through ports 0x70/0x71 (BCD as the CMOS
   holds it; CH = the century, CMOS 0x32, AL = CH, AH = 0, DL = the DST bit); 03h/05h write
@@ -88,6 +92,15 @@ class TimerIrq:
             bda.write8(mem, bda.FLOPPY_MOTOR_COUNTER, motor)
             if motor == 0:
                 call.ports.write(PORT_FD_DOR, 1, call.ports.read(PORT_FD_DOR, 1) & 0xCF)
+        return Outcome.DONE
+
+
+class RtcIrq:
+    """The INT 70h service."""
+
+    def __call__(self, call: BiosCall) -> ServiceResult:
+        rtc_read(call.ports, REG_B)
+        rtc_read(call.ports, REG_C)
         return Outcome.DONE
 
 

@@ -58,6 +58,8 @@ service_table:
     dw int1a
     db 0x40
     dw int40
+    db 0x70
+    dw int70
 service_end:
     dw reset_entry
     dw iret_stub
@@ -115,7 +117,9 @@ ivt_template:
     vec int40
   %elif v >= 0x60 && v <= 0x67
     null_vec
-  %elif v >= 0x70 && v <= 0x77
+  %elif v == 0x70
+    vec int70
+  %elif v >= 0x71 && v <= 0x77
     vec eoi_slave
   %elif v == 0x79
     null_vec
@@ -147,6 +151,15 @@ int18:                          ; boot failure: the monitor ends the run
 
 int17:                          ; printer: the monitor answers
     MARKER
+    iret
+
+int70:                          ; IRQ 8: the monitor acknowledges the RTC, then EOI to both
+    MARKER
+    push ax
+    mov al, 0x20
+    out 0xA0, al
+    out 0x20, al
+    pop ax
     iret
 
 ; -- entries at their conventional addresses -------------------------------------------------------

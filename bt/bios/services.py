@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bt.bios.api import BiosCall, Service, ServiceResult, Unsupported
 from bt.bios.boot import RESET_VECTOR, BootFailure, Bootstrap, Reset
-from bt.bios.clock import TimeOfDay, TimerIrq
+from bt.bios.clock import RtcIrq, TimeOfDay, TimerIrq
 from bt.bios.keyboard import KeyboardInt16, KeyboardIrq
 from bt.bios.printer import Printer
 from bt.bios.rom import ROM_BASE, load
@@ -44,6 +44,7 @@ def services(
         0x18: BootFailure(),
         0x19: Bootstrap(),
         0x1A: TimeOfDay(),
+        0x70: RtcIrq(),
     }
     disk = int13 if int13 is not None else _NoDisks()
     table[0x13] = disk

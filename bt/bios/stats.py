@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bt.bios.api import BiosCall, Outcome, Service, ServiceResult, Unsupported
 
-HARDWARE_VECTORS = frozenset({0x08, 0x09})  # IRQ handlers: AH is the interrupted code's
+HARDWARE_VECTORS = frozenset({0x08, 0x09, 0x70})  # IRQ handlers: AH is the interrupted code's
 
 
 @dataclass(frozen=True, slots=True)
