@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bt.bios import bda
 from bt.bios.api import BootAction, Outcome, Reboot, Unsupported
-from bt.bios.keyboard import KeyboardInt16, KeyboardIrq
+from bt.bios.keyboard import KeyboardInt16, KeyboardIrq, KeyboardIrqKey
 from tests.biosmachine import Machine
 
 IRQ = KeyboardIrq()
@@ -131,3 +131,14 @@ def test_other_functions() -> None:
     m.call(K16, 0x16, ax=0x6F08)
     assert m.cpu.reg("ah") == 2
     assert isinstance(m.call(K16, 0x16, ax=0x2000), Unsupported)
+
+
+def test_a_guest_hook_on_int15_gets_the_key_first() -> None:
+    m = Machine()
+    m.mem.write_phys(4 * 0x15, bytes.fromhex("78563412"))  # INT 15h -> 1234:5678
+    m.kbd.feed_scancodes(b"\x1e")
+    assert m.call(IRQ, 0x09) is Outcome.DONE
+    assert m.kbd.command.read(0, 1) & 1  # the byte is left for the ROM's code to read
+    code = m.ports.read(0x60, 1)  # what the ROM does: IN, INT 15h AH=4Fh, then the marker
+    assert m.call(KeyboardIrqKey(), 0x09, ax=0x4F00 | 0x30) is Outcome.DONE  # hook: 'B'
+    assert code == 0x1E and read_key(m) == 0x3062

@@ -12,7 +12,7 @@ _CS16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
 
 def decode(offset: int, count: int) -> list[str]:
     """`count` instructions of the ROM at F000:`offset`, as 'mnemonic op_str'."""
-    code = load().image[offset : offset + 32]
+    code = load().image[offset : offset + 64]
     out = []
     for insn in _CS16.disasm(code, offset):
         out.append(f"{insn.mnemonic} {insn.op_str}".strip())
@@ -36,8 +36,17 @@ def test_every_service_entry_starts_with_the_marker_and_returns() -> None:
         after = decode(offset + len(MARKER), 8)
         if vector == 0x08:  # chains INT 1Ch, then the EOI (SeaBIOS's handle_08)
             assert after == ["int 0x1c", *EOI_MASTER]
-        elif vector == 0x09:  # EOI after the service (handle_09)
-            assert after == EOI_MASTER
+        elif vector == 0x09:  # the INT 15h 4Fh intercept when hooked, EOI (handle_09)
+            code = decode(offset + len(MARKER), 40)
+            assert "int 0x15" in code and code[-5:] == [
+                "mov al, 0x20",
+                "out 0x20, al",
+                "pop ds",
+                "pop ax",
+                "iret",
+            ]
+            key = rom.continuations[0x09]
+            assert rom.marker_at(key) and offset < key < offset + 64
         elif vector == 0x70:  # the RTC's IRQ 8: EOI to both (handle_70)
             assert after == EOI_SLAVE
         else:

@@ -22,7 +22,8 @@ def test_every_rom_entry_has_a_service() -> None:
     assert table[0x13] is table[0x40]
     at = entry_services(RAM_SIZE)
     rom = load()
-    assert {addr - 0xF0000 for addr in at} == {*rom.entries.values(), rom.reset_entry}
+    markers = {*rom.entries.values(), *rom.continuations.values(), rom.reset_entry}
+    assert {addr - 0xF0000 for addr in at} == markers
     assert all(rom.marker_at(addr - 0xF0000) for addr in at)
     assert at[0xFE82E][0] == 0x16 and at[0xFE05B][0] == RESET_VECTOR
     m = Machine()

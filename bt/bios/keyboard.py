@@ -9,9 +9,13 @@ __process_key) and handle_09 in src/ps2port.c:
   0x496; a make code stores its word (bt/bios/keymap.py) at the buffer's tail; a full buffer
   (tail + 2 == head) drops the key; releases store nothing; Ctrl+Alt+Del sets the soft-reset
   flag 0x1234 and resets the machine. The ROM's entry sends the EOI afterwards.
-  Not done: SeaBIOS first offers the code to INT 15h AH=4Fh (the keyboard intercept); here no
-  hook a guest puts on INT 15h sees it. The keyboard LEDs are not updated (SeaBIOS sends the
-  keyboard an 0xED command on the next INT 16h call).
+  SeaBIOS first offers the code to INT 15h AH=4Fh (the keyboard intercept: CF clear on return
+  takes the key, AL may be changed). While INT 15h is this ROM's, whose 4Fh keeps CF set and AL,
+  the service does all at once; when a guest has hooked INT 15h the service leaves the byte
+  to the ROM's code, which reads it, calls INT 15h and then, if CF is still set, reaches a
+  second marker whose service (KeyboardIrqKey) processes the code in AL.
+  Not done: the keyboard LEDs are not updated (SeaBIOS sends the keyboard an 0xED command on
+  the next INT 16h call).
 - INT 16h AH=00h/10h read the next key, or WAIT while the buffer is empty (SeaBIOS halts with
   interrupts on until one arrives); 01h/11h peek (ZF set when empty); 00h and 01h turn the
   0xE0 of extended keys into 0; 02h/12h the shift flags; 05h stores CX (AL = 1 when full);
@@ -50,6 +54,7 @@ from bt.bios.keymap import (
     SCROLL,
     SCROLL_DOWN,
 )
+from bt.bios.rom import ROM_SEGMENT, load
 
 I8042_DATA, I8042_STATUS = 0x60, 0x64
 STATUS_OBF, STATUS_AUX = 0x01, 0x20
@@ -141,15 +146,32 @@ class KeyboardInt16:
         return Outcome.DONE
 
 
+def int15_hooked(mem: PhysMemory) -> bool:
+    """Whether INT 15h points elsewhere than this ROM's entry (a guest's intercept)."""
+    return bda.read32(mem, 4 * 0x15) != (ROM_SEGMENT << 16 | load().entries[0x15])
+
+
 class KeyboardIrq:
     """The INT 09h service: one byte from the controller into the flags or the buffer."""
 
     def __call__(self, call: BiosCall) -> ServiceResult:
+        if int15_hooked(call.mem):
+            return Outcome.DONE  # the ROM's code calls the hook, then KeyboardIrqKey
         status = call.ports.read(I8042_STATUS, 1)
         if status & (STATUS_OBF | STATUS_AUX) != STATUS_OBF:
             return Outcome.DONE  # "keyboard irq but no keyboard data"
         code = call.ports.read(I8042_DATA, 1)
         if process_key(call.mem, code):
+            bda.write16(call.mem, bda.SOFT_RESET_FLAG, SOFT_RESET_WARM)
+            return Reboot(0x09, BootAction.RESET)
+        return Outcome.DONE
+
+
+class KeyboardIrqKey:
+    """INT 09h's second marker: the code in AL, which a guest's INT 15h hook let through."""
+
+    def __call__(self, call: BiosCall) -> ServiceResult:
+        if process_key(call.mem, call.cpu.reg("al")):
             bda.write16(call.mem, bda.SOFT_RESET_FLAG, SOFT_RESET_WARM)
             return Reboot(0x09, BootAction.RESET)
         return Outcome.DONE

@@ -10,6 +10,7 @@
 ;
 ; At F000:0000 the ROM carries what the monitor needs to know about it:
 ;   "$BTROM", version byte, entry count N, then N records (vector byte, marker offset word),
+;   the same for the continuation markers (markers inside an entry's code, past its start),
 ;   then the offsets of the reset entry, the IRET stub, the master/slave EOI stubs and the
 ;   INT 15h C0h configuration table, then
 ;   the IVT template: 256 far pointers (offset, segment) that POST copies to 0000:0000.
@@ -61,6 +62,11 @@ service_table:
     db 0x70
     dw int70
 service_end:
+    db (continuation_end - continuation_table) / 3
+continuation_table:             ; markers inside an entry's code: (vector, offset)
+    db 0x09
+    dw int09.key
+continuation_end:
     dw reset_entry
     dw iret_stub
     dw eoi_master
@@ -202,8 +208,29 @@ place 0xE987
 int09:                          ; IRQ 1: the monitor reads port 60h and fills the buffer
     MARKER
     push ax
+    push ds
+    xor ax, ax
+    mov ds, ax
+    cmp word [4 * 0x15], int15  ; a guest hook on INT 15h sees the key first (AH=4Fh)
+    jne .hooked
+    cmp word [4 * 0x15 + 2], ROMSEG
+    je .eoi                     ; not hooked: the service above did all
+.hooked:
+    in al, 0x64
+    and al, 0x21
+    cmp al, 0x01                ; a keyboard byte waiting (OBF, not the mouse's)
+    jne .eoi
+    in al, 0x60
+    mov ah, 0x4F
+    stc
+    int 0x15
+    jnc .eoi                    ; the hook took the key
+.key:
+    MARKER                      ; the monitor processes the key in AL
+.eoi:
     mov al, 0x20
     out 0x20, al
+    pop ds
     pop ax
     iret
 

@@ -28,6 +28,7 @@ class BiosRom:
 
     image: bytes
     entries: dict[int, int]  # vector -> offset in F000 of its marker
+    continuations: dict[int, int]  # vector -> a second marker inside its entry's code
     reset_entry: int  # the POST entry the reset vector jumps to (a marker too)
     iret_stub: int  # default handler: IRET
     eoi_master: int  # default handler of a master PIC IRQ: EOI, IRET
@@ -53,13 +54,8 @@ def parse(image: bytes) -> BiosRom:
     pos = len(SIGNATURE) + 1
     count = image[pos]
     pos += 1
-    entries: dict[int, int] = {}
-    for _ in range(count):
-        vector, offset = struct.unpack_from("<BH", image, pos)
-        pos += 3
-        if image[offset : offset + 2] != MARKER:
-            raise RomError(f"BIOS ROM entry of INT {vector:02X}h at F000:{offset:04X} lacks UD2")
-        entries[vector] = offset
+    entries, pos = _markers(image, pos, count)
+    continuations, pos = _markers(image, pos + 1, image[pos])
     reset_entry, iret_stub, eoi_master, eoi_slave, config = struct.unpack_from("<5H", image, pos)
     pos += 10
     ivt = tuple(
@@ -68,6 +64,7 @@ def parse(image: bytes) -> BiosRom:
     return BiosRom(
         image=image,
         entries=entries,
+        continuations=continuations,
         reset_entry=reset_entry,
         iret_stub=iret_stub,
         eoi_master=eoi_master,
@@ -75,6 +72,18 @@ def parse(image: bytes) -> BiosRom:
         config_table=config,
         ivt=ivt,
     )
+
+
+def _markers(image: bytes, pos: int, count: int) -> tuple[dict[int, int], int]:
+    """`count` (vector, offset) records at `pos`, each offset checked to hold a marker."""
+    markers: dict[int, int] = {}
+    for _ in range(count):
+        vector, offset = struct.unpack_from("<BH", image, pos)
+        pos += 3
+        if image[offset : offset + 2] != MARKER:
+            raise RomError(f"BIOS ROM entry of INT {vector:02X}h at F000:{offset:04X} lacks UD2")
+        markers[vector] = offset
+    return markers, pos
 
 
 @cache

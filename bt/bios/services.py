@@ -14,7 +14,7 @@ from __future__ import annotations
 from bt.bios.api import BiosCall, Service, ServiceResult, Unsupported
 from bt.bios.boot import RESET_VECTOR, BootFailure, Bootstrap, Reset
 from bt.bios.clock import RtcIrq, TimeOfDay, TimerIrq
-from bt.bios.keyboard import KeyboardInt16, KeyboardIrq
+from bt.bios.keyboard import KeyboardInt16, KeyboardIrq, KeyboardIrqKey
 from bt.bios.printer import Printer
 from bt.bios.rom import ROM_BASE, load
 from bt.bios.serial import Serial
@@ -64,11 +64,17 @@ def entry_services(
     int13: Service | None = None,
     counter: BiosCounter | None = None,
 ) -> dict[int, tuple[int, Service]]:
-    """Physical address of each marker -> (vector, service); the reset entry's vector is
+    """Physical address of each marker -> (vector, service): the entries, the continuation
+    marker inside INT 09h's code (reached only when a guest hooks INT 15h; no INT frame is on
+    top of the stack there, AL holds the key), and the reset entry, whose vector is
     RESET_VECTOR."""
     rom = load()
     table = services(ram_size, int13, counter)
     out = {ROM_BASE + offset: (vector, table[vector]) for vector, offset in rom.entries.items()}
+    key: Service = KeyboardIrqKey()
+    if counter is not None:
+        key = counter.wrap(key)
+    out[ROM_BASE + rom.continuations[0x09]] = (0x09, key)
     out[ROM_BASE + rom.reset_entry] = (RESET_VECTOR, reset_service())
     return out
 
