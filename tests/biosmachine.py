@@ -106,9 +106,10 @@ class Machine:
         floppies: int = 1,
         hard_disks: int = 0,
         geometries: tuple[tuple[Chs, Chs], ...] = (),
+        mem: Memory | None = None,
     ) -> None:
         self.clock = VirtualClock()
-        self.mem = Memory()
+        self.mem = mem if mem is not None else Memory()
         self.ports = Bus()
         self.pics = PicPair(boot_state=False)
         self.ports.register(0x20, 2, self.pics.master, "pic-master")
