@@ -71,10 +71,8 @@ def entry_services(
     rom = load()
     table = services(ram_size, int13, counter)
     out = {ROM_BASE + offset: (vector, table[vector]) for vector, offset in rom.entries.items()}
-    key: Service = KeyboardIrqKey()
-    if counter is not None:
-        key = counter.wrap(key)
-    out[ROM_BASE + rom.continuations[0x09]] = (0x09, key)
+    # Not counted: the IRQ was, at its entry.
+    out[ROM_BASE + rom.continuations[0x09]] = (0x09, KeyboardIrqKey())
     out[ROM_BASE + rom.reset_entry] = (RESET_VECTOR, reset_service())
     return out
 
