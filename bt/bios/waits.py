@@ -31,8 +31,8 @@ def deadline(mem: PhysMemory, vector: int, ah: int) -> int | None:
 
 
 def finish(mem: PhysMemory) -> None:
-    """The waiting call completed."""
-    bda.write8(mem, SLOT + 10, 0)
+    """The waiting call completed: the slot is zero again, as the EBDA is after POST."""
+    mem.write_phys(SLOT, bytes(11))
 
 
 def pending_deadline_ns(mem: PhysMemory) -> int | None:
