@@ -8,6 +8,7 @@ from bt.bios import bda
 from bt.bios.post import Chs, DiskCounts, boot_screen, fdpt, post, ticks_from_ms
 from bt.bios.rom import load
 from bt.devices.cmos import Cmos
+from bt.errors import OptionError
 from tests.biosmachine import RAM_SIZE, Machine
 
 
@@ -83,7 +84,7 @@ def test_boot_screen_and_cursor() -> None:
 
 def test_ram_too_small_for_the_ebda() -> None:
     m = Machine()
-    with pytest.raises(ValueError, match="EBDA"):
+    with pytest.raises(OptionError, match="EBDA"):
         post(m.mem, m.ports, 512 * 1024, 0, DiskCounts(1, 0))
 
 

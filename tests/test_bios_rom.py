@@ -5,7 +5,8 @@ from __future__ import annotations
 import capstone
 import pytest
 
-from bt.bios.rom import MARKER, ROM_SEGMENT, ROM_SIZE, RomError, load, parse
+from bt.bios.rom import MARKER, ROM_SEGMENT, ROM_SIZE, load, parse
+from bt.errors import InternalError
 
 _CS16 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
 
@@ -113,14 +114,14 @@ def test_tables_a_guest_reads() -> None:
 
 def test_a_damaged_image_is_refused() -> None:
     image = bytearray(load().image)
-    with pytest.raises(RomError, match="not 65536"):
+    with pytest.raises(InternalError, match="not 65536"):
         parse(bytes(image[:100]))
     image[0] = ord("X")
-    with pytest.raises(RomError, match=r"\$BTROM"):
+    with pytest.raises(InternalError, match=r"\$BTROM"):
         parse(bytes(image))
     image = bytearray(load().image)
     offset = load().entries[0x10]
     image[offset] = 0x90
-    with pytest.raises(RomError, match="INT 10h"):
+    with pytest.raises(InternalError, match="INT 10h"):
         parse(bytes(image))
     assert len(load().image) == ROM_SIZE

@@ -34,6 +34,7 @@ from bt.bios.rom import load
 from bt.bios.video import BLANK, COLOR_TEXT, COLS, DEFAULT_CURSOR, PAGE_SIZE
 from bt.devices.cmos_layout import HOURS, MINUTES, SECONDS
 from bt.devices.vga import BOOT_CRTC, BOOT_SCREEN
+from bt.errors import OptionError
 
 PIT_HZ, PIT_PERIOD = 1_193_182, 65536
 HARD_DISK_FIRST = 0x80
@@ -151,7 +152,7 @@ def post(
     (the E820 map is INT 15h's); it is checked to hold the EBDA.
     """
     if ram_size < bda.EBDA + bda.EBDA_KIB * 1024:
-        raise ValueError(f"{ram_size} bytes of RAM do not reach the EBDA at {bda.EBDA:#x}")
+        raise OptionError(f"{ram_size} bytes of RAM do not reach the EBDA at {bda.EBDA:#x}")
     rom = load()
     mem.write_phys(0, rom.ivt_bytes())
     _bda(mem, disks, com_ports, lpt_ports)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from bt.errors import InternalError
+
 ROM_SEGMENT = 0xF000
 ROM_BASE = ROM_SEGMENT << 4  # 0xF0000: the image maps F000:0000-F000:FFFF
 ROM_SIZE = 0x10000
@@ -16,10 +18,6 @@ VERSION = 1
 IVT_VECTORS = 256
 
 _PATH = Path(__file__).with_name("rom.bin")
-
-
-class RomError(Exception):
-    """rom.bin does not hold the table rom.asm lays out (a build problem, not the guest's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +44,12 @@ class BiosRom:
 
 
 def parse(image: bytes) -> BiosRom:
-    """Read the table at F000:0000 of `image` (see rom.asm's header comment)."""
+    """Read the table at F000:0000 of `image` (see rom.asm's header comment); an image that
+    does not hold it is a build problem of bt's own (InternalError), never the guest's."""
     if len(image) != ROM_SIZE:
-        raise RomError(f"BIOS ROM is {len(image)} bytes, not {ROM_SIZE}")
+        raise InternalError(f"BIOS ROM is {len(image)} bytes, not {ROM_SIZE}")
     if image[: len(SIGNATURE)] != SIGNATURE or image[len(SIGNATURE)] != VERSION:
-        raise RomError("BIOS ROM lacks its $BTROM table (rebuild with bt/bios/build.sh)")
+        raise InternalError("BIOS ROM lacks its $BTROM table (rebuild with bt/bios/build.sh)")
     pos = len(SIGNATURE) + 1
     count = image[pos]
     pos += 1
@@ -81,7 +80,9 @@ def _markers(image: bytes, pos: int, count: int) -> tuple[dict[int, int], int]:
         vector, offset = struct.unpack_from("<BH", image, pos)
         pos += 3
         if image[offset : offset + 2] != MARKER:
-            raise RomError(f"BIOS ROM entry of INT {vector:02X}h at F000:{offset:04X} lacks UD2")
+            raise InternalError(
+                f"BIOS ROM entry of INT {vector:02X}h at F000:{offset:04X} lacks UD2"
+            )
         markers[vector] = offset
     return markers, pos
 
