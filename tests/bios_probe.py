@@ -208,6 +208,7 @@ def run_qemu(cases: list[Case], workdir: Path, hard_disk: bool = False) -> list[
         ["qemu-system-i386", "-m", "128", "-display", "none", "-serial", "null",
          "-drive", f"file={image},format=raw,if={'ide' if hard_disk else 'floppy'}",
          "-boot", "c" if hard_disk else "a", "-no-reboot",
+         "-rtc", "base=2000-01-01T00:00:00",  # the CMOS device's default start
          "-debugcon", f"file:{out}", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"],
         check=False, timeout=60, capture_output=True,
     )  # fmt: skip

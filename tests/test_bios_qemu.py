@@ -2,8 +2,9 @@
 in the same order, made by a probe boot floppy under qemu-system-i386 and on the services
 (tests/bios_probe.py), registers, flags and the memory they write compared.
 
-Left out, and why: INT 1Ah time reads (QEMU's RTC runs on host time), INT 10h AX=1130h (the
-pointers name SeaVGABIOS's fonts at C000, which this ROM does not have)."""
+QEMU's RTC starts at 2000-01-01 00:00:00, as the CMOS device does, but runs on host time: INT
+1Ah AH=02h is compared without its seconds (DH), the tick count (AH=00h) not at all. Left out
+too: INT 10h AX=1130h (its pointers name SeaVGABIOS's fonts at C000, which this ROM lacks)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ CASES = [
     Case("16-09", 0x16, {"ax": 0x0900}),
     Case("16-0a", 0x16, {"ax": 0x0A00}),
     Case("16-92", 0x16, {"ax": 0x9200}),
+    Case("1a-04", 0x1A, {"ax": 0x0400}),
+    Case("1a-02", 0x1A, {"ax": 0x0200}),
     Case("1a-01", 0x1A, {"ax": 0x0100, "cx": 0x0012, "dx": 0x3456}),
     Case("14-03", 0x14, {"ax": 0x0300}),
     Case("14-00", 0x14, {"ax": 0x00E3}),
@@ -140,7 +143,16 @@ def test_services_answer_as_seabios_does(tmp_path: Path) -> None:
     assert len(reference) == len(ours), reference[-3:]
     reference[1], ours[1] = _masked(reference[1]), _masked(ours[1])  # the BDA after POST
     for ref, got in zip(reference, ours, strict=True):
+        if ref.startswith("1a-02 "):
+            ref, got = _without_seconds(ref), _without_seconds(got)
         assert got == ref
+
+
+def _without_seconds(line: str) -> str:
+    """An INT 1Ah AH=02h line with DH (the RTC's seconds) cleared."""
+    fields = line.split()
+    fields[4] = fields[4][:4] + "00" + fields[4][6:]  # EDX: 0000 DH DL
+    return " ".join(fields)
 
 
 # BDA bytes POST does not own, or that depend on what only QEMU has:
