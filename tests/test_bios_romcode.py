@@ -89,6 +89,7 @@ class Pc:
         self.cpu = UcCpu(self.uc)
         self.services = entry_services(RAM_SIZE)
         self.calls: list[int] = []
+        self.waiting: int | None = None  # the marker whose service returned WAIT
         self.uc.hook_add(UC_HOOK_CODE, self._marker, begin=ROM_BASE, end=ROM_BASE + ROM_SIZE)
         self.uc.hook_add(UC_HOOK_INTR, self._int)
         self.uc.hook_add(UC_HOOK_INSN, self._in, None, 1, 0, x86.UC_X86_INS_IN)
@@ -101,7 +102,12 @@ class Pc:
         vector, service = self.services[address]
         self.calls.append(vector)
         call = BiosCall(vector, self.cpu, self.m.mem, self.m.ports, self.m.clock.now_ns())
-        assert service(call) is Outcome.DONE
+        result = service(call)
+        if result is Outcome.WAIT:  # halt here until an interrupt, then run the marker again
+            self.waiting = address
+            uc.emu_stop()
+            return
+        assert result is Outcome.DONE
         uc.reg_write(x86.UC_X86_REG_IP, (address & 0xFFFF) + 2)
 
     def push_frame(self, cs: int, ip: int, flags: int) -> None:
@@ -206,4 +212,26 @@ def test_default_stubs_acknowledge_their_pic() -> None:
     assert pc.m.pics.slave.isr == 0 and pc.m.pics.master.isr == 0 and pc.calls == []
     pc.m.pics.master.imr = 0
     pc.irq(3)  # INT 0Bh: the master's
+    assert pc.m.pics.master.isr == 0
+
+
+def test_int16_read_waits_for_the_keyboard_irq() -> None:
+    pc = Pc()
+    pc.uc.mem_write(0x0900, bytes.fromhex("b400cd16f4"))  # mov ah, 0; int 16h; hlt
+    pc.cpu.set_reg("ss", 0)
+    pc.cpu.set_reg("sp", STACK)
+    pc.uc.emu_start(0x0900, 0x0904, count=1000)
+    marker = load().entries[0x16]
+    assert pc.waiting == ROM_BASE + marker and pc.calls == [0x16]
+    # The run-time halts with interrupts on; a key arrives and IRQ 1 is taken at the marker.
+    pc.m.kbd.feed_scancodes(b"\x1e")
+    pc.m.pics.pulse_irq(1)
+    assert pc.m.pics.acknowledge() == 0x09
+    pc.cpu.set_reg("cs", 0xF000)
+    pc.push_frame(0xF000, marker, 0x0202)
+    target = pc.m.mem.read_phys(4 * 0x09, 4)
+    start = ROM_BASE + int.from_bytes(target[:2], "little")
+    pc.uc.emu_start(start, 0x0904, count=1000)
+    assert pc.calls == [0x16, 0x09, 0x16]  # INT 09h's IRET went back to the marker
+    assert pc.cpu.reg("ax") == 0x1E61 and pc.cpu.reg("sp") == STACK
     assert pc.m.pics.master.isr == 0
