@@ -87,15 +87,36 @@ class Outcome(Enum):
 @dataclass(frozen=True, slots=True)
 class Unsupported:
     """A service the guest called that the BIOS does not implement: the monitor names it in
-    a one-line report, returns CF set and AH = 0x86 (SeaBIOS's "function not supported")
-    and counts it for --stats."""
+    a one-line report, returns CF set (`cf`) and AH = `code` (0x86, SeaBIOS's "function not
+    supported"; None: AH kept) and counts it for --stats. SeaBIOS answers an unknown function
+    differently per vector: INT 15h CF and AH = 0x86, INT 14h and 1Ah CF only, INT 10h and
+    16h nothing at all (measured under QEMU 7.2); the service says which."""
 
     vector: int
     ah: int
     what: str  # e.g. "INT 10h AH=4Fh (VESA)"
+    cf: bool = True
+    code: int | None = 0x86
 
 
-ServiceResult = Outcome | Unsupported
+class BootAction(Enum):
+    """What a Reboot result asks of the monitor."""
+
+    NO_BOOTABLE_DEVICE = "no bootable device"  # INT 18h: end the run with that report
+    BOOT = "boot"  # INT 19h: load the boot sector again and enter it (BIOS state kept)
+    RESET = "reset"  # the reset entry or Ctrl+Alt+Del: POST again, then boot
+
+
+@dataclass(frozen=True, slots=True)
+class Reboot:
+    """A service that ends the guest's current boot: the monitor maps it to a run end or a
+    new boot (SeaBIOS prints "No bootable device." for INT 18h with nothing left to try)."""
+
+    vector: int
+    action: BootAction
+
+
+ServiceResult = Outcome | Unsupported | Reboot
 
 
 class Service(Protocol):
