@@ -17,7 +17,9 @@ from bt.options import check_output
 from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH
 
 if TYPE_CHECKING:
+    from bt.bootplan import BootPlan
     from bt.console import HostConsole
+    from bt.cpumodel import CpuModel
 
 # This module imports nothing heavy at its top: main() tunes the collector first, and each
 # command imports what it needs (a run needs the engine; --version and usage errors do not).
@@ -107,8 +109,6 @@ def _demo_path() -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     """`bt run`: boot the guest and run it to the end."""
     from bt.cpumodel import model_named, models_help
-    from bt.loader import load_guest
-    from bt.machine import Machine, MachineConfig
 
     if args.cpu == "help":
         sys.stdout.write(models_help())
@@ -122,13 +122,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bt.bootplan import boot_plan
 
     plan = boot_plan(args)  # the disk options' one-line errors, before anything runs
-    if plan is not None:
-        plan.close()  # the machine does not take drives yet (INT 13h is wired by the BIOS)
-        if plan.boot_drive is not None:
-            raise BtError("booting from a disk image needs the real-mode machine and its BIOS")
+    try:
+        return _run(args, cpu, plan)
+    finally:
+        if plan is not None:
+            plan.close()
+
+
+def _run(args: argparse.Namespace, cpu: CpuModel, plan: BootPlan | None) -> int:
+    """`bt run` once its options and drives are known."""
+    from bt.loader import load_guest
+    from bt.machine import Machine, MachineConfig
+
+    disk_boot = plan is not None and plan.boot_drive is not None
     guest = args.guest if args.guest is not None else _demo_path()
+    if disk_boot and args.guest is None:
+        guest = next(str(i.path) for i in plan.images()) if plan is not None else guest
     mem_size = args.mem << 20
-    image = load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
+    image = (
+        None if disk_boot else load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
+    )
     keys = b""
     if args.keys is not None:
         try:
@@ -154,26 +167,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         if fh is not None:
             fh.close()
         raise
+    bios_lines: Callable[[], list[str]] = list
     try:
-        machine = Machine(
-            MachineConfig(
-                mem_size,
-                chaining=not args.no_chain,
-                inline=not args.no_inline,
-                count_insns=args.count_insns,
-                trace_path=args.trace,
-                trace_level=args.trace_level,
-                guest_name=guest,
-                cache_dir=args.cache_dir,
-                cache_size=args.cache_size << 20,
-                realtime=args.realtime,
-                keys=keys,
-                cpu=cpu,
-            ),
-            image,
-            sink,
-            debug_sink,
+        config = MachineConfig(
+            mem_size,
+            chaining=not args.no_chain,
+            inline=not args.no_inline,
+            count_insns=args.count_insns,
+            trace_path=args.trace,
+            trace_level=args.trace_level,
+            guest_name=guest,
+            cache_dir=args.cache_dir,
+            cache_size=args.cache_size << 20,
+            realtime=args.realtime,
+            keys=keys,
+            cpu=cpu,
         )
+        if image is None:
+            from bt.pcboot import pc_boot
+
+            assert plan is not None
+            boot = pc_boot(config, plan, sink, debug_sink, _note)
+            machine = boot.machine
+            bios_lines = boot.stat_lines
+        else:
+            machine = Machine(config, image, sink, debug_sink)
         if args.display or (args.keys is None and sys.stdin.isatty()):
             from bt.console import HostConsole
 
@@ -227,6 +245,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bt.report import format_stats
 
         sys.stderr.write(format_stats(machine, result))
+        lines = bios_lines()
+        if lines:
+            sys.stderr.write("BIOS services:\n" + "".join(f"  {line}\n" for line in lines))
     if args.inspect:
         from bt.inspector.command import inspect_after_run
 
@@ -237,9 +258,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.kind in ("limit", "signal"):
         sys.stderr.write(f"bt: guest stopped at 0x{result.eip:08x}: {result.message}\n")
         return result.status
-    if args.guest is None and result.kind == "exit-port" and result.status == DEMO_SUCCESS:
+    demo = args.guest is None and not disk_boot
+    if demo and result.kind == "exit-port" and result.status == DEMO_SUCCESS:
         return 0  # the demo ends as QEMU runs it (port 0xf4, value 0); `bt run` reports success
     return result.status
+
+
+def _note(line: str) -> None:
+    """A one-line note about the guest's run (a BIOS service it called that is missing)."""
+    sys.stderr.write(f"bt: {line}\n")
+    sys.stderr.flush()
 
 
 def tune_gc() -> None:

@@ -62,6 +62,9 @@ class GuestView:
         # Guest pages holding code that are left writable, their blocks checking themselves
         # (bt/smc.py, translator/selfcheck.py).
         self.mixed_pages: set[int] = set()
+        # The A20 gate (port 0x92, the i8042's output port): off, physical addresses lose
+        # bit 20, so 1 MiB and above wraps as on a PC (QEMU's cpu_x86_set_a20).
+        self.a20_mask = 0xFFFFFFFF
         self.denied: DeniedAccess | None = None
         self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
         self.tlb_fills = 0
@@ -137,6 +140,7 @@ class GuestView:
                 entry.paddr = ZERO_PHYS | (vaddr & 0xFFF)  # type: ignore[attr-defined]
                 entry.perms = UC_PROT_READ  # type: ignore[attr-defined]
                 return True
+        phys &= self.a20_mask
         page = phys & ~0xFFF
         if page == ROOTS_PHYS:
             phys += 0x1000  # the monitor's page there reads as unassigned, as the next one
@@ -148,6 +152,13 @@ class GuestView:
         entry.paddr = phys  # type: ignore[attr-defined]
         entry.perms = perms  # type: ignore[attr-defined]
         return True
+
+    def set_a20(self, on: int) -> None:
+        """The A20 line changed (bit 20 of every physical address follows it)."""
+        mask = 0xFFFFFFFF if on else ~(1 << 20) & 0xFFFFFFFF
+        if mask != self.a20_mask:
+            self.a20_mask = mask
+            self.flush_tlb()
 
     def flush_tlb(self) -> None:
         """Drop every entry of Unicorn's TLB (about 2 us: DESIGN fact 17)."""

@@ -91,7 +91,7 @@ class KeyPolicy:
             cpl == 0,
             trap,
             cs.selector,
-            cs_flat(cs.limit, cs.flags),
+            cs_flat(cs.limit, cs.flags) or v.real_mode and cs.limit >= 0xFFFF,
             v.segs["ss"].selector,
         )
         if v.real_mode and self.native_segments:

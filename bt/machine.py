@@ -30,6 +30,7 @@ from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
 from bt.devices.irqline import IrqLine
+from bt.devices.keytypist import KeyTypist
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
 from bt.devices.uart16550 import Uart16550
@@ -157,8 +158,11 @@ class Machine:
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io, self.tsc)
         self.ctx.fpu = self.fpu
         self.ctx.cpu = cpu
-        if config.keys:
-            self.kbd.type_text(config.keys.decode("latin-1"))
+        # --keys: typed one key at a time when the guest is ready (bt/devices/keytypist.py).
+        self.key_buffer_empty: Callable[[], bool] = lambda: True  # the BIOS's, when there is one
+        self.typist = KeyTypist(
+            config.keys.decode("latin-1"), self.kbd.feed_scancodes, self._ready_for_key, 0
+        )
         self.store: PersistentStore | None = None
         if config.cache_dir is not None:
             import sqlite3  # here only: a run without --cache-dir starts faster without it
@@ -198,7 +202,8 @@ class Machine:
         vcpu, engine, cache = self.vcpu, self.engine, self.cache
         self.state = RunState(entry)
         self.limits = Limits(engine.backstop)
-        self.irq = IrqSource(self.clock, self.pics, (self.pit, self.cmos), (self._uart_line,))
+        timers = (self.pit, self.cmos, self.typist)
+        self.irq = IrqSource(self.clock, self.pics, timers, (self._uart_line,))
         vclock = self.clock if isinstance(self.clock, VirtualClock) else None
         # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
         # which records every port access.
@@ -330,6 +335,12 @@ class Machine:
         tb = self.cache.block_at(CodeAddr(code_addr))  # the real FIP, a plain int
         return tb.guest_eip_at(CodeAddr(code_addr)) if tb is not None else None
 
+    def _ready_for_key(self) -> bool:
+        """Whether the guest can take a typed key: the controller's output buffer read, IRQ 1
+        unmasked, the BIOS's keyboard buffer (if any) drained."""
+        irq1 = not self.pics.master.imr & 0x02
+        return self.kbd.output_empty() and irq1 and self.key_buffer_empty()
+
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
         self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
@@ -356,6 +367,7 @@ class Machine:
         self.kbd = I8042(
             irq_kbd=IrqLine(self.pics, 1),
             irq_aux=IrqLine(self.pics, 12),
+            on_a20=self.engine.view.set_a20,
             on_reset=lambda: self.runloop.request_shutdown(
                 0, "guest reset the machine through the keyboard controller"
             ),

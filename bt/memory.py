@@ -34,6 +34,7 @@ class GuestMemory:
         self.on_code_write: Callable[[int], None] = lambda page: None
         self.code_pages: set[int] = engine.view.protected_pages
         self.mixed_pages: set[int] = engine.view.mixed_pages  # code pages left writable
+        self._view = engine.view
         # Guest page tables the shadow tables follow (bt/shadowpaging.py: the builder sets it).
         self.table_pages: Container[int] = ()
         self.on_table_write: Callable[[int], None] = lambda page: None
@@ -48,8 +49,8 @@ class GuestMemory:
         linear &= 0xFFFFFFFF
         mmu = self.mmu
         if mmu is None or not mmu.enabled:
-            return linear
-        return mmu.translate(linear, access, system)[0]
+            return linear & self._view.a20_mask
+        return mmu.translate(linear, access, system)[0] & self._view.a20_mask
 
     def _pieces(self, linear: int, size: int, access: int, system: bool) -> list[tuple[int, int]]:
         """(physical address, length) of each page piece of an access, every page checked

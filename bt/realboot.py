@@ -28,6 +28,7 @@ class RealModeEntry:
     eflags: int = 0x2
     idtr: tuple[int, int] = (0, 0x3FF)
     cs_base: int | None = None  # the reset vector's CS base (0xFFFF0000), else CS * 16
+    cr0: int = RESET_CR0  # SeaBIOS leaves 0x10 at the boot sector (its POST clears CD, NW)
 
 
 def _seg(selector: int, flags: int, base: int | None = None) -> SegmentState:
@@ -47,7 +48,7 @@ def real_mode_image(
         entry=entry.ip,
         gpr=(gpr[0], gpr[1], gpr[2], gpr[3], gpr[4], gpr[5], gpr[6], gpr[7]),
         eflags=entry.eflags,
-        cr0=RESET_CR0,
+        cr0=entry.cr0,
         segments=(
             data,
             _seg(entry.cs, CODE_FLAGS, entry.cs_base),

@@ -254,7 +254,9 @@ def biased(insn: GuestInsn, acc: CsAccess, cs_base: int) -> bytes | None:
         # [disp16]: a constant offset, so a constant linear address in 32-bit addressing.
         end = at + 3
         prefixes = bytes(b for b in insn.prefixes if b != 0x67)
-        new = bytes((reg << 3 | 5,)) + ((op.disp + cs_base) & 0xFFFFFFFF).to_bytes(4, "little")
+        # (Capstone gives a disp16 of 8000h and above sign-extended: the offset is 16 bits.)
+        linear = ((op.disp & 0xFFFF) + cs_base) & 0xFFFFFFFF
+        new = bytes((reg << 3 | 5,)) + linear.to_bytes(4, "little")
         return prefixes + raw[p:at] + new + raw[end:]
     if not encodable(op):
         return None

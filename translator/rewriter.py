@@ -44,7 +44,13 @@ from bt.translator.records import (
 )
 from bt.translator.scanner import ScannedBlock
 from bt.translator.selfcheck import prologue
-from bt.translator.sensitive import CALLOUT_THEN_COPY, COPY_THEN_CALLOUT, classify
+from bt.translator.sensitive import (
+    CALLOUT_THEN_COPY,
+    COPY_THEN_CALLOUT,
+    CS_OVERRIDE,
+    CS_WRITE,
+    classify,
+)
 
 EXIT_VECTOR = 0x80
 CALLOUT_VECTOR = 0x81
@@ -108,6 +114,9 @@ class Rewriter:
         open_end = block.end_reason in ("limit", "page")
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
+            if real_mode and sens is CS_WRITE:
+                sens = CS_OVERRIDE  # real mode checks no segment type: a write like a read
+                open_end = open_end or k == n - 1  # the scanner ended the block after it
             same_cs = real_far_same_cs(insn, sens.kind, bake) if real_mode else None
             if same_cs is not None:
                 # Real mode, to the current CS (same selector, same base): a near transfer.
@@ -185,7 +194,7 @@ class Rewriter:
             records.append(InsnRecord(len(body), bad, why))
             add_callout(bad, why, True)
             add_exit(None, "never")
-        elif block.end_reason in ("limit", "page"):
+        elif open_end:
             add_exit(block.insns[-1].next_eip, "next")
         exits = tuple(ExitPlan(off, target, edge, br) for off, target, edge, br in pending)
         return TranslatedCode(

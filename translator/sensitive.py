@@ -184,13 +184,13 @@ _JMP_IND = _s(Rule.INDIRECT, "jmp_indirect", _CF + "; the target is a guest addr
 _CALL_IND = _s(Rule.INDIRECT, "call_indirect", _CF + "; the target is a guest address")
 _FAR_JMP_IND = _s(Rule.EXIT, "far_jmp", _RI + " (loads CS, sets the real CPL)")
 _FAR_CALL_IND = _s(Rule.EXIT, "far_call", _RI + " (loads CS, pushes the real CS)")
-_CS_OVERRIDE = _s(
+CS_OVERRIDE = _s(
     Rule.INLINE,
     "cs_access",
     "reads through CS: the real CS is the monitor's code segment, so "
     "the offset is biased by the guest's CS base (translator/csaccess.py)",
 )
-_CS_WRITE = _s(
+CS_WRITE = _s(
     Rule.EXIT,
     "gp0",
     "writes through CS: #GP(0) in protected mode (Intel SDM; QEMU "
@@ -203,7 +203,7 @@ def classify(insn: GuestInsn) -> Sensitivity:
     iid = insn.insn_id
     acc = cs_access(insn)
     if acc is not None and acc.kind == "write":
-        return _CS_WRITE  # before the table: SGDT [cs:m], MOV [cs:m], DS... write through CS
+        return CS_WRITE  # before the table: SGDT [cs:m], MOV [cs:m], DS... write through CS
     if iid == X.X86_INS_MOV:
         regs = [op.name for op in insn.operands if isinstance(op, RegOp)]
         if any(r.startswith("cr") for r in regs):
@@ -237,7 +237,7 @@ def classify(insn: GuestInsn) -> Sensitivity:
     if rule is not None:
         return rule
     if acc is not None and acc.kind == "read":
-        return _CS_OVERRIDE
+        return CS_OVERRIDE
     return COPY
 
 

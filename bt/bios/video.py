@@ -8,8 +8,8 @@ ignores the colour in BL of AH=0Eh (SeaVGABIOS writes the character only), and a
 scrolls in is blank with attribute 0x07.
 
 The palette and DAC functions (AH=10h) are bt/bios/palette.py. Not here: graphics modes,
-40-column modes, the CGA palette (AH=0Bh), font loading (AH=11h but 30h) and the font
-pointers of AH=1130h BH=2-7: this ROM has no font, so those return Unsupported. Mode 7 sets
+40-column modes, the CGA palette (AH=0Bh), font loading (AH=11h but 30h), and font data:
+this ROM has no font, so AH=1130h BH=2-7 returns a null ES:BP (CX and DL as SeaBIOS's). Mode 7 sets
 the BDA, the mono misc-output value (0x66, moving the CRTC to 0x3B4) and the cursor, not the
 full mono register set.
 """
@@ -313,10 +313,9 @@ def _font_info(call: BiosCall) -> ServiceResult:
     al, bh = cpu.reg("al"), cpu.reg("bh")
     if al != 0x30:
         return _unsupported(0x11, f"INT 10h AX=11{al:02X}h (font load)")
-    if bh > 1:
-        return _unsupported(0x11, f"INT 10h AX=1130h BH={bh:02X}h (no font in ROM)")
-    vector = 0x1F if bh == 0 else 0x43
-    pointer = bda.read32(call.mem, 4 * vector)
+    # BH=2-7 name the VGA BIOS's own fonts, which this ROM does not carry: ES:BP is null
+    # there, CX and DL what SeaBIOS returns (the current font's height, the rows - 1).
+    pointer = bda.read32(call.mem, 4 * (0x1F if bh == 0 else 0x43)) if bh <= 1 else 0
     cpu.set_seg("es", pointer >> 16)
     cpu.set_reg("bp", pointer & 0xFFFF)
     cpu.set_reg("cx", bda.read16(call.mem, bda.CHAR_HEIGHT) & 0xFF)

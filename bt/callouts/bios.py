@@ -11,20 +11,28 @@ reached after the interrupt, as SeaBIOS's `sti; hlt` loops do.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 
-from bt.bios.api import BiosCall, Outcome, Service, Unsupported
+from bt.bios.api import (
+    BiosCall,
+    BootAction,
+    Outcome,
+    Reboot,
+    Service,
+    ServiceResult,
+    Unsupported,
+)
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
 from bt.callouts.segments import load_segment
 from bt.exits import Halt, VcpuExit
+from bt.exits import Unsupported as Stop
+from bt.memory import GuestMemory
 from bt.translator.insn import GuestInsn, ImmOp
 from bt.types import PAGE_SIZE
 from bt.vcpu import IF
 
 _FLAG_BITS = {"cf": 1 << 0, "zf": 1 << 6, "if": IF}
-UNSUPPORTED_AH = 0x86  # SeaBIOS's "function not supported" (INT 13h sets its own status)
 
 
 class CalloutCpu:
@@ -67,8 +75,8 @@ class PhysicalRam:
     """PhysMemory over GuestMemory: accesses of any length, page by page (a sector read may
     cross pages holding translated code: each one is told, bt/smc.py)."""
 
-    def __init__(self, ctx: CalloutContext) -> None:
-        self.mem = ctx.mem
+    def __init__(self, mem: GuestMemory) -> None:
+        self.mem = mem
 
     def read_phys(self, phys: int, n: int) -> bytes:
         return b"".join(self.mem.read_phys(a, b - a) for a, b in _pages(phys, n))
@@ -89,46 +97,54 @@ def _pages(start: int, n: int) -> list[tuple[int, int]]:
 
 
 class BiosRuntime:
-    """The services by vector, their ROM entry points, and what the guest called."""
+    """The services of the ROM's entry points, and what the guest asked for that is missing."""
 
     def __init__(
         self,
-        services: Mapping[int, Service],
-        entries: Mapping[int, int],
+        entries: Mapping[int, tuple[int, Service]],
         ports: Bus,
         now_ns: Callable[[], int],
     ) -> None:
-        self.services = dict(services)
-        self.entries = dict(entries)  # guest-linear address of a marker -> its vector
+        # Guest-linear address of a marker -> its vector (the scanner's `services`) and
+        # the service it calls.
+        self.entries = {addr: vector for addr, (vector, _s) in entries.items()}
+        self._services = {addr: service for addr, (_v, service) in entries.items()}
         self.ports = ports
         self.now_ns = now_ns
-        self.calls: Counter[tuple[int, int]] = Counter()  # (vector, AH) -> calls
         self.unsupported: dict[tuple[int, int], str] = {}
         # Told once of each service the BIOS does not implement (the CLI prints the line).
         self.on_unsupported: Callable[[str], None] | None = None
 
-    def call(self, ctx: CalloutContext, vector: int, entry_eip: int) -> VcpuExit | None:
-        """Run `vector`'s service for the caller whose registers `ctx` holds."""
-        ah = ctx.reg("ah")
-        self.calls[(vector, ah)] += 1
-        service = self.services.get(vector)
+    def call(self, ctx: CalloutContext, insn: GuestInsn, vector: int) -> VcpuExit | None:
+        """Run the service of the marker `insn` for the caller whose registers `ctx` holds."""
         cpu = CalloutCpu(ctx)
+        service = self._services.get(insn.linear)
+        got: ServiceResult
         if service is None:
-            got: Outcome | Unsupported = Unsupported(vector, ah, f"INT {vector:02X}h")
+            got = Unsupported(vector, ctx.reg("ah"), f"INT {vector:02X}h")
         else:
-            got = service(BiosCall(vector, cpu, PhysicalRam(ctx), self.ports, self.now_ns()))
+            got = service(BiosCall(vector, cpu, PhysicalRam(ctx.mem), self.ports, self.now_ns()))
         if isinstance(got, Unsupported):
             key = (got.vector, got.ah)
             if key not in self.unsupported:
                 self.unsupported[key] = got.what
                 if self.on_unsupported is not None:
-                    self.on_unsupported(f"BIOS service {got.what} AH={got.ah:02X}h is not built in")
-            cpu.set_flag("cf", True)
-            ctx.set_reg("ah", UNSUPPORTED_AH)
+                    self.on_unsupported(f"BIOS: {got.what} is not implemented")
+            if got.cf:
+                cpu.set_flag("cf", True)
+            if got.code is not None:
+                ctx.set_reg("ah", got.code)
             return None
+        if isinstance(got, Reboot):
+            what = (
+                "no bootable device"
+                if got.action is BootAction.NO_BOOTABLE_DEVICE
+                else (f"INT {got.vector:02X}h asked to {got.action.value} (not yet supported)")
+            )
+            return Stop(what, insn.eip)
         if got is Outcome.WAIT:
             ctx.vcpu.eflags_sys |= IF  # the service's own STI before it waits
-            return Halt(entry_eip)
+            return Halt(insn.eip)
         return None
 
 
@@ -137,4 +153,4 @@ def bios(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     runtime = ctx.bios
     op = insn.operands[0]
     assert runtime is not None and isinstance(op, ImmOp)
-    return runtime.call(ctx, op.value, insn.eip)
+    return runtime.call(ctx, insn, op.value)

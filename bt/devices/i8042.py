@@ -87,6 +87,10 @@ class I8042:
         self.keyboard.scancodes.extend(data)
         self._fill()
 
+    def output_empty(self) -> bool:
+        """Whether nothing waits for the guest at port 0x60 (the output buffer and queues)."""
+        return not self._ob_full and not self._ctrl and not self.keyboard.has_data()
+
     def type_text(self, text: str) -> None:
         """Queue the set-1 make/break codes that type `text`."""
         self.feed_scancodes(text_to_set1(text))
