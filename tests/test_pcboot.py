@@ -31,9 +31,9 @@ def test_boot_guest_matches_qemu(name: str) -> None:
     )
     ref = load_reference(name)
     assert proc.stderr.decode() == ""
-    assert proc.stdout.decode(errors="replace") == (ref.serial + ref.screen.encode() + b"\n").decode(
-        errors="replace"
-    )
+    assert proc.stdout.decode(errors="replace") == (
+        ref.serial + ref.screen.encode() + b"\n"
+    ).decode(errors="replace")
     assert proc.returncode == ref.status
 
 
