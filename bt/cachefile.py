@@ -125,6 +125,9 @@ def save_cache(
                         if s.address - tb.code_addr >= rec.offset
                     ]
                     end = max(min(slots, default=tb.size), rec.offset)
+                # A self-checking block's check (translator/selfcheck.py) is shown as the
+                # start of its first instruction's translation.
+                start = 0 if idx == 0 else rec.offset
                 db.execute(
                     "INSERT INTO insns VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
@@ -136,8 +139,8 @@ def save_cache(
                         rec.sensitivity.rule.value,
                         rec.sensitivity.kind,
                         rec.sensitivity.reason,
-                        rec.offset,
-                        end - rec.offset,
+                        start,
+                        end - start,
                     ),
                 )
             for no, slot in enumerate(tb.exits):

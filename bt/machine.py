@@ -161,7 +161,7 @@ class Machine:
         # --keys: typed one key at a time when the guest is ready (bt/devices/keytypist.py).
         self.key_buffer_empty: Callable[[], bool] = lambda: True  # the BIOS's, when there is one
         self.typist = KeyTypist(
-            config.keys.decode("latin-1"), self.kbd.feed_scancodes, self._ready_for_key, 0
+            config.keys.decode("latin-1"), self.kbd.feed_scancodes, lambda: _ready_for_key(self), 0
         )
         self.store: PersistentStore | None = None
         if config.cache_dir is not None:
@@ -335,12 +335,6 @@ class Machine:
         tb = self.cache.block_at(CodeAddr(code_addr))  # the real FIP, a plain int
         return tb.guest_eip_at(CodeAddr(code_addr)) if tb is not None else None
 
-    def _ready_for_key(self) -> bool:
-        """Whether the guest can take a typed key: the controller's output buffer read, IRQ 1
-        unmasked, the BIOS's keyboard buffer (if any) drained."""
-        irq1 = not self.pics.master.imr & 0x02
-        return self.kbd.output_empty() and irq1 and self.key_buffer_empty()
-
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
         self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
@@ -408,3 +402,10 @@ class Machine:
             if self.store is not None:
                 self.store.close()
                 self.store = None
+
+
+def _ready_for_key(m: Machine) -> bool:
+    """Whether the guest can take a typed key: the controller's output buffer read, IRQ 1
+    unmasked, the BIOS's keyboard buffer (if any) drained."""
+    irq1 = not m.pics.master.imr & 0x02
+    return m.kbd.output_empty() and irq1 and m.key_buffer_empty()
