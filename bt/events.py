@@ -9,7 +9,7 @@ from collections.abc import Callable
 from bt.callouts.context import CalloutContext
 from bt.delivery import deliver, merge
 from bt.exits import ERROR_CODE_VECTORS, ExtInt, Fault, SoftInt, Unsupported, VcpuExit
-from bt.runresult import vector_name
+from bt.runresult import REAL_MODE_VECTOR, vector_name
 from bt.vcpu import Vcpu
 
 # Told of every delivery: (vector, error code or None, guest EIP) - the tracer listens.
@@ -25,8 +25,13 @@ class EventDelivery:
         self.vectors = vectors
         self.on_deliver: DeliveryListener | None = None
 
+    def _key(self, vector: int) -> int:
+        """The counter's key: real-mode deliveries (through the IVT) apart from the exceptions
+        of protected mode (IRQ 0 is vector 8 under a BIOS, INT 10h is vector 16)."""
+        return vector | REAL_MODE_VECTOR if self.vcpu.real_mode else vector
+
     def _told(self, vector: int, code: int | None, eip: int) -> None:
-        self.vectors[vector] += 1
+        self.vectors[self._key(vector)] += 1
         if self.on_deliver is not None:
             self.on_deliver(vector, code, eip)
 
@@ -65,7 +70,7 @@ class EventDelivery:
         ctx = self.ctx
         while True:
             # Counted as raised (a fault that escalates to #DF counts under its own vector).
-            self.vectors[fault.vector] += 1
+            self.vectors[self._key(fault.vector)] += 1
             if current >= 0:
                 nxt = merge(current, fault.vector)
                 if nxt is None:

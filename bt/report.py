@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bt.machine import Machine
-from bt.runresult import EXCEPTION_NAMES, RunResult
+from bt.runresult import RunResult, vector_name
 
 
 def format_stats(machine: Machine, result: RunResult) -> str:
@@ -37,9 +37,7 @@ def format_stats(machine: Machine, result: RunResult) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(c.callouts.items(), key=lambda kv: -kv[1]))
         lines.append(f"callouts by kind: {kinds}")
     if r.interrupts:
-        vecs = ", ".join(
-            f"{EXCEPTION_NAMES.get(v, f'vector {v}')}: {n}" for v, n in sorted(r.interrupts.items())
-        )
+        vecs = ", ".join(f"{vector_name(v)}: {n}" for v, n in sorted(r.interrupts.items()))
         lines.append(f"interrupts and exceptions delivered: {vecs}")
     return "".join(f"stats: {line}\n" for line in lines)
 

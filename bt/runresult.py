@@ -32,8 +32,14 @@ EXCEPTION_NAMES = {
 }
 
 
+REAL_MODE_VECTOR = 0x100  # or-ed into a vector counted in real mode (bt/events.py)
+
+
 def vector_name(vector: int) -> str:
-    """`#GP general protection` for an exception vector, `vector N` otherwise."""
+    """`#GP general protection` for an exception vector, `vector N` otherwise; a real-mode
+    delivery (REAL_MODE_VECTOR) is `INT 10h (real mode)`."""
+    if vector & REAL_MODE_VECTOR:
+        return f"INT {vector & 0xFF:02X}h (real mode)"
     return EXCEPTION_NAMES.get(vector, f"vector {vector}")
 
 

@@ -49,3 +49,5 @@ def test_disk_boot_stats_name_the_bios_services(tmp_path: Path) -> None:
     assert "BIOS services:" in err
     assert "  INT 13h AH=42h: " in err and "  INT 10h AH=0Eh: " in err
     assert "INT 13h sectors: " in err
+    # Real-mode deliveries are named as such: vector 8 is IRQ 0 and 13h a BIOS call here.
+    assert "INT 13h (real mode): " in err and "#DF" not in err
