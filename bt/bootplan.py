@@ -9,9 +9,10 @@ it goes into drive A: when its size is one of QEMU's floppy formats
 QEMU itself has no such rule (it needs -fda or -hda); the size rule is bt's.
 
 Which drive boots: IMG's, else --boot's, else QEMU's default order for the pc machine ("cad":
-a hard disk when there is one, else drive A:). A hard disk boots only with the boot signature
-(SeaBIOS boot_disk checks it); a floppy given with --fda boots without one, as under SeaBIOS
-(CONFIG_FLOPPY_SIGCHECK is off), while `bt run IMG` needs it to tell an image from junk.
+a hard disk when there is one and it carries a boot signature, else drive A:). A hard disk
+boots only with the boot signature (SeaBIOS boot_disk checks it); a floppy given with --fda
+boots without one, as under SeaBIOS (CONFIG_FLOPPY_SIGCHECK is off), while `bt run IMG` needs
+it to tell an image from junk.
 
 The INT 13h numbering is SeaBIOS's under QEMU: floppy drive 0x00 always exists (QEMU's drive A:
 with no diskette is an empty 2.88 MB drive, CMOS 0x10 = 0x50), 0x01 with --fdb; hard disks are
@@ -147,7 +148,15 @@ def boot_plan(options: argparse.Namespace) -> BootPlan | None:
             if opt in opened:
                 drives[number] = BiosDrive(opened[opt], unit)
                 number += 1
-        sector = b"" if boot is None else _boot_sector(options, drives[boot], boot)
+        if boot == 0x80 and options.boot is None and options.guest is None and "--fda" in opened:
+            # QEMU's default order tries the hard disk first and, when SeaBIOS finds no boot
+            # signature there ("Boot failed: not a bootable disk"), the diskette next.
+            try:
+                sector = _boot_sector(options, drives[0x80], 0x80)
+            except ImageError:
+                boot, sector = 0x00, _boot_sector(options, drives[0], 0x00)
+        else:
+            sector = b"" if boot is None else _boot_sector(options, drives[boot], boot)
     except GuestImageError:
         for image in opened.values():
             image.close()

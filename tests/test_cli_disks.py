@@ -140,3 +140,16 @@ def test_bad_values_get_one_line_and_status_2(tmp_path: Path, args: list[str], w
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert words.format(t=tmp_path) in lines[0], lines[0]
+
+
+def test_default_order_falls_back_to_the_diskette_when_the_disk_has_no_signature(
+    tmp_path: Path,
+) -> None:
+    # QEMU's "cad": the hard disk first; SeaBIOS finds no boot signature there and boots A:.
+    floppy = disk(tmp_path, "a.img", 1474560, boot=True)
+    p = plan("--fda", floppy, "--hda", disk(tmp_path, "hd.img", 1 << 20, boot=False))
+    assert p is not None and p.boot_drive == 0x00
+    p.close()
+    p = plan("--fda", floppy, "--hda", disk(tmp_path, "hd2.img", 1 << 20, boot=True))
+    assert p is not None and p.boot_drive == 0x80
+    p.close()
