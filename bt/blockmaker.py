@@ -108,10 +108,12 @@ class BlockMaker:
             code = None  # made without the self-check its page now needs
         if code is None:
             code16 = MODES[key.mode].code_bits == 16
-            split = key.phys_page < 0 and self._mixed(((key.linear, key.linear + 1),))
+            mixed = key.phys_page < 0 and bool(self.mem.mixed_pages)  # any mixed page at all
+            split = mixed and self._mixed(((key.linear, key.linear + 1),))
             scanned = self._scan(key, code16, split)
-            linear = tuple((i.linear, i.linear + i.size) for i in scanned.insns)
-            checked = key.phys_page < 0 and self._mixed(linear)
+            checked = mixed and self._mixed(
+                tuple((i.linear, i.linear + i.size) for i in scanned.insns)
+            )
             if checked and not split:
                 scanned = self._scan(key, code16, True)  # it runs into a mixed page
             code = self.rewriter.rewrite(

@@ -93,6 +93,7 @@ class KeyPolicy:
             cs.selector,
             cs_flat(cs.limit, cs.flags) or v.real_mode and cs.limit >= 0xFFFF,
             v.segs["ss"].selector,
+            stack32=v.segs["ss"].big,
         )
         if v.real_mode and self.native_segments:
             segs = self.ctx.engine.segments

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -26,7 +27,7 @@ def test_boot_guest_matches_qemu(name: str) -> None:
         [sys.executable, "-m", "bt.cli", "run", *spec.bt_args(), "--max-insns", MAX_INSNS],
         capture_output=True,
         cwd=ROOT,
-        timeout=900,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     ref = load_reference(name)
@@ -42,7 +43,7 @@ def test_disk_boot_stats_name_the_bios_services(tmp_path: Path) -> None:
         [sys.executable, "-m", "bt.cli", "run", *GUESTS["disk"].bt_args(), "--stats"],
         capture_output=True,
         cwd=ROOT,
-        timeout=900,
+        timeout=HANG_GUARD,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     err = proc.stderr.decode()

@@ -177,3 +177,27 @@ def test_bios_entry_runs_its_service_in_the_monitor() -> None:
     bx = m.engine.read_reg(UC_X86_REG_EBX) & 0xFFFF
     assert bx == 0x1286  # BX from INT 10h's service, BL = AH = 86h from the refused INT 11h
     assert notes == ["BIOS: INT 11h is not implemented"]
+
+
+def test_esp_forms_follow_the_stack_size_in_the_key() -> None:
+    # The RET inline cache addresses [ESP] (32-bit stack) or moves SP by LEA (16-bit stack):
+    # which one follows SS's B bit in the key, whatever the code size.
+    from bt.translator.assembler import Assembler
+    from bt.translator.bake import Bake
+    from bt.translator.rewriter import Rewriter
+    from bt.translator.scanner import Scanner
+
+    class Code:
+        def fetch_code(self, linear: int, size: int) -> bytes:
+            return b"\xc3".ljust(size, b"\x90")
+
+    def ret_site(code16: bool, stack32: bool) -> tuple[int, ...]:
+        block = Scanner().scan(Code(), 0, 0, code16=code16)
+        bake = Bake(True, 0, True, False, 0, True, 0, stack32=stack32)
+        code = Rewriter(Assembler()).rewrite(block, 0, bake, code16=code16)
+        return code.callouts[0].ic_fields
+
+    assert ret_site(code16=False, stack32=True)  # xchg ecx, [esp]
+    assert not ret_site(code16=False, stack32=False)  # a 16-bit SS: the monitor pops
+    assert not ret_site(code16=True, stack32=True)  # RETW on a 32-bit stack: the monitor
+    assert ret_site(code16=True, stack32=False)  # pop cx; lea sp, [esp - 2] on a miss

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 NO_VARIANT = -1  # a key that bakes nothing: every sensitive instruction calls the monitor
 NATIVE_BITS = {"es": 1, "ds": 2, "fs": 4, "gs": 8}
 _NATIVE_SHIFT = 40  # above STEP_BIT (cache/block.py)
+_STACK32_SHIFT = 44
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Bake:
     # real CPU is in real mode too and the register holds a real-mode value (bit per
     # register, NATIVE_BITS).
     native_segs: int = 0
+    stack32: bool = False  # SS's B bit: ESP is the stack pointer (else SP)
 
     def native(self, seg: str) -> bool:
         """Whether segment register `seg`'s loads and reads run as they are."""
@@ -55,6 +57,7 @@ class Bake:
             self.cs_flat,
             self.ss_sel,
             self.native_segs,
+            self.stack32,
         )
 
     @staticmethod
@@ -75,6 +78,7 @@ class Bake:
             idtr=idtr,
             cs_desc=cs_desc,
             native_segs=variant >> _NATIVE_SHIFT & 0xF,
+            stack32=bool(variant >> _STACK32_SHIFT & 1),
         )
 
 
@@ -87,6 +91,7 @@ def pack_variant(
     cs_flat: bool,
     ss_sel: int,
     native_segs: int = 0,
+    stack32: bool = False,
 ) -> int:
     """The key part of a bake as one int (the run loop makes it at every lookup)."""
     return (
@@ -98,6 +103,7 @@ def pack_variant(
         | trap_if << 36
         | cs_flat << 37
         | native_segs << _NATIVE_SHIFT
+        | stack32 << _STACK32_SHIFT
     )
 
 

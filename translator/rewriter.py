@@ -84,10 +84,10 @@ class Rewriter:
         TranslationError for encodings it cannot handle. `code16`: the block is 16-bit code
         (its instructions carried as their 32-bit forms, translator/mode16.py); its near
         branches are 16-bit ones, and the forms that address the stack as [ESP] (the inline
-        caches, PUSHF/POPF) are not used, the stack being SP in a 16-bit SS. `check_zero`:
-        the block checks its guest bytes first (translator/selfcheck.py), with the BOUND pair
-        of zeros at that linear address. `real_mode`: far CALL and RET to the current CS are
-        near ones (a selector's base is selector * 16)."""
+        caches, PUSHF/POPF) are used only in 32-bit code on a 32-bit stack (the key's SS B
+        bit). `check_zero`: the block checks its guest bytes first (translator/selfcheck.py),
+        with the BOUND pair of zeros at that linear address. `real_mode`: far CALL and RET to
+        the current CS are near ones (a selector's base is selector * 16)."""
         body = bytearray()
         if check_zero is not None:
             body += prologue(_guest_pieces(block), check_zero)
@@ -112,12 +112,16 @@ class Rewriter:
             else tuple(classify(i) for i in block.insns)
         )
         open_end = block.end_reason in ("limit", "page")
+        # The forms that address the stack as [ESP]: 32-bit code on a 32-bit stack.
+        esp_ok = not code16 and (bake is None or bake.stack32)
+        # The 16-bit stack forms move SP by LEA of SP: only for a 16-bit stack.
+        stack16 = code16 and bake is not None and not bake.stack32
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
             if real_mode and sens is CS_WRITE:
                 sens = CS_OVERRIDE  # real mode checks no segment type: a write like a read
                 open_end = open_end or k == n - 1  # the scanner ended the block after it
-            same_cs = real_far_same_cs(insn, sens.kind, bake) if real_mode else None
+            same_cs = real_far_same_cs(insn, sens.kind, bake) if real_mode and stack16 else None
             if same_cs is not None:
                 # Real mode, to the current CS (same selector, same base): a near transfer.
                 records.append(InsnRecord(len(body), insn, sens))
@@ -128,7 +132,7 @@ class Rewriter:
                     body.extend(b"\x68" + (same_cs << 16 | insn.next_eip).to_bytes(4, "little"))
                     add_exit(_far_target(insn), "jump")
                 continue
-            if code16 and sens.kind in _ESP_FORMS:
+            if not esp_ok and sens.kind in _ESP_FORMS:
                 pass  # its callout, below
             elif bake is not None and sens.kind == "far_ret" and near_far_ret(insn, bake):
                 records.append(InsnRecord(len(body), insn, sens))
@@ -143,7 +147,7 @@ class Rewriter:
             if (
                 bake is not None
                 and sens.rule in (Rule.INLINE, Rule.EXIT)
-                and not (code16 and sens.kind in _ESP_FORMS)
+                and (esp_ok or sens.kind not in _ESP_FORMS)
             ):
                 done = self._emulate(
                     insn, sens, bake, open_end and k == n - 1, body, records, callouts, assumes
@@ -172,15 +176,15 @@ class Rewriter:
             elif rule is Rule.EXIT:
                 add_callout(insn, sens, True)
                 add_exit(insn.next_eip, "next")
-            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret(insn) and not code16:
+            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret(insn) and esp_ok:
                 self._cache.ret(insn, sens, body, pending, callouts)
-            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret16(insn) and code16:
+            elif rule is Rule.INDIRECT and sens.kind == "ret" and plain_ret16(insn) and stack16:
                 self._cache.ret16(insn, sens, body, pending, callouts)
             elif (
                 rule is Rule.INDIRECT
                 and sens.kind == "call_indirect"
                 and insn.opsize == 4
-                and not code16
+                and esp_ok
             ):
                 self._cache.call(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT:
