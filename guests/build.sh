@@ -35,9 +35,9 @@ gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
 # Boot sectors (real mode, 512 bytes, loaded at 0000:7C00).
 for g in realmode realpm rmbench smcmixed; do
-    nasm -f bin -o "bin/$g.img" "$g.asm"
+    nasm -f bin -I ./ -o "bin/$g.img" "$g.asm"
 done
-nasm -f bin -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm
+nasm -f bin -I ./ -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm
 # The INT 13h probe: a boot sector and its calls (tools/int13_reference.py boots it).
 nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf

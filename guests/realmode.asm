@@ -39,19 +39,7 @@ puthex:
     pop cx
     ret
 
-putc:
-    push dx
-    push ax
-    mov dx, COM1 + 5
-.wait:
-    in al, dx
-    test al, 0x20
-    jz .wait
-    pop ax
-    mov dx, COM1
-    out dx, al
-    pop dx
-    ret
+%include "com1_16.inc"
 
 ; puts: the string at DS:SI, NUL-terminated
 puts:

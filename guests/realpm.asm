@@ -11,18 +11,7 @@ start:
     mov sp, 0x7c00
     mov ds, ax
     jmp 0:main
-putc:
-    push dx
-    push ax
-    mov dx, COM1 + 5
-.w: in al, dx
-    test al, 0x20
-    jz .w
-    pop ax
-    mov dx, COM1
-    out dx, al
-    pop dx
-    ret
+%include "com1_16.inc"
 main:
     mov al, 'R'
     call putc

@@ -161,19 +161,7 @@ puthex:
     pop cx
     ret
 
-putc:
-    push dx
-    push ax
-    mov dx, COM1 + 5
-.wait:
-    in al, dx
-    test al, 0x20
-    jz .wait
-    pop ax
-    mov dx, COM1
-    out dx, al
-    pop dx
-    ret
+%include "com1_16.inc"
 
     times 510 - ($ - $$) db 0
     dw 0xaa55

@@ -15,18 +15,7 @@ start:
     mov ds, ax
     jmp 0:main
 
-putc:
-    push dx
-    push ax
-    mov dx, 0x3fd
-.w: in al, dx
-    test al, 0x20
-    jz .w
-    pop ax
-    mov dx, 0x3f8
-    out dx, al
-    pop dx
-    ret
+%include "com1_16.inc"
 
 ; hexb: AL as two hex digits and a space
 hexb:
