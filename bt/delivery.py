@@ -1,11 +1,11 @@
-"""Delivers interrupts and exceptions through the guest's virtual IDT (same privilege level)."""
+"""Delivers interrupts and exceptions through the guest's virtual IDT (and out of V86 mode)."""
 
 from __future__ import annotations
 
 import struct
 
 from bt import descriptors as D
-from bt.callouts import realmode
+from bt.callouts import realmode, v86
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, Unsupported
 from bt.paging import PageFault
@@ -31,10 +31,13 @@ def deliver(
     was and is the Fault returned.
     """
     ss, esp = ctx.vcpu.segs["ss"], ctx.reg("esp")
+    from_v86 = ctx.vcpu.v86
     try:
         return _deliver(ctx, vector, error_code, return_eip, software, check_dpl, fault_eip)
     except PageFault as fault:
-        if ctx.vcpu.segs["ss"] is not ss:
+        if from_v86 and not ctx.vcpu.v86:
+            v86.resume(ctx, ss)
+        elif ctx.vcpu.segs["ss"] is not ss:
             ctx.load_segment_cache("ss", ss)
         ctx.set_reg("esp", esp)
         ctx.vcpu.cr2 = fault.linear
@@ -87,15 +90,25 @@ def _deliver(
     cs = vcpu.segs["cs"].selector
     eflags = ctx.guest_eflags()
     new_cpl = vcpu.cpl
+    from_v86 = vcpu.v86
     if desc.dpl < vcpu.cpl and not desc.conforming:
         # Inner privilege: switch to the stack the guest's TSS names for the new level.
         new_cpl = desc.dpl
+        if from_v86:
+            v86.leave(ctx)  # the real CPU back in protected mode for the new SS
         switched = _switch_stack(ctx, new_cpl, ext, at)
         if not isinstance(switched, tuple):
+            if from_v86:
+                v86.resume(ctx, vcpu.segs["ss"])
             return switched
         old_ss, old_esp = switched
+        if from_v86:  # the V86 task's data segments, then null ones for the handler
+            for name in ("gs", "fs", "ds", "es"):
+                ctx.push(vcpu.segs[name].selector, size, True)
         ctx.push(old_ss, size, new_cpl < 3)
         ctx.push(old_esp, size, new_cpl < 3)
+    elif from_v86:
+        return Fault(13, (selector & ~3) + ext, at)  # V86 mode leaves only to CPL 0
     # The frame is written with the handler's privilege (supervisor for an inner level).
     ctx.push(eflags, size, new_cpl < 3)
     ctx.push(cs, size, new_cpl < 3)
@@ -105,6 +118,9 @@ def _deliver(
     vcpu.eflags_sys &= ~(TF | NT | RF | VM)
     if not gtype & 0x01:  # interrupt gate
         vcpu.eflags_sys &= ~IF
+    if from_v86:
+        for name in ("es", "ds", "fs", "gs"):
+            ctx.load_segment_cache(name, SegmentCache(0, 0, 0, 0))
     # As on far transfers, QEMU leaves the code descriptor's accessed bit alone.
     ctx.load_segment_cache(
         "cs", SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bt.cache.block import STEP_BIT, STEP_UNBAKED, TBKey
 from bt.callouts.context import CalloutContext
 from bt.descriptors import fetch_descriptor, is_null
-from bt.errors import TranslationError
 from bt.irq import IrqSource
 from bt.translator.bake import (
     NATIVE_BITS,
@@ -45,8 +44,6 @@ class KeyPolicy:
         """The key of the block at guest `eip` in the current code segment."""
         cs = self.vcpu.segs["cs"]
         mode = self.mode()
-        if mode == "v86":
-            raise TranslationError(f"virtual-8086 mode code at 0x{eip:08x} is not supported")
         variant = self.variant() if self.bake else NO_VARIANT
         if self.one_insn:
             max_insns = 1
@@ -91,11 +88,11 @@ class KeyPolicy:
             cpl == 0,
             trap,
             cs.selector,
-            cs_flat(cs.limit, cs.flags) or v.real_mode and cs.limit >= 0xFFFF,
+            cs_flat(cs.limit, cs.flags) or v.real_segments and cs.limit >= 0xFFFF,
             v.segs["ss"].selector,
             stack32=v.segs["ss"].big,
         )
-        if v.real_mode and self.native_segments:
+        if v.real_segments and self.native_segments:
             segs = self.ctx.engine.segments
             if segs.real:
                 packed |= pack_native(n for n in NATIVE_BITS if n not in segs.shadowed)

@@ -324,7 +324,7 @@ class Machine:
         """Restore a record from `save_state`, between runs; translations built on the old
         virtual state are retired and the devices' deadlines asked again."""
         self._state_parts().restore(state)
-        self.engine.segments.set_real(self.vcpu.real_mode, self.vcpu.segs)
+        self.engine.segments.set_real(self.vcpu.real_segments, self.vcpu.segs)
         self.mmu.set_mode()  # the walker and the shadow tables follow the restored CR0/CR3/CR4
         self.cache.flush("machine state restored")
         self.irq.devices_changed()
@@ -380,7 +380,7 @@ class Machine:
             seg = self.vcpu.segs[name]
             null = self.vcpu.null(seg.selector)
             eng.load_shadow(name, seg.base, seg.limit, seg.flags, null, seg.selector)
-        eng.segments.set_real(self.vcpu.real_mode, self.vcpu.segs)
+        eng.segments.set_real(self.vcpu.real_segments, self.vcpu.segs)
         eng.uc.reg_write_batch(list(zip(GPRS, image.gpr, strict=True)))
         # The real EFLAGS: the arithmetic bits and the guest's IF (bt/vcpu.py).
         eng.uc.reg_write(R.UC_X86_REG_EFLAGS, (image.eflags & (ARITH_FLAGS | IF)) | FIXED_ONE)

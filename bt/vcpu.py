@@ -115,15 +115,27 @@ class Vcpu:
 
     @property
     def cpl(self) -> int:
-        """Current privilege level: the RPL of CS in protected mode."""
+        """Current privilege level: the RPL of CS in protected mode, 3 in virtual-8086 mode."""
         if not self.cr0 & CR0_PE:
             return 0
+        if self.eflags_sys & VM:
+            return 3
         return self.segs["cs"].selector & 3
 
     @property
     def real_mode(self) -> bool:
         """Real mode: CR0.PE clear."""
         return not self.cr0 & CR0_PE
+
+    @property
+    def v86(self) -> bool:
+        """Virtual-8086 mode: CR0.PE and EFLAGS.VM set."""
+        return bool(self.cr0 & CR0_PE) and bool(self.eflags_sys & VM)
+
+    @property
+    def real_segments(self) -> bool:
+        """Segment loads give base = selector * 16 (real and virtual-8086 mode)."""
+        return not self.cr0 & CR0_PE or bool(self.eflags_sys & VM)
 
     def native_load(self, name: str, selector: int) -> None:
         """The guest loaded data segment register `name` in real mode: base = selector * 16,

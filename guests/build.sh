@@ -19,7 +19,7 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
 }
 
 for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel \
-         paging paging_user paging_faults pae pagebench nx; do
+         paging paging_user paging_faults pae pagebench nx v86; do
     asm_guest "$g"
 done
 nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm

@@ -165,6 +165,12 @@ class _Ctx:
     def __init__(self, vcpu: Vcpu) -> None:
         self.vcpu = vcpu
         self.regs = {"ecx": 0x5000, "edx": 0x6000, "esp": 0x7000}
+        self.engine = self  # SYSENTER from V86 mode puts the real CPU back in protected mode
+        self.segments = self
+        self.real_cpu = bool(vcpu.real_segments)
+
+    def set_real(self, on: bool, _segs: object) -> None:
+        self.real_cpu = on
 
     def reg(self, name: str) -> int:
         return self.regs[name]
@@ -192,7 +198,7 @@ def _insn(mnemonic: str, insn_id: int, raw: bytes) -> GuestInsn:
 
 def test_real_mode_and_virtual_8086_mode_fault() -> None:
     # SDM: SYSENTER and SYSEXIT #GP(0) with CR0.PE = 0; SYSEXIT also in virtual-8086 mode
-    # (CPL 3). bt runs neither mode yet, so only the callouts can show it.
+    # (CPL 3); SYSENTER from V86 mode leaves it (guests/v86.asm runs V86 code).
     enter = _insn("sysenter", X86_INS_SYSENTER, b"\x0f\x34")
     leave = _insn("sysexit", X86_INS_SYSEXIT, b"\x0f\x35")
     real = _vcpu(CR0_ET, 0)
@@ -203,3 +209,4 @@ def test_real_mode_and_virtual_8086_mode_fault() -> None:
     ctx = _Ctx(v86)
     assert sysenter(ctx, enter) == Goto(0xA000)
     assert not v86.eflags_sys & VM and ctx.regs["esp"] == 0x9000
+    assert not ctx.real_cpu  # the real CPU left real mode before CS and SS were loaded

@@ -83,8 +83,9 @@ _FAR_LOADS = {"lds": "ds", "les": "es", "lfs": "fs", "lgs": "gs"}
 def _native_segment(insn: GuestInsn, kind: str, bake: Bake) -> bool:
     """A load or read of a data segment register the real CPU holds as the guest's."""
     if kind == "load_far_ptr":
+        # Not through CS: the real CS is the monitor's (its callout reads the guest's CS).
         seg = _FAR_LOADS.get(insn.mnemonic)
-        return seg is not None and bake.native(seg)
+        return seg is not None and bake.native(seg) and 0x2E not in insn.prefixes
     if kind not in ("mov_to_seg", "mov_from_seg", "push_seg", "pop_seg"):
         return False
     regs = [op.name for op in insn.operands if isinstance(op, RegOp) and op.name in _SEGS]

@@ -47,7 +47,6 @@ from bt.translator.selfcheck import prologue
 from bt.translator.sensitive import (
     CALLOUT_THEN_COPY,
     COPY_THEN_CALLOUT,
-    CS_OVERRIDE,
     CS_WRITE,
     classify,
 )
@@ -119,7 +118,9 @@ class Rewriter:
         n = len(block.insns)
         for k, (insn, sens) in enumerate(zip(block.insns, rules, strict=True)):
             if real_mode and sens is CS_WRITE:
-                sens = CS_OVERRIDE  # real mode checks no segment type: a write like a read
+                # Real mode checks no segment type: a write like a read, or the sensitive
+                # instruction's own rule (SGDT [cs:m] stores the virtual GDTR).
+                sens = classify(insn, cs_writes_fault=False)
                 open_end = open_end or k == n - 1  # the scanner ended the block after it
             same_cs = real_far_same_cs(insn, sens.kind, bake) if real_mode and stack16 else None
             if same_cs is not None:

@@ -198,11 +198,13 @@ CS_WRITE = _s(
 )
 
 
-def classify(insn: GuestInsn) -> Sensitivity:
-    """The rule for `insn` (the table, refined by the operands where the id is not enough)."""
+def classify(insn: GuestInsn, cs_writes_fault: bool = True) -> Sensitivity:
+    """The rule for `insn` (the table, refined by the operands where the id is not enough).
+    `cs_writes_fault`: protected mode, where a write through CS is #GP(0) whatever the
+    instruction (real and V86 mode take a write through CS like a read)."""
     iid = insn.insn_id
     acc = cs_access(insn)
-    if acc is not None and acc.kind == "write":
+    if acc is not None and acc.kind == "write" and cs_writes_fault:
         return CS_WRITE  # before the table: SGDT [cs:m], MOV [cs:m], DS... write through CS
     if iid == X.X86_INS_MOV:
         regs = [op.name for op in insn.operands if isinstance(op, RegOp)]
@@ -236,7 +238,7 @@ def classify(insn: GuestInsn) -> Sensitivity:
     rule = TABLE.get(iid)
     if rule is not None:
         return rule
-    if acc is not None and acc.kind == "read":
+    if acc is not None and acc.kind in ("read", "write"):
         return CS_OVERRIDE
     return COPY
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bt import descriptors as D
-from bt.callouts import realmode
+from bt.callouts import realmode, v86
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, SoftInt, Unsupported, VcpuExit
 from bt.translator.insn import GuestInsn, ImmOp, MemOp
-from bt.vcpu import AC, CR0_PE, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
+from bt.vcpu import AC, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM, SegmentCache
 
 _OF = 1 << 11
 
@@ -49,8 +49,8 @@ def branch16(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def _real(ctx: CalloutContext) -> bool:
-    """Real mode: segments are selector * 16, no descriptors, no privilege."""
-    return not ctx.vcpu.cr0 & CR0_PE
+    """Real or V86 mode: far transfers load CS as selector * 16, no descriptors, no privilege."""
+    return ctx.vcpu.real_segments
 
 
 def _far_pointer(ctx: CalloutContext, insn: GuestInsn) -> tuple[int, int] | Fault:
@@ -174,16 +174,22 @@ def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """IRET/IRETD to the same privilege level, with QEMU's rules for IF and IOPL."""
+    vcpu = ctx.vcpu
+    if vcpu.v86:
+        return v86.iret(ctx, insn)
     if _real(ctx):
         return realmode.iret(ctx, insn)
     size = insn.opsize
-    vcpu = ctx.vcpu
     if vcpu.eflags_sys & NT:
         return Unsupported("IRET with NT set (task return)", insn.eip)
     offset = ctx.peek(size)
     sel = ctx.peek(size, size) & 0xFFFF
     flags = ctx.peek(size, 2 * size)
     cpl = vcpu.cpl
+    # Back to V86 mode only from CPL 0, as the Intel SDM says; QEMU 7.2 takes VM from the
+    # popped EFLAGS at any CPL (helper_ret_protected), which the SDM's pseudo-code does not.
+    if size == 4 and flags & VM and cpl == 0:
+        return v86.enter(ctx, size)
     if (sel & 3) > cpl:
         err2 = _outer_return(ctx, insn, sel, offset, 3 * size)
         if err2 is not None:
@@ -209,9 +215,14 @@ def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def int_n(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """INT imm8: delivered by the run loop through the virtual IDT."""
+    """INT imm8: delivered by the run loop through the virtual IDT (in V86 mode after the
+    IOPL and CR4.VME checks, bt/callouts/v86.py)."""
     op = insn.operands[0]
     assert isinstance(op, ImmOp)
+    if ctx.vcpu.v86:
+        done = v86.int_n(ctx, insn, op.value & 0xFF)
+        if done is not None:
+            return done
     return SoftInt(op.value & 0xFF, insn.eip, insn.next_eip, True)
 
 

@@ -6,6 +6,7 @@ guests/cpumodel.asm: `-cpu pentium` gives SYSENTER's #GP(0), not #UD).
 
 from __future__ import annotations
 
+from bt.callouts import v86
 from bt.callouts.context import CalloutContext
 from bt.callouts.faulting import gp0
 from bt.exits import Goto, VcpuExit
@@ -44,6 +45,8 @@ def sysenter(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     cs = _msr_cs(ctx)
     if not vcpu.cr0 & CR0_PE or _no_target(cs):
         return gp0(insn)
+    if vcpu.v86:
+        v86.leave(ctx)  # the real CPU back to protected mode before CS and SS are loaded
     vcpu.eflags_sys &= ~(VM | IF | RF)
     _load_flat(ctx, cs & 0xFFFC, (cs + 8) & 0xFFFC, 0)
     ctx.set_reg("esp", vcpu.msrs.get(SYSENTER_ESP, 0))

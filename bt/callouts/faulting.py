@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Halt, VcpuExit
 from bt.translator.insn import GuestInsn, MemOp, RegOp
+
+Handler = Callable[[CalloutContext, GuestInsn], VcpuExit | None]
 
 
 def gp0(insn: GuestInsn) -> Fault:
@@ -20,6 +25,19 @@ def need_cpl0(ctx: CalloutContext, insn: GuestInsn) -> Fault | None:
 def ud_fault(insn: GuestInsn) -> Fault:
     """#UD at the instruction."""
     return Fault(6, None, insn.eip)
+
+
+def protected_only(handler: Handler) -> Handler:
+    """`handler` for an instruction real and V86 mode do not recognize (#UD there: LAR,
+    LSL, VERR, VERW, LLDT, SLDT, LTR, STR; QEMU and the Intel SDM agree)."""
+
+    @functools.wraps(handler)
+    def checked(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
+        if ctx.vcpu.real_segments:
+            return ud_fault(insn)
+        return handler(ctx, insn)
+
+    return checked
 
 
 def hlt(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:

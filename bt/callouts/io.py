@@ -12,7 +12,7 @@ _DF = 1 << 10
 
 def _port_allowed(ctx: CalloutContext, port: int, size: int) -> bool:
     vcpu = ctx.vcpu
-    if vcpu.cpl <= vcpu.iopl:
+    if vcpu.cpl <= vcpu.iopl and not vcpu.v86:  # V86 mode: always the bitmap (Intel SDM 20.2.8.1)
         return True
     tr: SegmentCache = vcpu.tr
     # A 32-bit TSS (type 9/11) with an I/O map base at offset 0x66 (Intel SDM 19.5.2).

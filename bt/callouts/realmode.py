@@ -56,15 +56,16 @@ def _peek16(ctx: CalloutContext, size: int, offset: int) -> int:
     return ctx.mem.read_u(ctx.vcpu.segs["ss"].base + sp, size)
 
 
-def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit:
-    """IRET / IRETD: IP, CS and FLAGS from a 16-bit SP (QEMU's helper_iret_real)."""
+def iret(ctx: CalloutContext, insn: GuestInsn, keep_iopl: bool = False) -> VcpuExit:
+    """IRET / IRETD: IP, CS and FLAGS from a 16-bit SP (QEMU's helper_iret_real; in V86
+    mode, `keep_iopl`, the same with IOPL unchanged)."""
     size = insn.opsize
     offset = _peek16(ctx, size, 0)
     selector = _peek16(ctx, size, size) & 0xFFFF
     flags = _peek16(ctx, size, 2 * size)
     ctx.set_reg("sp", ctx.reg("sp") + 3 * size)
     load_cs(ctx, selector)
-    mask = TF | AC | ID | IF | IOPL | RF | NT
+    mask = TF | AC | ID | IF | RF | NT | (0 if keep_iopl else IOPL)
     if size == 2:
         mask &= 0xFFFF
     vcpu = ctx.vcpu
