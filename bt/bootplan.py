@@ -75,7 +75,8 @@ def is_kernel_file(path: str) -> bool:
     return any(head[i : i + 4] == magic for i in range(0, min(len(head), HEADER_SEARCH), 4))
 
 
-def _guest_kind(path: str) -> str:
+def guest_kind(path: str) -> str:
+    """FLOPPY or HARD_DISK: how a disk image `path` boots, by its size."""
     size = os.path.getsize(path)  # is_kernel_file read it: a whole number of sectors
     return FLOPPY if floppy_format(size // SECTOR) is not None else HARD_DISK
 
@@ -86,7 +87,7 @@ def _paths(options: argparse.Namespace) -> dict[str, str]:
     paths = {opt: path for opt, path in given.items() if path is not None}
     guest = options.guest
     if guest is not None and options.load_addr is None and not is_kernel_file(guest):
-        opt = "--fda" if _guest_kind(guest) == FLOPPY else "--hda"
+        opt = "--fda" if guest_kind(guest) == FLOPPY else "--hda"
         if opt in paths:
             what = "drive A:" if opt == "--fda" else "hard disk C:"
             raise OptionError(f"{guest} would boot as {what}, which {opt} {paths[opt]} also is")

@@ -15,6 +15,7 @@ from bt.cliparser import BtParser, build_parser, nondet_range
 from bt.errors import INTERNAL_ERRORS, BadInput, BtError, OptionError, TranslationError
 from bt.options import check_output
 from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH
+from bt.tracefile import BOOT_WINDOW
 
 if TYPE_CHECKING:
     from bt.bootplan import BootPlan
@@ -43,6 +44,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             args.append,
             ("-icount", "shift=0") if args.icount else (),
             args.timeout,
+            args.hda,
         )
         sys.stdout.write(f"{args.out}: {n} instructions recorded\n")
         return 0
@@ -176,6 +178,7 @@ def _run(args: argparse.Namespace, cpu: CpuModel, plan: BootPlan | None) -> int:
             count_insns=args.count_insns,
             trace_path=args.trace,
             trace_level=args.trace_level,
+            trace_window=args.trace_filter or (BOOT_WINDOW if image is None else None),
             guest_name=guest,
             cache_dir=args.cache_dir,
             cache_size=args.cache_size << 20,

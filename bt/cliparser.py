@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from bt import __version__
 from bt.errors import OptionError
-from bt.options import address, number
+from bt.options import address, linear_range, number
 from bt.runresult import EXIT_BAD_INPUT
 
 DEFAULT_CACHE_MIB = 128  # cache/cache.py's DEFAULT_HOST_BUDGET (not imported: start-up time)
@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("block", "insn"),
         default="block",
         help="one record per guest block (default) or per instruction",
+    )
+    run.add_argument(
+        "--trace-filter",
+        type=linear_range,
+        metavar="RANGE",
+        help="record only code at linear addresses in RANGE (START+SIZE or START..END, as "
+        "QEMU's -dfilter); a disk boot records conventional memory 0x500..0x9fbff, so each "
+        "BIOS call is one step",
     )
     run.add_argument(
         "--vga-dump",
@@ -169,13 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace = sub.add_parser("trace", help="work with execution traces")
     tsub = trace.add_subparsers(dest="trace_command", parser_class=BtParser)
-    qemu = tsub.add_parser("qemu", help="record QEMU's instruction trace of a Multiboot kernel")
-    qemu.add_argument("kernel", help="a Multiboot kernel (ELF or a.out kludge)")
+    qemu = tsub.add_parser(
+        "qemu", help="record QEMU's instruction trace of a Multiboot kernel or a disk boot"
+    )
+    qemu.add_argument(
+        "kernel", help="a Multiboot kernel (ELF or a.out kludge) or a disk image to boot"
+    )
     qemu.add_argument(
         "-o", "--out", required=True, metavar="FILE", help="the bt-trace to write (.gz compresses)"
     )
     qemu.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
     qemu.add_argument("--append", default="", metavar="STR", help="kernel command line")
+    qemu.add_argument(
+        "--hda", metavar="IMG", help="a hard disk attached besides the floppy image booted"
+    )
     qemu.add_argument(
         "--icount",
         action="store_true",

@@ -81,6 +81,7 @@ class MachineConfig:
     count_insns: bool = False
     trace_path: str | None = None
     trace_level: str = "block"
+    trace_window: tuple[int, int] | None = None  # linear [start, end) the trace records
     guest_name: str = ""
     cache_dir: str | None = None
     cache_size: int = DEFAULT_HOST_BUDGET  # host bytes the translation cache may use
@@ -193,7 +194,9 @@ class Machine:
             from bt.tracer import Tracer
 
             writer = TraceWriter(config.trace_path, config.trace_level, "bt", config.guest_name)
-            self.tracer = Tracer(self.engine, self.cache, self.vcpu, writer, config.trace_level)
+            self.tracer = Tracer(
+                self.engine, self.cache, self.vcpu, writer, config.trace_level, config.trace_window
+            )
             self.ctx.io = self.tracer.watch_ports(self.io)
             self.events.on_deliver = self.tracer.interrupt
 

@@ -33,6 +33,24 @@ def address(text: str) -> int:
     return value
 
 
+def linear_range(text: str) -> tuple[int, int]:
+    """A linear address range as QEMU's -dfilter writes one: START+SIZE or START..END
+    (END included); returns (start, end) with `end` excluded."""
+    lo, plus, size = text.partition("+")
+    if not plus:
+        lo, dots, hi = text.partition("..")
+        if not dots:
+            raise argparse.ArgumentTypeError(f"not a range: {text!r} (give 0x500+0x9f700)")
+    try:
+        start = address(lo)
+        end = start + address(size) if plus else address(hi) + 1
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not a range: {text!r} (give 0x500+0x9f700)") from None
+    if end <= start or end > 1 << 32:
+        raise argparse.ArgumentTypeError(f"an empty or too long range: {text!r}")
+    return start, end
+
+
 def check_output(option: str, path: str) -> None:
     """Refuse an output file that cannot be written, before the run rather than after it."""
     parent = os.path.dirname(os.path.abspath(path))

@@ -40,6 +40,10 @@ from bt.errors import BadInput
 
 FORMAT = "bt-trace"
 VERSION = 1
+# What a disk boot's trace records by default, under bt and under QEMU (-dfilter): conventional
+# memory below the EBDA, the guest's code; the BIOS's runs outside it, so a BIOS call is one
+# step of the guest's trace (bt's services run in the monitor, SeaBIOS's in the F segment).
+BOOT_WINDOW = (0x500, 0x9FC00)
 REGS = (
     "eax",
     "ecx",

@@ -34,8 +34,10 @@ class Tracer:
         vcpu: Vcpu,
         writer: TraceWriter,
         level: str,
+        window: tuple[int, int] | None = None,
     ) -> None:
         self._cache = cache
+        self._window = window  # linear [start, end) of the code recorded (None: all)
         self._vcpu = vcpu
         self._writer = writer
         self._file = RegisterFile(engine.uc, _REGS)
@@ -66,11 +68,13 @@ class Tracer:
         off = address - tb.code_addr
         if self._insn_level:
             eip = tb.guest_eip_starting_at(off)
-            if eip is None:
+            if eip is None or not self._shown(tb, eip):
                 return
             self._at = address
         elif off == 0:
             eip = tb.key.eip
+            if not self._shown(tb, eip):
+                return
             last = tb.insns[-1] if tb.insns else None
             self.record(
                 eip,
@@ -82,6 +86,15 @@ class Tracer:
         else:
             return
         self.record(eip)
+
+    def _shown(self, tb: TranslationBlock, eip: int) -> bool:
+        """Whether guest code at `eip` of `tb` lies in the recorded window (QEMU's -dfilter:
+        a disk boot's trace leaves out the BIOS, so each BIOS call is one step)."""
+        window = self._window
+        if window is None:
+            return True
+        linear = (tb.key.cs_base + eip) & 0xFFFFFFFF
+        return window[0] <= linear < window[1]
 
     def _cuts(self, tb: TranslationBlock) -> bool:
         """Whether entering `tb` continues the previous block, which stopped before the end
