@@ -4,6 +4,7 @@ memory under the engine as under the reference, and random bytes never escape or
 from __future__ import annotations
 
 import random
+import struct
 import sys
 from pathlib import Path
 
@@ -60,6 +61,30 @@ def test_random_bytes_never_escape(tmp_path: Path) -> None:
     for _ in range(150):
         blob = rng.randbytes(rng.randint(1, 64))
         assert fuzz.raw_bytes_case(blob, tmp_path) is None, blob.hex()
+
+
+def test_random_bytes_in_v86_mode_never_escape(tmp_path: Path) -> None:
+    # The same in virtual-8086 mode, at IOPL 0 and 3: the bytes run as 16-bit code on the
+    # real CPU in real mode, and their first fault leaves V86 mode through the guest's IDT.
+    rng = random.Random(86)
+    for i in range(100):
+        blob = rng.randbytes(rng.randint(1, 64))
+        assert fuzz.raw_v86_case(blob, 3 * (i & 1), tmp_path) is None, blob.hex()
+
+
+def test_v86_prologue_enters_v86_mode(tmp_path: Path) -> None:
+    # MOV AX, CS; HLT: #GP(0) from V86 mode with the V86 frame on the ring-0 stack.
+    from unicorn import x86_const as R
+
+    from bt.machine import Machine, MachineConfig
+
+    m = Machine(MachineConfig(fuzz.MEM), fuzz._v86_image(b"\x8c\xc8\xf4", 0, tmp_path), print)
+    assert m.run(max_insns=20000).kind == "exit-port"
+    esp = m.engine.read_reg(R.UC_X86_REG_ESP)
+    frame = struct.unpack("<10I", m.memory.read(esp, 40))
+    # vector, error code, EIP, CS, EFLAGS (VM), ESP, SS, ES, DS, FS
+    assert frame == (13, 0, 2, 0x800, 0x20002, 0xFFF0, 0x700, 0x200, 0x800, 0x300)
+    assert m.engine.read_reg(R.UC_X86_REG_EAX) & 0xFFFF == 0x0800
 
 
 def _stored() -> list[tuple[str, str]]:

@@ -13,7 +13,8 @@ code and EIP the guest's handler receives, and the registers at the fault. Flags
 registers) the Intel SDM leaves undefined after the last instruction that wrote them are masked
 (tools/undefined_flags.py); a case is cut before the first instruction that reads undefined
 state. For raw bytes the outcome is checked: no host crash or traceback, a report, and the
-translation cache, the monitor's page and the real CPU state untouched (tools/isolation_check.py).
+translation cache, the monitor's page and the real CPU state untouched (tools/isolation_check.py);
+a quarter of the raw cases run in virtual-8086 mode (IRETD from a prologue, IOPL 0 or 3).
 Every failing case is minimised (instructions removed while it still diverges) and written to
 tests/fuzz_regressions/ as a guest that the test suite replays.
 """
@@ -342,6 +343,87 @@ def raw_bytes_case(blob: bytes, tmp: Path) -> str | None:
     return f"isolation: {'; '.join(bad)} after {res.kind}" if bad else None
 
 
+# Raw bytes in virtual-8086 mode: a prologue loads a GDT with a TSS (ring-0 stack, no I/O
+# bitmap: every port faults), copies the bytes to 0800:0000 and IRETDs into V86 mode at IOPL
+# 0 or 3 with VM set; any exception leaves through the IDT's stubs to the exit port.
+V86_TSS = 0x6000
+V86_CODE = 0x8000
+_V86_PROLOGUE = """
+    lgdt [{gdtr}]
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, 0x9F000
+    mov dword ptr [{tss} + 4], 0x9F000
+    mov dword ptr [{tss} + 8], 0x10
+    mov word ptr [{tss} + 0x66], 0x68
+    mov ax, 0x18
+    ltr ax
+    mov esi, {blob}
+    mov edi, {code}
+    mov ecx, {size}
+    cld
+    rep movsb
+    mov eax, 0x0400
+    push eax
+    mov eax, 0x0300
+    push eax
+    mov eax, 0x0800
+    push eax
+    mov eax, 0x0200
+    push eax
+    mov eax, 0x0700
+    push eax
+    mov eax, 0xFFF0
+    push eax
+    mov eax, {eflags}
+    push eax
+    mov eax, 0x0800
+    push eax
+    xor eax, eax
+    push eax
+    iretd
+"""
+# (By register: Keystone assembles `push 0xFFF0` as 6A F0, a push of -16.)
+
+
+def _v86_image(blob: bytes, iopl: int, tmp: Path) -> BootImage:
+    """The V86 case: prologue, its GDT and the bytes, as a flat guest at 1 MiB."""
+    tss_desc = struct.pack("<HHBBBB", 0x67, V86_TSS & 0xFFFF, V86_TSS >> 16, 0x89, 0, 0)
+    gdt = bytes(8) + bytes.fromhex("ffff0000009acf00ffff00000092cf00") + tss_desc
+    text = _V86_PROLOGUE.format(
+        gdtr=0, tss=V86_TSS, blob=0, code=V86_CODE, size=len(blob), eflags=0x20002 | iopl << 12
+    )
+    size = len(_KS.asm(text, BASE)[0])  # the addresses below do not change its length
+    gdt_at = BASE + size
+    gdtr_at = gdt_at + len(gdt)
+    blob_at = gdtr_at + 6
+    text = _V86_PROLOGUE.format(
+        gdtr=gdtr_at,
+        tss=V86_TSS,
+        blob=blob_at,
+        code=V86_CODE,
+        size=len(blob),
+        eflags=0x20002 | iopl << 12,
+    )
+    code = bytes(_KS.asm(text, BASE)[0])
+    assert len(code) == size
+    gdtr = struct.pack("<HI", len(gdt) - 1, gdt_at)
+    return case_image(code + gdt + gdtr + blob, tmp)
+
+
+def raw_v86_case(blob: bytes, iopl: int, tmp: Path) -> str | None:
+    """Random bytes run in V86 mode: as `raw_bytes_case`, a result and isolation intact."""
+    m = Machine(MachineConfig(MEM), _v86_image(blob, iopl, tmp), lambda _b: None)
+    watch = MonitorWatch(m)
+    res = m.run(max_insns=20000)
+    if res.kind not in ("exit-port", "crash", "limit", "halt"):
+        return f"unexpected result {res}"
+    bad = watch.violations()
+    return f"isolation: {'; '.join(bad)} after {res.kind} (V86)" if bad else None
+
+
 def minimise(
     choices: list[tuple[int, int, int, int]], tmp: Path
 ) -> list[tuple[int, int, int, int]]:
@@ -385,10 +467,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for i in range(args.cases):
-            if rng.random() < 0.2:
+            pick = rng.random()
+            if pick < 0.2:
                 blob = rng.randbytes(rng.randint(1, 64))
-                why = raw_bytes_case(blob, tmp)
-                text = "db " + ", ".join(str(b) for b in blob)
+                v86 = pick < 0.05
+                iopl = rng.choice((0, 3))
+                why = raw_v86_case(blob, iopl, tmp) if v86 else raw_bytes_case(blob, tmp)
+                head = f"; v86 iopl {iopl}\n" if v86 else ""
+                text = head + "db " + ", ".join(str(b) for b in blob)
                 raw += 1
             else:
                 choices = random_choices(rng)
