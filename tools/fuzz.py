@@ -334,13 +334,18 @@ def raw_bytes_case(blob: bytes, tmp: Path) -> str | None:
     and leave the translation cache, its page and the real CPU state as the monitor made them."""
     path = tmp / "case.bin"
     path.write_bytes(blob + b"\xe6\xf4")
-    m = Machine(MachineConfig(MEM), load_guest(str(path), MEM, "", BASE, None), lambda _b: None)
+    return _escapes(load_guest(str(path), MEM, "", BASE, None), "")
+
+
+def _escapes(image: BootImage, what: str) -> str | None:
+    """Run `image`: None when it ends in a result with the monitor's state intact."""
+    m = Machine(MachineConfig(MEM), image, lambda _b: None)
     watch = MonitorWatch(m)
     res = m.run(max_insns=20000)
     if res.kind not in ("exit-port", "crash", "limit", "halt"):
-        return f"unexpected result {res}"
+        return f"unexpected result {res}{what}"
     bad = watch.violations()
-    return f"isolation: {'; '.join(bad)} after {res.kind}" if bad else None
+    return f"isolation: {'; '.join(bad)} after {res.kind}{what}" if bad else None
 
 
 # Raw bytes in virtual-8086 mode: a prologue loads a GDT with a TSS (ring-0 stack, no I/O
@@ -415,13 +420,7 @@ def _v86_image(blob: bytes, iopl: int, tmp: Path) -> BootImage:
 
 def raw_v86_case(blob: bytes, iopl: int, tmp: Path) -> str | None:
     """Random bytes run in V86 mode: as `raw_bytes_case`, a result and isolation intact."""
-    m = Machine(MachineConfig(MEM), _v86_image(blob, iopl, tmp), lambda _b: None)
-    watch = MonitorWatch(m)
-    res = m.run(max_insns=20000)
-    if res.kind not in ("exit-port", "crash", "limit", "halt"):
-        return f"unexpected result {res}"
-    bad = watch.violations()
-    return f"isolation: {'; '.join(bad)} after {res.kind} (V86)" if bad else None
+    return _escapes(_v86_image(blob, iopl, tmp), f" (V86, IOPL {iopl})")
 
 
 def minimise(
