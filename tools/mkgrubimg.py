@@ -1,15 +1,19 @@
-"""Build a GRUB 2 hard-disk image from Debian's grub-pc-bin that boots a Multiboot kernel.
+"""Build a GRUB 2 boot image from Debian's grub-pc-bin that boots a Multiboot kernel.
 
-What grub-install does to a disk, without root or loop mounts: grub-mkimage makes core.img
-(diskboot.img, the LZMA decompressor, the kernel and the modules named below), written from
-sector 1 on (the "MBR gap" before the first partition); boot.img becomes the MBR with the LBA
-of core.img's first sector at GRUB_BOOT_MACHINE_KERNEL_SECTOR (0x5c), as grub-bios-setup
-patches it, and the partition table at 0x1be. Partition 1 is a FAT16 file system made by
-mkfs.fat on a plain file and filled by mcopy (mtools), holding /boot/grub/grub.cfg (COM1
-console, no timeout, one menu entry) and the kernel as /boot/kernel.elf. A disk image rather
-than grub-mkrescue's ISO: it is what grub-install makes of a PC's disk, and the engine's BIOS
-boots hard disks (El Torito is a CD-ROM's). The kernel line's arguments after the path are the
-ones the project's expected outputs were made with (`--append`).
+Two kinds. `disk` (the default) is what grub-install makes of a PC's disk, without root or
+loop mounts: grub-mkimage makes core.img (diskboot.img, the LZMA decompressor, the kernel and
+the modules named below), written from sector 1 on (the "MBR gap" before the first
+partition); boot.img becomes the MBR with the LBA of core.img's first sector at
+GRUB_BOOT_MACHINE_KERNEL_SECTOR (0x5c), as grub-bios-setup patches it, and the partition table
+at 0x1be. Partition 1 is a FAT16 file system made by mkfs.fat on a plain file and filled by
+mcopy (mtools). `iso` is grub-mkrescue's (xorriso) hybrid ISO, what most Multiboot kernels'
+users make: its MBR (boot_hybrid.img) boots it as a hard disk, which is how the engine's BIOS
+boots it (it has no CD-ROM drive; QEMU boots it either way). Both hold /boot/grub/grub.cfg
+(COM1 console, no timeout, one menu entry) and the kernel as /boot/kernel.elf.
+
+GRUB 2 passes the words after the kernel's path as its command line; QEMU's -kernel (and GRUB
+Legacy) pass the path too, which the project's kernels skip: the path is given twice so the
+kernel sees what it sees under QEMU's -kernel with `--append ARGS`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ PART_FIRST = 2048  # the first partition at 1 MiB, as fdisk places it
 PART_SECTORS = 16 * 2048  # 16 MiB
 FAT16_LBA = 0x0E  # partition type: FAT16 addressed by LBA
 CHS_MAX = b"\xfe\xff\xff"  # "beyond CHS": the BIOS uses LBA (INT 13h AH=42h)
+DISK_TOOLS = ("grub-mkimage", "mkfs.fat", "mcopy", "mmd")
+ISO_TOOLS = ("grub-mkrescue", "xorriso")
 DEFAULT_ARGS = "bt test cmdline"  # ckernel's expected output was made with this --append
 
 
@@ -53,11 +59,11 @@ def grub_cfg(args: str) -> str:
     )
 
 
-def missing_tools() -> str | None:
-    """Why the image cannot be built here, or None."""
+def missing_tools(tools: tuple[str, ...] = DISK_TOOLS) -> str | None:
+    """Why an image that needs `tools` cannot be built here, or None."""
     if not (GRUB_DIR / "boot.img").exists():
         return f"grub-pc-bin is not installed ({GRUB_DIR}/boot.img is absent)"
-    for tool in ("grub-mkimage", "mkfs.fat", "mcopy", "mmd"):
+    for tool in tools:
         if shutil.which(tool) is None:
             return f"{tool} is not on PATH"
     return None
@@ -81,13 +87,28 @@ def partition_entry(first: int, sectors: int, kind: int) -> bytes:
     )
 
 
-def build(out: Path, kernel: Path, args: str) -> None:
-    """Write the disk image `out` booting `kernel` with command-line `args`."""
-    why = missing_tools()
+def build_iso(out: Path, kernel: Path, args: str) -> None:
+    """Write grub-mkrescue's hybrid ISO `out` booting `kernel` with command-line `args`."""
+    _check(kernel, ISO_TOOLS)
+    with tempfile.TemporaryDirectory(prefix="mkgrubimg-") as tmp:
+        root = Path(tmp) / "iso"
+        (root / "boot" / "grub").mkdir(parents=True)
+        (root / "boot" / "grub" / "grub.cfg").write_text(grub_cfg(args))
+        shutil.copyfile(kernel, root / "boot" / "kernel.elf")
+        _run(["grub-mkrescue", "-d", str(GRUB_DIR), "-o", str(out), str(root)])
+
+
+def _check(kernel: Path, tools: tuple[str, ...]) -> None:
+    why = missing_tools(tools)
     if why:
         raise GrubImageError(why)
     if not kernel.is_file():
         raise GrubImageError(f"{kernel}: no such kernel file")
+
+
+def build(out: Path, kernel: Path, args: str) -> None:
+    """Write the disk image `out` booting `kernel` with command-line `args`."""
+    _check(kernel, DISK_TOOLS)
     with tempfile.TemporaryDirectory(prefix="mkgrubimg-") as tmp:
         work = Path(tmp)
         core = work / "core.img"
@@ -120,14 +141,18 @@ def build(out: Path, kernel: Path, args: str) -> None:
         out.write_bytes(image)
 
 
+BUILDERS = {"disk": build, "iso": build_iso}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="the disk image to write")
     parser.add_argument("--kernel", required=True, metavar="ELF", help="the Multiboot kernel")
     parser.add_argument("--args", default=DEFAULT_ARGS, help="its command line's arguments")
+    parser.add_argument("--kind", choices=BUILDERS, default="disk", help="the image's kind")
     ns = parser.parse_args(argv)
     try:
-        build(Path(ns.out), Path(ns.kernel), ns.args)
+        BUILDERS[ns.kind](Path(ns.out), Path(ns.kernel), ns.args)
     except (GrubImageError, OSError) as exc:
         parser.exit(2, f"mkgrubimg: error: {exc}\n")
     return 0

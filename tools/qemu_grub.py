@@ -5,8 +5,8 @@ at 0xf4, no display, no reboot) with the image as the first IDE disk in raw form
 `-snapshot`; bt runs `bt run --hda IMG --snapshot`. Each log is COM1's bytes: GRUB's console
 (its terminal escapes included), then the kernel's output. `--out DIR` keeps both logs
 (qemu.serial, bt.serial); the tool prints the first line where they differ, or that they are
-equal, and exits 1 when they differ. Without an image it builds one from guests/bin/ckernel.elf
-in a temporary directory.
+equal, and exits 1 when they differ. Without an image it builds one (`--kind disk|iso`) from
+guests/bin/ckernel.elf in a temporary directory.
 
 `--write-expected` writes QEMU's log of that image to guests/expected/grub.serial after one
 header line naming QEMU's and GRUB's versions (GRUB's own lines change with its version; the
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-from mkgrubimg import DEFAULT_ARGS, GrubImageError, build  # noqa: E402
+from mkgrubimg import BUILDERS, DEFAULT_ARGS, GrubImageError  # noqa: E402
 from qemu_ref import BASE_OPTIONS, QEMU  # noqa: E402
 
 DEFAULT_KERNEL = ROOT / "guests" / "bin" / "ckernel.elf"
@@ -79,6 +79,7 @@ def first_difference(a: bytes, b: bytes) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", nargs="?", help="the disk image (default: built from ckernel)")
+    parser.add_argument("--kind", choices=BUILDERS, default="disk", help="the image to build")
     parser.add_argument("--out", metavar="DIR", help="write qemu.serial and bt.serial here")
     parser.add_argument("--write-expected", action="store_true", help=f"write {EXPECTED.name}")
     ns = parser.parse_args(argv)
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         image = Path(ns.image) if ns.image else Path(tmp) / "grub.img"
         try:
             if not ns.image:
-                build(image, DEFAULT_KERNEL, DEFAULT_ARGS)
+                BUILDERS[ns.kind](image, DEFAULT_KERNEL, DEFAULT_ARGS)
             elif not image.is_file():
                 raise GrubImageError(f"{image}: no such image file")
         except (GrubImageError, OSError) as exc:
