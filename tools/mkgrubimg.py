@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hosttools import ToolError, missing, run  # noqa: E402
 
 SECTOR = 512
 GRUB_DIR = Path("/usr/lib/grub/i386-pc")
@@ -39,10 +42,6 @@ CHS_MAX = b"\xfe\xff\xff"  # "beyond CHS": the BIOS uses LBA (INT 13h AH=42h)
 DISK_TOOLS = ("grub-mkimage", "mkfs.fat", "mcopy", "mmd")
 ISO_TOOLS = ("grub-mkrescue", "xorriso")
 DEFAULT_ARGS = "bt test cmdline"  # ckernel's expected output was made with this --append
-
-
-class GrubImageError(Exception):
-    """A tool is missing or failed, or the core image does not fit before the partition."""
 
 
 def grub_cfg(args: str) -> str:
@@ -61,18 +60,7 @@ def grub_cfg(args: str) -> str:
 
 def missing_tools(tools: tuple[str, ...] = DISK_TOOLS) -> str | None:
     """Why an image that needs `tools` cannot be built here, or None."""
-    if not (GRUB_DIR / "boot.img").exists():
-        return f"grub-pc-bin is not installed ({GRUB_DIR}/boot.img is absent)"
-    for tool in tools:
-        if shutil.which(tool) is None:
-            return f"{tool} is not on PATH"
-    return None
-
-
-def _run(cmd: list[str]) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise GrubImageError(f"{cmd[0]} failed: {done.stderr.strip() or done.returncode}")
+    return missing({GRUB_DIR / "boot.img": "grub-pc-bin"}, tools)
 
 
 def partition_entry(first: int, sectors: int, kind: int) -> bytes:
@@ -95,15 +83,15 @@ def build_iso(out: Path, kernel: Path, args: str) -> None:
         (root / "boot" / "grub").mkdir(parents=True)
         (root / "boot" / "grub" / "grub.cfg").write_text(grub_cfg(args))
         shutil.copyfile(kernel, root / "boot" / "kernel.elf")
-        _run(["grub-mkrescue", "-d", str(GRUB_DIR), "-o", str(out), str(root)])
+        run(["grub-mkrescue", "-d", str(GRUB_DIR), "-o", str(out), str(root)])
 
 
 def _check(kernel: Path, tools: tuple[str, ...]) -> None:
     why = missing_tools(tools)
     if why:
-        raise GrubImageError(why)
+        raise ToolError(why)
     if not kernel.is_file():
-        raise GrubImageError(f"{kernel}: no such kernel file")
+        raise ToolError(f"{kernel}: no such kernel file")
 
 
 def build(out: Path, kernel: Path, args: str) -> None:
@@ -113,22 +101,22 @@ def build(out: Path, kernel: Path, args: str) -> None:
         work = Path(tmp)
         core = work / "core.img"
         prefix = "(hd0,msdos1)/boot/grub"
-        _run(
+        run(
             ["grub-mkimage", "-O", "i386-pc", "-d", str(GRUB_DIR), "-o", str(core)]
             + ["-p", prefix]
             + MODULES.split()
         )
         core_bytes = core.read_bytes()
         if 1 + -(-len(core_bytes) // SECTOR) > PART_FIRST:
-            raise GrubImageError(f"core.img ({len(core_bytes)} bytes) does not fit the MBR gap")
+            raise ToolError(f"core.img ({len(core_bytes)} bytes) does not fit the MBR gap")
         part = work / "part.img"
-        _run(["mkfs.fat", "-F", "16", "-n", "BTGRUB", "-C", str(part), str(PART_SECTORS // 2)])
+        run(["mkfs.fat", "-F", "16", "-n", "BTGRUB", "-C", str(part), str(PART_SECTORS // 2)])
         cfg = work / "grub.cfg"
         cfg.write_text(grub_cfg(args))
         fs = ["-i", str(part)]
-        _run(["mmd", *fs, "::/boot", "::/boot/grub"])
-        _run(["mcopy", *fs, str(cfg), "::/boot/grub/grub.cfg"])
-        _run(["mcopy", *fs, str(kernel), "::/boot/kernel.elf"])
+        run(["mmd", *fs, "::/boot", "::/boot/grub"])
+        run(["mcopy", *fs, str(cfg), "::/boot/grub/grub.cfg"])
+        run(["mcopy", *fs, str(kernel), "::/boot/kernel.elf"])
         mbr = bytearray((GRUB_DIR / "boot.img").read_bytes())
         mbr[KERNEL_SECTOR : KERNEL_SECTOR + 8] = (1).to_bytes(8, "little")
         mbr[PART_TABLE : PART_TABLE + 16] = partition_entry(PART_FIRST, PART_SECTORS, FAT16_LBA)
@@ -153,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         BUILDERS[ns.kind](Path(ns.out), Path(ns.kernel), ns.args)
-    except (GrubImageError, OSError) as exc:
+    except (ToolError, OSError) as exc:
         parser.exit(2, f"mkgrubimg: error: {exc}\n")
     return 0
 
