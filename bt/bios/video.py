@@ -7,11 +7,11 @@ the ports as the VGA BIOS reaches them; the BIOS data area fields stay in step. 
 ignores the colour in BL of AH=0Eh (SeaVGABIOS writes the character only), and a line that
 scrolls in is blank with attribute 0x07.
 
-The palette and DAC functions (AH=10h) are bt/bios/palette.py. Not here: graphics modes,
-40-column modes, the CGA palette (AH=0Bh), font loading (AH=11h but 30h), and font data:
-this ROM has no font, so AH=1130h BH=2-7 returns a null ES:BP (CX and DL as SeaBIOS's). Mode 7 sets
-the BDA, the mono misc-output value (0x66, moving the CRTC to 0x3B4) and the cursor, not the
-full mono register set.
+The palette and DAC functions (AH=10h) are bt/bios/palette.py, VBE (AH=4Fh) bt/bios/vbe.py.
+Not here: graphics modes, 40-column modes, the CGA palette (AH=0Bh), font loading (AH=11h
+but 30h), and font data: this ROM has no font, so AH=1130h BH=2-7 returns a null ES:BP (CX
+and DL as SeaBIOS's). Mode 7 sets the BDA, the mono misc-output value (0x66, moving the CRTC
+to 0x3B4) and the cursor, not the full mono register set.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from bt.bios import bda
 from bt.bios.api import BiosCall, Outcome, ServiceResult, Unsupported
 from bt.bios.palette import palette
+from bt.bios.vbe import vbe
 from bt.devices.vga import BOOT_CRTC
 
 COLOR_TEXT, MONO_TEXT = 0xB8000, 0xB0000
@@ -83,6 +84,8 @@ class Video:
             _write_string(call)
         elif ah == 0x1A:
             return _display_combination(call)
+        elif ah == 0x4F:
+            return vbe(call, self._set_mode)
         else:
             return _unsupported(ah, f"INT 10h AH={ah:02X}h")
         return Outcome.DONE
