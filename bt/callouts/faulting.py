@@ -5,6 +5,7 @@ from __future__ import annotations
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Halt, VcpuExit
 from bt.translator.insn import GuestInsn, MemOp, RegOp
+from bt.vcpu import VM
 
 
 def gp0(insn: GuestInsn) -> Fault:
@@ -20,6 +21,13 @@ def need_cpl0(ctx: CalloutContext, insn: GuestInsn) -> Fault | None:
 def ud_fault(insn: GuestInsn) -> Fault:
     """#UD at the instruction."""
     return Fault(6, None, insn.eip)
+
+
+def need_protected(ctx: CalloutContext, insn: GuestInsn) -> Fault | None:
+    """#UD in real and virtual-8086 mode: the instructions that name selectors (LLDT, SLDT,
+    LTR, STR, LAR, LSL, VERR, VERW) "are not recognized" there (SDM vol. 2), checked before
+    the privilege level."""
+    return ud_fault(insn) if ctx.vcpu.real_mode or ctx.vcpu.eflags_sys & VM else None
 
 
 def hlt(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
