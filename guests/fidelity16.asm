@@ -319,6 +319,8 @@ f_v86ss: dd 0
 f_v86ds: dd 0
 bounds: dw 10, 20
 farptr: dw 0, 0
+farptr32: dd 0
+        dw 0
 scratch: times 16 db 0
 
 align 16
