@@ -64,6 +64,11 @@ start:
     mov ebx, pm_soft
     mov dl, 0x8E                        ; DPL 0: INT 0x41 from CPL 3 faults
     call set_gate
+    mov eax, 0x43
+    mov ebx, pm16_soft
+    mov dl, 0xE6                        ; DPL 3 286 interrupt gate...
+    call set_gate
+    mov word [idt + 0x43 * 8 + 2], 0x48 ; ...to the 16-bit code segment
     mov eax, 0x42
     mov ebx, pm_back
     mov dl, 0xEE                        ; CPL 3 -> 0 when its tour is done
@@ -188,6 +193,23 @@ pm16_kernel:
     call tour
     int 0x42
 
+pm16_soft:                              ; INT 0x43 through the 286 gate: IP, CS, FLAGS (, SP, SS)
+    push ds
+    push ax
+    push bp
+    mov ax, 0x50
+    mov ds, ax
+    mov bp, sp
+    movzx eax, word [bp + 8]
+    mov [f_cs], eax
+    movzx eax, word [bp + 10]
+    mov [f_flags], eax
+    mov word [bp + 6], soft_report
+    pop bp
+    pop ax
+    pop ds
+    iret
+
 v86_entry:
     call tour
     mov byte [v86_done], 1
@@ -221,6 +243,8 @@ to_real:
     mov word [0x40 * 4 + 2], 0
     mov word [0x41 * 4], rm_soft
     mov word [0x41 * 4 + 2], 0
+    mov word [0x43 * 4], rm_soft
+    mov word [0x43 * 4 + 2], 0
     mov word [mode], s_real
     mov byte [cpl0], 1
     call tour
