@@ -29,6 +29,9 @@ done
 # fidelity: its paging-mode entry and page tables after the rest (guests/fidelity.ld).
 nasm -f elf32 -I ./ -o obj/fidelity.o fidelity.asm
 ld "${LDFLAGS[@]/link.ld/fidelity.ld}" -o bin/fidelity.elf obj/fidelity.o
+# fidelity16: a flat image at 0x1000 (its 16-bit code's offsets) carried by a Multiboot kernel.
+nasm -f bin -I ./ -o bin/fidelity16.bin fidelity16.asm
+asm_guest fidelity16mb && mv bin/fidelity16mb.elf bin/fidelity16.elf
 # The higher-half kernel: its own entry (paging before kmain) and linker script (0xC0100000).
 nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c

@@ -42,25 +42,7 @@ kstack_top:
 ustack_top:
 
 section .text
-set_gate:                               ; EAX vector, EBX handler, DL type
-    lea edi, [idt + eax * 8]
-    mov [edi], bx
-    mov word [edi + 2], 0x08
-    mov byte [edi + 4], 0
-    mov [edi + 5], dl
-    shr ebx, 16
-    mov [edi + 6], bx
-    ret
-
-set_tss:                                ; EAX base, EDI descriptor, ECX limit
-    mov [edi], cx
-    mov [edi + 2], ax
-    shr eax, 16
-    mov [edi + 4], al
-    mov byte [edi + 5], 0x89
-    mov byte [edi + 6], 0
-    mov [edi + 7], ah
-    ret
+%include "fidelity_gates.inc"
 
 ; prefix: "cpl<N> <tag>"
 prefix:
@@ -151,24 +133,7 @@ main:
     mov fs, ax
     mov gs, ax
     mov ss, ax
-    mov dword [tss + 4], kstack_top
-    mov dword [tss + 8], 0x10
-    mov word [tss + 102], 104
-    mov edi, iomap
-    mov ecx, 8192 + 1
-    mov al, 0xFF
-    rep stosb
-    mov byte [iomap + 0x3F8 / 8], 0     ; COM1 stays usable at CPL 3
-    mov eax, tss
-    mov edi, tss_desc
-    mov ecx, 104 + 8192
-    call set_tss
-    mov eax, tss2
-    mov edi, tss2_desc
-    mov ecx, 103
-    call set_tss
-    mov ax, 0x28
-    ltr ax
+    TSS_SETUP kstack_top
 %assign v 0
 %rep 32
     mov eax, v

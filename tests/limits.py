@@ -20,6 +20,7 @@ GUEST_INSNS = {
     "descriptors": 17_239,
     "escape": 7_979,
     "fidelity": 64_444,
+    "fidelity16": 148_923,
     "flags": 14_613,
     "interrupts": 28_209,
     "io": 14_577,

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Halt, VcpuExit
 from bt.translator.insn import GuestInsn, MemOp, RegOp
-
-Handler = Callable[[CalloutContext, GuestInsn], VcpuExit | None]
 
 
 def gp0(insn: GuestInsn) -> Fault:
@@ -27,17 +22,11 @@ def ud_fault(insn: GuestInsn) -> Fault:
     return Fault(6, None, insn.eip)
 
 
-def protected_only(handler: Handler) -> Handler:
-    """`handler` for an instruction real and V86 mode do not recognize (#UD there: LAR,
-    LSL, VERR, VERW, LLDT, SLDT, LTR, STR; QEMU and the Intel SDM agree)."""
-
-    @functools.wraps(handler)
-    def checked(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-        if ctx.vcpu.real_segments:
-            return ud_fault(insn)
-        return handler(ctx, insn)
-
-    return checked
+def need_protected(ctx: CalloutContext, insn: GuestInsn) -> Fault | None:
+    """#UD in real and virtual-8086 mode: the instructions that name selectors (LLDT, SLDT,
+    LTR, STR, LAR, LSL, VERR, VERW) "are not recognized" there (SDM vol. 2), checked before
+    the privilege level."""
+    return ud_fault(insn) if ctx.vcpu.real_segments else None
 
 
 def hlt(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:

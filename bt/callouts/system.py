@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bt import descriptors as D
 from bt.callouts.context import CalloutContext
-from bt.callouts.faulting import need_cpl0, ud_fault
+from bt.callouts.faulting import need_cpl0, need_protected, ud_fault
 from bt.exits import Fault, VcpuExit
 from bt.translator.insn import GuestInsn, MemOp, RegOp
 from bt.vcpu import SegmentCache
@@ -83,12 +83,18 @@ def _store_selector(ctx: CalloutContext, insn: GuestInsn, value: int) -> None:
 
 def sldt(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """SLDT r/m16: the virtual LDTR selector."""
+    fault = need_protected(ctx, insn)
+    if fault is not None:
+        return fault
     _store_selector(ctx, insn, ctx.vcpu.ldtr.selector)
     return None
 
 
 def str_(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """STR r/m16: the virtual task register selector."""
+    fault = need_protected(ctx, insn)
+    if fault is not None:
+        return fault
     _store_selector(ctx, insn, ctx.vcpu.tr.selector)
     return None
 
@@ -103,7 +109,7 @@ def _to_fault(f: D.Fault, insn: GuestInsn) -> Fault:
 
 def lldt(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """LLDT r/m16: loads the virtual LDTR from the guest's GDT."""
-    fault = need_cpl0(ctx, insn)
+    fault = need_protected(ctx, insn) or need_cpl0(ctx, insn)
     if fault is not None:
         return fault
     sel = _selector_op(ctx, insn)
@@ -123,7 +129,7 @@ def lldt(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def ltr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """LTR r/m16: loads the virtual TR and marks the guest's TSS descriptor busy."""
-    fault = need_cpl0(ctx, insn)
+    fault = need_protected(ctx, insn) or need_cpl0(ctx, insn)
     if fault is not None:
         return fault
     sel = _selector_op(ctx, insn)
@@ -150,6 +156,9 @@ def _set_zf(ctx: CalloutContext, on: bool) -> None:
 
 def lar(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """LAR r, r/m16: access rights from the guest's tables."""
+    fault = need_protected(ctx, insn)
+    if fault is not None:
+        return fault
     dst = insn.operands[0]
     assert isinstance(dst, RegOp)
     result = D.lar(ctx, ctx.read_op(insn.operands[1], 2) & 0xFFFF, ctx.vcpu.cpl)
@@ -161,6 +170,9 @@ def lar(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def lsl(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """LSL r, r/m16: the segment limit from the guest's tables."""
+    fault = need_protected(ctx, insn)
+    if fault is not None:
+        return fault
     dst = insn.operands[0]
     assert isinstance(dst, RegOp)
     result = D.lsl(ctx, ctx.read_op(insn.operands[1], 2) & 0xFFFF, ctx.vcpu.cpl)
@@ -172,11 +184,17 @@ def lsl(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def verr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """VERR r/m16: readable from the current privilege level?"""
+    fault = need_protected(ctx, insn)
+    if fault is not None:
+        return fault
     _set_zf(ctx, D.verr(ctx, ctx.read_op(insn.operands[0], 2) & 0xFFFF, ctx.vcpu.cpl))
     return None
 
 
 def verw(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """VERW r/m16: writable from the current privilege level?"""
+    fault = need_protected(ctx, insn)
+    if fault is not None:
+        return fault
     _set_zf(ctx, D.verw(ctx, ctx.read_op(insn.operands[0], 2) & 0xFFFF, ctx.vcpu.cpl))
     return None
