@@ -1,6 +1,6 @@
 """The fidelity matrix: every sensitive instruction at CPL 0 and CPL 3, with guest paging off and
-on, and in 16-bit code (real mode, PM16 CPL 0 and CPL 3), shows the guest what QEMU shows it
-(the same check that generates the README's table)."""
+on, and in 16-bit code (real mode, PM16 CPL 0 and CPL 3, V86 mode at IOPL 0), shows the guest
+what QEMU shows it (the same check that generates the README's table)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _FAULT = re.compile(r"fault vec=0x(\w\w) err=0x(\w{4})")
 
 def test_every_cell_equals_qemu() -> None:
     cells = fidelity.matrix()
+    assert "V86" in fidelity.columns() and "real" in fidelity.columns()
     assert len(cells) == len(fidelity.INSNS) * len(fidelity.columns())
     bad = {k: v for k, v in cells.items() if v != "="}
     assert not bad, bad
@@ -91,3 +92,24 @@ def test_sixteen_bit_code_faults_as_32_bit_code_does() -> None:
     ref16 = fidelity.lines_by_cell(fidelity.REFERENCE16.read_text())
     for cpl in ("cpl0", "cpl3"):
         assert _faults(ref16, f"pm16{cpl}") == _faults(ref, cpl)
+
+
+def test_v86_faults_where_the_sdm_says() -> None:
+    # SDM vol. 3, 20.2.7 and vol. 2's Virtual-8086 Mode Exceptions, at IOPL 0 and without
+    # CR4.VME: the IOPL-sensitive CLI, STI, PUSHF, POPF, INT n and IRET #GP(0); the I/O
+    # instructions too, the TSS's bitmap denying the port; the privileged instructions
+    # (CPL 3) and SYSEXIT #GP(0); the selector instructions #UD, as in real mode. SYSENTER
+    # #GPs for the null IA32_SYSENTER_CS, RDPMC for CR4.PCE clear; BOUND's #BR is the index's.
+    # What else runs: SGDT/SIDT/SMSW, the segment loads and far transfers, CPUID, RDTSC, INTO.
+    v86 = fidelity.lines_by_cell(fidelity.V86_REFERENCE.read_text())
+    ud = ("LLDT", "LTR", "SLDT", "STR", "LAR", "LSL", "VERR", "VERW")
+    gp = (
+        *("CLI", "STI", "PUSHF", "POPF", "INT n", "INT n (gate DPL 0)", "IRET"),
+        *("IN", "OUT", "INS", "OUTS", "HLT", "LGDT", "LIDT", "LMSW", "MOV CRn", "MOV DRn"),
+        *("INVLPG", "INVD", "WBINVD", "RDMSR", "WRMSR", "CLTS", "RDPMC", "SYSENTER", "SYSEXIT"),
+    )
+    assert _faults(v86, "v86") == {
+        **{i: ("06", "ffff") for i in ud},
+        **{i: ("0d", "0000") for i in gp},
+        "BOUND": ("05", "ffff"),
+    }
