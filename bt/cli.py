@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bt.bootplan import BootPlan
     from bt.console import HostConsole
     from bt.cpumodel import CpuModel
+    from bt.machine import Machine
 
 # This module imports nothing heavy at its top: main() tunes the collector first, and each
 # command imports what it needs (a run needs the engine; --version and usage errors do not).
@@ -256,15 +257,27 @@ def _run(args: argparse.Namespace, cpu: CpuModel, plan: BootPlan | None) -> int:
 
         inspect_after_run(cache_path, temporary=not args.save_cache)
     if result.kind == "crash":
-        sys.stderr.write(f"bt: guest crashed at 0x{result.eip:08x}: {result.message}\n")
+        where = _where(machine, result.eip)
+        sys.stderr.write(f"bt: guest crashed at {where}: {result.message}\n")
         return EXIT_CRASH
     if result.kind in ("limit", "signal"):
-        sys.stderr.write(f"bt: guest stopped at 0x{result.eip:08x}: {result.message}\n")
+        where = _where(machine, result.eip)
+        sys.stderr.write(f"bt: guest stopped at {where}: {result.message}\n")
         return result.status
     demo = args.guest is None and not disk_boot
     if demo and result.kind == "exit-port" and result.status == DEMO_SUCCESS:
         return 0  # the demo ends as QEMU runs it (port 0xf4, value 0); `bt run` reports success
     return result.status
+
+
+def _where(machine: Machine, eip: int) -> str:
+    """Where the guest stopped, as a debugger names it: the EIP, and in real and V86 mode
+    CS:IP with the mode (the EIP alone is an offset in the guest's CS there)."""
+    vcpu = machine.vcpu
+    if not vcpu.real_segments:
+        return f"0x{eip:08x}"
+    mode = "V86 mode" if vcpu.v86 else "real mode"
+    return f"0x{eip:08x} ({vcpu.segs['cs'].selector:04x}:{eip & 0xFFFF:04x}, {mode})"
 
 
 def _note(line: str) -> None:
