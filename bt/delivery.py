@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from bt import descriptors as D
-from bt.callouts import realmode
+from bt.callouts import realmode, taskswitch
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, Unsupported
 from bt.paging import PageFault
@@ -69,7 +69,7 @@ def _deliver(
     if not (hi >> 15) & 1:
         return Fault(11, gate_err, at)
     if gtype == 0x05:
-        return Unsupported(f"task gate for vector {vector}", at)
+        return _task_gate(ctx, vector, lo | hi << 32, error_code, return_eip, at)
     selector = lo >> 16
     gate32 = bool(gtype & 0x08)
     # A 16-bit gate holds a 16-bit offset (Intel SDM; QEMU 7.2 also takes the upper bits).
@@ -110,6 +110,18 @@ def _deliver(
         "cs", SegmentCache((selector & ~3) | new_cpl, desc.base, desc.limit, desc.attr)
     )
     return Goto(offset)
+
+
+def _task_gate(
+    ctx: CalloutContext, vector: int, raw: int, error_code: int | None, return_eip: int, at: int
+) -> Goto | Fault | Unsupported:
+    """A task gate in the IDT: switch tasks as a CALL would (NT, back link), then push the
+    error code on the new task's stack, a word for a 286 TSS (QEMU do_interrupt_protected)."""
+    gate = D.decode(raw.to_bytes(8, "little"))
+    done = taskswitch.switch(ctx, vector * 8, gate, taskswitch.Source.CALL, return_eip, at)
+    if isinstance(done, Goto) and error_code is not None:
+        ctx.push(error_code, 4 if (ctx.vcpu.tr.flags >> 8) & 8 else 2, True)
+    return done
 
 
 def _switch_stack(

@@ -1,0 +1,478 @@
+; tasks: call gates (386 and 286, same and inner level, parameters copied, RETF back), task
+; switches (CALL/JMP to a 386 or 286 TSS, a task gate in the GDT and in the IDT, an exception
+; through a task gate with its error code, IRET with NT), and the faults their checks raise.
+%include "common.inc"
+
+KSTACK equ 0x9000                       ; SS0:ESP0, low so 16-bit frames hold it
+USTACK equ 0x8000                       ; the CPL 3 stack, below 64 KiB for the 286 gate
+
+section .data
+align 8
+gdt:
+    dq 0                                ; 0x00 null
+    dq 0x00CF9A000000FFFF               ; 0x08 kernel code
+    dq 0x00CF92000000FFFF               ; 0x10 kernel data
+    dq 0x00CFFA000000FFFF               ; 0x18 user code (DPL 3)
+    dq 0x00CFF2000000FFFF               ; 0x20 user data (DPL 3)
+    times 20 dq 0                       ; 0x28.. filled in at run time
+gdt_end:
+gdtr:   dw gdt_end - gdt - 1
+        dd gdt
+idtr:   dw 256 * 8 - 1
+        dd idt
+recover: dd 0
+via_jmp: dd 0
+f_vec:  dd 0
+f_err:  dd 0
+
+section .bss
+alignb 16
+idt:    resq 256
+tss_main: resb 104
+tss_a:  resb 104
+tss_b:  resb 44
+alignb 16
+tss_d:  resb 104
+g_rec:  resd 8                          ; what the gate targets saw
+b_rec:  resd 4                          ; what task B saw
+d_rec:  resd 4                          ; what task D saw
+a_count: resd 1
+        resb 2048
+stack_a_top:
+        resb 2048
+stack_d_top:
+
+section .text
+; desc: EDI GDT offset, EAX base, EBX limit (bytes, < 1 MiB), DL access, DH flags (high nibble)
+desc:
+    pushad
+    add edi, gdt
+    mov [edi], bx
+    mov [edi + 2], ax
+    shr eax, 16
+    mov [edi + 4], al
+    mov [edi + 7], ah
+    mov [edi + 5], dl
+    shr ebx, 16
+    and bl, 0x0F
+    or bl, dh
+    mov [edi + 6], bl
+    popad
+    ret
+
+; gate: EDI GDT/IDT address, EAX offset, BX selector, DL access, DH parameter count
+gate:
+    mov [edi], ax
+    mov [edi + 2], bx
+    mov [edi + 4], dh
+    mov [edi + 5], dl
+    shr eax, 16
+    mov [edi + 6], ax
+    ret
+
+; busy: print the type nibble of the TSS descriptors main, A, B, D
+busy:
+    pushad
+    PUTS " types="
+    mov esi, .sels
+.next:
+    movzx ebx, byte [esi]
+    test ebx, ebx
+    jz .done
+    movzx eax, byte [gdt + ebx + 5]
+    and eax, 0x0F
+    mov al, [hexdigits + eax]
+    call putc
+    inc esi
+    jmp .next
+.done:
+    popad
+    ret
+.sels: db 0x28, 0x30, 0x38, 0x60, 0
+
+flags_cr0:                              ; print EFLAGS and CR0 of the caller
+    pushfd
+    pop edx
+    HEX "eflags", edx, 8
+    mov edx, cr0
+    HEX "cr0", edx, 8
+    ret
+
+%macro FAULT 2                          ; FAULT "text", instruction: its vector and error code
+    mov dword [recover], %%back
+    mov dword [f_vec], 0xFF
+    mov dword [f_err], 0xFFFF
+    %2
+%%back:
+    PUTS %1
+    HEX "vec", [f_vec], 2
+    HEX "err", [f_err], 4
+    NL
+%endmacro
+
+main:
+    mov al, 0xFF
+    out 0x21, al
+    out 0xA1, al
+    lgdt [gdtr]
+    jmp 0x08:.k
+.k:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov ss, ax
+    mov dh, 0
+    mov dl, 0x89                        ; available 386 TSS
+    mov ebx, 103
+    mov edi, 0x28
+    mov eax, tss_main
+    call desc
+    mov edi, 0x30
+    mov eax, tss_a
+    call desc
+    mov edi, 0x60
+    mov eax, tss_d
+    call desc
+    mov edi, 0x80                       ; a TSS too short for a 386 TSS: #TS
+    mov ebx, 0x50
+    call desc
+    mov edi, 0x38
+    mov eax, tss_b
+    mov ebx, 43
+    mov dl, 0x81                        ; available 286 TSS
+    call desc
+    mov ebx, 0xFFFF
+    mov dl, 0x9A                        ; 16-bit code, DPL 0
+    mov edi, 0x50
+    mov eax, g16
+    call desc
+    mov edi, 0x58
+    mov eax, task_b
+    call desc
+    mov dl, 0xFA                        ; 16-bit code, DPL 3
+    mov edi, 0x98
+    mov eax, user16
+    call desc
+    mov dl, 0x12                        ; flat data, not present
+    mov dh, 0xC0
+    mov ebx, 0xFFFFF
+    mov edi, 0x68
+    xor eax, eax
+    call desc
+    mov byte [gdt + 0x68 + 6], 0xCF     ; 4 KiB granularity
+    ; call gates: 386 DPL 3 (2 dwords), 286 DPL 3 (1 word), not present, DPL 0, to data
+    mov eax, g32
+    mov bx, 0x08
+    mov dx, 0x02EC
+    lea edi, [gdt + 0x40]
+    call gate
+    xor eax, eax
+    mov bx, 0x50
+    mov dx, 0x01E4
+    lea edi, [gdt + 0x48]
+    call gate
+    mov eax, g32
+    mov bx, 0x08
+    mov dx, 0x006C
+    lea edi, [gdt + 0x70]
+    call gate
+    mov eax, g32
+    mov dx, 0x008C
+    lea edi, [gdt + 0x78]
+    call gate
+    mov bx, 0x10
+    mov dx, 0x00EC
+    lea edi, [gdt + 0x88]
+    call gate
+    xor eax, eax                        ; task gate DPL 3 to task A
+    mov bx, 0x30
+    mov dx, 0x00E5
+    lea edi, [gdt + 0x90]
+    call gate
+    mov bx, 0x28                        ; task gate DPL 0 to main's (busy) TSS
+    mov dx, 0x0085
+    lea edi, [gdt + 0xA0]
+    call gate
+    ; IDT: #TS, #NP, #GP recover; #SS and INT 0x40 through task gates
+    mov bx, 0x08
+    mov dx, 0x008E
+    mov eax, on_ts
+    lea edi, [idt + 10 * 8]
+    call gate
+    mov eax, on_np
+    lea edi, [idt + 11 * 8]
+    call gate
+    mov eax, on_gp
+    lea edi, [idt + 13 * 8]
+    call gate
+    xor eax, eax
+    mov bx, 0x60
+    mov dx, 0x0085
+    lea edi, [idt + 12 * 8]
+    call gate
+    mov bx, 0x30
+    lea edi, [idt + 0x40 * 8]
+    call gate
+    lidt [idtr]
+    ; the TSSs
+    mov dword [tss_main + 4], KSTACK
+    mov dword [tss_main + 8], 0x10
+    mov dword [tss_a + 0x20], task_a
+    mov dword [tss_a + 0x24], 0x2
+    mov dword [tss_a + 0x28], 0xA0A0A0A0
+    mov dword [tss_a + 0x34], 0xA3A3A3A3
+    mov dword [tss_a + 0x38], stack_a_top
+    mov dword [tss_a + 0x40], 0xA6A6A6A6
+    mov dword [tss_a + 0x4C], 0x08
+    mov dword [tss_a + 0x50], 0x10
+    mov dword [tss_a + 0x54], 0x10
+    mov dword [tss_a + 0x48], 0x10
+    mov dword [tss_d + 0x20], task_d
+    mov dword [tss_d + 0x24], 0x2
+    mov dword [tss_d + 0x38], stack_d_top
+    mov dword [tss_d + 0x4C], 0x08
+    mov dword [tss_d + 0x50], 0x10
+    mov dword [tss_d + 0x54], 0x10
+    mov dword [tss_d + 0x48], 0x10
+    mov word [tss_b + 0x0E], 0          ; IP
+    mov word [tss_b + 0x10], 0x0002     ; FLAGS
+    mov word [tss_b + 0x12], 0xB0B0     ; AX
+    mov eax, stack_top - 0x400          ; SP: ESP's upper half stays main's
+    mov [tss_b + 0x1A], ax
+    mov word [tss_b + 0x22], 0x10       ; ES
+    mov word [tss_b + 0x24], 0x58       ; CS
+    mov word [tss_b + 0x26], 0x10       ; SS
+    mov word [tss_b + 0x28], 0x10       ; DS
+    mov ax, 0x28
+    ltr ax
+
+    LINE "call 386 TSS"
+    mov eax, 0x1234
+    call 0x30:0
+    PUTS "main"
+    call flags_cr0
+    call busy
+    HEX "a.eip", [tss_a + 0x20], 8
+    HEX "a.eflags", [tss_a + 0x24], 8
+    HEX "a.esp", [tss_a + 0x38], 8
+    HEX "a.link", [tss_a], 4
+    HEX "m.eip", [tss_main + 0x20], 8
+    HEX "m.eax", [tss_main + 0x28], 8
+    HEX "m.cs", [tss_main + 0x4C], 4
+    NL
+    clts
+    LINE "call task gate in GDT"
+    call 0x93:0
+    LINE "int 0x40 (task gate in IDT)"
+    int 0x40
+    PUTS "main"
+    call flags_cr0
+    call busy
+    NL
+    LINE "jmp 286 TSS"
+    jmp 0x38:0
+    PUTS "main"
+    call flags_cr0
+    call busy
+    HEX "b.ax", [b_rec], 8
+    HEX "b.esp", [b_rec + 4], 8
+    HEX "b.flags", [b_rec + 8], 8
+    HEX "b.cs", [b_rec + 12], 8
+    HEX "b.ip", [tss_b + 0x0E], 4
+    HEX "b.link", [tss_b], 4
+    NL
+    LINE "#SS through a task gate"
+    mov ax, 0x68
+    mov ss, ax
+    mov ax, ss
+    mov dx, 0x10
+    mov ss, dx
+    PUTS "main"
+    HEX "ss", eax, 4
+    call busy
+    HEX "d.err", [d_rec], 8
+    HEX "d.esp", [d_rec + 4], 8
+    HEX "d.eflags", [d_rec + 8], 8
+    HEX "d.link", [tss_d], 4
+    HEX "m.eip", [tss_main + 0x20], 8
+    NL
+    FAULT "call busy TSS", {call 0x28:0}
+    FAULT "call short TSS", {call 0x80:0}
+    FAULT "jmp gate not present", {jmp 0x70:0}
+    FAULT "call gate RPL 3 > DPL 0", {call 0x7B:0}
+    FAULT "call gate to data", {call 0x88:0}
+    FAULT "jmp task gate to busy TSS", {jmp 0xA0:0}
+    LINE "same-level call gate"
+    push 0x11111111
+    push 0x22222222
+    call 0x40:0
+    mov ebx, esp
+    PUTS "g32"
+    HEX "cs", [g_rec], 4
+    HEX "ss", [g_rec + 4], 4
+    HEX "p0", [g_rec + 16], 8
+    HEX "p1", [g_rec + 20], 8
+    mov eax, stack_top
+    sub eax, ebx
+    HEX "esp_delta", eax, 4
+    NL
+    LINE "jmp through call gate"
+    mov dword [via_jmp], 1
+    jmp 0x40:0
+
+g32:                                    ; 386 gate target: record the frame, RETF 8
+    mov [g_rec + 8], esp
+    mov eax, cs
+    mov [g_rec], eax
+    mov eax, ss
+    mov [g_rec + 4], eax
+    mov eax, [esp + 4]
+    mov [g_rec + 12], eax
+    mov eax, [esp + 8]
+    mov [g_rec + 16], eax
+    mov eax, [esp + 12]
+    mov [g_rec + 20], eax
+    mov eax, [esp + 16]
+    mov [g_rec + 24], eax
+    mov eax, [esp + 20]
+    mov [g_rec + 28], eax
+    cmp dword [via_jmp], 0              ; a JMP through the gate: nothing to return to
+    je .ret
+    mov dword [via_jmp], 0
+    PUTS "g32 reached by jmp"
+    mov eax, cs
+    HEX "cs", eax, 4
+    NL
+    jmp to_user
+.ret:
+    retf 8
+
+task_a:                                 ; a 386 task: prints what it sees, IRET to its caller
+    inc dword [a_count]
+    PUTS "task A"
+    DEC "n", [a_count]
+    HEX "eax", eax, 8
+    HEX "ebx", ebx, 8
+    HEX "esi", esi, 8
+    mov edx, esp
+    HEX "esp", edx, 8
+    call flags_cr0
+    str dx
+    HEX "tr", edx, 4
+    HEX "link", [tss_a], 4
+    mov edx, cs
+    HEX "cs", edx, 4
+    mov edx, ds
+    HEX "ds", edx, 4
+    call busy
+    NL
+    mov eax, 0xA1A1A1A1
+    iretd
+    jmp task_a
+
+task_d:                                 ; #SS's task: the error code, then make 0x68 present
+    pop eax
+    mov [d_rec], eax
+    mov [d_rec + 4], esp
+    pushfd
+    pop dword [d_rec + 8]
+    or byte [gdt + 0x68 + 5], 0x80
+    iretd
+    jmp task_d
+
+on_ts: push 10
+    jmp on_fault
+on_np: push 11
+    jmp on_fault
+on_gp: push 13
+on_fault:
+    pop dword [f_vec]
+    pop dword [f_err]
+    push eax
+    mov eax, [recover]
+    mov [esp + 4], eax
+    pop eax
+    iretd
+
+to_user:
+    LINE "to CPL 3"
+    mov ax, 0x23
+    mov ds, ax
+    mov es, ax
+    push dword 0x23
+    push dword USTACK
+    push dword 0x3002                   ; IOPL 3: CPL 3 prints
+    push dword 0x1B
+    push dword user
+    iretd
+
+user:
+    mov eax, cs
+    PUTS "user"
+    HEX "cs", eax, 4
+    NL
+    push 0x33333333
+    push 0x44444444
+    call 0x43:0
+    mov ebx, esp
+    mov edx, ss
+    PUTS "g32 inner"
+    HEX "cs", [g_rec], 4
+    HEX "ss", [g_rec + 4], 4
+    HEX "esp", [g_rec + 8], 8
+    HEX "ret_cs", [g_rec + 12], 4
+    HEX "p0", [g_rec + 16], 8
+    HEX "p1", [g_rec + 20], 8
+    HEX "old_esp", [g_rec + 24], 8
+    HEX "old_ss", [g_rec + 28], 4
+    HEX "esp_after", ebx, 8
+    HEX "ss_after", edx, 4
+    NL
+    jmp 0x9B:0
+user2:
+    mov ebx, esp
+    PUTS "g16 inner"
+    HEX "cs", [g_rec], 4
+    HEX "ss", [g_rec + 4], 4
+    HEX "esp", [g_rec + 8], 8
+    HEX "f0", [g_rec + 12], 8
+    HEX "f1", [g_rec + 16], 8
+    HEX "f2", [g_rec + 20], 4
+    HEX "esp_after", ebx, 8
+    NL
+    FAULT "CPL 3 call gate DPL 0", {call 0x7B:0}
+    FAULT "CPL 3 call busy TSS DPL 0", {call 0x2B:0}
+    LINE "done"
+    EXIT 0
+
+bits 16
+g16:                                    ; 286 gate target (CS base = g16): 16-bit frame
+    mov ax, cs
+    mov [dword g_rec], ax
+    mov ax, ss
+    mov [dword g_rec + 4], ax
+    mov [dword g_rec + 8], esp
+    mov eax, [esp]
+    mov [dword g_rec + 12], eax
+    mov eax, [esp + 4]
+    mov [dword g_rec + 16], eax
+    mov eax, [esp + 8]
+    mov [dword g_rec + 20], eax
+    retf 2
+
+user16:                                 ; CPL 3, 16-bit (CS base = user16)
+    push word 0x5555
+    call 0x4B:0
+    jmp dword 0x1B:user2
+
+task_b:                                 ; a 286 task (CS base = task_b): JMP back to main
+    mov [dword b_rec], eax
+    mov [dword b_rec + 4], esp
+    pushfd
+    pop dword [dword b_rec + 8]
+    mov ax, cs
+    mov [dword b_rec + 12], ax
+    jmp 0x28:0
+bits 32
