@@ -22,6 +22,9 @@ for g in flags descriptors segments control io interrupts smc isolation demo ker
          paging paging_user paging_faults pae pagebench nx; do
     asm_guest "$g"
 done
+# tasks_ts: tasks with a #TS in the new task's context (bt only, QEMU saves a wrong EIP there).
+nasm -f elf32 -I ./ -DTS_IN_NEW_TASK -o obj/tasks_ts.o tasks.asm
+ld "${LDFLAGS[@]}" -o bin/tasks_ts.elf obj/tasks_ts.o
 nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
 for g in ckernel compute platform; do
     c_guest "$g"
