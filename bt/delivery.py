@@ -127,16 +127,20 @@ def _task_gate(
 def _switch_stack(
     ctx: CalloutContext, cpl: int, ext: int, eip: int
 ) -> tuple[int, int] | Fault | Unsupported:
-    """Load SS:ESP for privilege level `cpl` from the guest's 32-bit TSS; returns the old ones."""
+    """Load SS:ESP for privilege level `cpl` from the guest's TSS (386 or 286 layout);
+    returns the old ones."""
     vcpu = ctx.vcpu
     tr = vcpu.tr
-    if (tr.flags >> 8) & 0xF not in (0x9, 0xB):
-        return Unsupported("interrupt to an inner privilege level without a 32-bit TSS", eip)
-    slot = 4 + 8 * cpl
-    if slot + 7 > tr.limit:
+    tss_type = (tr.flags >> 8) & 0xF
+    if tss_type not in (0x1, 0x3, 0x9, 0xB):
+        return Unsupported("interrupt to an inner privilege level without a TSS", eip)
+    big = tss_type & 8 != 0
+    size = 4 if big else 2
+    slot = (2 + 4 * cpl) << big  # ESPn (SPn) then SSn
+    if slot + 2 * size - 1 > tr.limit:
         return Fault(10, (tr.selector & ~3) + ext, eip)
-    new_esp = ctx.mem.read_u(tr.base + slot, 4, system=True)
-    new_ss = ctx.mem.read_u(tr.base + slot + 4, 2, system=True)
+    new_esp = ctx.mem.read_u(tr.base + slot, size, system=True)
+    new_ss = ctx.mem.read_u(tr.base + slot + size, 2, system=True)
     err = (new_ss & ~3) + ext
     if new_ss & ~3 == 0 or new_ss & 3 != cpl:
         return Fault(10, err, eip)

@@ -37,6 +37,8 @@ tss_d:  resb 104
 tss_e:  resb 104
 tss_f:  resb 104
 tss_p:  resb 104
+tss_u:  resb 44
+i_rec:  resd 4                          ; what INT 0x41 from task U saw
 alignb 4096
 pd1:    resd 1024                       ; identity, 4 MiB pages
 pd2:    resd 1024                       ; the same but 4-8 MiB maps 8-12 MiB
@@ -54,6 +56,8 @@ stack_e_top:
 stack_f_top:
         resb 2048
 stack_p_top:
+        resb 2048
+stack_u_top:
 
 section .text
 ; desc: EDI GDT offset, EAX base, EBX limit (bytes, < 1 MiB), DL access, DH flags (high nibble)
@@ -167,6 +171,13 @@ main:
     mov edi, 0xC0
     mov eax, tss_p
     call desc
+    mov edi, 0xC8                       ; U: a 286 task at CPL 3
+    mov eax, tss_u
+    mov ebx, 43
+    mov dl, 0x81
+    call desc
+    mov ebx, 103
+    mov dl, 0x89
     mov edi, 0x80                       ; a TSS too short for a 386 TSS: #TS
     mov ebx, 0x50
     call desc
@@ -186,6 +197,9 @@ main:
     mov dl, 0xFA                        ; 16-bit code, DPL 3
     mov edi, 0x98
     mov eax, user16
+    call desc
+    mov edi, 0xD8
+    mov eax, task_u
     call desc
     mov dl, 0x12                        ; flat data, not present
     mov dh, 0xC0
@@ -227,6 +241,9 @@ main:
     mov dx, 0x0085
     lea edi, [gdt + 0xA0]
     call gate
+    mov dx, 0x00E5                      ; and DPL 3, for task U's way back
+    lea edi, [gdt + 0xD0]
+    call gate
     ; IDT: #TS, #NP, #GP recover; #SS and INT 0x40 through task gates
     mov bx, 0x08
     mov dx, 0x008E
@@ -246,6 +263,11 @@ main:
     call gate
     mov bx, 0x30
     lea edi, [idt + 0x40 * 8]
+    call gate
+    mov eax, on_int41                   ; DPL 3 interrupt gate, for task U
+    mov bx, 0x08
+    mov dx, 0x00EE
+    lea edi, [idt + 0x41 * 8]
     call gate
     lidt [idtr]
     ; the TSSs
@@ -284,6 +306,15 @@ main:
     call kernel_tss
     mov dword [tss_p + 0x1C], pd2
     mov dword [tss_main + 0x1C], pd1
+    mov word [tss_u + 0x02], 0x9800     ; SP0 (16-bit)
+    mov word [tss_u + 0x04], 0x10       ; SS0
+    mov word [tss_u + 0x10], 0x0002
+    mov eax, stack_u_top                ; SP: ESP's upper half stays main's
+    mov [tss_u + 0x1A], ax
+    mov word [tss_u + 0x22], 0x23
+    mov word [tss_u + 0x24], 0xDB
+    mov word [tss_u + 0x26], 0x23
+    mov word [tss_u + 0x28], 0x23
     mov word [tss_b + 0x0E], 0          ; IP
     mov word [tss_b + 0x10], 0x0002     ; FLAGS
     mov word [tss_b + 0x12], 0xB0B0     ; AX
@@ -421,6 +452,25 @@ main:
     HEX "p.cr3", [tss_p + 0x1C], 8
     HEX "m.cr3", [tss_main + 0x1C], 8
     NL
+    LINE "jmp 286 TSS at CPL 3: 286 gate and INT through its SS0:SP0"
+    jmp 0xC8:0
+    PUTS "main"
+    HEX "g16.cs", [g_rec], 4
+    HEX "g16.esp", [g_rec + 8], 8
+    HEX "g16.f0", [g_rec + 12], 8
+    HEX "g16.f1", [g_rec + 16], 8
+    HEX "g16.f2", [g_rec + 20], 4
+    NL
+    PUTS "main"
+    HEX "int.esp", [i_rec], 8
+    HEX "int.ss", [i_rec + 4], 4
+    HEX "int.old_esp", [i_rec + 8], 8
+    HEX "int.old_ss", [i_rec + 12], 4
+    HEX "u.ip", [tss_u + 0x0E], 4
+    HEX "u.sp", [tss_u + 0x1A], 4
+    HEX "u.cs", [tss_u + 0x24], 4
+    HEX "u.desc", [gdt + 0xC8 + 4], 8
+    NL
     LINE "same-level call gate"
     push 0x11111111
     push 0x22222222
@@ -537,6 +587,16 @@ task_d:                                 ; #SS's task: the error code, then make 
     iretd
     jmp task_d
 
+on_int41:                               ; from task U at CPL 3: the stack its 286 TSS gave
+    mov [i_rec], esp
+    mov eax, ss
+    mov [i_rec + 4], eax
+    mov eax, [esp + 12]
+    mov [i_rec + 8], eax
+    mov eax, [esp + 16]
+    mov [i_rec + 12], eax
+    iretd
+
 on_ts: push 10
     jmp on_fault
 on_np: push 11
@@ -621,6 +681,12 @@ user16:                                 ; CPL 3, 16-bit (CS base = user16)
     push word 0x5555
     call 0x4B:0
     jmp dword 0x1B:user2
+
+task_u:                                 ; a 286 task at CPL 3 (CS base = task_u)
+    push word 0x6666
+    call 0x4B:0
+    int 0x41
+    jmp 0xD3:0                          ; back to main through a DPL 3 task gate
 
 task_b:                                 ; a 286 task (CS base = task_b): JMP back to main
     mov [dword b_rec], eax
