@@ -6,6 +6,9 @@
 
 KSTACK equ 0x9000                       ; SS0:ESP0, low so 16-bit frames hold it
 USTACK equ 0x8000                       ; the CPL 3 stack, below 64 KiB for the 286 gate
+MSTACK equ 0xA000                       ; main's: a 286 task keeps ESP's upper half (0)
+BSTACK equ 0x6000                       ; task B's SP
+USTACK16 equ 0x5000                     ; task U's SP
 
 section .data
 align 8
@@ -39,6 +42,7 @@ tss_f:  resb 104
 tss_p:  resb 104
 tss_u:  resb 44
 i_rec:  resd 4                          ; what INT 0x41 from task U saw
+db_rec: resd 2                          ; what #DB saw
 alignb 4096
 pd1:    resd 1024                       ; identity, 4 MiB pages
 pd2:    resd 1024                       ; the same but 4-8 MiB maps 8-12 MiB
@@ -56,8 +60,6 @@ stack_e_top:
 stack_f_top:
         resb 2048
 stack_p_top:
-        resb 2048
-stack_u_top:
 
 section .text
 ; desc: EDI GDT offset, EAX base, EBX limit (bytes, < 1 MiB), DL access, DH flags (high nibble)
@@ -150,6 +152,7 @@ main:
     mov fs, ax
     mov gs, ax
     mov ss, ax
+    mov esp, MSTACK
     mov dh, 0
     mov dl, 0x89                        ; available 386 TSS
     mov ebx, 103
@@ -309,8 +312,7 @@ main:
     mov word [tss_u + 0x02], 0x9800     ; SP0 (16-bit)
     mov word [tss_u + 0x04], 0x10       ; SS0
     mov word [tss_u + 0x10], 0x0002
-    mov eax, stack_u_top                ; SP: ESP's upper half stays main's
-    mov [tss_u + 0x1A], ax
+    mov word [tss_u + 0x1A], USTACK16
     mov word [tss_u + 0x22], 0x23
     mov word [tss_u + 0x24], 0xDB
     mov word [tss_u + 0x26], 0x23
@@ -318,8 +320,7 @@ main:
     mov word [tss_b + 0x0E], 0          ; IP
     mov word [tss_b + 0x10], 0x0002     ; FLAGS
     mov word [tss_b + 0x12], 0xB0B0     ; AX
-    mov eax, stack_top - 0x400          ; SP: ESP's upper half stays main's
-    mov [tss_b + 0x1A], ax
+    mov word [tss_b + 0x1A], BSTACK
     mov word [tss_b + 0x22], 0x10       ; ES
     mov word [tss_b + 0x24], 0x58       ; CS
     mov word [tss_b + 0x26], 0x10       ; SS
@@ -407,6 +408,20 @@ main:
     HEX "e.link", [tss_e], 4
     HEX "f.link", [tss_f], 4
     NL
+    ; The T bit of E's TSS: #DB before E's next instruction (QEMU 7.2 ignores the T bit).
+    LINE "T bit"
+    mov eax, on_db
+    mov bx, 0x08
+    mov dx, 0x008E
+    lea edi, [idt + 1 * 8]
+    call gate
+    mov word [tss_e + 0x64], 1
+    call 0xA8:0
+    PUTS "main"
+    HEX "db.eip", [db_rec], 8
+    HEX "e.again", task_e.again, 8
+    HEX "db.dr6", [db_rec + 4], 8
+    NL
 %endif
     LINE "iret NT to an available TSS"
     mov word [tss_main], 0x30
@@ -481,7 +496,7 @@ main:
     HEX "ss", [g_rec + 4], 4
     HEX "p0", [g_rec + 16], 8
     HEX "p1", [g_rec + 20], 8
-    mov eax, stack_top
+    mov eax, MSTACK
     sub eax, ebx
     HEX "esp_delta", eax, 4
     NL
@@ -550,6 +565,7 @@ task_e:                                 ; runs once F has put right its LDT sele
     call busy
     NL
     iretd
+.again:
     jmp task_e
 
 task_f:                                 ; #TS's task: E's state as saved, then a null LDT
@@ -595,6 +611,15 @@ on_int41:                               ; from task U at CPL 3: the stack its 28
     mov [i_rec + 8], eax
     mov eax, [esp + 16]
     mov [i_rec + 12], eax
+    iretd
+
+on_db:                                  ; #DB: where it returns to, and DR6
+    push eax
+    mov eax, [esp + 4]
+    mov [db_rec], eax
+    mov eax, dr6
+    mov [db_rec + 4], eax
+    pop eax
     iretd
 
 on_ts: push 10

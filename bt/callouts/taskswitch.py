@@ -3,8 +3,11 @@
 The reference is QEMU 7.2's switch_tss_ra and tss_load_seg (target/i386/tcg/seg_helper.c),
 which follow the Intel SDM (vol. 3, 7.3) in the order of their checks: the new TSS is checked
 and read, the old task's state saved, then the new state loaded; a fault in the new task's
-segment loads is raised in the new task's context (its EIP). As QEMU, the TSS's T bit and the
-I/O map base are not acted on, and the accessed bits of the segments loaded are not set.
+segment loads is raised in the new task's context (its EIP; QEMU 7.2 saves a wrong one). As
+QEMU, the I/O map base is not checked and the accessed bits of the segments loaded are not set.
+The T bit of a 386 TSS raises #DB (DR6.BT) before the new task's first instruction, as the SDM
+(7.2.1) and Bochs do; QEMU 7.2 ignores it. DR7's local enables stay (QEMU clears them; the
+breakpoints the engine armed would have to follow).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ LOAD_ORDER = ("cs", "ss", "es", "ds", "fs", "gs")
 GPRS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 _EFLAGS_LOADED = TF | AC | ID | IF | IOPL | VM | RF | NT
 _TS = 10
+DR6_BT = 0x8000  # DR6: the #DB came from a task switch (the new TSS's T bit)
 
 
 class Source(Enum):
@@ -82,18 +86,18 @@ def switch(
 
 
 def _read_tss(ctx: CalloutContext, base: int, big: bool) -> tuple[int, ...]:
-    """(CR3, EIP, EFLAGS, 8 GPRs, 6 selectors, LDT) of a 32-bit or 286 TSS."""
+    """(CR3, EIP, EFLAGS, 8 GPRs, 6 selectors, LDT, T) of a 32-bit or 286 TSS."""
     raw = ctx.mem.read(base, 104 if big else 44, system=True)
     if big:
         cr3, eip, eflags = struct.unpack_from("<III", raw, 0x1C)
         regs = struct.unpack_from("<8I", raw, 0x28)
         segs = struct.unpack_from("<6I", raw, 0x48)
-        ldt = struct.unpack_from("<H", raw, 0x60)[0]
-        return (cr3, eip, eflags, *regs, *(s & 0xFFFF for s in segs), ldt)
+        (ldt,), (trap,) = struct.unpack_from("<H", raw, 0x60), struct.unpack_from("<H", raw, 0x64)
+        return (cr3, eip, eflags, *regs, *(s & 0xFFFF for s in segs), ldt, trap & 1)
     eip, flags = struct.unpack_from("<HH", raw, 0x0E)
     regs16 = struct.unpack_from("<8H", raw, 0x12)
     es, cs, ss, ds, ldt = struct.unpack_from("<5H", raw, 0x22)
-    return (0, eip, flags, *regs16, es, cs, ss, ds, 0, 0, ldt)
+    return (0, eip, flags, *regs16, es, cs, ss, ds, 0, 0, ldt, 0)
 
 
 def _set_busy(ctx: CalloutContext, sel: int, busy: bool) -> None:
@@ -166,8 +170,9 @@ def _enter(
             return fault
     if eip > vcpu.segs["cs"].limit:
         return Fault(13, 0, eip)
-    if vcpu.dr[7] & 0x55:
-        vcpu.dr[7] &= ~0x55  # the local breakpoints belong to the old task
+    if new[18]:
+        vcpu.dr[6] |= DR6_BT
+        return Fault(1, None, eip)  # a trap: the handler returns to the first instruction
     return Goto(eip)
 
 
