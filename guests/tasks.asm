@@ -18,7 +18,7 @@ gdt:
     dq 0x00CF92000000FFFF               ; 0x10 kernel data
     dq 0x00CFFA000000FFFF               ; 0x18 user code (DPL 3)
     dq 0x00CFF2000000FFFF               ; 0x20 user data (DPL 3)
-    times 23 dq 0                       ; 0x28.. filled in at run time
+    times 24 dq 0                       ; 0x28.. filled in at run time
 gdt_end:
 gdtr:   dw gdt_end - gdt - 1
         dd gdt
@@ -41,6 +41,9 @@ tss_e:  resb 104
 tss_f:  resb 104
 tss_p:  resb 104
 tss_u:  resb 44
+alignb 4
+tss_h:  resb 104
+h_rec:  resd 2                          ; what task H saw
 i_rec:  resd 4                          ; what INT 0x41 from task U saw
 db_rec: resd 2                          ; what #DB saw
 alignb 4096
@@ -60,6 +63,8 @@ stack_e_top:
 stack_f_top:
         resb 2048
 stack_p_top:
+        resb 2048
+stack_h_top:
 
 section .text
 ; desc: EDI GDT offset, EAX base, EBX limit (bytes, < 1 MiB), DL access, DH flags (high nibble)
@@ -173,6 +178,9 @@ main:
     call desc
     mov edi, 0xC0
     mov eax, tss_p
+    call desc
+    mov edi, 0xE0                       ; H: #TS's task for the user part
+    mov eax, tss_h
     call desc
     mov edi, 0xC8                       ; U: a 286 task at CPL 3
     mov eax, tss_u
@@ -303,6 +311,11 @@ main:
     mov eax, task_f
     mov ebx, stack_f_top
     call kernel_tss
+    mov esi, tss_h
+    mov eax, task_h
+    mov ebx, stack_h_top
+    call kernel_tss
+    mov dword [tss_h + 0x1C], pd1       ; it runs under paging
     mov esi, tss_p                      ; P: its own page directory
     mov eax, task_p
     mov ebx, stack_p_top
@@ -584,6 +597,15 @@ task_f:                                 ; #TS's task: E's state as saved, then a
     iretd
     jmp task_f
 
+task_h:                                 ; #TS from user code: SS0 put right
+    pop eax
+    mov [h_rec], eax
+    movzx eax, word [tss_h]
+    mov [h_rec + 4], eax
+    mov word [tss_main + 8], 0x10
+    iretd
+    jmp task_h
+
 task_p:                                 ; under pd2
     mov edx, cr3
     PUTS "task P"
@@ -681,6 +703,28 @@ user2:
     HEX "f1", [g_rec + 16], 8
     HEX "f2", [g_rec + 20], 4
     HEX "esp_after", ebx, 8
+    NL
+    LINE "#TS from a bad SS0 on an inner call, through a task gate"
+    mov word [tss_main + 8], 0x13       ; RPL 3 != the target's DPL 0: #TS(0x10)
+    mov dword [idt + 10 * 8], 0x00E00000
+    mov dword [idt + 10 * 8 + 4], 0x00008500
+    push 0x77777777
+    push 0x66666666
+ts_call:
+    call 0x43:0                         ; H puts SS0 right and IRETs back to it
+    mov ebx, esp
+    mov edx, cs
+    PUTS "user"
+    HEX "h.err", [h_rec], 4
+    HEX "h.link", [h_rec + 4], 4
+    HEX "m.eip", [tss_main + 0x20], 8
+    HEX "ts_call", ts_call, 8
+    HEX "m.cs", [tss_main + 0x4C], 4
+    HEX "m.ss", [tss_main + 0x50], 4
+    HEX "m.esp", [tss_main + 0x38], 8
+    HEX "p0", [g_rec + 16], 8
+    HEX "esp_after", ebx, 8
+    HEX "cs", edx, 4
     NL
     FAULT "CPL 3 call gate DPL 0", {call 0x7B:0}
     FAULT "CPL 3 call busy TSS DPL 0", {call 0x2B:0}

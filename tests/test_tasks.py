@@ -16,12 +16,8 @@ AFTER = "iret NT to an available TSS"
 
 @functools.cache
 def _output() -> str:
-    # --no-inline: with the inline forms, this build's layout runs into a bug outside task
-    # switching (at CPL 3 under PSE paging, a POP and a RET in putc read what no PUSH wrote,
-    # shadow tables refilled 4000 times; the same build padded by 200 NOPs runs); tasks.elf
-    # (the source without this build's two sections) runs as QEMU with them.
     bound = str(10 * GUEST_INSNS["tasks"] + 100_000)
-    proc = run_bt("run", "tasks_ts.elf", "--no-inline", "--max-insns", bound)
+    proc = run_bt("run", "tasks_ts.elf", "--max-insns", bound)
     assert proc.stderr == b"" and proc.returncode == 1
     return proc.stdout.decode()
 
