@@ -19,6 +19,8 @@ gdt:
     dq 0x00CFFA000000FFFF               ; 0x18 user code (DPL 3)
     dq 0x00CFF2000000FFFF               ; 0x20 user data (DPL 3)
     times 24 dq 0                       ; 0x28.. filled in at run time
+    dq 0x00CF1A000000FFFF               ; 0xE8 kernel code, not present
+    dq 0                                ; 0xF0 call gate to it
 gdt_end:
 gdtr:   dw gdt_end - gdt - 1
         dd gdt
@@ -243,6 +245,11 @@ main:
     mov dx, 0x00EC
     lea edi, [gdt + 0x88]
     call gate
+    mov eax, g32
+    mov bx, 0xE8
+    mov dx, 0x008C
+    lea edi, [gdt + 0xF0]
+    call gate
     xor eax, eax                        ; task gate DPL 3 to task A
     mov bx, 0x30
     mov dx, 0x00E5
@@ -402,6 +409,8 @@ main:
     FAULT "call gate RPL 3 > DPL 0", {call 0x7B:0}
     FAULT "call gate to data", {call 0x88:0}
     FAULT "jmp task gate to busy TSS", {jmp 0xA0:0}
+    FAULT "jmp gate to code not present", {jmp 0xF0:0}
+    FAULT "call gate to code not present", {call 0xF0:0}
 %ifdef TS_IN_NEW_TASK
     ; QEMU 7.2 saves a wrong EIP for the new task here (the CALL's address plus 0x1000, not
     ; the task's first instruction, SDM vol. 3 7.3 step 12); tests/test_tasks.py checks bt.
