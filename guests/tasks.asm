@@ -48,6 +48,7 @@ tss_h:  resb 104
 h_rec:  resd 2                          ; what task H saw
 i_rec:  resd 4                          ; what INT 0x41 from task U saw
 db_rec: resd 2                          ; what #DB saw
+msw_rec: resd 2                         ; SMSW before and after a task gate's switch
 alignb 4096
 pd1:    resd 1024                       ; identity, 4 MiB pages
 pd2:    resd 1024                       ; the same but 4-8 MiB maps 8-12 MiB
@@ -124,6 +125,10 @@ kernel_tss:                             ; ESI 386 TSS, EAX EIP, EBX ESP: flat CP
     mov dword [esi + 0x4C], 0x08
     mov dword [esi + 0x50], 0x10
     mov dword [esi + 0x54], 0x10
+    ret
+
+smsw_now:
+    smsw eax
     ret
 
 flags_cr0:                              ; print EFLAGS and CR0 of the caller
@@ -389,13 +394,25 @@ main:
     HEX "b.sv_ds", [tss_b + 0x28], 4
     NL
     LINE "#SS through a task gate"
+    clts                                ; SMSW's translation builds in CR0 (TS clear)...
+    mov ecx, 3
+.msw:
+    call smsw_now
+    loop .msw
+    mov [msw_rec], eax
     mov ax, 0x68
     mov ss, ax
     mov ax, ss
     mov dx, 0x10
     mov ss, dx
+    push eax
+    call smsw_now                       ; ...and sees the TS the task gate's switch set
+    mov [msw_rec + 4], eax
+    pop eax
     PUTS "main"
     HEX "ss", eax, 4
+    HEX "msw", [msw_rec], 4
+    HEX "msw_after", [msw_rec + 4], 4
     call busy
     HEX "d.err", [d_rec], 8
     HEX "d.esp", [d_rec + 4], 8
