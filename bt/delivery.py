@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from bt import descriptors as D
-from bt.callouts import realmode, v86
+from bt.callouts import realmode, taskswitch, v86
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, Unsupported
 from bt.paging import PageFault
@@ -72,7 +72,7 @@ def _deliver(
     if not (hi >> 15) & 1:
         return Fault(11, gate_err, at)
     if gtype == 0x05:
-        return Unsupported(f"task gate for vector {vector}", at)
+        return _task_gate(ctx, vector, lo | hi << 32, error_code, return_eip, at)
     selector = lo >> 16
     gate32 = bool(gtype & 0x08)
     # A 16-bit gate holds a 16-bit offset (Intel SDM; QEMU 7.2 also takes the upper bits).
@@ -128,19 +128,35 @@ def _deliver(
     return Goto(offset)
 
 
+def _task_gate(
+    ctx: CalloutContext, vector: int, raw: int, error_code: int | None, return_eip: int, at: int
+) -> Goto | Fault | Unsupported:
+    """A task gate in the IDT: switch tasks as a CALL would (NT, back link), then push the
+    error code on the new task's stack, a word for a 286 TSS (QEMU do_interrupt_protected)."""
+    gate = D.decode(raw.to_bytes(8, "little"))
+    done = taskswitch.switch(ctx, vector * 8, gate, taskswitch.Source.CALL, return_eip, at)
+    if isinstance(done, Goto) and error_code is not None:
+        ctx.push(error_code, 4 if (ctx.vcpu.tr.flags >> 8) & 8 else 2, True)
+    return done
+
+
 def _switch_stack(
     ctx: CalloutContext, cpl: int, ext: int, eip: int
 ) -> tuple[int, int] | Fault | Unsupported:
-    """Load SS:ESP for privilege level `cpl` from the guest's 32-bit TSS; returns the old ones."""
+    """Load SS:ESP for privilege level `cpl` from the guest's TSS (386 or 286 layout);
+    returns the old ones."""
     vcpu = ctx.vcpu
     tr = vcpu.tr
-    if (tr.flags >> 8) & 0xF not in (0x9, 0xB):
-        return Unsupported("interrupt to an inner privilege level without a 32-bit TSS", eip)
-    slot = 4 + 8 * cpl
-    if slot + 7 > tr.limit:
+    tss_type = (tr.flags >> 8) & 0xF
+    if tss_type not in (0x1, 0x3, 0x9, 0xB):
+        return Unsupported("interrupt to an inner privilege level without a TSS", eip)
+    big = tss_type & 8 != 0
+    size = 4 if big else 2
+    slot = (2 + 4 * cpl) << big  # ESPn (SPn) then SSn
+    if slot + 2 * size - 1 > tr.limit:
         return Fault(10, (tr.selector & ~3) + ext, eip)
-    new_esp = ctx.mem.read_u(tr.base + slot, 4, system=True)
-    new_ss = ctx.mem.read_u(tr.base + slot + 4, 2, system=True)
+    new_esp = ctx.mem.read_u(tr.base + slot, size, system=True)
+    new_ss = ctx.mem.read_u(tr.base + slot + size, 2, system=True)
     err = (new_ss & ~3) + ext
     if new_ss & ~3 == 0 or new_ss & 3 != cpl:
         return Fault(10, err, eip)

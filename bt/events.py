@@ -24,6 +24,9 @@ class EventDelivery:
         self.vcpu = vcpu
         self.vectors = vectors
         self.on_deliver: DeliveryListener | None = None
+        # The state translations build in, and what to call when a delivery changed it (a
+        # task gate's switch sets CR0.TS and loads LDTR): bt/hookexit.py sets it.
+        self.system_watch: tuple[Callable[[], tuple[object, ...]], Callable[[], None]] | None = None
 
     def _key(self, vector: int) -> int:
         """The counter's key: real-mode deliveries (through the IVT) apart from the exceptions
@@ -39,6 +42,8 @@ class EventDelivery:
         """Enter the guest's handler for `event`: a Goto to it, or Unsupported (triple fault)."""
         ctx = self.ctx
         ctx.begin()
+        watch = self.system_watch
+        before = None if watch is None else watch[0]()
         try:
             if isinstance(event, ExtInt):
                 self.vcpu.halted = False
@@ -63,6 +68,8 @@ class EventDelivery:
             ctx.commit()
             if ctx.mem.mmu is not None:
                 ctx.mem.mmu.sync_privilege()  # the handler may run at another CPL
+            if watch is not None and watch[0]() != before:
+                watch[1]()
 
     def _fault_chain(self, current: int, fault: Fault) -> VcpuExit:
         """Deliver `fault` raised while delivering `current` (-1: none), merging into #DF and

@@ -70,6 +70,8 @@ class ExitDispatch:
         self.maker = maker
         self.keys = keys
         self.events = events
+        # A delivery through a task gate changes CR0.TS and LDTR as a callout may.
+        events.system_watch = (keys.system_state, self.system_changed)
         self.shadow = shadow
         self.halt = halt
         self.limits = limits
@@ -181,8 +183,7 @@ class ExitDispatch:
         elif paging is not None:
             self.debug.after_callout(site.kind, paging)
         if self.keys.system_state() != system:
-            for name, value in self.keys.assumed().items():
-                self.cache.invalidate_assumption(name, value)
+            self.system_changed()
         if not tb.valid:
             # Retired meanwhile (it built in an old value, or the cache was flushed): the
             # rest of it must not run.
@@ -315,6 +316,11 @@ class ExitDispatch:
             self.engine.set_eip(tb.code_addr)
             return
         self._end(result)
+
+    def system_changed(self) -> None:
+        """CR0, GDTR, IDTR or LDTR changed: retire the translations that built in old values."""
+        for name, value in self.keys.assumed().items():
+            self.cache.invalidate_assumption(name, value)
 
     def _end(self, why: VcpuExit | RunResult) -> None:
         self.state.request_stop(why)

@@ -18,10 +18,13 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
     ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
 }
 
-for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel \
+for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks \
          paging paging_user paging_faults pae pagebench nx v86; do
     asm_guest "$g"
 done
+# tasks_ts: tasks with a #TS in the new task's context (bt only, QEMU saves a wrong EIP there).
+nasm -f elf32 -I ./ -DTS_IN_NEW_TASK -o obj/tasks_ts.o tasks.asm
+ld "${LDFLAGS[@]}" -o bin/tasks_ts.elf obj/tasks_ts.o
 nasm -f elf32 -I ./ -o obj/crt0.o crt0.asm
 for g in ckernel compute platform; do
     c_guest "$g"

@@ -187,9 +187,14 @@ def write_expected(result: RefResult) -> None:
     (EXPECTED_DIR / f"{result.name}.status").write_text(f"{result.status}\n")
 
 
+# Guests with no QEMU reference: what they test QEMU 7.2 gets wrong (their tests say what).
+BT_ONLY = frozenset({"tasks_ts"})
+
+
 def all_guests() -> list[str]:
     """Names of every built guest and of its CPU-model variants, sorted."""
-    names = [p.stem for p in (*BIN_DIR.glob("*.elf"), *BIN_DIR.glob("*.img"))]
+    found = (*BIN_DIR.glob("*.elf"), *BIN_DIR.glob("*.img"))
+    names = [p.stem for p in found if p.stem not in BT_ONLY]
     return sorted(names + [f"{n}@{cpu}" for n in names for cpu in CPU_VARIANTS.get(n, ())])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bt import descriptors as D
-from bt.callouts import realmode, v86
+from bt.callouts import callgate, realmode, taskswitch, v86
 from bt.callouts.context import CalloutContext
 from bt.exits import Fault, Goto, SoftInt, Unsupported, VcpuExit
 from bt.translator.insn import GuestInsn, ImmOp, MemOp
@@ -72,22 +72,34 @@ def _load_cs(
     desc, fault = D.check_code_far_transfer(ctx, sel, ctx.vcpu.cpl)
     if fault is not None:
         return Fault(fault.vector, fault.error_code, insn.eip)
-    if desc is None:
-        return Unsupported(f"far transfer through a gate (selector 0x{sel:04x})", insn.eip)
+    if desc is None:  # a gate or TSS: RETF and IRET do not go through them
+        return Fault(13, sel & ~3, insn.eip)
     # QEMU does not set the accessed bit of a code segment on far transfers (measured).
     cpl = ctx.vcpu.cpl
     ctx.load_segment_cache("cs", SegmentCache((sel & ~3) | cpl, desc.base, desc.limit, desc.attr))
     return None
 
 
+def _system(ctx: CalloutContext, sel: int) -> D.Descriptor | None:
+    """The system descriptor (gate or TSS) a far JMP/CALL names, else None."""
+    if D.is_null(sel):
+        return None
+    desc = D.fetch_descriptor(ctx, sel)
+    return desc if desc is not None and not desc.s else None
+
+
 def far_jmp(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """JMP ptr16:32 / JMP m16:32 to a code segment at the same privilege level."""
+    """JMP ptr16:32 / JMP m16:32 to a code segment at the same privilege level, or through
+    a call gate, task gate or TSS (bt/callouts/callgate.py)."""
     ptr = _far_pointer(ctx, insn)
     if isinstance(ptr, Fault):
         return ptr
     sel, offset = ptr
     if _real(ctx):
         return realmode.far_jmp(ctx, insn, sel, offset)
+    system = _system(ctx, sel)
+    if system is not None:
+        return callgate.far_system(ctx, insn, sel, system, False)
     err = _load_cs(ctx, sel, offset, insn)
     if err is not None:
         return err
@@ -102,6 +114,9 @@ def far_call(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     sel, offset = ptr
     if _real(ctx):
         return realmode.far_call(ctx, insn, sel, offset)
+    system = _system(ctx, sel)
+    if system is not None:
+        return callgate.far_system(ctx, insn, sel, system, True)
     old_cs = ctx.vcpu.segs["cs"].selector
     err = _load_cs(ctx, sel, offset, insn)
     if err is not None:
@@ -112,7 +127,12 @@ def far_call(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def _outer_return(
-    ctx: CalloutContext, insn: GuestInsn, sel: int, offset: int, ss_at: int
+    ctx: CalloutContext,
+    insn: GuestInsn,
+    sel: int,
+    offset: int,
+    ss_at: int,
+    outer_release: int = 0,
 ) -> Fault | Unsupported | None:
     """A return to an outer privilege level: CS from `sel`, then SS:ESP from the stack at
     `ss_at` bytes above ESP; data segments the new level may not use become null."""
@@ -127,7 +147,8 @@ def _outer_return(
             return Fault(13, sel & ~3, insn.eip)
         if not desc.present:
             return Fault(11, sel & ~3, insn.eip)
-    new_esp = ctx.peek(size, ss_at)
+    # RETF imm16 releases the parameters on the outer stack too (SDM RET; QEMU).
+    new_esp = ctx.peek(size, ss_at) + outer_release
     new_ss = ctx.peek(size, ss_at + size) & 0xFFFF
     sdesc = D.fetch_descriptor(ctx, new_ss)
     if (new_ss & 3) != new_cpl or sdesc is None or not sdesc.writable or sdesc.dpl != new_cpl:
@@ -159,7 +180,7 @@ def far_ret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if _real(ctx):
         return realmode.far_ret(ctx, insn, imm)
     if (sel & 3) > ctx.vcpu.cpl:
-        err2 = _outer_return(ctx, insn, sel, offset, 2 * size + imm)
+        err2 = _outer_return(ctx, insn, sel, offset, 2 * size + imm, imm)
         if err2 is not None:
             return err2
         return Goto(offset & _eip_mask(ctx))
@@ -181,7 +202,7 @@ def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         return realmode.iret(ctx, insn)
     size = insn.opsize
     if vcpu.eflags_sys & NT:
-        return Unsupported("IRET with NT set (task return)", insn.eip)
+        return _task_return(ctx, insn)
     offset = ctx.peek(size)
     sel = ctx.peek(size, size) & 0xFFFF
     flags = ctx.peek(size, 2 * size)
@@ -212,6 +233,19 @@ def iret(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     vcpu.eflags_sys &= ~VM
     ctx.set_arith_flags(flags)
     return Goto(offset & _eip_mask(ctx))
+
+
+def _task_return(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit:
+    """IRET with NT: back to the task in the TSS's back link, which must be busy (QEMU)."""
+    link = ctx.mem.read_u(ctx.vcpu.tr.base, 2, True)
+    if link & 4:
+        return Fault(13, link & 0xFFFC, insn.eip)
+    desc = D.fetch_descriptor(ctx, link)
+    if desc is None:
+        return Fault(13, link & 0xFFFC, insn.eip)
+    if desc.s or desc.type not in (D.TSS16_BUSY, D.TSS32_BUSY):
+        return Fault(10, link & 0xFFFC, insn.eip)
+    return taskswitch.switch(ctx, link, desc, taskswitch.Source.IRET, insn.next_eip, insn.eip)
 
 
 def int_n(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
