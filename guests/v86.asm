@@ -6,7 +6,8 @@
 ; (EIP, CS, EFLAGS, ESP, SS, ES, DS, FS, GS, the error code, the data segments the handler
 ; itself sees) and IRETD back. Then IOPL 3 (PUSHF/POPF/CLI/STI run, INT n goes through the
 ; IDT, IRET returns within V86), far calls and segment arithmetic, and, with paging on, a
-; #PF from V86 code (a user access to a supervisor page and to a not-present one).
+; #PF from V86 code (a user access to a supervisor page and to a not-present one); last, a
+; JMP to a TSS whose EFLAGS has VM set (a V86 task) and INT3 out of it.
 %include "common.inc"
 
 V86_SEG  equ 0x0800                     ; the V86 code and data: 0800:0000 = linear 0x8000
@@ -24,6 +25,8 @@ gdt:
     dq 0x00CFFA000000FFFF               ; 0x18 user code (DPL 3): a gate to it from V86 #GPs
 tss_desc:
     dq 0                                ; 0x20 TSS
+tss2_desc:
+    dq 0                                ; 0x28 the V86 task's TSS (EFLAGS.VM set)
 gdt_end:
 gdtr:   dw gdt_end - gdt - 1
         dd gdt
@@ -47,6 +50,11 @@ redir:  resb 32                         ; the interrupt redirection bitmap (CR4.
 iomap:  resb 8192 + 1
         resb 4096
 kstack_top:
+tss2:   resb 104
+        resb 32                         ; (its redirection bitmap: CR4.VME is off by then)
+iomap2: resb 8192 + 1
+        resb 4096
+kstack2_top:
 
 section .text
 set_gate:                               ; EAX vector, EBX handler, DL type, CX selector
@@ -57,6 +65,25 @@ set_gate:                               ; EAX vector, EBX handler, DL type, CX s
     mov [edi + 5], dl
     shr ebx, 16
     mov [edi + 6], bx
+    ret
+
+IOMAP equ 104 + 32                      ; the I/O bitmap after the TSS and the redirection map
+tss_setup:                              ; ESI a TSS followed by its maps, EDI its descriptor:
+    mov word [esi + 102], IOMAP         ; every port denied but COM1 (0x3F8-0x3FF)
+    push edi
+    lea edi, [esi + IOMAP]
+    mov ecx, 8192 + 1
+    mov al, 0xFF
+    rep stosb
+    mov byte [esi + IOMAP + 0x3F8 / 8], 0
+    pop edi
+    mov word [edi], IOMAP + 8192
+    mov eax, esi
+    mov [edi + 2], ax
+    shr eax, 16
+    mov [edi + 4], al
+    mov byte [edi + 5], 0x89
+    mov [edi + 7], ah
     ret
 
 main:
@@ -74,21 +101,27 @@ main:
     mov ss, ax
     mov dword [tss + 4], kstack_top
     mov dword [tss + 8], 0x10
-    mov word [tss + 102], iomap - tss
-    mov edi, iomap                      ; deny every port but COM1 (0x3F8-0x3FF)
-    mov ecx, 8192 + 1
-    mov al, 0xFF
-    rep stosb
-    mov byte [iomap + 0x3F8 / 8], 0
-    mov eax, tss
-    mov word [tss_desc], iomap + 8192 - tss
-    mov [tss_desc + 2], ax
-    shr eax, 16
-    mov [tss_desc + 4], al
-    mov byte [tss_desc + 5], 0x89
-    mov [tss_desc + 7], ah
+    mov esi, tss
+    mov edi, tss_desc
+    call tss_setup
     mov ax, 0x20
     ltr ax
+    ; The V86 task (reached by JMP to its TSS at the end): VM and IOPL 3 in its EFLAGS, its
+    ; segments V86 selectors, its own ring-0 stack, an I/O bitmap letting COM1 through.
+    mov dword [tss2 + 4], kstack2_top
+    mov dword [tss2 + 8], 0x10
+    mov dword [tss2 + 0x20], VOFF(v_task)
+    mov dword [tss2 + 0x24], 0x00023002
+    mov dword [tss2 + 0x38], 0xFF00     ; ESP
+    mov dword [tss2 + 0x48], 0x0200     ; ES
+    mov dword [tss2 + 0x4C], V86_SEG    ; CS
+    mov dword [tss2 + 0x50], V86_SS     ; SS
+    mov dword [tss2 + 0x54], V86_SEG    ; DS
+    mov dword [tss2 + 0x58], 0x0300     ; FS
+    mov dword [tss2 + 0x5C], 0x0400     ; GS
+    mov esi, tss2
+    mov edi, tss2_desc
+    call tss_setup
     ; Every exception vector to one handler each (they print the frame; INT3 with AH != 0 is
     ; a request of the V86 code), INT 30h (DPL 3) printing its frame, INT 31h with DPL 0
     ; (#GP from V86), INT 32h to a DPL 3 code segment (#GP: V86 mode leaves only for CPL 0).
@@ -202,6 +235,8 @@ frame:                                  ; [esp] vector, +4 error code, +8 the CP
     je .vip
     cmp ah, 0xFF
     je .done
+    cmp ah, 0xFE
+    je .task_done
 .print:
     PUTS "  #"
     mov eax, [ebp + 32]
@@ -266,7 +301,29 @@ frame:                                  ; [esp] vector, +4 error code, +8 the CP
     or eax, 0x80000000
     mov cr0, eax
     jmp .back
-.done:
+.done:                                  ; AH=0FFh: on to the V86 task, by a task switch
+    LINE "v86: JMP to a TSS with EFLAGS.VM set"
+    mov eax, cr3
+    mov [tss2 + 0x1C], eax
+    jmp 0x28:0
+.task_done:                             ; AH=0FEh from the V86 task: its frame, TR, and the
+    str ax                              ; monitor's state saved in the first TSS
+    movzx eax, ax
+    PUTS "  task int3"
+    HEX "tr", eax, 4
+    HEX "cs", [ebp + 44], 4
+    HEX "eflags", [ebp + 48], 8
+    HEX "esp", [ebp + 52], 4
+    HEX "ss", [ebp + 56], 4
+    HEX "es", [ebp + 60], 4
+    HEX "ds", [ebp + 64], 4
+    HEX "hds", [handler_segs], 4
+    NL
+    PUTS "  saved in the first TSS"
+    HEX "cs", [tss + 0x4C], 4
+    HEX "ss", [tss + 0x50], 4
+    HEX "eflags", [tss + 0x24], 8
+    NL
     LINE "v86: done"
     EXIT 0
 .pm:
@@ -651,6 +708,26 @@ v_vme_tests:
     int3
     ret
 
+v_task:                                 ; the V86 task, entered by the task switch
+    mov si, VOFF(s_task)
+    call v_puts
+    mov ax, cs
+    call v_hex
+    mov ax, ss
+    call v_hex
+    mov ax, sp
+    call v_hex
+    mov ax, ds
+    call v_hex
+    mov ax, gs
+    call v_hex
+    pushf
+    pop ax
+    call v_hex
+    call v_nl
+    mov ah, 0xFE
+    int3
+
 v_farproc:
     mov ax, sp
     retf
@@ -660,4 +737,5 @@ v_int40:                                ; the V86 code's own INT 40h handler (re
 s_hello: db "v86 segments cs ds es fs gs ss sp:", 0
 s_iopl3: db "v86: IOPL 3", 0
 s_vme: db "v86: CR4.VME, IOPL 0", 0
+s_task: db "v86 task cs ss sp ds gs flags:", 0
 vend:

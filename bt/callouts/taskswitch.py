@@ -7,7 +7,9 @@ segment loads is raised in the new task's context (its EIP; QEMU 7.2 saves a wro
 QEMU, the I/O map base is not checked and the accessed bits of the segments loaded are not set.
 The T bit of a 386 TSS raises #DB (DR6.BT) before the new task's first instruction, as the SDM
 (7.2.1) and Bochs do; QEMU 7.2 ignores it. DR7's local enables stay (QEMU clears them; the
-breakpoints the engine armed would have to follow).
+breakpoints the engine armed would have to follow). A 386 TSS whose EFLAGS has VM set starts
+a virtual-8086 task: its segments are loaded as V86 mode loads them and the real CPU goes
+into real mode (bt/callouts/v86.py); a switch out of one puts it back in protected mode first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import struct
 from enum import Enum
 
 from bt import descriptors as D
+from bt.callouts import v86
 from bt.callouts.context import CalloutContext
 from bt.callouts.fpustate import sync_control
 from bt.exits import Fault, Goto, Unsupported
@@ -74,8 +77,6 @@ def switch(
         return _fault(_TS, sel, at)
     new = _read_tss(ctx, desc.base, big)
     new_eflags = new[2]
-    if new_eflags & VM and big:
-        return Unsupported("task switch into virtual-8086 mode", at)
     _save_old(ctx, source, next_eip)
     if source is Source.CALL:
         ctx.mem.write_u(desc.base, 2, ctx.vcpu.tr.selector, True)
@@ -156,6 +157,11 @@ def _enter(
     ctx.set_arith_flags(eflags if big else (ctx.guest_eflags() & ~0xFFFF) | eflags)
     for name, value in zip(GPRS, regs, strict=True):
         ctx.set_reg(name if big else name[1:], value)
+    segments = ctx.engine.segments
+    if vcpu.eflags_sys & VM:
+        return _enter_v86(ctx, segs, ldt, eip, bool(new[18]))
+    if segments.real:  # out of a V86 task: the real CPU back in protected mode first
+        segments.set_real(False, vcpu.segs)
     # The selectors first, with empty caches: a fault below leaves the rest so (QEMU).
     for name in TSS_SEGS:
         ctx.load_segment_cache(name, SegmentCache(segs[name], 0, 0, 0))
@@ -173,6 +179,27 @@ def _enter(
     if new[18]:
         vcpu.dr[6] |= DR6_BT
         return Fault(1, None, eip)  # a trap: the handler returns to the first instruction
+    return Goto(eip)
+
+
+def _enter_v86(
+    ctx: CalloutContext, segs: dict[str, int], ldt: int, eip: int, trap: bool
+) -> Goto | Fault:
+    """A 386 TSS with VM set: every segment loaded V86-style (QEMU's load_seg_vm), the LDTR
+    as for any task, the real CPU in real mode as for the guest's other V86 code."""
+    vcpu = ctx.vcpu
+    for name in TSS_SEGS:
+        ctx.load_segment_cache(name, v86.segment(segs[name]))
+    vcpu.ldtr = SegmentCache(ldt & ~4, 0, 0, 0)
+    fault = _load_ldt(ctx, ldt, eip)
+    ctx.engine.segments.set_real(True, vcpu.segs)
+    if fault is not None:
+        return fault
+    if eip > 0xFFFF:
+        return Fault(13, 0, eip)
+    if trap:
+        vcpu.dr[6] |= DR6_BT
+        return Fault(1, None, eip)
     return Goto(eip)
 
 
