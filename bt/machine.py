@@ -33,6 +33,7 @@ from bt.devices.irqline import IrqLine
 from bt.devices.keytypist import KeyTypist
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
+from bt.devices.postcode import POST_PORT, PostCode
 from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
 from bt.engine import GPRS, Engine
@@ -117,7 +118,7 @@ class Machine:
     ) -> None:
         self.config = config
         self.image = image
-        self.engine = Engine(config.mem_size)
+        self.engine = Engine(config.mem_size, image.rom, image.read_only)
         self.memory = GuestMemory(self.engine, config.mem_size)
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
@@ -312,6 +313,7 @@ class Machine:
             self.vga,
             self.debugcon,
             self.exit_port,
+            self.postcode,
             self.clock,
             self.tsc,
         )
@@ -370,6 +372,8 @@ class Machine:
         io.register(0x64, 1, self.kbd.command, "kbd-command")
         self.vga = VgaText(self.memory)
         io.register(0x3B0, 0x30, self.vga, "vga")
+        self.postcode = PostCode()
+        io.register(POST_PORT, 1, self.postcode, "postcode")
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
 
