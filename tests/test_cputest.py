@@ -143,3 +143,49 @@ def test_rom_writes_are_dropped_by_the_monitor_too(whole: tuple[Machine, bytes])
     m.memory.write_phys(0xFF000, b"\0" * 16)
     assert (m.memory.read_phys(0xFFFFF000, 16), m.memory.read_phys(0xFF000, 16)) == before
     assert m.memory.read_phys(0xFFFFFFF0, 5) == bytes.fromhex("ea000000f0")  # JMP F000:0000
+
+
+BIOS_ROM_WRITE = """bits 16
+org 0x7c00
+    mov ax, 0xF000
+    mov ds, ax
+    mov ah, [0xE000]
+    not byte [0xE000]           ; into the built-in BIOS's ROM / SeaBIOS's read-only shadow
+    mov al, [0xE000]
+    cmp al, ah
+    mov al, 'S'                 ; the same byte: the write was dropped
+    je .p
+    mov al, 'W'
+.p: out 0xE9, al
+    mov al, 0
+    out 0xF4, al
+    hlt
+times 510 - ($ - $$) db 0
+dw 0xAA55
+"""
+
+
+def test_builtin_bios_rom_is_read_only_as_seabios_leaves_it(tmp_path: Path) -> None:
+    """SeaBIOS ends POST with F0000-FFFFF read-only (PAM0 = 0x10): a boot sector's write there
+    is dropped under QEMU, and under bt's built-in BIOS."""
+    import shutil
+
+    if shutil.which("nasm") is None:
+        pytest.skip("nasm is not installed")
+    src = tmp_path / "w.asm"
+    src.write_text(BIOS_ROM_WRITE)
+    img = tmp_path / "w.img"
+    subprocess.run(["nasm", "-f", "bin", "-o", str(img), str(src)], check=True)
+    with img.open("r+b") as fh:
+        fh.truncate(1474560)
+    got = tmp_path / "bt.txt"
+    proc = bt("--fda", str(img), "--serial", "none", "--debugcon", f"file:{got}")
+    assert proc.returncode == 1, proc.stderr
+    if shutil.which("qemu-system-i386") is not None:
+        ref = tmp_path / "qemu.txt"
+        qemu = ["qemu-system-i386", "-display", "none", "-no-reboot", "-boot", "a"]
+        qemu += ["-drive", f"file={img},format=raw,if=floppy", "-debugcon", f"file:{ref}"]
+        qemu += ["-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+        subprocess.run(qemu, check=False, timeout=HANG_GUARD, capture_output=True)
+        assert ref.read_bytes() == b"S"
+    assert got.read_bytes() == b"S"
