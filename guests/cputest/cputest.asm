@@ -16,7 +16,7 @@ org 0
 STACK16 equ 0x7000
 %include "macros.inc"
 
-start:
+start:                          ; F000:0000 (the ROM's first byte)
     jmp s_entry_save
 %include "print.inc"
 %include "s_entry.inc"
@@ -35,5 +35,5 @@ start:
     times 0xFFF0 - ($ - $$) db 0xFF
 bits 16
 reset_vector:                   ; 0xFFFFFFF0: the first instruction fetched
-    jmp 0xF000:start
+    jmp near s_entry_save       ; CS base still 0xFFFF0000: the entry section runs up there
     times 0x10000 - ($ - $$) db 0xFF
