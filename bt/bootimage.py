@@ -1,6 +1,8 @@
 """BootImage: everything the machine needs to start a guest, as the loader produces it."""
 
-from dataclasses import dataclass
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +44,9 @@ class BootImage:
     idtr: tuple[int, int]
     mbi_addr: int | None  # physical address of the Multiboot information, None for flat
     image_range: tuple[int, int]  # [start, end) of the kernel image in guest physical memory
+    rom: bytes = b""  # a firmware file mapped to end at 4 GiB (bt/resetboot.py)
+    read_only: tuple[int, int] = (0, 0)  # [start, end) of RAM that is ROM (writes dropped)
+
+    def with_rom(self, rom: bytes, read_only: tuple[int, int]) -> BootImage:
+        """This image with a firmware ROM and a read-only range of RAM."""
+        return replace(self, rom=rom, read_only=read_only)

@@ -18,6 +18,7 @@ from bt.runresult import EXIT_BAD_INPUT, EXIT_CRASH
 from bt.tracefile import BOOT_WINDOW
 
 if TYPE_CHECKING:
+    from bt.bootimage import BootImage
     from bt.bootplan import BootPlan
     from bt.console import HostConsole
     from bt.cpumodel import CpuModel
@@ -122,6 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bt.inspector.command import check_terminal
 
         check_terminal("--inspect")  # before the run, not after it
+    if args.bios is not None:
+        return _run_bios(args, cpu)
     from bt.bootplan import boot_plan
 
     plan = boot_plan(args)  # the disk options' one-line errors, before anything runs
@@ -132,8 +135,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             plan.close()
 
 
-def _run(args: argparse.Namespace, cpu: CpuModel, plan: BootPlan | None) -> int:
-    """`bt run` once its options and drives are known."""
+def _run_bios(args: argparse.Namespace, cpu: CpuModel) -> int:
+    """`bt run --bios FILE`: the firmware is the whole guest (bt/resetboot.py)."""
+    from bt.resetboot import ONE_MIB, load_bios, reset_image
+
+    given = [f"--{o.replace('_', '-')}" for o in BIOS_EXCLUDES if getattr(args, o) is not None]
+    if args.guest is not None or given:
+        what = args.guest if args.guest is not None else given[0]
+        raise OptionError(
+            f"--bios: the firmware is the whole guest; bt does not boot {what} through it"
+        )
+    if args.mem << 20 < ONE_MIB:
+        raise OptionError(f"--mem: a firmware needs at least 1 MiB, not {args.mem} MiB")
+    image = reset_image(load_bios(args.bios), cpu)
+    return _run(args, cpu, None, image)
+
+
+BIOS_EXCLUDES = ("fda", "fdb", "hda", "hdb", "boot", "load_addr", "entry")
+
+
+def _run(
+    args: argparse.Namespace,
+    cpu: CpuModel,
+    plan: BootPlan | None,
+    firmware: BootImage | None = None,
+) -> int:
+    """`bt run` once its options and drives are known (`firmware`: --bios's reset image)."""
     from bt.loader import load_guest
     from bt.machine import Machine, MachineConfig
 
@@ -141,9 +168,13 @@ def _run(args: argparse.Namespace, cpu: CpuModel, plan: BootPlan | None) -> int:
     guest = args.guest if args.guest is not None else _demo_path()
     if disk_boot and args.guest is None:
         guest = next(str(i.path) for i in plan.images()) if plan is not None else guest
+    if firmware is not None:
+        guest = args.bios
     mem_size = args.mem << 20
     image = (
-        None if disk_boot else load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
+        firmware
+        if firmware is not None or disk_boot
+        else load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
     )
     keys = b""
     if args.keys is not None:
@@ -264,7 +295,7 @@ def _run(args: argparse.Namespace, cpu: CpuModel, plan: BootPlan | None) -> int:
         where = _where(machine, result.eip)
         sys.stderr.write(f"bt: guest stopped at {where}: {result.message}\n")
         return result.status
-    demo = args.guest is None and not disk_boot
+    demo = args.guest is None and not disk_boot and firmware is None
     if demo and result.kind == "exit-port" and result.status == DEMO_SUCCESS:
         return 0  # the demo ends as QEMU runs it (port 0xf4, value 0); `bt run` reports success
     return result.status

@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="entry point of a flat binary (default: --load-addr)",
     )
+    run.add_argument(
+        "--bios",
+        metavar="FILE",
+        help="run the firmware ROM FILE from the reset vector, as QEMU's -bios (a multiple of "
+        "64 KiB, ending at 4 GiB; its last 128 KiB also below 1 MiB); the ROM is the whole guest",
+    )
     for drive, what in (
         ("fda", "floppy drive A:"),
         ("fdb", "floppy drive B:"),

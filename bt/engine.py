@@ -44,6 +44,7 @@ from bt.errors import InternalError
 from bt.guestview import DeniedAccess, GuestView
 from bt.layout import (
     MAX_RAM,
+    MAX_ROM,
     MON_SIZE,
     ROOTS_PHYS,
     TC_LINEAR,
@@ -89,9 +90,13 @@ TCG_BUFFER_SIZE = 8 << 20
 class Engine:
     """The Unicorn instance, the guest's memory view, and the callout and exception hooks."""
 
-    def __init__(self, ram_size: int) -> None:
+    def __init__(
+        self, ram_size: int, rom: bytes = b"", read_only: tuple[int, int] = (0, 0)
+    ) -> None:
         if ram_size <= 0 or ram_size % PAGE_SIZE or ram_size > MAX_RAM:
             raise InternalError(f"bad RAM size {ram_size:#x}")
+        if len(rom) % PAGE_SIZE or len(rom) > MAX_ROM:
+            raise InternalError(f"bad ROM size {len(rom):#x}")
         self.ram_size = ram_size
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
@@ -110,10 +115,17 @@ class Engine:
         host = ctypes.addressof(ctypes.c_char.from_buffer(self._ram_map))
         uc.mem_map_ptr(0, ram_size, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC, host)
         self.view = view = GuestView(uc, ram_size)
-        # Unassigned, around the page that holds the shadow tables' PDPTs.
-        for lo, hi in ((ram_size, ROOTS_PHYS), (ROOTS_PHYS + PAGE_SIZE, 1 << 32)):
+        view.rom_low = read_only  # RAM that is ROM (a firmware's copy below 1 MiB)
+        # Unassigned, around the page that holds the shadow tables' PDPTs, up to the firmware
+        # ROM's top copy (`--bios`: the file ends at 4 GiB, read-only through the fill hook).
+        rom_base = (1 << 32) - len(rom)
+        for lo, hi in ((ram_size, ROOTS_PHYS), (ROOTS_PHYS + PAGE_SIZE, rom_base)):
             if hi > lo:
                 uc.mmio_map(lo, hi - lo, view.unassigned_read, None, view.unassigned_write, None)
+        if rom:
+            uc.mem_map(rom_base, len(rom), UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+            uc.mem_write(rom_base, rom)
+            view.rom_top = rom_base
         # The cache, the monitor's page and the zero page (bt/layout.py ZERO_PHYS).
         uc.mem_map(
             TC_PHYS, TC_SIZE + MON_SIZE + PAGE_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC

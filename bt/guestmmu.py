@@ -39,6 +39,7 @@ def guest_paging(
     shadow.walker = walker
     view = engine.view
     shadow.protected = view.protected_pages
+    shadow.rom = view.rom_pages
     shadow.flush_tlb = view.flush_tlb
     engine.shadow = view.shadow = shadow
     memory.table_pages = shadow.tables

@@ -39,6 +39,9 @@ from bt.shadowpaging import ShadowPaging
 from bt.types import CodeAddr
 
 _HOLE = 1 << 35  # Unicorn-physical, never mapped: where refused guest pages point
+# Unassigned (its writes dropped): where a guest write to ROM goes, write-only, so that the
+# next read of the page fills again and reads the ROM (QEMU drops writes to its ROM regions).
+ROM_SINK = ROOTS_PHYS + 0x1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,16 @@ class GuestView:
         self.refused: dict[int, int] = {}  # page -> #PF error code, pointed at the hole
         self._unmapped_hook: int | None = None
         self.shadow: ShadowPaging | None = None  # its entries follow the same protections
+        # Read-only guest-physical memory: [rom_low) in RAM (the firmware's copy below 1 MiB),
+        # and everything from rom_top to 4 GiB (a --bios file).
+        self.rom_low = (0, 0)
+        self.rom_top = 1 << 32
+        self.rom_pages = RomPages(self)
+
+    def is_rom(self, phys: int) -> bool:
+        """Whether guest-physical `phys` is ROM (writes to it are dropped)."""
+        lo, hi = self.rom_low
+        return lo <= phys < hi or phys >= self.rom_top
 
     def unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
         """MMIO read of unassigned memory."""
@@ -144,6 +157,10 @@ class GuestView:
         page = phys & ~0xFFF
         if page == ROOTS_PHYS:
             phys += 0x1000  # the monitor's page there reads as unassigned, as the next one
+        if self.is_rom(page):
+            entry.paddr = ROM_SINK | (phys & 0xFFF) if write else phys  # type: ignore[attr-defined]
+            entry.perms = UC_PROT_WRITE if write else UC_PROT_READ  # type: ignore[attr-defined]
+            return True
         if page in self.protected_pages:
             if write:
                 self.denied = DeniedAccess("write", page, CodeAddr(0))
@@ -190,3 +207,13 @@ class GuestView:
         else:
             self.protected_pages.discard(page)
             self.flush_tlb()
+
+
+class RomPages:
+    """The guest-physical pages that are ROM, as a container (for the shadow tables)."""
+
+    def __init__(self, view: GuestView) -> None:
+        self._view = view
+
+    def __contains__(self, page: object) -> bool:
+        return isinstance(page, int) and self._view.is_rom(page)

@@ -2,6 +2,9 @@
 
 # Guest-physical RAM is Unicorn-physical [0, ram), at most MAX_RAM; [ram, 4 GiB) is unassigned.
 MAX_RAM = 0xC0000000
+# A `--bios` ROM ends at 4 GiB (bt/resetboot.py), above the PDPT page (ROOTS_PHYS) and the
+# unassigned page after it that takes the guest's dropped ROM writes (bt/guestview.py).
+MAX_ROM = 16 << 20
 # The translation cache and the monitor's page: linear addresses translated code runs at (the
 # fill hook serves fetches only there), backed by Unicorn-physical memory above 4 GiB, which
 # no guest address can name.

@@ -33,6 +33,7 @@ from bt.devices.irqline import IrqLine
 from bt.devices.keytypist import KeyTypist
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
+from bt.devices.postcode import POST_PORT, PostCode
 from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
 from bt.engine import GPRS, Engine
@@ -90,6 +91,16 @@ class MachineConfig:
     cpu: CpuModel = DEFAULT_CPU  # the CPU model the guest sees (--cpu)
 
 
+def _exit_watch(machine: Machine, port: ExitPort) -> _ExitWatch:
+    """The exit port as the bus sees it: a write ends the run with the guest's status."""
+    return _ExitWatch(
+        port,
+        lambda st: machine.runloop.request_shutdown(
+            st, f"guest wrote to the exit port (status {st})"
+        ),
+    )
+
+
 class _ExitWatch:
     """isa-debug-exit on the bus, telling the run loop when the guest asks to stop."""
 
@@ -118,7 +129,7 @@ class Machine:
     ) -> None:
         self.config = config
         self.image = image
-        self.engine = Engine(config.mem_size)
+        self.engine = Engine(config.mem_size, image.rom, image.read_only)
         self.memory = GuestMemory(self.engine, config.mem_size)
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
@@ -173,18 +184,8 @@ class Machine:
             except (OSError, sqlite3.Error) as exc:
                 raise OptionError(f"--cache-dir: cannot use {config.cache_dir}: {exc}") from None
         self._build_run_loop(config, image.entry)
-        self.exit_port = exit_port = ExitPort()
-        self.io.register(
-            EXIT_PORT,
-            4,
-            _ExitWatch(
-                exit_port,
-                lambda st: self.runloop.request_shutdown(
-                    st, f"guest wrote to the exit port (status {st})"
-                ),
-            ),
-            "isa-debug-exit",
-        )
+        self.exit_port = ExitPort()
+        self.io.register(EXIT_PORT, 4, _exit_watch(self, self.exit_port), "isa-debug-exit")
         self._start_cpu(image)
         if config.count_insns:
             self.count_instructions()
@@ -315,6 +316,7 @@ class Machine:
             self.vga,
             self.debugcon,
             self.exit_port,
+            self.postcode,
             self.clock,
             self.tsc,
         )
@@ -373,6 +375,8 @@ class Machine:
         io.register(0x64, 1, self.kbd.command, "kbd-command")
         self.vga = VgaText(self.memory)
         io.register(0x3B0, 0x30, self.vga, "vga")
+        self.postcode = PostCode()
+        io.register(POST_PORT, 1, self.postcode, "postcode")
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
 

@@ -24,6 +24,7 @@ from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
+from bt.devices.postcode import PostCode
 from bt.devices.records import (
     CmosState,
     DebugConState,
@@ -31,6 +32,7 @@ from bt.devices.records import (
     I8042State,
     PicPairState,
     PitState,
+    PostCodeState,
     UartState,
     VgaState,
 )
@@ -62,6 +64,7 @@ class MachineState:
     vga: VgaState
     debugcon: DebugConState
     exit_port: ExitPortState
+    postcode: PostCodeState
     clock: VirtualClockState | HostClockState
     tsc: TscState
     guest_ram: None = None  # the snapshot issue (see the module docstring)
@@ -82,6 +85,7 @@ class MachineParts:
     vga: VgaText
     debugcon: DebugCon
     exit_port: ExitPort
+    postcode: PostCode
     clock: VirtualClock | HostClock
     tsc: TimeStampCounter
 
@@ -97,6 +101,7 @@ class MachineParts:
             vga=self.vga.save(),
             debugcon=self.debugcon.save(),
             exit_port=self.exit_port.save(),
+            postcode=self.postcode.save(),
             clock=self.clock.save(),
             tsc=self.tsc.save(),
         )
@@ -133,6 +138,7 @@ class MachineParts:
         self.vga.restore(state.vga)
         self.debugcon.restore(state.debugcon)
         self.exit_port.restore(state.exit_port)
+        self.postcode.restore(state.postcode)
         if isinstance(self.clock, VirtualClock):
             assert isinstance(state.clock, VirtualClockState)
             self.clock.restore(state.clock)

@@ -78,6 +78,8 @@ class GuestMemory:
         """Guest-physical bytes (n <= a page); outside RAM, the unassigned pattern."""
         if phys + n <= self.size:
             return bytes(self._ram[phys : phys + n])
+        if phys >= self._view.rom_top:
+            return bytes(self._uc.mem_read(phys, min(n, (1 << 32) - phys)))
         return bytes([self.unassigned & 0xFF]) * n
 
     def write(self, linear: int, data: bytes, system: bool = False) -> None:
@@ -91,7 +93,7 @@ class GuestMemory:
 
     def write_phys(self, phys: int, data: bytes) -> None:
         """Write guest-physical bytes within one page (dropped outside RAM)."""
-        if phys + len(data) <= self.size:
+        if phys + len(data) <= self.size and not self._view.is_rom(phys):
             page = page_of(phys)
             if page in self.code_pages:
                 self.on_code_write(page)

@@ -36,6 +36,9 @@ def format_stats(machine: Machine, result: RunResult) -> str:
     if c.callouts:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(c.callouts.items(), key=lambda kv: -kv[1]))
         lines.append(f"callouts by kind: {kinds}")
+    post = machine.postcode.stat_line()
+    if post is not None:
+        lines.append(post)
     if r.interrupts:
         vecs = ", ".join(f"{vector_name(v)}: {n}" for v, n in sorted(r.interrupts.items()))
         lines.append(f"interrupts and exceptions delivered: {vecs}")

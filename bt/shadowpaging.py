@@ -29,7 +29,7 @@ beyond, all goes and is built again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from unicorn import Uc
 
@@ -62,6 +62,7 @@ class ShadowPaging:
         self.shadow = ShadowTables(uc, ram_size)
         self.walker: PageWalker | None = None  # reads through this object (set by the builder)
         self.protected: set[int] = set()  # physical pages holding translated code (the view's)
+        self.rom: Container[int] = ()  # ROM pages (the view's): never writable here
         self.flush_tlb: Callable[[], None] = lambda: None
         self.pae = False  # the guest's tables have 8-byte entries
         self._mode: tuple[int, ...] = ()
@@ -181,19 +182,12 @@ class ShadowPaging:
             self._reset()
             root = self.current = self._new_root(root.key, root.pdptes, root.slot)
         user = root.key[1]
-        if entry & P:
-            # Present, so read-only: a write (reads and fetches would have passed).
-            access = WRITE
-            try:
-                phys, write_ok = walker.translate(linear, WRITE, user)
-            except PageFault as fault:
-                return fault
-        else:
-            access = WRITE if error_code & _W else READ
-            try:
-                phys, write_ok = walker.translate(linear, access, user)
-            except PageFault as fault:
-                return fault
+        # Present, so read-only: a write (reads and fetches would have passed).
+        access = WRITE if entry & P or error_code & _W else READ
+        try:
+            phys, write_ok = walker.translate(linear, access, user)
+        except PageFault as fault:
+            return fault
         self.stats_fills += 1
         src = walker.last_table
         if src >= 0:
@@ -206,11 +200,13 @@ class ShadowPaging:
                 # A large page: its A (and D) bits are the PDE's, which this walk just set, so
                 # the whole region can be mapped now without changing what the guest sees.
                 base = phys - (linear & (REGION - 1))
-                keep = (self.protected, self.tables)  # read-only: code pages, guest tables
+                keep = (self.protected, self.tables, self.rom)  # code, guest tables, ROM
                 if self.shadow.fill_region(pt, base, write_ok, keep):
                     self._bulk.setdefault(base >> 21, set()).add((pt, base))
         gpage = phys & ~0xFFF
-        writable = write_ok and gpage not in self.protected
+        if access == WRITE and gpage in self.rom:
+            return FALLBACK  # ROM: the write runs under the fill hook, which drops it
+        writable = write_ok and gpage not in self.protected and gpage not in self.rom
         t = self.tables.get(gpage)
         if writable and t is not None and not t.unsynced:
             writable = False

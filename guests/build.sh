@@ -49,4 +49,6 @@ nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf
 # The boot guests: flat boot sectors and their disk images (guests/boot/build.sh).
 sh boot/build.sh
+# The CPU test ROM for --bios (guests/cputest/build.sh).
+bash cputest/build.sh
 rm -rf obj

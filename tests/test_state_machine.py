@@ -183,6 +183,7 @@ SAVED_BY = {
     "kbd-command": "i8042",
     "vga": "vga",
     "isa-debug-exit": "exit_port",
+    "postcode": "postcode",
 }
 
 

@@ -31,7 +31,7 @@ from bt.translator.inlinecache import (
     plain_ret16,
     real_far_same_cs,
 )
-from bt.translator.insn import GuestInsn, ImmOp
+from bt.translator.insn import GuestInsn, ImmOp, MemOp
 from bt.translator.portio import callout_for
 from bt.translator.records import (
     SLOT_SIZE,
@@ -186,6 +186,7 @@ class Rewriter:
                 and sens.kind == "call_indirect"
                 and insn.opsize == 4
                 and esp_ok
+                and not _through_cs(insn)
             ):
                 self._cache.call(insn, sens, body, pending, callouts)
             elif rule is Rule.INDIRECT:
@@ -362,3 +363,9 @@ def _extend(ranges: list[tuple[int, int]], start: int, end: int) -> None:
         ranges[-1] = (ranges[-1][0], end)
     else:
         ranges.append((start, end))
+
+
+def _through_cs(insn: GuestInsn) -> bool:
+    """Whether `insn` reads its operand through CS, which the inline forms would evaluate with
+    the real CS (the translation cache's) instead of the guest's: the monitor does it."""
+    return any(isinstance(op, MemOp) and op.seg == "cs" for op in insn.operands)

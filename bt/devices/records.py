@@ -200,3 +200,12 @@ class ExitPortState:
 
     requested_status: int | None
     version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PostCodeState:
+    """Port 0x80's POST codes: how many were written and the latest ones, oldest first."""
+
+    count: int
+    recent: bytes
+    version: int = 1
