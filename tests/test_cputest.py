@@ -16,7 +16,7 @@ from bt.resetboot import load_bios, reset_image
 ROOT = Path(__file__).resolve().parent.parent
 ROM = ROOT / "guests" / "cputest" / "cputest.rom"
 EXPECTED = ROOT / "guests" / "expected" / "cputest"
-ROM_INSNS = 716_668  # `bt run --bios cputest.rom --stats --count-insns`
+ROM_INSNS = 727_117  # `bt run --bios cputest.rom --stats --count-insns`
 TABLE2 = b"flags table 2:"
 # Table 2 (undefined flags) where the engine, on Unicorn's TCG, is not QEMU 7.2: SHRD's OF
 # for a count above 1 (guests/cputest/README.md).
@@ -127,7 +127,7 @@ def test_rom_equals_qemu_on_everything_defined(whole: tuple[Machine, bytes]) -> 
     assert m.exit_port.exit_status == 1 and (EXPECTED / "cputest.status").read_text() == "1\n"
     head, _, tail = out.partition(TABLE2)
     want_head, _, want_tail = expected.partition(TABLE2)
-    assert head == want_head  # real mode, protected mode, paging, ring 3, flags table 1
+    assert head == want_head  # real mode, protected mode, paging, ring 3, V86, tasks, flags table 1
     assert b"real: rom writes are dropped\n00000077" in head
     assert b"(high copy, low copy)\n00000077 00000077 FF0072E9" in head
     got, want = tail.splitlines(), want_tail.splitlines()
@@ -141,8 +141,8 @@ def test_post_codes_in_stats() -> None:
     assert proc.returncode == 1, proc.stderr  # 0 written to isa-debug-exit
     line = next(x for x in proc.stderr.splitlines() if "POST codes" in x)
     assert line.endswith(
-        "POST codes (port 0x80): 17, last FFh; sequence: "
-        "01 02 03 04 05 06 07 10 11 12 13 20 30 40 50 51 FF"
+        "POST codes (port 0x80): 19, last FFh; sequence: "
+        "01 02 03 04 05 06 07 10 11 12 13 20 30 40 48 49 50 51 FF"
     )
 
 

@@ -8,9 +8,9 @@
 ; registers 500, GDT 1000, IDT 1800, test buffer 2000, TSS 3000, variables 4000, stacks
 ; 7000 (real mode and ring 0), 8800 (ring 3), 9000 (ESP0), page tables 10000-11FFF.
 ;
-; Sections (one file each). New ones go between s_ring3 and s_flags: a virtual-8086 section
-; (s_v86.inc: IRETD with VM=1 through the TSS of s_ring3) and a task-switch section
-; (s_tasks.inc: a second TSS and a task gate), when the engine has them.
+; Sections (one file each), in this order: entry, real mode, protected mode, exceptions,
+; paging, ring 3, virtual-8086 mode (IRETD with VM=1 through the TSS of s_ring3), task
+; switches (a second TSS and a task gate), the flags tables.
 bits 16
 org 0
 STACK16 equ 0x7000
@@ -25,6 +25,8 @@ start:                          ; F000:0000 (the ROM's first byte)
 %include "s_except.inc"
 %include "s_paging.inc"
 %include "s_ring3.inc"
+%include "s_v86.inc"
+%include "s_tasks.inc"
 %include "s_flags.inc"
     POST 0xFF
     PRINT32 {"cputest: done", 10}
