@@ -286,14 +286,6 @@ class Engine:
             # Code space the CPU has never run since the last flush: nothing compiled to drop.
             self._fresh_from = addr + len(data)
 
-    def forget(self, start: int, end: int) -> None:
-        """Drop Unicorn's compilations of the code in [start, end). Needed after patching a
-        RET cache's compare values: dropping each 4-byte field alone left a stale compiled
-        copy running under guest paging (tasks_ts built at dc6f8de returned through an old
-        entry), dropping the block's whole range does not."""
-        if start < self._fresh_from:
-            self.uc.ctl_remove_cache(start, end)
-
     def code_flushed(self, start: int) -> None:
         """Every block was retired and code space from `start` will be reused: drop all of
         Unicorn's compiled code at once."""

@@ -222,7 +222,6 @@ class TranslationCache:
         values = (-p1, p1 - p2, p2, p1, p2)
         for off, val in zip(site.ic_fields, values, strict=True):
             self._writer.write_code(tb.code_addr + off, (val & 0xFFFFFFFF).to_bytes(4, "little"))
-        self._writer.forget(tb.code_addr, tb.code_addr + tb.size)  # all of it (bt/engine.py)
         slot_no = site.ic_exits[entry]
         unlink(self._writer, tb, slot_no, self._unchained)
         tb.exits[slot_no].target = target

@@ -19,10 +19,6 @@ class CodeWriter(Protocol):
         """Every block was retired; code space from `start` will be reused."""
         ...
 
-    def forget(self, start: int, end: int) -> None:
-        """Drop every compiled copy of the code in [start, end) (a block patched in place)."""
-        ...
-
 
 def may_chain(
     src: TranslationBlock, dst: TranslationBlock, entry_checks: frozenset[int] = frozenset()

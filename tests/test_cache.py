@@ -29,9 +29,6 @@ class FakeWriter:
     def code_flushed(self, start: int) -> None:
         self.flushed = start
 
-    def forget(self, start: int, end: int) -> None:
-        self.forgotten = (start, end)
-
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self.mem.get(addr + i, 0) for i in range(n))
 
