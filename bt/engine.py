@@ -280,11 +280,13 @@ class Engine:
     def write_code(self, addr: int, data: bytes) -> None:
         """Write translated code at cache address `addr` and drop Unicorn's stale compilations."""
         self.uc.mem_write(TC_PHYS + (addr - TC_LINEAR), data)
+        end = addr + len(data)
         if addr < self._fresh_from:
-            self.uc.ctl_remove_cache(addr, addr + len(data))
-        elif addr + len(data) > self._fresh_from:
-            # Code space the CPU has never run since the last flush: nothing compiled to drop.
-            self._fresh_from = addr + len(data)
+            self.uc.ctl_remove_cache(addr, end)
+        # Code space above the mark was never written since the last flush: nothing compiled
+        # to drop there. A write that starts below it and ends above moves it too (once, it
+        # did not, and a RET cache's patches inside that block left a stale copy running).
+        self._fresh_from = max(self._fresh_from, end)
 
     def code_flushed(self, start: int) -> None:
         """Every block was retired and code space from `start` will be reused: drop all of
