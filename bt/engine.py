@@ -283,9 +283,8 @@ class Engine:
         end = addr + len(data)
         if addr < self._fresh_from:
             self.uc.ctl_remove_cache(addr, end)
-        # Code space above the mark was never written since the last flush: nothing compiled
-        # to drop there. A write that starts below it and ends above moves it too (once, it
-        # did not, and a RET cache's patches inside that block left a stale copy running).
+        # Nothing is compiled above the mark (never written since the last flush). A write
+        # across it moves it too: patches in such a block once kept a stale copy running.
         self._fresh_from = max(self._fresh_from, end)
 
     def code_flushed(self, start: int) -> None:
