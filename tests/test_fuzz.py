@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import fuzz  # noqa: E402
+import fuzz_raw  # noqa: E402
 from fuzz_reference import Fault, RefOutcome  # noqa: E402
 from undefined_flags import AF, CF, OF, PF, SF, ZF, UndefinedState  # noqa: E402
 
@@ -60,7 +61,7 @@ def test_random_bytes_never_escape(tmp_path: Path) -> None:
     rng = random.Random(7)
     for _ in range(150):
         blob = rng.randbytes(rng.randint(1, 64))
-        assert fuzz.raw_bytes_case(blob, tmp_path) is None, blob.hex()
+        assert fuzz_raw.raw_bytes_case(blob, tmp_path) is None, blob.hex()
 
 
 def test_random_bytes_in_v86_mode_never_escape(tmp_path: Path) -> None:
@@ -69,7 +70,7 @@ def test_random_bytes_in_v86_mode_never_escape(tmp_path: Path) -> None:
     rng = random.Random(86)
     for i in range(100):
         blob = rng.randbytes(rng.randint(1, 64))
-        assert fuzz.raw_v86_case(blob, 3 * (i & 1), tmp_path) is None, blob.hex()
+        assert fuzz_raw.raw_v86_case(blob, 3 * (i & 1), tmp_path) is None, blob.hex()
 
 
 def test_v86_prologue_enters_v86_mode(tmp_path: Path) -> None:
@@ -78,7 +79,7 @@ def test_v86_prologue_enters_v86_mode(tmp_path: Path) -> None:
 
     from bt.machine import Machine, MachineConfig
 
-    m = Machine(MachineConfig(fuzz.MEM), fuzz._v86_image(b"\x8c\xc8\xf4", 0, tmp_path), print)
+    m = Machine(MachineConfig(fuzz.MEM), fuzz_raw.v86_image(b"\x8c\xc8\xf4", 0, tmp_path), print)
     assert m.run(max_insns=20000).kind == "exit-port"
     esp = m.engine.read_reg(R.UC_X86_REG_ESP)
     frame = struct.unpack("<10I", m.memory.read(esp, 40))
@@ -101,7 +102,7 @@ def test_stored_regressions(tmp_path: Path) -> None:
     for name, text in cases:
         if text.startswith("db "):
             blob = bytes(int(b) for b in text[3:].split(","))
-            assert fuzz.raw_bytes_case(blob, tmp_path) is None, name
+            assert fuzz_raw.raw_bytes_case(blob, tmp_path) is None, name
         else:
             assert fuzz.compare(text, tmp_path) is None, name
 
