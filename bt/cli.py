@@ -217,6 +217,7 @@ def _run(
             realtime=args.realtime,
             keys=keys,
             cpu=cpu,
+            machine=args.machine,
         )
         if image is None:
             from bt.pcboot import pc_boot

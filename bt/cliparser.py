@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the CPU model the guest sees, as QEMU's -cpu NAME (qemu32); `--cpu help` lists them",
     )
     run.add_argument(
+        "--machine",
+        choices=("pc", "isapc"),
+        default="pc",
+        help="the PC the guest runs on, as QEMU's -M: pc (i440FX, PIIX3, APICs, PCI; the "
+        "default) or isapc (ISA only: 8259s, PIT, UART, CMOS, i8042, VGA text)",
+    )
+    run.add_argument(
         "--cache-size",
         type=number,
         default=DEFAULT_CACHE_MIB,

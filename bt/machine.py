@@ -89,6 +89,7 @@ class MachineConfig:
     realtime: bool = False  # device time follows the host clock instead of the guest's work
     keys: bytes = b""  # text typed on the keyboard (--keys FILE), as the host sent it
     cpu: CpuModel = DEFAULT_CPU  # the CPU model the guest sees (--cpu)
+    machine: str = "pc"  # the machine type (--machine): "pc" or "isapc", as QEMU's -M
 
 
 def _exit_watch(machine: Machine, port: ExitPort) -> _ExitWatch:
