@@ -33,6 +33,7 @@ from bt.bios.biosdrive import BiosDrive
 from bt.devices.diskimage import FLOPPY, HARD_DISK, DiskImage, ImageError
 from bt.devices.floppyformats import floppy_format
 from bt.errors import GuestImageError, OptionError
+from bt.linuxboot import is_bzimage
 from bt.loader import ELF_MAGIC, HEADER_MAGIC, HEADER_SEARCH
 
 SECTOR = 512
@@ -62,14 +63,15 @@ class BootPlan:
 def is_kernel_file(path: str) -> bool:
     """Whether `path` is for the kernel loader: an ELF file, one with a Multiboot magic in its
     first 8 KiB (a bad one included: the loader names what is wrong with it), or one that
-    cannot be a disk image (not a whole, nonzero number of sectors)."""
+    cannot be a disk image (not a whole, nonzero number of sectors), or a Linux bzImage (its
+    boot sector has the boot signature, but QEMU's -kernel looks for the setup header first)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(8192)
             size = fh.seek(0, 2)
     except OSError:
         return True  # the loader reports the missing or unreadable file, as before
-    if head[:4] == ELF_MAGIC or size == 0 or size % SECTOR:
+    if head[:4] == ELF_MAGIC or size == 0 or size % SECTOR or is_bzimage(head):
         return True
     magic = struct.pack("<I", HEADER_MAGIC)
     return any(head[i : i + 4] == magic for i in range(0, min(len(head), HEADER_SEARCH), 4))

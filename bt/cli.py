@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bt.bootplan import BootPlan
     from bt.console import HostConsole
     from bt.cpumodel import CpuModel
+    from bt.linuxboot import LinuxLoad
     from bt.machine import Machine
 
 # This module imports nothing heavy at its top: main() tunes the collector first, and each
@@ -118,6 +119,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stdout.write(models_help())
         return 0
     cpu = model_named(args.cpu)  # before the guest is loaded: a bad name is bad input
+    if args.kernel is not None:
+        if args.guest is not None:
+            raise OptionError(f"--kernel {args.kernel}: the guest is already {args.guest}")
+        args.guest = args.kernel
     _check_options(args)
     if args.inspect:
         from bt.inspector.command import check_terminal
@@ -151,7 +156,21 @@ def _run_bios(args: argparse.Namespace, cpu: CpuModel) -> int:
     return _run(args, cpu, None, image)
 
 
-BIOS_EXCLUDES = ("fda", "fdb", "hda", "hdb", "boot", "load_addr", "entry")
+BIOS_EXCLUDES = ("fda", "fdb", "hda", "hdb", "boot", "load_addr", "entry", "initrd")
+
+
+def _linux(args: argparse.Namespace, guest: str, mem_size: int) -> LinuxLoad | None:
+    """The Linux kernel `guest` laid out as QEMU's -kernel does, or None if it is none."""
+    from bt.linuxboot import is_bzimage, load_linux
+
+    try:
+        with open(guest, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None  # not readable: the loader names the problem
+    if not is_bzimage(data):
+        return None
+    return load_linux(guest, data, args.append, args.initrd, mem_size)
 
 
 def _run(
@@ -171,9 +190,14 @@ def _run(
     if firmware is not None:
         guest = args.bios
     mem_size = args.mem << 20
+    linux = None
+    if firmware is None and not disk_boot and args.load_addr is None:
+        linux = _linux(args, guest, mem_size)
+    if args.initrd is not None and linux is None:
+        raise OptionError(f"--initrd: {guest} is not a Linux kernel (a bzImage)")
     image = (
         firmware
-        if firmware is not None or disk_boot
+        if firmware is not None or disk_boot or linux is not None
         else load_guest(guest, mem_size, args.append, args.load_addr, args.entry)
     )
     keys = b""
@@ -222,8 +246,8 @@ def _run(
         if image is None:
             from bt.pcboot import pc_boot
 
-            assert plan is not None
-            boot = pc_boot(config, plan, sink, debug_sink, _note)
+            assert plan is not None or linux is not None
+            boot = pc_boot(config, plan, sink, debug_sink, _note, linux)
             machine = boot.machine
             bios_lines = boot.stat_lines
         else:

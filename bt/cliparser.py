@@ -37,8 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "guest",
         nargs="?",
-        help="Multiboot ELF kernel, flat binary (--load-addr) or disk image to boot "
-        "(a floppy when its size is a floppy format's, else a hard disk)",
+        help="Linux bzImage, Multiboot ELF kernel, flat binary (--load-addr) or disk image to "
+        "boot (a floppy when its size is a floppy format's, else a hard disk)",
+    )
+    run.add_argument(
+        "--kernel",
+        metavar="FILE",
+        help="the kernel to boot, as QEMU's -kernel (a bzImage or a Multiboot kernel; the "
+        "same as giving it as GUEST)",
+    )
+    run.add_argument(
+        "--initrd", metavar="FILE", help="the initial ramdisk of a Linux kernel, as QEMU's -initrd"
     )
     run.add_argument("--mem", type=number, default=128, metavar="MIB", help="guest RAM (128)")
     run.add_argument("--append", default="", metavar="STR", help="kernel command line")

@@ -299,12 +299,50 @@ MODELS: dict[str, CpuModel] = {
 DEFAULT = QEMU32
 
 
-def model_named(name: str) -> CpuModel:
-    """The model called `name`; OptionError (exit status 2) naming the choices otherwise."""
+def model_named(spec: str) -> CpuModel:
+    """The model `spec` names, as QEMU's -cpu spells it: NAME, then optional `,-feature` /
+    `,+feature` / `,feature=on|off` toggles (a feature can be added only if some model the
+    engine has reports it, so the engine implements it); OptionError (exit status 2) otherwise."""
+    name, *toggles = spec.split(",")
     model = MODELS.get(name)
     if model is None:
         raise OptionError(f"--cpu: unknown CPU model {name!r} (choose from {', '.join(MODELS)})")
+    for toggle in toggles:
+        feature, on = _toggle(toggle)
+        if on and not any(m.has(feature) for m in MODELS.values()):
+            raise OptionError(f"--cpu: bt does not implement the feature {feature!r}")
+        model = _with_feature(model, spec, feature, on)
     return model
+
+
+def _toggle(text: str) -> tuple[str, bool]:
+    """One `-cpu` feature toggle: (feature, on)."""
+    if text[:1] in "+-" and text[1:]:
+        feature, on = text[1:], text[0] == "+"
+    elif "=" in text:
+        feature, value = text.split("=", 1)
+        if value not in ("on", "off"):
+            raise OptionError(f"--cpu: {text!r}: expected {feature}=on or {feature}=off")
+        on = value == "on"
+    else:
+        raise OptionError(f"--cpu: {text!r}: expected +FEATURE, -FEATURE or FEATURE=on|off")
+    feature = feature.replace("-", "").replace("_", "").replace(".", "")  # sse4.1 = sse4-1
+    if feature not in FEATURES:
+        raise OptionError(f"--cpu: unknown feature {text!r} (known: {', '.join(sorted(FEATURES))})")
+    return feature, on
+
+
+def _with_feature(model: CpuModel, name: str, feature: str, on: bool) -> CpuModel:
+    """`model` with `feature`'s CPUID bit set or cleared, called `name`."""
+    leaf, reg, bit = _FEATURE_BITS[feature]
+    rows = []
+    for row in model.leaves:
+        if row[0] == leaf and row[1] == 0:
+            regs = list(row[2:])
+            regs[reg] = regs[reg] | 1 << bit if on else regs[reg] & ~(1 << bit)
+            row = (row[0], row[1], regs[0], regs[1], regs[2], regs[3])
+        rows.append(row)
+    return CpuModel(name, model.description, tuple(rows))
 
 
 def models_help() -> str:

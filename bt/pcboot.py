@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bt.bios import rom as bios_rom
+from bt.bios.biosdrive import BiosDrive
 from bt.bios.edd import FarPtr
 from bt.bios.int13 import Int13
 from bt.bios.post import Chs, DiskCounts, boot_state, post
@@ -24,6 +25,7 @@ from bt.callouts.bios import BiosRuntime, PhysicalRam
 from bt.devices.diskgeometry import Geometry
 from bt.devices.port92 import Port92
 from bt.errors import OptionError
+from bt.linuxboot import LinuxLoad
 from bt.machine import Machine, MachineConfig
 from bt.realboot import BOOT_SECTOR_ADDR, RealModeEntry, real_mode_image
 
@@ -54,31 +56,52 @@ class PcBoot:
 
 def pc_boot(
     config: MachineConfig,
-    plan: BootPlan,
+    plan: BootPlan | None,
     serial_out: Callable[[bytes], None],
     debug_out: Callable[[bytes], None] | None = None,
     on_unsupported: Callable[[str], None] | None = None,
+    linux: LinuxLoad | None = None,
 ) -> PcBoot:
-    """The machine of `plan` (its boot drive set), ready to run from the boot sector."""
-    if plan.boot_drive is None:
+    """The machine of `plan`, ready to run from its boot drive's boot sector, or from the
+    real-mode setup code of the Linux kernel `linux` (`plan`: its drives, if any)."""
+    if linux is None and (plan is None or plan.boot_drive is None):
         raise OptionError("no boot drive: give a disk image (--fda, --hda or bt run IMG)")
     if config.mem_size < MIN_RAM:
         raise OptionError(f"--mem: booting from a disk needs at least 1 MiB, not {config.mem_size}")
     rom = bios_rom.load()
-    state = boot_state(plan.boot_drive)
-    entry = RealModeEntry(
-        cs=state.cs,
-        ip=state.ip,
-        ss=state.ss,
-        sp=state.sp,
-        ds=state.ds,
-        gpr=(state.eax, state.ecx, state.edx, state.ebx, state.sp, state.ebp, state.esi, state.edi),
-        eflags=state.eflags,
-        cr0=state.cr0,
-    )
-    sector = plan.boot_sector
-    chunks = (MemoryChunk(ROM_BASE, rom.image), MemoryChunk(BOOT_SECTOR_ADDR, sector))
-    image = real_mode_image(chunks, entry, (BOOT_SECTOR_ADDR, BOOT_SECTOR_ADDR + len(sector)))
+    rom_chunk = MemoryChunk(ROM_BASE, rom.image)
+    if linux is not None:
+        chunks, entry, image_range = _linux_entry(linux, rom_chunk)
+        boot_drive = None
+    else:
+        assert plan is not None and plan.boot_drive is not None
+        boot_drive = plan.boot_drive
+        state = boot_state(boot_drive)
+        entry = RealModeEntry(
+            cs=state.cs,
+            ip=state.ip,
+            ss=state.ss,
+            sp=state.sp,
+            ds=state.ds,
+            gpr=(
+                state.eax,
+                state.ecx,
+                state.edx,
+                state.ebx,
+                state.sp,
+                state.ebp,
+                state.esi,
+                state.edi,
+            ),  # fmt: skip
+            eflags=state.eflags,
+            cr0=state.cr0,
+        )
+        sector = plan.boot_sector
+        chunks = (rom_chunk, MemoryChunk(BOOT_SECTOR_ADDR, sector))
+        image_range = (BOOT_SECTOR_ADDR, BOOT_SECTOR_ADDR + len(sector))
+    if plan is None:
+        plan = BootPlan({0: BiosDrive(None, 0)}, None, b"", 0)
+    image = real_mode_image(chunks, entry, image_range)
     # SeaBIOS leaves its F0000 shadow read-only (make_bios_readonly_intel: PAM0 = 0x10, reads
     # from RAM, writes to PCI, where nothing takes them): the guest's writes there are dropped.
     image = image.with_rom(b"", (ROM_BASE, ROM_BASE + 0x10000))
@@ -96,7 +119,7 @@ def pc_boot(
     floppies = sum(1 for n in plan.drives if n < 0x80)
     disks = DiskCounts(floppies, len(hard_disks), geometries)
     ram = PhysicalRam(m.memory)
-    post(ram, m.io, config.mem_size, plan.boot_drive, disks)
+    post(ram, m.io, config.mem_size, boot_drive, disks)
     seg, off = rom.ivt[0x1E]
     dpte = FarPtr(EBDA_SEGMENT, DPTE_OFFSET)
     int13 = Int13(plan.drives, diskette_table=FarPtr(seg, off), dpte=dpte)
@@ -107,6 +130,38 @@ def pc_boot(
     m.ctx.bios = runtime
     m.maker.services = runtime.entries
     return PcBoot(m, counter, int13)
+
+
+def _linux_entry(
+    linux: LinuxLoad, rom: MemoryChunk
+) -> tuple[tuple[MemoryChunk, ...], RealModeEntry, tuple[int, int]]:
+    """The memory and registers linuxboot_dma.bin leaves at the setup code's entry (measured
+    under QEMU 7.2: CS = the setup segment + 0x20, IP 0, the other segments the setup segment,
+    SP 16 bytes below the command line, EAX = CS, IF clear, GDTR limit 0)."""
+    seg = linux.setup_segment
+    chunks = [
+        rom,
+        MemoryChunk(linux.real_addr, linux.setup),
+        MemoryChunk(linux.prot_addr, linux.payload),
+        MemoryChunk(linux.cmdline_addr, linux.cmdline),
+    ]
+    if linux.initrd:
+        chunks.append(MemoryChunk(linux.initrd_addr, linux.initrd))
+    entry = RealModeEntry(
+        cs=seg + 0x20,
+        ip=0,
+        ss=seg,
+        sp=linux.stack_pointer,
+        ds=seg,
+        es=seg,
+        fs=seg,
+        gs=seg,
+        gpr=(seg + 0x20, 0, 0, 0, linux.stack_pointer, 0, 0, 0),
+        eflags=0x46,
+        cr0=0x10,
+        gdtr=(0, 0),
+    )
+    return tuple(chunks), entry, (linux.real_addr, linux.real_addr + len(linux.setup))
 
 
 def _chs(g: Geometry) -> Chs:

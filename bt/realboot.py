@@ -29,6 +29,10 @@ class RealModeEntry:
     idtr: tuple[int, int] = (0, 0x3FF)
     cs_base: int | None = None  # the reset vector's CS base (0xFFFF0000), else CS * 16
     cr0: int = RESET_CR0  # SeaBIOS leaves 0x10 at the boot sector (its POST clears CD, NW)
+    es: int | None = None  # None: as DS
+    fs: int = 0
+    gs: int = 0
+    gdtr: tuple[int, int] = (0, 0xFFFF)
 
 
 def _seg(selector: int, flags: int, base: int | None = None) -> SegmentState:
@@ -50,16 +54,16 @@ def real_mode_image(
         eflags=entry.eflags,
         cr0=entry.cr0,
         segments=(
-            data,
+            data if entry.es is None else _seg(entry.es, DATA_FLAGS),
             _seg(entry.cs, CODE_FLAGS, entry.cs_base),
             _seg(entry.ss, DATA_FLAGS),
             data,
-            _seg(0, DATA_FLAGS),
-            _seg(0, DATA_FLAGS),
+            _seg(entry.fs, DATA_FLAGS),
+            _seg(entry.gs, DATA_FLAGS),
         ),
         ldtr=SegmentState(0, 0, 0xFFFF, 0x00008200),
         tr=SegmentState(0, 0, 0xFFFF, 0x00008B00),
-        gdtr=(0, 0xFFFF),
+        gdtr=entry.gdtr,
         idtr=entry.idtr,
         mbi_addr=None,
         image_range=image_range,

@@ -47,6 +47,9 @@ nasm -f bin -I ./ -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm
 # The INT 13h probe: a boot sector and its calls (tools/int13_reference.py boots it).
 nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf
+# The Linux boot test's /init: a static i386 Linux executable (tools/mkinitramfs.py packs it).
+nasm -f elf32 -o obj/linux_init.o linux/init.asm
+ld -m elf_i386 -static -s --build-id=none -z noexecstack -o linux/init obj/linux_init.o
 # The boot guests: flat boot sectors and their disk images (guests/boot/build.sh).
 sh boot/build.sh
 # The CPU test ROM for --bios (guests/cputest/build.sh).

@@ -118,9 +118,13 @@ def boot_state(boot_drive: int) -> BootState:
     )  # fmt: skip
 
 
-def boot_screen(boot_drive: int) -> tuple[str, ...]:
-    """The rows QEMU's screen shows when SeaBIOS enters the boot sector of `boot_drive`."""
-    device = "Hard Disk" if boot_drive >= HARD_DISK_FIRST else "Floppy"
+def boot_screen(boot_drive: int | None) -> tuple[str, ...]:
+    """The rows QEMU's screen shows when SeaBIOS enters the boot sector of `boot_drive` (None:
+    an option ROM, as QEMU's -kernel boots through linuxboot_dma.bin)."""
+    if boot_drive is None:
+        device = "ROM"
+    else:
+        device = "Hard Disk" if boot_drive >= HARD_DISK_FIRST else "Floppy"
     return (*BOOT_SCREEN[:-1], f"Booting from {device}...")
 
 
@@ -138,14 +142,15 @@ def post(
     mem: PhysMemory,
     ports: Ports,
     ram_size: int,
-    boot_drive: int,
+    boot_drive: int | None,
     disks: DiskCounts,
     *,
     com_ports: tuple[int, ...] = (0x3F8,),
     lpt_ports: tuple[int, ...] = (0x378,),
     banner: bool = True,
 ) -> BootState:
-    """Initialise memory and devices as SeaBIOS does before booting from `boot_drive`.
+    """Initialise memory and devices as SeaBIOS does before booting from `boot_drive` (None:
+    from an option ROM; the state returned is then the boot sector's, for drive 0x80).
 
     `com_ports`/`lpt_ports` are the ports the machine has (QEMU's default machine has COM1
     and LPT1; the equipment word counts them). `ram_size` does not change what POST writes
@@ -173,7 +178,7 @@ def post(
     bda.write32(mem, bda.TIMER_COUNTER, ticks % 0x1800B0)
     ports.write(0x92, 1, (ports.read(0x92, 1) & ~0x01) | 0x02)  # A20 on
     _screen(mem, ports, boot_screen(boot_drive) if banner else ())
-    return boot_state(boot_drive)
+    return boot_state(HARD_DISK_FIRST if boot_drive is None else boot_drive)
 
 
 def _bda(
