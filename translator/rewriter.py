@@ -160,6 +160,14 @@ class Rewriter:
             _extend(ranges, insn.linear, insn.linear + insn.size)
             rule = sens.rule
             if rule is Rule.COPY:
+                if insn.mnemonic == "cmpxchg8b":
+                    # Unicorn 2.1.4's CMPXCHG8B helper computes the flags from the CPU's
+                    # stored cc_op without the translator writing it first; with guest paging
+                    # on its own walker the stored one can be stale, and ZF (and TF, from an
+                    # ADD's operand left in CC_SRC) come out wrong. A `jmp $+2` ends
+                    # Unicorn's block there, which stores cc_op: the helper then reads it.
+                    body += _TB_SPLIT
+                    records[-1] = InsnRecord(len(body), insn, sens)
                 body += insn.raw
             elif sens.kind == "cs_access":
                 if not self._cs_read(insn, cs_base, bake, body, callouts):
@@ -308,6 +316,7 @@ _AddCallout = Callable[[GuestInsn, Sensitivity, bool], None]
 
 
 # Sensitive kinds whose inline forms address the stack as [ESP]: 16-bit code calls out.
+_TB_SPLIT = b"\xeb\x00"  # jmp $+2: ends Unicorn's own translation block there
 _ESP_FORMS = frozenset(("pushf", "popf", "far_ret"))
 
 _INLINE = (
