@@ -1,6 +1,7 @@
 """pc_boot: a machine that boots a disk image through the built-in BIOS, as QEMU + SeaBIOS do.
 
-The ROM (bt/bios/rom.bin) is mapped at 0xF0000, POST (bt/bios/post.py) writes the IVT, BIOS
+The ROM (bt/bios/rom.bin, with the firmware tables of bt/bios/fwtables.py) is mapped at
+0xF0000, POST (bt/bios/post.py) writes the IVT, BIOS
 data area and EBDA and programs the PICs, PIT and RTC, the boot drive's first sector is at
 0000:7C00, and the vCPU starts there in real mode with SeaBIOS's registers (DL = the drive).
 Every ROM entry point's service runs in the monitor (bt/callouts/bios.py), INT 13h on the
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from bt.bios import rom as bios_rom
 from bt.bios.edd import FarPtr
+from bt.bios.fwtables import firmware_tables, ram_tables, rom_with_tables
 from bt.bios.int13 import Int13
 from bt.bios.post import Chs, DiskCounts, boot_state, post
 from bt.bios.services import entry_services
@@ -77,7 +79,12 @@ def pc_boot(
         cr0=state.cr0,
     )
     sector = plan.boot_sector
-    chunks = (MemoryChunk(ROM_BASE, rom.image), MemoryChunk(BOOT_SECTOR_ADDR, sector))
+    tables = firmware_tables(config.platform(), rom)
+    chunks = (
+        MemoryChunk(ROM_BASE, rom_with_tables(rom, tables)),
+        *(MemoryChunk(addr, data) for addr, data in ram_tables(tables)),
+        MemoryChunk(BOOT_SECTOR_ADDR, sector),
+    )
     image = real_mode_image(chunks, entry, (BOOT_SECTOR_ADDR, BOOT_SECTOR_ADDR + len(sector)))
     # SeaBIOS leaves its F0000 shadow read-only (make_bios_readonly_intel: PAM0 = 0x10, reads
     # from RAM, writes to PCI, where nothing takes them): the guest's writes there are dropped.
