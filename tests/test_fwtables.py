@@ -14,11 +14,15 @@ from unicorn import UC_ARCH_X86, UC_MODE_16, Uc
 from unicorn import x86_const as x86
 
 from bt.bios import acpi, mptable, smbios
+from bt.bios.biosdrive import BiosDrive
 from bt.bios.fwtables import firmware_tables, multiboot_chunks, ram_tables, rom_with_tables
 from bt.bios.pnpbios import pnp_header
 from bt.bios.rom import ROM_BASE, load
 from bt.bios.tableinfo import Platform, checksum
+from bt.bootplan import BootPlan
 from bt.errors import InternalError
+from bt.machine import MachineConfig
+from bt.pcboot import pc_boot
 
 EXPECTED = Path(__file__).resolve().parent.parent / "guests" / "expected"
 MIB = 1 << 20
@@ -62,7 +66,7 @@ def test_mp_entries_pc_and_isapc() -> None:
 
 
 def test_acpi_rsdp_rsdt_madt() -> None:
-    (rsdp_at, rsdp), (madt_at, madt), (rsdt_at, rsdt) = acpi.acpi_tables(PC)
+    (rsdp_at, rsdp), (madt_at, madt), (rsdt_at, rsdt) = acpi.acpi_tables(PC, 0xF59F0)
     assert rsdp_at == 0xF59D0 and rsdp[:8] == b"RSD PTR " and checksum(rsdp) == 0
     zone = 128 * MIB - 128 * 1024
     assert (madt_at, rsdt_at) == (zone + 0x1A00, zone + 0x1AD8)
@@ -76,7 +80,7 @@ def test_acpi_rsdp_rsdt_madt() -> None:
     assert overrides[0] == bytes.fromhex("020a0000020000000000")  # IRQ 0 -> GSI 2
     assert overrides[2] == bytes.fromhex("020a0009090000000d00")  # IRQ 9 level, high
     assert madt[-6:] == bytes.fromhex("0406ff000001")  # NMI on LINT1 of every CPU
-    assert acpi.acpi_tables(ISAPC) == ()
+    assert acpi.acpi_tables(ISAPC, 0xF6800) == ()
 
 
 def _structures(table: bytes) -> list[tuple[int, list[bytes], int]]:
@@ -92,16 +96,18 @@ def _structures(table: bytes) -> list[tuple[int, list[bytes], int]]:
 
 
 @pytest.mark.parametrize(
-    ("platform", "version", "vendor", "product"),
+    ("platform", "version", "vendor", "product", "at"),
     [
-        (PC, (2, 8), b"SeaBIOS", b"Standard PC (i440FX + PIIX, 1996)"),
-        (ISAPC, (2, 4), b"Bochs", b"Bochs"),
+        (PC, (2, 8), b"SeaBIOS", b"Standard PC (i440FX + PIIX, 1996)", 0xF59F0),
+        (ISAPC, (2, 4), b"Bochs", b"Bochs", 0xF6800),
     ],
 )
 def test_smbios(
-    platform: Platform, version: tuple[int, int], vendor: bytes, product: bytes
+    platform: Platform, version: tuple[int, int], vendor: bytes, product: bytes, at: int
 ) -> None:
-    (entry_at, entry), (table_at, table) = smbios.smbios_tables(platform)
+    below = mptable.float_address(platform)
+    (entry_at, entry), (table_at, table) = smbios.smbios_tables(platform, below)
+    assert entry_at == at and table_at == at + 32 and table_at + len(table) <= below
     assert entry[:4] == b"_SM_" and len(entry) == entry[5] == 31 and checksum(entry) == 0
     assert entry[16:21] == b"_DMI_" and checksum(entry[16:]) == 0
     assert (entry[6], entry[7]) == version
@@ -115,9 +121,14 @@ def test_smbios(
 
 
 def test_smbios_memory_follows_ram() -> None:
-    big = Platform("isapc", 3584 * MIB, 0x480, 0x9, False)  # 3 GiB below 4 GiB, the rest above
-    kinds = [k for k, _, _ in _structures(smbios.smbios_tables(big)[1][1])]
-    assert kinds.count(19) == 2 and kinds.count(20) == 2
+    """pc at -m 3584 (measured): 3 GiB below 4 GiB and 512 MiB above, so two mapped ranges,
+    a longer table and the entry point and RSDP 32 bytes lower than at -m 128."""
+    big = Platform("pc", 3584 * MIB, 0x663, 0x0781ABFD, True)
+    (entry_at, _), (table_at, table) = smbios.smbios_tables(big, mptable.FLOAT_PC)
+    assert (entry_at, table_at, len(table)) == (0xF59D0, 0xF59F0, 421)
+    found = _structures(table)
+    assert [k for k, _, _ in found].count(19) == 2
+    assert acpi.acpi_tables(big, entry_at)[0][0] == 0xF59B0
 
 
 def test_pnp_header_points_at_rom_code() -> None:
@@ -171,3 +182,15 @@ def test_pnp_real_mode_entry(entry: int, function: int, ax: int, version: int) -
     assert uc.reg_read(x86.UC_X86_REG_AX) == ax
     assert int.from_bytes(uc.mem_read(version_at, 2), "little") == version
     assert uc.reg_read(x86.UC_X86_REG_SP) == sp + 4  # RETF: the caller pops its arguments
+
+
+@pytest.mark.parametrize(("machine", "mp_at"), [("pc", 0xF5BA0), ("isapc", 0xF6930)])
+def test_disk_boot_finds_the_tables(machine: str, mp_at: int) -> None:
+    """The built-in BIOS's machine (bt/pcboot.py) has them in its ROM and RAM."""
+    sector = bytes(510) + b"\x55\xaa"
+    plan = BootPlan({0: BiosDrive(None, 0)}, 0, sector, 0)
+    boot = pc_boot(MachineConfig(128 * MIB, machine=machine), plan, lambda _data: None)
+    mem = boot.machine.memory
+    assert mem.read_phys(mp_at, 4) == b"_MP_"
+    assert (mem.read_phys(0x7FE1A00, 4) == b"APIC") is (machine == "pc")
+    assert (mem.read_phys(0xF59D0, 8) == b"RSD PTR ") is (machine == "pc")

@@ -1,9 +1,11 @@
 """ACPI on the pc machine: the RSDP SeaBIOS puts in the F segment, an RSDT and QEMU's MADT.
 
 Measured under QEMU 7.2 / SeaBIOS 1.16.2 (-M pc, -m 128): the RSDP ("BOCHS ", revision 0) at
-0xF59D0; QEMU's tables (hw/i386/acpi-build.c, copied by SeaBIOS's table loader) in the top
-128 KiB of low RAM, which the E820 map reserves: FACS at its start, then DSDT, FACP, APIC
-(the MADT) at +0x1A00, HPET, WAET and the RSDT at +0x1AD8, each with OEM "BOCHS "/"BXPC".
+0xF59D0, 32 bytes below the SMBIOS entry point (bt/bios/smbios.py); QEMU's tables
+(hw/i386/acpi-build.c, copied by SeaBIOS's table loader) in the top 128 KiB of low RAM,
+which the E820 map reserves: FACS at its start, then DSDT, FACP, APIC (the MADT) at +0x1A00,
+HPET, WAET and the RSDT at +0x1AD8, each with OEM "BOCHS "/"BXPC" (the same offsets at -m 16,
+512 and 3584).
 
 Written here: the RSDP, the MADT and an RSDT listing the MADT alone, at QEMU's addresses. Left
 out: the FADT with its FACS and DSDT (they describe PIIX4's ACPI power-management registers,
@@ -16,9 +18,10 @@ from __future__ import annotations
 import struct
 
 from bt.bios.memmap import ram_end
+from bt.bios.smbios import fseg_below
 from bt.bios.tableinfo import IOAPIC_BASE, IOAPIC_ID, LAPIC_BASE, Platform, with_checksum
 
-RSDP_ADDR = 0xF59D0
+RSDP_SIZE = 20
 OEM_ID = b"BOCHS "
 OEM_TABLE_ID = b"BXPC    "
 CREATOR = b"BXPC"
@@ -60,14 +63,15 @@ def rsdp(rsdt_addr: int) -> bytes:
     return with_checksum(struct.pack("<8sB6sBI", b"RSD PTR ", 0, OEM_ID, 0, rsdt_addr), 8)
 
 
-def acpi_tables(platform: Platform) -> tuple[tuple[int, bytes], ...]:
-    """(address, bytes) of the RSDP, MADT and RSDT; none on isapc."""
+def acpi_tables(platform: Platform, below: int) -> tuple[tuple[int, bytes], ...]:
+    """(address, bytes) of the RSDP (allocated below the address `below`, the SMBIOS entry
+    point), MADT and RSDT; none on isapc."""
     if not platform.pc:
         return ()
     zone = ram_end(platform.ram_size)
     madt_addr, rsdt_addr = zone + MADT_OFFSET, zone + RSDT_OFFSET
     return (
-        (RSDP_ADDR, rsdp(rsdt_addr)),
+        (fseg_below(below, RSDP_SIZE), rsdp(rsdt_addr)),
         (madt_addr, madt()),
         (rsdt_addr, rsdt((madt_addr,))),
     )

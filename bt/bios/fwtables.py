@@ -24,10 +24,9 @@ MIN_RAM = 2 << 20  # the F segment and ACPI's zone below the top of RAM
 
 def firmware_tables(platform: Platform, rom: BiosRom) -> tuple[tuple[int, bytes], ...]:
     """(physical address, bytes) of every table, sorted; overlapping ones are a bug of ours."""
-    pieces = sorted(
-        (mp_table(platform), *acpi_tables(platform), *smbios_tables(platform),
-         pnp_header(platform, rom))
-    )  # fmt: skip
+    mp = mp_table(platform)
+    sm = smbios_tables(platform, mp[0])  # SeaBIOS allocates them downwards in this order
+    pieces = sorted((mp, *sm, *acpi_tables(platform, sm[0][0]), pnp_header(platform, rom)))
     for (a, data), (b, _) in zip(pieces, pieces[1:], strict=False):
         if a + len(data) > b:
             raise InternalError(f"firmware tables overlap at {b:#x}")

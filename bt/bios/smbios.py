@@ -7,7 +7,11 @@ the structures at 0xF5A10 (QEMU's hw/smbios/smbios.c through fw_cfg: "QEMU", "St
 (i440FX + PIIX, 1996)", the BIOS "SeaBIOS" 1.16.2-debian-1.16.2-1 04/01/2014; types 0, 1, 3,
 4, 16, 17, 19, 32, 127). Linux prints "DMI: <manufacturer> <product>, BIOS <version> <date>"
 from types 1 and 0. Memory: one array of the RAM in KiB, one DIMM per 16 GiB, one mapped range
-per block of RAM (below 4 GiB, above it).
+per block of RAM (below 4 GiB, above it; -m 3584 on pc measured too).
+
+SeaBIOS allocates the F-segment tables downwards: the structures end just below the MP
+floating pointer (pc: 0xF5A10 at -m 128, lower when RAM adds structures), the entry point 32
+bytes below them, the RSDP (bt/bios/acpi.py) 32 bytes below that.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ import struct
 from bt.bios.tableinfo import Platform, with_checksum
 from bt.devices.cmos_layout import ram_split
 
-ENTRY_PC, TABLE_PC = 0xF59F0, 0xF5A10
-ENTRY_ISAPC, TABLE_ISAPC = 0xF6800, 0xF6820
 ENTRY_SIZE = 31
+FSEG_ALIGN = 16  # SeaBIOS's malloc_fseg alignment
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 DIMM_MAX = 16 * GIB
 BIOS_CHARACTERISTICS = 0x08  # "BIOS characteristics not supported"
@@ -138,16 +141,19 @@ def _dimms(platform: Platform) -> int:
     return len(_dimm_sizes(platform.ram_size))
 
 
-def smbios_tables(platform: Platform) -> tuple[tuple[int, bytes], ...]:
-    """(address, bytes) of the entry point and of the structure table."""
+def fseg_below(top: int, size: int) -> int:
+    """Where SeaBIOS's downward F-segment allocation puts `size` bytes that end below `top`."""
+    return (top - size) & ~(FSEG_ALIGN - 1)
+
+
+def smbios_tables(platform: Platform, below: int) -> tuple[tuple[int, bytes], ...]:
+    """(address, bytes) of the entry point and of the structure table, allocated below the
+    address `below` (the MP floating pointer)."""
     if platform.pc:
-        entry, table_addr, version, structs = ENTRY_PC, TABLE_PC, (2, 8), qemu_tables(platform)
+        version, structs = (2, 8), qemu_tables(platform)
     else:
-        entry, table_addr, version, structs = (
-            ENTRY_ISAPC,
-            TABLE_ISAPC,
-            (2, 4),
-            (legacy_tables(platform)),
-        )
+        version, structs = (2, 4), legacy_tables(platform)
     table = b"".join(structs)
+    table_addr = fseg_below(below, len(table))
+    entry = fseg_below(table_addr, ENTRY_SIZE)
     return (entry, entry_point(version, table, table_addr, len(structs))), (table_addr, table)
