@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from unicorn import x86_const as R
 
+from bt.bios.fwtables import multiboot_chunks
+from bt.bios.rom import load as load_bios_rom
+from bt.bios.tableinfo import Platform
 from bt.blockmaker import BlockMaker, guest_bytes_of
 from bt.bootimage import BootImage
 from bt.breakpoints import hit_dr6
@@ -91,6 +94,11 @@ class MachineConfig:
     cpu: CpuModel = DEFAULT_CPU  # the CPU model the guest sees (--cpu)
     machine: str = "pc"  # the machine type (--machine): "pc" or "isapc", as QEMU's -M
 
+    def platform(self) -> Platform:
+        """What the firmware tables describe (bt/bios/fwtables.py): machine, RAM, boot CPU."""
+        eax, _, _, edx = self.cpu.cpuid(1, 0)
+        return Platform(self.machine, self.mem_size, eax, edx, self.cpu.has("apic"))
+
 
 def _exit_watch(machine: Machine, port: ExitPort) -> _ExitWatch:
     """The exit port as the bus sees it: a write ends the run with the guest's status."""
@@ -134,6 +142,9 @@ class Machine:
         self.memory = GuestMemory(self.engine, config.mem_size)
         for chunk in image.chunks:
             self.memory.load(chunk.paddr, chunk.data)
+        if image.kind == "multiboot":  # QEMU runs SeaBIOS first: its tables are there
+            for addr, data in multiboot_chunks(config.platform(), load_bios_rom()):
+                self.memory.load(addr, data)
         self.vcpu = boot_vcpu(image)
         # Real mode: the guest's own loads of DS/ES/FS/GS run natively (bt/realsegments.py).
         self.engine.segments.on_native_load = self.vcpu.native_load

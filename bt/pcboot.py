@@ -1,6 +1,7 @@
 """pc_boot: a machine that boots a disk image through the built-in BIOS, as QEMU + SeaBIOS do.
 
-The ROM (bt/bios/rom.bin) is mapped at 0xF0000, POST (bt/bios/post.py) writes the IVT, BIOS
+The ROM (bt/bios/rom.bin, with the firmware tables of bt/bios/fwtables.py) is mapped at
+0xF0000, POST (bt/bios/post.py) writes the IVT, BIOS
 data area and EBDA and programs the PICs, PIT and RTC, the boot drive's first sector is at
 0000:7C00, and the vCPU starts there in real mode with SeaBIOS's registers (DL = the drive).
 Every ROM entry point's service runs in the monitor (bt/callouts/bios.py), INT 13h on the
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from bt.bios import rom as bios_rom
 from bt.bios.biosdrive import BiosDrive
 from bt.bios.edd import FarPtr
+from bt.bios.fwtables import firmware_tables, ram_tables, rom_with_tables
 from bt.bios.int13 import Int13
 from bt.bios.post import Chs, DiskCounts, boot_state, post
 from bt.bios.services import entry_services
@@ -69,35 +71,31 @@ def pc_boot(
     if config.mem_size < MIN_RAM:
         raise OptionError(f"--mem: booting from a disk needs at least 1 MiB, not {config.mem_size}")
     rom = bios_rom.load()
-    rom_chunk = MemoryChunk(ROM_BASE, rom.image)
+    tables = firmware_tables(config.platform(), rom)
+    firmware = (
+        MemoryChunk(ROM_BASE, rom_with_tables(rom, tables)),
+        *(MemoryChunk(addr, data) for addr, data in ram_tables(tables)),
+    )
     if linux is not None:
-        chunks, entry, image_range = _linux_entry(linux, rom_chunk)
+        chunks, entry, image_range = _linux_entry(linux, firmware)
         boot_drive = None
     else:
         assert plan is not None and plan.boot_drive is not None
         boot_drive = plan.boot_drive
         state = boot_state(boot_drive)
+        regs = (state.eax, state.ecx, state.edx, state.ebx, state.sp, state.ebp, state.esi)
         entry = RealModeEntry(
             cs=state.cs,
             ip=state.ip,
             ss=state.ss,
             sp=state.sp,
             ds=state.ds,
-            gpr=(
-                state.eax,
-                state.ecx,
-                state.edx,
-                state.ebx,
-                state.sp,
-                state.ebp,
-                state.esi,
-                state.edi,
-            ),  # fmt: skip
+            gpr=(*regs, state.edi),
             eflags=state.eflags,
             cr0=state.cr0,
         )
         sector = plan.boot_sector
-        chunks = (rom_chunk, MemoryChunk(BOOT_SECTOR_ADDR, sector))
+        chunks = (*firmware, MemoryChunk(BOOT_SECTOR_ADDR, sector))
         image_range = (BOOT_SECTOR_ADDR, BOOT_SECTOR_ADDR + len(sector))
     if plan is None:
         plan = BootPlan({0: BiosDrive(None, 0)}, None, b"", 0)
@@ -133,14 +131,14 @@ def pc_boot(
 
 
 def _linux_entry(
-    linux: LinuxLoad, rom: MemoryChunk
+    linux: LinuxLoad, firmware: tuple[MemoryChunk, ...]
 ) -> tuple[tuple[MemoryChunk, ...], RealModeEntry, tuple[int, int]]:
     """The memory and registers linuxboot_dma.bin leaves at the setup code's entry (measured
     under QEMU 7.2: CS = the setup segment + 0x20, IP 0, the other segments the setup segment,
     SP 16 bytes below the command line, EAX = CS, IF clear, GDTR limit 0)."""
     seg = linux.setup_segment
     chunks = [
-        rom,
+        *firmware,
         MemoryChunk(linux.real_addr, linux.setup),
         MemoryChunk(linux.prot_addr, linux.payload),
         MemoryChunk(linux.cmdline_addr, linux.cmdline),

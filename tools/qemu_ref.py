@@ -32,7 +32,15 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
     # The serial benchmarks print 4 MiB by default; the reference holds four periods.
     "serialout": ("-append", "16384"),
     "serialpoll": ("-append", "16384"),
+    # The firmware tables of the machine's own devices: no default NIC (bt's pc has none).
+    "fwtables": ("-nic", "none"),
 }
+
+# Guests also referenced on QEMU's isapc machine: the reference "isapc/NAME" (in
+# guests/expected/isapc/) is guests/bin/NAME.elf run with `-M isapc -cpu 486` (isapc's default
+# CPU; bt: `--machine isapc --cpu 486`).
+ISAPC_GUESTS = ("fwtables",)
+ISAPC_ARGS = ("-M", "isapc", "-cpu", "486")
 
 # Guests also referenced under other CPU models: the reference "NAME@MODEL" is guests/bin/NAME.elf
 # run with `-cpu MODEL` (bt: `--cpu MODEL`); plain "NAME" is the default model, qemu32.
@@ -149,15 +157,18 @@ class RefResult:
 
 def run_guest(name: str, timeout: float) -> RefResult:
     """Boot guests/bin/<name>.elf (or the boot sector <name>.img) under QEMU
-    (`<name>@<model>`: with `-cpu <model>`).
+    (`<name>@<model>`: with `-cpu <model>`; `isapc/<name>`: on the isapc machine).
 
     The kernel is named relative to guests/bin so that the Multiboot command line QEMU builds
     ("<kernel> <append>") does not depend on where the checkout lives.
     """
-    binary, _, cpu = name.partition("@")
+    machine, _, plain = name.rpartition("/")
+    binary, _, cpu = plain.partition("@")
     kernel = BIN_DIR / f"{binary}.elf"
     sector = BIN_DIR / f"{binary}.img"
     cpu_args = ("-cpu", cpu) if cpu else ()
+    if machine == "isapc":
+        cpu_args = ISAPC_ARGS
     with tempfile.TemporaryDirectory() as tmp:
         if kernel.is_file():
             boot: tuple[str, ...] = ("-kernel", kernel.name)
@@ -182,7 +193,7 @@ def run_guest(name: str, timeout: float) -> RefResult:
 
 def write_expected(result: RefResult) -> None:
     """Store guests/expected/<name>.serial (exact bytes) and <name>.status (decimal)."""
-    EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
+    (EXPECTED_DIR / result.name).parent.mkdir(parents=True, exist_ok=True)
     (EXPECTED_DIR / f"{result.name}.serial").write_bytes(result.serial)
     (EXPECTED_DIR / f"{result.name}.status").write_text(f"{result.status}\n")
 
@@ -195,7 +206,8 @@ def all_guests() -> list[str]:
     """Names of every built guest and of its CPU-model variants, sorted."""
     found = (*BIN_DIR.glob("*.elf"), *BIN_DIR.glob("*.img"))
     names = [p.stem for p in found if p.stem not in BT_ONLY]
-    return sorted(names + [f"{n}@{cpu}" for n in names for cpu in CPU_VARIANTS.get(n, ())])
+    variants = [f"{n}@{cpu}" for n in names for cpu in CPU_VARIANTS.get(n, ())]
+    return sorted(names + variants + [f"isapc/{n}" for n in ISAPC_GUESTS if n in names])
 
 
 def main(argv: list[str] | None = None) -> int:

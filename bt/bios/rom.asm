@@ -72,6 +72,7 @@ continuation_end:
     dw eoi_master
     dw eoi_slave
     dw config_table
+    dw pnp_pc_prot, pnp_pc_real, pnp_isapc_prot, pnp_isapc_real
 
 ; The IVT as POST leaves it: SeaBIOS's layout (measured under QEMU 7.2 at the boot sector's
 ; entry): every vector at the IRET stub but the services, the hardware IRQs (EOI stubs), the
@@ -167,6 +168,54 @@ int70:                          ; IRQ 8: the monitor acknowledges the RTC, then 
     out 0x20, al
     pop ax
     iret
+
+; -- the PnP BIOS (bt/bios/pnpbios.py writes the "$PnP" header pointing here) ----------------------
+; Answered in ROM code as SeaBIOS's handle_pnp does (function 60h stores version 0101h at the
+; far pointer of its next two arguments and returns 0, every other one returns 82h, "function
+; not supported"), so that it works from 16-bit protected mode with the caller's selectors as
+; from real mode: the monitor's markers are recognised in real mode only. The caller far-calls
+; with the function and its arguments as words on its stack; AX returns the result.
+pnp_prot_body:                  ; SeaBIOS's entry_pnp_prot: the arguments through ESP as it is
+    push esp
+    jmp pnp_body
+pnp_real_body:                  ; entry_pnp_real: through SP (ESP's upper half cleared, then
+    push esp                    ; restored, as SeaBIOS's entry does)
+    movzx esp, sp
+pnp_body:
+    push ebp
+    mov ebp, esp
+    mov ax, [ebp + 12]          ; above EBP, the saved ESP and the far return address
+    cmp ax, 0x60
+    jne .unsupported
+    push es
+    push bx
+    les bx, [ebp + 14]
+    mov word [es:bx], 0x0101
+    pop bx
+    pop es
+    xor ax, ax
+    jmp .out
+.unsupported:
+    mov ax, 0x82
+.out:
+    pop ebp
+    pop esp
+    retf
+
+; SeaBIOS's entry addresses (its header on pc points at D10F/D113, on isapc at D24F/D253;
+; Linux prints the protected-mode one): four bytes apart, so each entry is a near jump.
+place 0xD10F
+pnp_pc_prot:
+    jmp near pnp_prot_body
+place 0xD113
+pnp_pc_real:
+    jmp near pnp_real_body
+place 0xD24F
+pnp_isapc_prot:
+    jmp near pnp_prot_body
+place 0xD253
+pnp_isapc_real:
+    jmp near pnp_real_body
 
 ; -- entries at their conventional addresses -------------------------------------------------------
 place 0xE05B

@@ -32,6 +32,7 @@ class BiosRom:
     eoi_master: int  # default handler of a master PIC IRQ: EOI, IRET
     eoi_slave: int  # default handler of a slave PIC IRQ: EOI to both, IRET
     config_table: int  # the system configuration table INT 15h AH=C0h points at
+    pnp_entries: dict[str, tuple[int, int]]  # machine -> (protected-mode, real-mode) PnP entry
     ivt: tuple[tuple[int, int], ...]  # 256 (segment, offset) pairs, as POST writes them
 
     def marker_at(self, offset: int) -> bool:
@@ -56,7 +57,8 @@ def parse(image: bytes) -> BiosRom:
     entries, pos = _markers(image, pos, count)
     continuations, pos = _markers(image, pos + 1, image[pos])
     reset_entry, iret_stub, eoi_master, eoi_slave, config = struct.unpack_from("<5H", image, pos)
-    pos += 10
+    pc_prot, pc_real, isapc_prot, isapc_real = struct.unpack_from("<4H", image, pos + 10)
+    pos += 18
     ivt = tuple(
         (seg, off) for off, seg in struct.iter_unpack("<HH", image[pos : pos + 4 * IVT_VECTORS])
     )
@@ -69,6 +71,7 @@ def parse(image: bytes) -> BiosRom:
         eoi_master=eoi_master,
         eoi_slave=eoi_slave,
         config_table=config,
+        pnp_entries={"pc": (pc_prot, pc_real), "isapc": (isapc_prot, isapc_real)},
         ivt=ivt,
     )
 
