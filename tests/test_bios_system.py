@@ -140,3 +140,13 @@ def test_port92_reset_edge() -> None:
     assert resets == [True] and port.read(0, 2) == 0xFF03
     port.reset()
     assert port.read(0, 1) == 0x02
+
+
+def test_isapc_reserves_no_high_zone() -> None:
+    """Linux under QEMU -M isapc prints RAM from 1 MiB to the top, then the flash."""
+    from bt.bios import memmap
+
+    got = [(e.base, e.length, e.kind) for e in memmap.e820_map(128 << 20, "isapc")]
+    assert got[3:] == [(1 << 20, (127 << 20), 1), (0xFFFC0000, 0x40000, 2)]
+    assert memmap.e820_map(128 << 20)[4].length == 128 << 10  # pc: SeaBIOS's high zone
+    assert memmap.extended_kib(16 << 20, "isapc") == 15 << 10

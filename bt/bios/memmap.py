@@ -12,6 +12,9 @@ with a boot sector calling each function:
 - E801h: AX = CX = KiB between 1 MiB and 16 MiB (at most 15 MiB), BX = DX = 64 KiB blocks
   above 16 MiB, both counted up to the reserved high zone (-m 128: 0x3C00, 0x06FE).
 - 88h: KiB above 1 MiB up to the high zone, capped at 0xFC00 (-m 64: 0xFB80; -m 128: 0xFC00).
+
+On QEMU's isapc machine SeaBIOS reserves no high zone: Linux under `-M isapc` prints RAM from
+1 MiB to the top of RAM, then the flash (`machine` "isapc": HIGH_ZONE is 0 there).
 """
 
 from __future__ import annotations
@@ -45,21 +48,30 @@ class E820Entry:
         return struct.pack("<QQI", self.base, self.length, self.kind)
 
 
-def ram_end(ram_size: int) -> int:
+def high_zone(machine: str = "pc") -> int:
+    """Bytes SeaBIOS reserves at the top of low RAM on QEMU's `machine` ("pc" or "isapc")."""
+    return 0 if machine == "isapc" else HIGH_ZONE
+
+
+def ram_end(ram_size: int, machine: str = "pc") -> int:
     """Where the usable RAM below 4 GiB ends: the top of low RAM less the high zone."""
-    return ram_split(ram_size).below_4g - HIGH_ZONE
+    return ram_split(ram_size).below_4g - high_zone(machine)
 
 
-def e820_map(ram_size: int) -> tuple[E820Entry, ...]:
-    """The map SeaBIOS gives a guest with `ram_size` bytes of RAM."""
+def e820_map(ram_size: int, machine: str = "pc") -> tuple[E820Entry, ...]:
+    """The map SeaBIOS gives a guest with `ram_size` bytes of RAM on QEMU's `machine`."""
     split = ram_split(ram_size)
     low_top = split.below_4g
+    zone = high_zone(machine)
     entries = [
         E820Entry(0, EBDA, E820_RAM),
         E820Entry(EBDA, 0xA0000 - EBDA, E820_RESERVED),
         E820Entry(BIOS_AREA, 0x100000 - BIOS_AREA, E820_RESERVED),
-        E820Entry(MIB, low_top - HIGH_ZONE - MIB, E820_RAM),
-        E820Entry(low_top - HIGH_ZONE, HIGH_ZONE, E820_RESERVED),
+        E820Entry(MIB, low_top - zone - MIB, E820_RAM),
+    ]
+    if zone:
+        entries.append(E820Entry(low_top - zone, zone, E820_RESERVED))
+    entries += [
         E820Entry(FLASH_BASE, FOUR_GIB - FLASH_BASE, E820_RESERVED),
     ]
     if split.above_4g:
@@ -67,14 +79,14 @@ def e820_map(ram_size: int) -> tuple[E820Entry, ...]:
     return tuple(entries)
 
 
-def e801(ram_size: int) -> tuple[int, int]:
+def e801(ram_size: int, machine: str = "pc") -> tuple[int, int]:
     """(KiB between 1 and 16 MiB, 64 KiB blocks above 16 MiB) as E801h reports them."""
-    end = ram_end(ram_size)
+    end = ram_end(ram_size, machine)
     low = min(max(end - MIB, 0), 15 * MIB) // KIB
     high = max(end - 16 * MIB, 0) // (64 * KIB)
     return low, high
 
 
-def extended_kib(ram_size: int) -> int:
+def extended_kib(ram_size: int, machine: str = "pc") -> int:
     """INT 15h 88h: KiB of RAM above 1 MiB, capped at 0xFC00."""
-    return min(max(ram_end(ram_size) - MIB, 0) // KIB, LEGACY_CAP_KIB)
+    return min(max(ram_end(ram_size, machine) - MIB, 0) // KIB, LEGACY_CAP_KIB)

@@ -27,6 +27,7 @@ def services(
     ram_size: int,
     int13: Service | None = None,
     counter: BiosCounter | None = None,
+    machine: str = "pc",
 ) -> dict[int, Service]:
     """Vector -> service for every ROM entry. `int13` (bt/bios/int13.py) answers INT 13h and
     INT 40h (the diskette half SeaBIOS moves there); without it both report every call as
@@ -38,7 +39,7 @@ def services(
         0x11: Equipment(),
         0x12: MemorySize(),
         0x14: Serial(),
-        0x15: System(ram_size),
+        0x15: System(ram_size, machine),
         0x16: KeyboardInt16(),
         0x17: Printer(),
         0x18: BootFailure(),
@@ -63,13 +64,14 @@ def entry_services(
     ram_size: int,
     int13: Service | None = None,
     counter: BiosCounter | None = None,
+    machine: str = "pc",
 ) -> dict[int, tuple[int, Service]]:
     """Physical address of each marker -> (vector, service): the entries, the continuation
     marker inside INT 09h's code (reached only when a guest hooks INT 15h; no INT frame is on
     top of the stack there, AL holds the key), and the reset entry, whose vector is
     RESET_VECTOR."""
     rom = load()
-    table = services(ram_size, int13, counter)
+    table = services(ram_size, int13, counter, machine)
     out = {ROM_BASE + offset: (vector, table[vector]) for vector, offset in rom.entries.items()}
     # Not counted: the IRQ was, at its entry.
     out[ROM_BASE + rom.continuations[0x09]] = (0x09, KeyboardIrqKey())

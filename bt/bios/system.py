@@ -67,11 +67,12 @@ def _success(call: BiosCall, clear_ah: bool = False) -> ServiceResult:
 
 
 class System:
-    """The INT 15h service of a machine with `ram_size` bytes of RAM."""
+    """The INT 15h service of a machine with `ram_size` bytes of RAM (QEMU's `machine`)."""
 
-    def __init__(self, ram_size: int) -> None:
+    def __init__(self, ram_size: int, machine: str = "pc") -> None:
         self._ram_size = ram_size
-        self._map = memmap.e820_map(ram_size)
+        self._machine = machine
+        self._map = memmap.e820_map(ram_size, machine)
 
     def __call__(self, call: BiosCall) -> ServiceResult:
         cpu = call.cpu
@@ -91,7 +92,7 @@ class System:
         if ah == 0x87:
             return self._block_move(call)
         if ah == 0x88:
-            cpu.set_reg("ax", memmap.extended_kib(self._ram_size))
+            cpu.set_reg("ax", memmap.extended_kib(self._ram_size, self._machine))
             return _success(call)
         if ah == 0xC0:
             cpu.set_seg("es", ROM_SEGMENT)
@@ -101,7 +102,7 @@ class System:
             cpu.set_seg("es", bda.EBDA_SEGMENT)
             return _success(call)
         if ah == 0xE8 and al == 0x01:
-            low, high = memmap.e801(self._ram_size)
+            low, high = memmap.e801(self._ram_size, self._machine)
             cpu.set_reg("ax", low)
             cpu.set_reg("cx", low)
             cpu.set_reg("bx", high)
