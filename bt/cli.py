@@ -151,7 +151,7 @@ def _run_bios(args: argparse.Namespace, cpu: CpuModel) -> int:
     return _run(args, cpu, None, image)
 
 
-BIOS_EXCLUDES = ("fda", "fdb", "hda", "hdb", "boot", "load_addr", "entry")
+BIOS_EXCLUDES = ("fda", "fdb", "hda", "hdb", "hdc", "hdd", "boot", "load_addr", "entry")
 
 
 def _run(
@@ -218,6 +218,7 @@ def _run(
             keys=keys,
             cpu=cpu,
             machine=args.machine,
+            disks=plan.ide_images() if plan is not None else (),
         )
         if image is None:
             from bt.pcboot import pc_boot
