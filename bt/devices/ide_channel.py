@@ -172,12 +172,12 @@ class IdeChannel:
         if s.data_ptr >= s.data_end:
             s.block_done()
 
-    def read_string(self, size: int, count: int) -> bytes:
+    def read_string(self, offset: int, size: int, count: int) -> bytes:
         """Up to `count` items of `size` bytes from the DRQ block in progress, as that many
         data reads give them (REP INSW/INSD; never past the block's end, where the next
         block is made): what a block-move callout copies to guest memory in one go."""
         s = self.active
-        if not s.status & DRQ or not s.pio_out():
+        if offset or size not in (2, 4) or not s.status & DRQ or not s.pio_out():
             return b""
         n = min(count, (s.data_end - s.data_ptr) // size)
         if n <= 0:
@@ -189,11 +189,11 @@ class IdeChannel:
             s.block_done()
         return data
 
-    def write_string(self, size: int, data: bytes) -> int:
+    def write_string(self, offset: int, size: int, data: bytes) -> int:
         """Items of `size` bytes into the DRQ block (REP OUTSW/OUTSD); how many bytes were
         taken (never past the block's end)."""
         s = self.active
-        if not s.status & DRQ or s.pio_out():
+        if offset or size not in (2, 4) or not s.status & DRQ or s.pio_out():
             return 0
         n = min(len(data), (s.data_end - s.data_ptr) // size * size)
         if n <= 0:
@@ -204,13 +204,6 @@ class IdeChannel:
         if s.data_ptr >= s.data_end:
             s.block_done()
         return n
-
-    def string_room(self, size: int) -> int:
-        """How many `size`-byte items the DRQ block in progress has left (0: none)."""
-        s = self.active
-        if not s.status & DRQ or s.data_ptr + size > s.data_end:
-            return 0
-        return (s.data_end - s.data_ptr) // size
 
     # -- control block ----------------------------------------------------------------------
 
