@@ -321,6 +321,7 @@ class Machine:
             self.debugcon,
             self.exit_port,
             self.postcode,
+            self.ide,
             self.clock,
             self.tsc,
         )

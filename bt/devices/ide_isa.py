@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from bt.bus import Bus
 from bt.devices.diskimage import DiskImage
 from bt.devices.ide_channel import IdeChannel
+from bt.devices.ide_state import IdeState, restore_channels, save_channels
 
 CHANNELS = ((0x1F0, 0x3F6, 14), (0x170, 0x376, 15))  # (task file, control, ISA IRQ)
 
@@ -48,6 +49,14 @@ class IdeController:
         for i, (base, ctrl, _) in enumerate(CHANNELS):
             io.register(base, 8, self.channels[i], f"ide{i}")
             io.register(ctrl, 1, _ControlPort(self.channels[i]), f"ide{i}-ctrl")
+
+    def save(self) -> IdeState:
+        """Both channels' state record (bt/devices/ide_state.py)."""
+        return save_channels(self.channels)
+
+    def restore(self, state: IdeState) -> None:
+        """Take a record `save` returned."""
+        restore_channels(self.channels, state)
 
     def sectors_moved(self) -> tuple[int, int]:
         """(sectors read, sectors written) through the controller, for --stats."""
