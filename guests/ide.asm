@@ -221,6 +221,20 @@ wait_irq:
     pop ecx
     ret
 
+; irq_sector: wait for IRQ count EAX, REP INSW one sector into buf, print it and the registers.
+irq_sector:
+    pushad
+    call wait_irq
+    mov edi, buf
+    mov edx, [base]
+    mov ecx, 256
+    rep insw
+    mov ecx, 1
+    call show_buf
+    call regs
+    popad
+    ret
+
 ; select: channel ECX (0, 1).
 select_channel:
     mov dword [base], 0x1F0
@@ -634,14 +648,7 @@ main:
     mov al, 0x24
     call command
     mov eax, 1
-    call wait_irq
-    mov edi, buf
-    mov edx, [base]
-    mov ecx, 256
-    rep insw
-    mov ecx, 1
-    call show_buf
-    call regs
+    call irq_sector
     mov al, 0x80                        ; HOB
     call set_ctrl
     call regs
@@ -748,14 +755,7 @@ main:
     mov al, 0x20
     call command
     mov eax, 1
-    call wait_irq
-    mov edi, buf
-    mov edx, [base]
-    mov ecx, 256
-    rep insw
-    mov ecx, 1
-    call show_buf
-    call regs
+    call irq_sector
     mov ah, 0xE0
     mov al, 0x90
     call command

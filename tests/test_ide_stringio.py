@@ -68,8 +68,8 @@ def controller(tmp_path: Path) -> tuple[IdeController, Bus]:
     return ide, io
 
 
-def start_read(io: Bus, lba: int, count: int) -> None:
-    for reg, value in ((6, 0xE0), (2, count), (3, lba), (4, 0), (5, 0), (7, 0x20)):
+def start_read(io: Bus, lba: int, count: int, cmd: int = 0x20) -> None:
+    for reg, value in ((6, 0xE0), (2, count), (3, lba), (4, 0), (5, 0), (7, cmd)):
         io.write(0x1F0 + reg, 1, value)
 
 
@@ -118,8 +118,7 @@ def test_a_16_bit_di_wraps_at_64k(tmp_path: Path) -> None:
 
 def test_outs_fills_the_write_block(tmp_path: Path) -> None:
     ide, io = controller(tmp_path)
-    for reg, value in ((6, 0xE0), (2, 2), (3, 20), (4, 0), (5, 0), (7, 0x30)):
-        io.write(0x1F0 + reg, 1, value)
+    start_read(io, 20, 2, cmd=0x30)
     mem = FakeMem()
     mem.ram[0x4000:0x4400] = b"\xab" * 1024
     ctx: Any = FakeCtx(io, mem, ecx=256, esi=0x4000)

@@ -13,6 +13,8 @@ breakpoint watches (those need each access); the rest runs item by item as befor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bt.bus import StringDevice
 from bt.callouts.context import CalloutContext
 from bt.paging import READ, WRITE
@@ -36,6 +38,29 @@ def _advance(ctx: CalloutContext, areg: str, creg: str, size: int, items: int) -
     ctx.set_reg(creg, ctx.reg(creg) - items)
 
 
+def _run(
+    ctx: CalloutContext,
+    areg: str,
+    creg: str,
+    size: int,
+    count: int,
+    base: int,
+    move: Callable[[int, int], int],
+) -> int:
+    """Pieces of `count` items at base:[areg] through `move(linear, items)` (the items it
+    moved; 0: the device has no more) until done; the items left."""
+    while count:
+        linear, n = _piece(ctx, areg, size, count, base)
+        if n == 0:
+            break
+        moved = move(linear, n)
+        if moved == 0:
+            break
+        _advance(ctx, areg, creg, size, moved)
+        count -= moved
+    return count
+
+
 def ins_run(
     ctx: CalloutContext,
     target: tuple[StringDevice, int],
@@ -47,20 +72,15 @@ def ins_run(
 ) -> int:
     """Move what the device gives of `count` items to base:[ireg]; the items left."""
     device, offset = target
-    while count:
-        linear, n = _piece(ctx, ireg, size, count, base)
-        if n == 0:
-            break
+
+    def move(linear: int, n: int) -> int:
         ctx.mem.linear_to_phys(linear, WRITE)  # #PF here moves nothing of this piece
         data = device.read_string(offset, size, n)
-        if not data:
-            break
         ctx.mem.write(linear, data)
-        moved = len(data) // size
-        ctx.io.count_string(moved, write=False)
-        _advance(ctx, ireg, creg, size, moved)
-        count -= moved
-    return count
+        ctx.io.count_string(len(data) // size, write=False)
+        return len(data) // size
+
+    return _run(ctx, ireg, creg, size, count, base, move)
 
 
 def outs_run(
@@ -74,18 +94,14 @@ def outs_run(
 ) -> int:
     """Move `count` items at base:[sreg] to the device while it takes them; the items left."""
     device, offset = target
-    while count:
-        linear, n = _piece(ctx, sreg, size, count, base)
-        if n == 0:
-            break
+
+    def move(linear: int, n: int) -> int:
         ctx.mem.linear_to_phys(linear, READ)
         taken = device.write_string(offset, size, ctx.mem.read(linear, n * size)) // size
-        if taken == 0:
-            break
         ctx.io.count_string(taken, write=True)
-        _advance(ctx, sreg, creg, size, taken)
-        count -= taken
-    return count
+        return taken
+
+    return _run(ctx, sreg, creg, size, count, base, move)
 
 
 def block_target(ctx: CalloutContext, port: int, rep: bool) -> tuple[StringDevice, int] | None:
