@@ -91,17 +91,12 @@ alt:
     pop edx
     ret
 
-; wait_ready: until BSY is clear in the alternate status (bounded).
+; wait_ready: until BSY is clear in the alternate status. Unbounded: QEMU completes reads,
+; writes and flushes in its block layer, after a delay that depends on the host's load.
 wait_ready:
-    push ecx
-    mov ecx, 100000
-.poll:
     call alt
     test al, 0x80
-    jz .done
-    loop .poll
-.done:
-    pop ecx
+    jnz wait_ready
     ret
 
 ; regs: print the alternate status and registers 1-6 as " st=.. er=.. nc=.. sn=.. cl=.. ch=.. dh=..".
@@ -303,10 +298,32 @@ main:
     mov al, 0x3F
     out 0xA1, al
 
+    LINE "the channels as the firmware left them: the selected position, then the HOB bytes"
+    xor ecx, ecx
+.post:
+    call select_channel
+    PUTS "ch"
+    mov eax, ecx
+    call putdec
+    call regs
+    mov al, 0x80
+    call set_ctrl
+    PUTS " hob"
+    call regs
+    xor al, al
+    call set_ctrl
+    inc ecx
+    cmp ecx, 2
+    jb .post
     LINE "soft reset of both channels, then each position's signature"
     xor ecx, ecx
 .reset:
     call select_channel
+    mov al, 0xA0                        ; the master: the firmware left the slave selected,
+    push ecx                            ; whose absence would hide the reset's BSY
+    mov ecx, 6
+    call out_reg
+    pop ecx
     mov al, 0x06                        ; SRST, nIEN
     call set_ctrl
     mov al, 0x02
@@ -655,10 +672,12 @@ main:
     xor al, al
     call set_ctrl
 
-    LINE "errors and other commands on hda"
+    LINE "errors and other commands on hda (nIEN set, polled: QEMU completes some later)"
     xor ecx, ecx
     call position
     NL
+    mov al, 0x02
+    call set_ctrl
     mov esi, cmds
 .cmd:
     lodsb
@@ -689,14 +708,10 @@ main:
     pop ecx
     movzx eax, byte [cur_feat]
     HEX "feat", eax, 2
-    mov eax, [irqs]
-    push eax
     mov ah, [cur_dev]
     mov al, [cur_cmd]
     call command
-    pop eax
-    inc eax
-    call wait_irq
+    call wait_ready
     call regs
     call alt
     test al, 0x08
@@ -708,6 +723,8 @@ main:
     pop esi
     jmp .cmd
 .cmds_done:
+    xor al, al
+    call set_ctrl
     movzx eax, word [buf + 62 * 2]
     HEX "w62", eax, 4
     movzx eax, word [buf + 63 * 2]

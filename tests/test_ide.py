@@ -42,6 +42,14 @@ class Rig:
 
         return set_level
 
+    def soft_reset(self) -> None:
+        """SRST on both channels, then the masters selected (a reset leaves the unit as it
+        was: QEMU's bus->unit, here the slave SeaBIOS selected last)."""
+        for ctrl, base in ((CTRL, P), (0x376, 0x170)):
+            self.io.write(ctrl, 1, 0x04)
+            self.io.write(ctrl, 1, 0x00)
+            self.out(6, 0xA0, base)
+
     def out(self, reg: int, value: int, base: int = P) -> None:
         self.io.write(base + reg, 1, value)
 
@@ -67,7 +75,8 @@ def rig(tmp_path: Path) -> Rig:
 
 def test_signature_after_reset_and_absent_positions(tmp_path: Path) -> None:
     r = Rig(image(tmp_path), None, None, image(tmp_path, "hdd.img", 2048))
-    assert [r.inb(i) for i in range(1, 8)] == [0x00, 1, 1, 0, 0, 0xA0, 0x50]
+    r.soft_reset()
+    assert [r.inb(i) for i in range(1, 8)] == [0x01, 1, 1, 0, 0, 0xA0, 0x50]  # diagnostic: 1
     r.out(6, 0xB0)  # the absent primary slave: status and error 0, the rest its own registers
     assert r.inb(7) == 0 and r.inb(1) == 0 and r.io.read(CTRL, 1) == 0
     assert (r.inb(4), r.inb(5)) == (0xFF, 0xFF)
@@ -77,6 +86,21 @@ def test_signature_after_reset_and_absent_positions(tmp_path: Path) -> None:
     r.out(6, 0xA0, 0x170)
     r.out(7, 0xEC, 0x170)
     assert (r.inb(7, 0x170), r.inb(1, 0x170)) == (0x41, 0x04)
+
+
+def test_channels_start_as_seabios_leaves_them(tmp_path: Path) -> None:
+    r = Rig(image(tmp_path), None, image(tmp_path, "c.img"), image(tmp_path, "d.img"))
+    # Primary: the absent slave selected (status 0), its presence check's bytes in HOB.
+    assert [r.inb(i) for i in range(1, 8)] == [0, 0, 0, 0, 0, 0xB0, 0]
+    r.io.write(CTRL, 1, 0x80)
+    assert (r.inb(2), r.inb(3)) == (0x55, 0xAA)
+    r.io.write(CTRL, 1, 0x00)
+    r.out(6, 0xA0)
+    assert [r.inb(i) for i in range(1, 8)] == [0, 0, 0, 0, 0, 0xA0, 0x50]
+    # Secondary, both present: the slave selected, nothing in HOB; nIEN is clear.
+    assert [r.inb(i, 0x170) for i in range(1, 8)] == [0, 0, 0, 0, 0, 0xB0, 0x50]
+    r.out(7, 0x10, 0x170)
+    assert r.edges[15] == 1
 
 
 def test_a_channel_without_disks_reads_zero() -> None:
@@ -251,6 +275,7 @@ def test_soft_reset_and_diagnostic(rig: Rig) -> None:
 
 
 def test_word_access_to_byte_registers(rig: Rig) -> None:
+    rig.soft_reset()
     assert rig.io.read(P + 2, 2) == 0x0101  # count and sector number
     assert rig.io.read(P + 7, 2) == 0xFF50  # status, and nothing at 0x1F8
     assert rig.io.read(CTRL, 2) == 0xFF50

@@ -3,7 +3,8 @@
 Primary: task file 0x1F0-0x1F7, control 0x3F6, IRQ 14; secondary: 0x170-0x177, 0x376, IRQ 15
 (hw/ide/piix.c for -M pc, hw/ide/isa.c for -M isapc: the same ports and lines). Both
 channels exist on both machines whether or not disks are attached: a channel with no disk
-reads 0 everywhere, as QEMU's does. Positions 0-3 are --hda, --hdb, --hdc, --hdd.
+reads 0 everywhere, as QEMU's does. Positions 0-3 are --hda, --hdb, --hdc, --hdd. A channel
+with a disk starts as SeaBIOS's POST leaves it (bt/devices/ide_post.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from bt.bus import Bus
 from bt.devices.diskimage import DiskImage
 from bt.devices.ide_channel import IdeChannel
+from bt.devices.ide_post import after_seabios_post
 from bt.devices.ide_state import IdeState, restore_channels, save_channels
 
 CHANNELS = ((0x1F0, 0x3F6, 14), (0x170, 0x376, 15))  # (task file, control, ISA IRQ)
@@ -43,6 +45,9 @@ class IdeController:
             IdeChannel(i, (slots[2 * i], slots[2 * i + 1]), irq(line))
             for i, (_, _, line) in enumerate(CHANNELS)
         )
+        for channel in self.channels:
+            if any(d.present for d in channel.drives):
+                after_seabios_post(channel)  # the firmware ran before the guest (QEMU's too)
 
     def register(self, io: Bus) -> None:
         """Put both channels' ports on the bus."""
