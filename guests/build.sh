@@ -44,6 +44,8 @@ for g in realmode realpm rmbench smcmixed; do
     nasm -f bin -I ./ -o "bin/$g.img" "$g.asm"
 done
 nasm -f bin -I ./ -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm
+# The IDE boot sector (tools/qemu_ide_ref.py puts it on its disk).
+nasm -f bin -o bin/ide_boot.bin ide_boot.asm
 # The INT 13h probe: a boot sector and its calls (tools/int13_reference.py boots it).
 nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf

@@ -63,3 +63,23 @@ def test_int13_and_the_controller_share_each_image(tmp_path: Path) -> None:
     ide[0].write(5, b"\x77" * 512)  # a write through either is seen by the other
     assert plan.drives[0x80].disk().read(5, 1) == b"\x77" * 512
     plan.close()
+
+
+@pytest.mark.parametrize("machine", ["pc", "isapc"])
+def test_a_boot_sector_sees_one_disk_through_int13_and_the_ports(
+    tmp_path: Path, machine: str
+) -> None:
+    boot = make_disks(tmp_path)["boot"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bt.cli", "run", str(boot), "--snapshot", "--machine", machine]
+        + ["--max-insns", "1000000"],
+        cwd=BIN,
+        capture_output=True,
+        timeout=HANG_GUARD,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    suffix = "" if machine == "pc" else "@isapc"
+    assert proc.stderr == b""
+    assert proc.stdout == (EXPECTED / f"ide_boot{suffix}.serial").read_bytes()
+    assert b" differ" not in proc.stdout and proc.stdout.count(b" same\n") == 3
+    assert proc.returncode == int((EXPECTED / f"ide_boot{suffix}.status").read_text())
