@@ -44,8 +44,9 @@ def test_ide_guest_matches_qemu(tmp_path: Path, machine: str) -> None:
 
 
 def test_without_snapshot_the_writes_reach_the_image(tmp_path: Path) -> None:
-    proc = run_ide(tmp_path)
+    proc = run_ide(tmp_path, "--stats")
     assert proc.returncode == 1, proc.stderr
+    assert b"stats: IDE sectors: 27 read, 5 written" in proc.stderr
     data = (tmp_path / "hda.img").read_bytes()
     assert data[500 * 512 : 500 * 512 + 8] == bytes.fromhex("0000005a0400005a")
     assert data[600 * 512 : 601 * 512] == data[500 * 512 : 501 * 512]  # WRITE MULTIPLE's copy
