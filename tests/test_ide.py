@@ -279,6 +279,10 @@ def test_word_access_to_byte_registers(rig: Rig) -> None:
     assert rig.io.read(P + 2, 2) == 0x0101  # count and sector number
     assert rig.io.read(P + 7, 2) == 0xFF50  # status, and nothing at 0x1F8
     assert rig.io.read(CTRL, 2) == 0xFF50
+    rig.io.write(P + 2, 2, 0x0705)  # a word write: two byte registers
+    assert (rig.inb(2), rig.inb(3)) == (5, 7)
+    rig.io.write(P + 2, 4, 0x01020304)  # a dword write there is dropped
+    assert (rig.inb(2), rig.inb(3), rig.io.read(P + 2, 4)) == (5, 7, 0xFFFFFFFF)
 
 
 def test_secondary_channel_uses_irq_15(tmp_path: Path) -> None:

@@ -110,6 +110,8 @@ class IdeChannel:
             if size in (2, 4):
                 self.write_data(size, value)
             return
+        if size == 4:
+            return  # QEMU's portio has no dword handler there, nor a split for one
         for i in range(size):
             if offset + i <= 7:
                 self._write_reg(offset + i, value >> (8 * i) & 0xFF)
