@@ -1,11 +1,11 @@
 """boot_plan: which disk drives a run has and which one boots, from `bt run`'s options.
 
-The options are QEMU's: --fda/--fdb (floppy drives A: and B:), --hda/--hdb (the first IDE
-channel's master and slave), --boot a|c, --snapshot. `bt run IMG` also boots a disk image
-when IMG is neither an ELF file nor a file with a Multiboot header (nor --load-addr's flat
-binary) and is a whole number of 512-byte sectors: IMG must carry the boot signature, and
-it goes into drive A: when its size is one of QEMU's floppy formats
-(bt.devices.floppyformats), into C: (the first hard disk) otherwise.
+The options are QEMU's: --fda/--fdb (floppy drives A: and B:), --hda/--hdb and --hdc/--hdd
+(the primary and the secondary IDE channel's master and slave), --boot a|c, --snapshot.
+`bt run IMG` also boots a disk image when IMG is neither an ELF file nor a file with a
+Multiboot header (nor --load-addr's flat binary) and is a whole number of 512-byte sectors:
+IMG must carry the boot signature, and it goes into drive A: when its size is one of QEMU's
+floppy formats (bt.devices.floppyformats), into C: (the first hard disk) otherwise.
 QEMU itself has no such rule (it needs -fda or -hda); the size rule is bt's.
 
 Which drive boots: IMG's, else --boot's, else QEMU's default order for the pc machine ("cad":
@@ -38,7 +38,7 @@ from bt.loader import ELF_MAGIC, HEADER_MAGIC, HEADER_SEARCH
 
 SECTOR = 512
 FLOPPY_OPTIONS = ("--fda", "--fdb")
-DISK_OPTIONS = ("--hda", "--hdb")
+DISK_OPTIONS = ("--hda", "--hdb", "--hdc", "--hdd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,12 @@ class BootPlan:
     boot_drive: int | None  # DL at the boot sector's entry: 0x00 or 0x80; None: a kernel boots
     boot_sector: bytes  # what the BIOS loads at 0000:7C00 (empty when a kernel boots)
     cmos_floppy: int  # CMOS 0x10: drive A:'s type in the high nibble, B:'s in the low one
+
+    def ide_images(self) -> tuple[DiskImage | None, ...]:
+        """The hard disks by IDE position (--hda, --hdb, --hdc, --hdd; None: no disk there):
+        the same objects INT 13h uses, so both see one image and one --snapshot overlay."""
+        by_unit = {d.unit: d.image for n, d in self.drives.items() if n >= 0x80}
+        return tuple(by_unit.get(unit) for unit in range(len(DISK_OPTIONS)))
 
     def images(self) -> list[DiskImage]:
         """The open images."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bt.errors import InternalError
 
@@ -18,6 +18,21 @@ class BusDevice(Protocol):
 
     def write(self, offset: int, size: int, value: int) -> None:
         """Write `size` bytes of `value` at `offset` into the device's range."""
+        ...
+
+
+@runtime_checkable
+class StringDevice(Protocol):
+    """A device that moves a run of same-sized data-port items at once (REP INS/OUTS to an
+    IDE data register): what `count` single accesses at `offset` would move, in one call."""
+
+    def read_string(self, offset: int, size: int, count: int) -> bytes:
+        """Up to `count` items of `size` bytes, as that many reads would give them (fewer,
+        or none, where the device's data ends: the caller goes on item by item)."""
+        ...
+
+    def write_string(self, offset: int, size: int, data: bytes) -> int:
+        """Take the items of `data` as that many writes would; how many bytes were taken."""
         ...
 
 
@@ -95,6 +110,21 @@ class Bus:
         self._writes += 1
         rng, dev = hit
         dev.write(addr - rng.base, size, value & ((1 << (8 * size)) - 1))
+
+    def string_device(self, addr: int) -> tuple[StringDevice, int] | None:
+        """The device at `addr` and the offset there, if it moves item runs at once."""
+        hit = self._find(addr)
+        if hit is None or not isinstance(hit[1], StringDevice):
+            return None
+        return hit[1], addr - hit[0].base
+
+    def count_string(self, items: int, write: bool) -> None:
+        """Count a run of `items` accesses moved through `string_device` (stats as if one
+        by one)."""
+        if write:
+            self._writes += items
+        else:
+            self._reads += items
 
     def ranges(self) -> list[BusRange]:
         """The registered ranges in address order."""

@@ -156,7 +156,9 @@ def _run_bios(args: argparse.Namespace, cpu: CpuModel) -> int:
     return _run(args, cpu, None, image)
 
 
-BIOS_EXCLUDES = ("fda", "fdb", "hda", "hdb", "boot", "load_addr", "entry", "initrd")
+BIOS_EXCLUDES = (
+    "fda", "fdb", "hda", "hdb", "hdc", "hdd", "boot", "load_addr", "entry", "initrd",
+)  # fmt: skip
 
 
 def _linux(args: argparse.Namespace, guest: str, mem_size: int) -> LinuxLoad | None:
@@ -242,6 +244,7 @@ def _run(
             keys=keys,
             cpu=cpu,
             machine=args.machine,
+            disks=plan.ide_images() if plan is not None else (),
         )
         if image is None:
             from bt.pcboot import pc_boot

@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("fdb", "floppy drive B:"),
         ("hda", "hard disk C: (the first IDE master)"),
         ("hdb", "the second hard disk (the first IDE slave)"),
+        ("hdc", "the secondary IDE master"),
+        ("hdd", "the secondary IDE slave"),
     ):
         run.add_argument(f"--{drive}", metavar="IMG", help=f"raw image in {what}")
     run.add_argument(

@@ -30,8 +30,10 @@ from bt.cpumodel import DEFAULT as DEFAULT_CPU
 from bt.cpumodel import CpuModel
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
+from bt.devices.diskimage import DiskImage
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
+from bt.devices.ide_isa import IdeController
 from bt.devices.irqline import IrqLine
 from bt.devices.keytypist import KeyTypist
 from bt.devices.pic8259 import PicPair
@@ -93,6 +95,7 @@ class MachineConfig:
     keys: bytes = b""  # text typed on the keyboard (--keys FILE), as the host sent it
     cpu: CpuModel = DEFAULT_CPU  # the CPU model the guest sees (--cpu)
     machine: str = "pc"  # the machine type (--machine): "pc" or "isapc", as QEMU's -M
+    disks: tuple[DiskImage | None, ...] = ()  # the IDE positions' images (--hda..--hdd)
 
     def platform(self) -> Platform:
         """What the firmware tables describe (bt/bios/fwtables.py): machine, RAM, boot CPU."""
@@ -329,6 +332,7 @@ class Machine:
             self.debugcon,
             self.exit_port,
             self.postcode,
+            self.ide,
             self.clock,
             self.tsc,
         )
@@ -389,6 +393,8 @@ class Machine:
         io.register(0x3B0, 0x30, self.vga, "vga")
         self.postcode = PostCode()
         io.register(POST_PORT, 1, self.postcode, "postcode")
+        self.ide = IdeController(self.config.disks, lambda line: IrqLine(self.pics, line))
+        self.ide.register(io)  # both channels, on pc and isapc alike (as QEMU)
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
 

@@ -22,6 +22,8 @@ from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
+from bt.devices.ide_isa import IdeController
+from bt.devices.ide_state import IdeState
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
 from bt.devices.postcode import PostCode
@@ -65,6 +67,7 @@ class MachineState:
     debugcon: DebugConState
     exit_port: ExitPortState
     postcode: PostCodeState
+    ide: IdeState  # both IDE channels
     clock: VirtualClockState | HostClockState
     tsc: TscState
     guest_ram: None = None  # the snapshot issue (see the module docstring)
@@ -86,6 +89,7 @@ class MachineParts:
     debugcon: DebugCon
     exit_port: ExitPort
     postcode: PostCode
+    ide: IdeController
     clock: VirtualClock | HostClock
     tsc: TimeStampCounter
 
@@ -102,6 +106,7 @@ class MachineParts:
             debugcon=self.debugcon.save(),
             exit_port=self.exit_port.save(),
             postcode=self.postcode.save(),
+            ide=self.ide.save(),
             clock=self.clock.save(),
             tsc=self.tsc.save(),
         )
@@ -139,6 +144,7 @@ class MachineParts:
         self.debugcon.restore(state.debugcon)
         self.exit_port.restore(state.exit_port)
         self.postcode.restore(state.postcode)
+        self.ide.restore(state.ide)
         if isinstance(self.clock, VirtualClock):
             assert isinstance(state.clock, VirtualClockState)
             self.clock.restore(state.clock)

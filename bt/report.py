@@ -39,6 +39,9 @@ def format_stats(machine: Machine, result: RunResult) -> str:
     post = machine.postcode.stat_line()
     if post is not None:
         lines.append(post)
+    read, written = machine.ide.sectors_moved()
+    if read or written:
+        lines.append(f"IDE sectors: {read} read, {written} written (the controllers' PIO)")
     if r.interrupts:
         vecs = ", ".join(f"{vector_name(v)}: {n}" for v, n in sorted(r.interrupts.items()))
         lines.append(f"interrupts and exceptions delivered: {vecs}")

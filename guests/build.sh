@@ -19,7 +19,7 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
 }
 
 for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks fwtables \
-         paging paging_user paging_faults pae pagebench nx v86; do
+         paging paging_user paging_faults pae pagebench nx v86 ide; do
     asm_guest "$g"
 done
 # tasks_ts: tasks with a #TS in the new task's context (bt only, QEMU saves a wrong EIP there).
@@ -44,6 +44,8 @@ for g in realmode realpm rmbench smcmixed; do
     nasm -f bin -I ./ -o "bin/$g.img" "$g.asm"
 done
 nasm -f bin -I ./ -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm
+# The IDE boot sector (tools/qemu_ide_ref.py puts it on its disk).
+nasm -f bin -o bin/ide_boot.bin ide_boot.asm
 # The INT 13h probe: a boot sector and its calls (tools/int13_reference.py boots it).
 nasm -f bin -I disk/ -o bin/int13probe.bin disk/int13probe.asm
 cp bin/demo.elf ../bt/demo/demo.elf

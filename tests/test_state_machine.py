@@ -184,6 +184,10 @@ SAVED_BY = {
     "vga": "vga",
     "isa-debug-exit": "exit_port",
     "postcode": "postcode",
+    "ide0": "ide",
+    "ide0-ctrl": "ide",
+    "ide1": "ide",
+    "ide1-ctrl": "ide",
 }
 
 

@@ -48,6 +48,11 @@ class BreakpointWatch(Protocol):
 
     pending: int  # B0-B3 hit so far
 
+    @property
+    def io(self) -> tuple[object, ...]:
+        """The enabled I/O breakpoints (none: port accesses need not be looked at)."""
+        ...
+
     def port(self, port: int, size: int) -> None:
         """A port access of IN/OUT/INS/OUTS."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bt.callouts.context import CalloutContext
+from bt.callouts.stringio import block_target, ins_run, outs_run
 from bt.exits import Fault, Goto, VcpuExit
 from bt.translator.insn import GuestInsn, ImmOp, RegOp
 from bt.vcpu import SegmentCache
@@ -93,6 +94,9 @@ def ins(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     step = -size if ctx.guest_eflags() & _DF else size
     es = ctx.seg("es").base
     ctx.keep_progress = rep  # a page fault part-way leaves the registers where it stopped
+    target = block_target(ctx, port, rep)
+    if target is not None and count:
+        count = ins_run(ctx, target, size, count, es, ireg, creg)
     for _ in range(count):
         ctx.mem.write_u(es + ctx.reg(ireg), size, ctx.io.read(port, size))
         _watched(ctx, port, size)
@@ -120,6 +124,9 @@ def outs(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         )
     base = ctx.seg(segname).base
     ctx.keep_progress = rep  # a page fault part-way leaves the registers where it stopped
+    target = block_target(ctx, port, rep)
+    if target is not None and count:
+        count = outs_run(ctx, target, size, count, base, ireg, creg)
     for _ in range(count):
         ctx.io.write(port, size, ctx.mem.read_u(base + ctx.reg(ireg), size))
         _watched(ctx, port, size)
