@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from unicorn import x86_const as R
 
 from bt.blockmaker import BlockMaker, guest_bytes_of
+from bt.board import add_board
 from bt.bootimage import BootImage
 from bt.breakpoints import hit_dr6
 from bt.budget import BudgetStop
@@ -150,6 +151,10 @@ class Machine:
         self.debugcon = DebugCon(debug_out or (lambda _b: None))
         self.io.register(DEBUGCON, 1, self.debugcon, "debugcon")
         self._add_pc_devices(config.mem_size, config.realtime)
+        # What the machine type adds (--machine): bt/board.py chooses.
+        self.board = add_board(
+            config.machine, config.mem_size, self.memory, self.io, lambda: self._reset("0xCF9")
+        )
         self.asm = Assembler()
         self.scanner = Scanner(FeatureGate(cpu.features))
         self.rewriter = Rewriter(self.asm)
@@ -380,6 +385,9 @@ class Machine:
         io.register(POST_PORT, 1, self.postcode, "postcode")
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
+
+    def _reset(self, how: str) -> None:
+        self.runloop.request_shutdown(0, f"guest reset the machine through port {how}")
 
     def _start_cpu(self, image: BootImage) -> None:
         eng = self.engine

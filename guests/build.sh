@@ -18,7 +18,7 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
     ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
 }
 
-for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks \
+for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks pci \
          paging paging_user paging_faults pae pagebench nx v86; do
     asm_guest "$g"
 done

@@ -32,6 +32,8 @@ GUEST_ARGS: dict[str, tuple[str, ...]] = {
     # The serial benchmarks print 4 MiB by default; the reference holds four periods.
     "serialout": ("-append", "16384"),
     "serialpoll": ("-append", "16384"),
+    # pci lists bus 0: without a NIC (QEMU's default e1000 at 00:03.0; this machine has none).
+    "pci": ("-nic", "none"),
 }
 
 # Guests also referenced under other CPU models: the reference "NAME@MODEL" is guests/bin/NAME.elf
@@ -40,6 +42,10 @@ CPU_VARIANTS: dict[str, tuple[str, ...]] = {
     "cpumodel": ("486", "pentium", "pentium2", "pentium3", "kvm32", "n270", "coreduo"),
     "nx": ("n270", "coreduo"),  # the models with NX
 }
+# Guests also referenced on another machine type: "NAME@MACHINE" is `-M MACHINE` (bt:
+# `--machine MACHINE`); plain "NAME" is QEMU's default, pc.
+MACHINE_VARIANTS: dict[str, tuple[str, ...]] = {"pci": ("isapc",)}
+MACHINES = frozenset({"pc", "isapc"})
 
 DEFAULT_TIMEOUT = 60.0
 FLOPPY_SIZE = 1474560
@@ -149,7 +155,7 @@ class RefResult:
 
 def run_guest(name: str, timeout: float) -> RefResult:
     """Boot guests/bin/<name>.elf (or the boot sector <name>.img) under QEMU
-    (`<name>@<model>`: with `-cpu <model>`).
+    (`<name>@<model>`: with `-cpu <model>`; `<name>@<machine>`: with `-M <machine>`).
 
     The kernel is named relative to guests/bin so that the Multiboot command line QEMU builds
     ("<kernel> <append>") does not depend on where the checkout lives.
@@ -157,7 +163,7 @@ def run_guest(name: str, timeout: float) -> RefResult:
     binary, _, cpu = name.partition("@")
     kernel = BIN_DIR / f"{binary}.elf"
     sector = BIN_DIR / f"{binary}.img"
-    cpu_args = ("-cpu", cpu) if cpu else ()
+    cpu_args = ("-M" if cpu in MACHINES else "-cpu", cpu) if cpu else ()
     with tempfile.TemporaryDirectory() as tmp:
         if kernel.is_file():
             boot: tuple[str, ...] = ("-kernel", kernel.name)
@@ -195,7 +201,8 @@ def all_guests() -> list[str]:
     """Names of every built guest and of its CPU-model variants, sorted."""
     found = (*BIN_DIR.glob("*.elf"), *BIN_DIR.glob("*.img"))
     names = [p.stem for p in found if p.stem not in BT_ONLY]
-    return sorted(names + [f"{n}@{cpu}" for n in names for cpu in CPU_VARIANTS.get(n, ())])
+    variants = {n: CPU_VARIANTS.get(n, ()) + MACHINE_VARIANTS.get(n, ()) for n in names}
+    return sorted(names + [f"{n}@{v}" for n in names for v in variants[n]])
 
 
 def main(argv: list[str] | None = None) -> int:

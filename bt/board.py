@@ -1,0 +1,38 @@
+"""Board: the devices a machine type (--machine pc or isapc) adds to the ISA platform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bt.bus import Bus
+from bt.devices.fwcfg import CTL_PORT, DMA_PORT, FwCfg, PhysMemory
+from bt.devices.fwcfg_items import fw_cfg_entries
+from bt.devices.pcibus0 import pc_bus0
+from bt.devices.pcihost import ADDRESS_PORT, PORTS, PciHost
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """The devices the machine type adds (bt/machine.py builds the ISA ones)."""
+
+    fw_cfg: FwCfg
+    pci: PciHost | None  # configuration mechanism 1 and bus 0; None on isapc
+
+
+def add_board(
+    machine: str, mem_size: int, memory: PhysMemory, io: Bus, on_reset: Callable[[], None]
+) -> Board:
+    """The one place a machine type's devices are chosen, as QEMU 7.2's pc and isapc have them.
+
+    Both: fw_cfg. pc: PCI bus 0 (i440FX, PIIX3) with the PIIX3's reset control (`on_reset`) at
+    port 0xCF9. isapc has no PCI: 0xCF8-0xCFF are unclaimed and read as all ones.
+    """
+    fw_cfg = FwCfg(fw_cfg_entries(mem_size, machine), memory)
+    io.register(CTL_PORT, 2, fw_cfg, "fw_cfg")
+    io.register(DMA_PORT, 8, fw_cfg.dma, "fw_cfg-dma")
+    pci = None
+    if machine == "pc":
+        pci = pc_bus0(mem_size, on_reset)
+        io.register(ADDRESS_PORT, PORTS, pci, "pci-config")
+    return Board(fw_cfg, pci)
