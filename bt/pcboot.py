@@ -101,7 +101,8 @@ def pc_boot(
     dpte = FarPtr(EBDA_SEGMENT, DPTE_OFFSET)
     int13 = Int13(plan.drives, diskette_table=FarPtr(seg, off), dpte=dpte)
     counter = BiosCounter()
-    runtime = BiosRuntime(entry_services(config.mem_size, int13, counter), m.io, m.clock.now_ns)
+    table = entry_services(config.mem_size, int13, counter, config.machine)
+    runtime = BiosRuntime(table, m.io, m.clock.now_ns)
     runtime.on_unsupported = on_unsupported
     m.key_buffer_empty = lambda: ram.read_phys(0x41A, 2) == ram.read_phys(0x41C, 2)
     m.ctx.bios = runtime

@@ -15,6 +15,7 @@ from bt.bios.api import BiosCall, Service, ServiceResult, Unsupported
 from bt.bios.boot import RESET_VECTOR, BootFailure, Bootstrap, Reset
 from bt.bios.clock import RtcIrq, TimeOfDay, TimerIrq
 from bt.bios.keyboard import KeyboardInt16, KeyboardIrq, KeyboardIrqKey
+from bt.bios.pcibios import PciBios, TimeOfDayAndPci
 from bt.bios.printer import Printer
 from bt.bios.rom import ROM_BASE, load
 from bt.bios.serial import Serial
@@ -27,10 +28,12 @@ def services(
     ram_size: int,
     int13: Service | None = None,
     counter: BiosCounter | None = None,
+    machine: str = "pc",
 ) -> dict[int, Service]:
     """Vector -> service for every ROM entry. `int13` (bt/bios/int13.py) answers INT 13h and
     INT 40h (the diskette half SeaBIOS moves there); without it both report every call as
-    unsupported. With `counter`, every call is counted."""
+    unsupported. With `counter`, every call is counted. `machine` (pc, isapc): the PCI
+    BIOS's answers that differ."""
     table: dict[int, Service] = {
         0x08: TimerIrq(),
         0x09: KeyboardIrq(),
@@ -43,7 +46,7 @@ def services(
         0x17: Printer(),
         0x18: BootFailure(),
         0x19: Bootstrap(),
-        0x1A: TimeOfDay(),
+        0x1A: TimeOfDayAndPci(TimeOfDay(), PciBios(machine)),
         0x70: RtcIrq(),
     }
     disk = int13 if int13 is not None else _NoDisks()
@@ -63,13 +66,14 @@ def entry_services(
     ram_size: int,
     int13: Service | None = None,
     counter: BiosCounter | None = None,
+    machine: str = "pc",
 ) -> dict[int, tuple[int, Service]]:
     """Physical address of each marker -> (vector, service): the entries, the continuation
     marker inside INT 09h's code (reached only when a guest hooks INT 15h; no INT frame is on
     top of the stack there, AL holds the key), and the reset entry, whose vector is
     RESET_VECTOR."""
     rom = load()
-    table = services(ram_size, int13, counter)
+    table = services(ram_size, int13, counter, machine)
     out = {ROM_BASE + offset: (vector, table[vector]) for vector, offset in rom.entries.items()}
     # Not counted: the IRQ was, at its entry.
     out[ROM_BASE + rom.continuations[0x09]] = (0x09, KeyboardIrqKey())
