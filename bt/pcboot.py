@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bt.bios import rom as bios_rom
 from bt.bios.edd import FarPtr
 from bt.bios.int13 import Int13
+from bt.bios.pcibios32 import protected_entries, rom_image
 from bt.bios.post import Chs, DiskCounts, boot_state, post
 from bt.bios.services import entry_services
 from bt.bios.stats import BiosCounter
@@ -77,7 +78,8 @@ def pc_boot(
         cr0=state.cr0,
     )
     sector = plan.boot_sector
-    chunks = (MemoryChunk(ROM_BASE, rom.image), MemoryChunk(BOOT_SECTOR_ADDR, sector))
+    image32 = rom_image(rom.image, config.machine)  # with the machine's BIOS32 header, $PIR
+    chunks = (MemoryChunk(ROM_BASE, image32), MemoryChunk(BOOT_SECTOR_ADDR, sector))
     image = real_mode_image(chunks, entry, (BOOT_SECTOR_ADDR, BOOT_SECTOR_ADDR + len(sector)))
     # SeaBIOS leaves its F0000 shadow read-only (make_bios_readonly_intel: PAM0 = 0x10, reads
     # from RAM, writes to PCI, where nothing takes them): the guest's writes there are dropped.
@@ -102,11 +104,13 @@ def pc_boot(
     int13 = Int13(plan.drives, diskette_table=FarPtr(seg, off), dpte=dpte)
     counter = BiosCounter()
     table = entry_services(config.mem_size, int13, counter, config.machine)
-    runtime = BiosRuntime(table, m.io, m.clock.now_ns)
+    protected = protected_entries(config.machine)
+    runtime = BiosRuntime(table, m.io, m.clock.now_ns, protected)
     runtime.on_unsupported = on_unsupported
     m.key_buffer_empty = lambda: ram.read_phys(0x41A, 2) == ram.read_phys(0x41C, 2)
     m.ctx.bios = runtime
     m.maker.services = runtime.entries
+    m.maker.protected_services = dict.fromkeys(protected, 0x1A)
     return PcBoot(m, counter, int13)
 
 

@@ -40,7 +40,7 @@ nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
 # Boot sectors (real mode, 512 bytes, loaded at 0000:7C00).
-for g in realmode realpm rmbench smcmixed pcibios; do
+for g in realmode realpm rmbench smcmixed pcibios pcibios32; do
     nasm -f bin -I ./ -o "bin/$g.img" "$g.asm"
 done
 nasm -f bin -I ./ -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm

@@ -5,6 +5,7 @@
 ; the firmware (QEMU's SeaBIOS, bt's built-in BIOS); ends at the exit port 0xf4.
 bits 16
 org 0x7c00
+%include "pcicalls.inc"
 
 PARAM equ 0x7000                        ; the B10E parameter block: size, offset, segment
 TABLE equ 0x7100                        ; its buffer
@@ -61,12 +62,7 @@ start:
 ; one: the call described at SI (AX, BX, ECX, DX, SI, DI), then its results.
 one:
     push si
-    movzx eax, word [si]
-    movzx ebx, word [si + 2]
-    mov ecx, [si + 4]
-    movzx edx, word [si + 8]
-    movzx edi, word [si + 12]
-    mov si, [si + 10]
+    LOAD_CALL si
     int 0x1a
     pushf
     push edi

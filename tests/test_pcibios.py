@@ -1,6 +1,8 @@
-"""The PCI BIOS (INT 1Ah AH=B1h) of the built-in BIOS: guests/pcibios.asm, booted from a floppy,
-prints what it prints under QEMU + SeaBIOS on pc and on isapc; the service's answers unit by
-unit (function codes, carry, the routing table's buffer rules)."""
+"""The PCI BIOS of the built-in BIOS: guests/pcibios.asm (INT 1Ah AH=B1h in real mode) and
+guests/pcibios32.asm (the BIOS32 directory and the 32-bit entry, far-called through paging),
+booted from a floppy, print what they print under QEMU + SeaBIOS on pc and on isapc; the
+service's answers unit by unit (function codes, carry, the routing table's buffer rules), the
+headers and tables written into the ROM image."""
 
 from __future__ import annotations
 
@@ -18,18 +20,21 @@ from bt.bios.pcibios import (
     TimeOfDayAndPci,
     pir_slots,
 )
+from bt.bios.pcibios32 import LAYOUTS, Bios32Directory, bios32_header, pir_table, rom_image
+from bt.bios.rom import ROM_BASE, load
 from bt.bus import Bus
 from bt.devices.pcibus0 import pc_bus0
 from bt.devices.pcihost import ADDRESS_PORT, PORTS
+from bt.errors import InternalError
 
 INSNS = "300000"  # the guest runs about 23,000 instructions
 
 
-@pytest.mark.parametrize("name", ["pcibios", "pcibios@isapc"])
+@pytest.mark.parametrize("name", ["pcibios", "pcibios@isapc", "pcibios32", "pcibios32@isapc"])
 def test_pcibios_guest_matches_qemu(name: str) -> None:
-    _, _, machine = name.partition("@")
+    guest, _, machine = name.partition("@")
     args = ["--machine", machine] if machine else []
-    proc = run_bt("run", "pcibios.img", *args, "--max-insns", INSNS)
+    proc = run_bt("run", f"{guest}.img", *args, "--max-insns", INSNS)
     assert proc.stderr == b""
     assert proc.stdout == (EXPECTED / f"{name}.serial").read_bytes()
     assert proc.returncode == int((EXPECTED / f"{name}.status").read_text())
@@ -157,3 +162,29 @@ def test_int1a_sends_only_ah_b1_to_the_pci_bios() -> None:
     cpu = _Cpu(eax=0xB101)
     service(BiosCall(0x1A, cpu, _Ram(), Bus(), 0))
     assert seen == [0x02] and cpu.reg("bx") == 0x0210
+
+
+def test_bios32_header_and_pir_table_as_seabios_writes_them() -> None:
+    header = bios32_header(0xFD26C)
+    assert header == bytes.fromhex("5f33325f6cd20f0000018f0000000000")  # QEMU's pc, F6040
+    assert pir_table()[:32] == bytes.fromhex(
+        "24504952000180000008000086802e1200000000000000000000000000000037"
+    )
+    assert sum(pir_table()) & 0xFF == 0
+
+
+@pytest.mark.parametrize("machine", ["pc", "isapc"])
+def test_rom_image_places_the_machines_tables_only(machine: str) -> None:
+    image = rom_image(load().image, machine)
+    assert sum(image) & 0xFF == 0
+    found = [ROM_BASE + i for i in range(0, len(image), 16) if image[i : i + 4] == b"_32_"]
+    assert found == [LAYOUTS[machine].bios32_header]
+    assert image.count(b"$PIR") == 1
+    with pytest.raises(InternalError, match="not free"):
+        rom_image(image, machine)  # never over what is already there
+
+
+def test_bios32_directory_knows_only_pci() -> None:
+    cpu = _Cpu(eax=0x5A59_5824)  # "$XYZ"
+    Bios32Directory("pc")(BiosCall(0, cpu, _Ram(), Bus(), 0))
+    assert cpu.reg("al") == 0x80 and cpu.reg("ebx") == 0

@@ -32,7 +32,7 @@ def run_sector(name: str, max_insns: int = 1_000_000) -> tuple[str, int, Machine
 
 
 SLOW = {"rmbench", "rmbench7c"}  # a benchmark (18 million instructions): tools/bench.py runs it
-BIOS = {"pcibios"}  # calls the firmware: tests/test_pcibios.py boots it with the built-in BIOS
+BIOS = {"pcibios", "pcibios32"}  # call the firmware: tests/test_pcibios.py boots them with it
 
 
 @pytest.mark.parametrize(
