@@ -325,6 +325,8 @@ class Machine:
             self.postcode,
             self.clock,
             self.tsc,
+            self.board.fw_cfg,
+            self.board.pci,
         )
 
     def save_state(self) -> MachineState:

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
+from bt.devices.fwcfg import FwCfg
 from bt.devices.i8042 import I8042
+from bt.devices.pcihost import PciHost
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
 from bt.devices.postcode import PostCode
@@ -29,7 +31,9 @@ from bt.devices.records import (
     CmosState,
     DebugConState,
     ExitPortState,
+    FwCfgState,
     I8042State,
+    PciState,
     PicPairState,
     PitState,
     PostCodeState,
@@ -67,9 +71,11 @@ class MachineState:
     postcode: PostCodeState
     clock: VirtualClockState | HostClockState
     tsc: TscState
+    fw_cfg: FwCfgState
+    pci: PciState | None  # None on a machine without PCI (isapc)
     guest_ram: None = None  # the snapshot issue (see the module docstring)
     cpu_context: None = None  # the snapshot issue (see the module docstring)
-    version: int = 1
+    version: int = 2  # 2: fw_cfg and pci
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,8 @@ class MachineParts:
     postcode: PostCode
     clock: VirtualClock | HostClock
     tsc: TimeStampCounter
+    fw_cfg: FwCfg
+    pci: PciHost | None
 
     def save(self) -> MachineState:
         """Every part's record."""
@@ -104,6 +112,8 @@ class MachineParts:
             postcode=self.postcode.save(),
             clock=self.clock.save(),
             tsc=self.tsc.save(),
+            fw_cfg=self.fw_cfg.save(),
+            pci=self.pci.save() if self.pci is not None else None,
         )
 
     def restore(self, state: MachineState) -> None:
@@ -121,6 +131,7 @@ class MachineParts:
             "machine",
             f"a {type(state.clock).__name__} for a {type(self.clock).__name__}",
         )
+        require((state.pci is None) == (self.pci is None), "machine", "PCI on one machine only")
         before = self.save()
         try:
             self._restore(state)
@@ -146,3 +157,6 @@ class MachineParts:
             assert isinstance(state.clock, HostClockState)
             self.clock.restore(state.clock)
         self.tsc.restore(state.tsc)
+        self.fw_cfg.restore(state.fw_cfg)
+        if self.pci is not None and state.pci is not None:
+            self.pci.restore(state.pci)

@@ -3,7 +3,10 @@ entries each machine type offers (values measured under QEMU 7.2 with guests/pci
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+
+import pytest
 
 from bt.devices.fwcfg import (
     DMA_ERROR,
@@ -15,6 +18,7 @@ from bt.devices.fwcfg import (
     file_dir,
 )
 from bt.devices.fwcfg_items import e820_table, fw_cfg_entries
+from bt.errors import StateError
 
 MB = 1 << 20
 ACCESS = 0x1000  # where the tests put an FWCfgDmaAccess
@@ -125,3 +129,16 @@ def test_dma_skip_then_read_and_refused_write() -> None:
     assert ram.data[BUF : BUF + 2] == b"\0\xaa"  # NB_CPUS's second byte
     assert _dma(fw, ram, 0x0005 << 16 | DMA_SELECT | DMA_WRITE, 2) == DMA_ERROR
     assert _dma(fw, ram, 0, 4) == 0  # no operation: nothing moves
+
+
+def test_state_round_trip() -> None:
+    a, _ = _fw()
+    a.write(0, 2, 0x0000)
+    a.read(1, 1)
+    a.dma.write(0, 4, 0x01000000)  # the high half of an address: 1 << 32
+    b, _ = _fw()
+    b.restore(a.save())
+    assert b.save() == a.save() and b.dma_address == 1 << 32
+    assert bytes(b.read(1, 1) for _ in range(3)) == b"EMU"
+    with pytest.raises(StateError, match="key"):
+        b.restore(dataclasses.replace(a.save(), key=0x1234))

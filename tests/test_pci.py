@@ -4,6 +4,7 @@ which machine type has PCI at all."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bt.devices.pcibus0 import pc_bus0
 from bt.devices.pcifunction import Bar, Identity, PciFunction, config_space
 from bt.devices.pcihost import PciHost
 from bt.devices.piix3 import ResetControl, piix3_isa, pirq_irq
+from bt.errors import StateError
 from bt.loader import load_guest
 from bt.machine import Machine, MachineConfig
 
@@ -188,3 +190,21 @@ def test_a_write_of_6_to_port_cf9_resets_the_machine(tmp_path: Path) -> None:
     assert result.eip == 0x100006  # stopped after the OUT, as the i8042's reset does
     result = _machine(tmp_path, code, "isapc").run(max_insns=100)
     assert result.kind == "halt"  # no PIIX3 on isapc: the write goes nowhere
+
+
+def test_state_round_trip_and_refusals() -> None:
+    a, _ = _bus0()
+    _cfg_write(a, 1, 0, 0x60, 0x80808080)
+    _cfg_write(a, 2, 0, 0x10, 0xFFFFFFFF)
+    a.write(1, 1, 0x02)  # reset control's SRST
+    a.write(CF8, 4, 0x80000810)
+    b, _ = _bus0()
+    b.restore(a.save())
+    assert b.save() == a.save() and b.read(CF8, 4) == 0x80000810
+    assert _cfg(b, 1, 0, 0x60) == 0x80808080 and _cfg(b, 2, 0, 0x10) == 0xFF000008
+    assert b.read(1, 1) == 0x02
+    state = a.save()
+    with pytest.raises(StateError, match="functions"):
+        b.restore(dataclasses.replace(state, spaces=state.spaces[:-1]))
+    with pytest.raises(StateError, match="256"):
+        b.restore(dataclasses.replace(state, spaces=((0, b"\0"), *state.spaces[1:])))

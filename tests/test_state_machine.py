@@ -184,6 +184,9 @@ SAVED_BY = {
     "vga": "vga",
     "isa-debug-exit": "exit_port",
     "postcode": "postcode",
+    "fw_cfg": "fw_cfg",
+    "fw_cfg-dma": "fw_cfg",
+    "pci-config": "pci",
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from typing import Protocol
 
+from bt.devices.records import FwCfgState
+from bt.staterecord import check_record, require, require_range
 from bt.types import PAGE_SIZE
 
 CTL_PORT = 0x510  # the selector (a 16-bit write), with the data byte at 0x511
@@ -120,6 +122,18 @@ class FwCfg:
             address += n
             length -= n
         self._write_mem(self.dma_address, struct.pack(">I", status))
+
+    def save(self) -> FwCfgState:
+        """The selection, the read offset and the DMA address."""
+        return FwCfgState(key=self.key, offset=self.offset, dma_address=self.dma_address)
+
+    def restore(self, state: FwCfgState) -> None:
+        """Take the state `save` returned."""
+        state = check_record(state, FwCfgState, "fw_cfg")
+        require(state.key is None or state.key in self.entries, "fw_cfg", f"key {state.key}")
+        require_range("fw_cfg", state, "offset", 0, 1 << 32)
+        require_range("fw_cfg", state, "dma_address", 0, (1 << 64) - 1)
+        self.key, self.offset, self.dma_address = state.key, state.offset, state.dma_address
 
     def _read_mem(self, phys: int, n: int) -> bytes:
         out = bytearray()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bt.bus import BusDevice
+from bt.devices.piix3 import ResetControl
+from bt.devices.records import PciState
+from bt.staterecord import check_record, require, require_range
 
 ENABLE = 0x80000000
 ADDRESS_PORT = 0xCF8
@@ -14,6 +16,8 @@ RESET_CONTROL_OFFSET = 1  # 0xCF9: the PIIX3's reset control register when there
 
 class ConfigSpace(Protocol):
     """A function's configuration space as the host bridge reaches it."""
+
+    config: bytearray  # its 256 bytes, for the machine's state record
 
     def read(self, offset: int, size: int) -> int:
         """`size` bytes at `offset` (0-255)."""
@@ -37,7 +41,7 @@ class PciHost:
     first port).
     """
 
-    def __init__(self, reset_control: BusDevice | None = None) -> None:
+    def __init__(self, reset_control: ResetControl | None = None) -> None:
         self.address = 0
         self.functions: dict[int, ConfigSpace] = {}  # devfn (device << 3 | function) on bus 0
         self._reset_control = reset_control
@@ -79,3 +83,23 @@ class PciHost:
         if hit is not None:
             space, reg = hit
             space.write(reg, min(size, 256 - reg), value)
+
+    def save(self) -> PciState:
+        """CONFIG_ADDRESS, the reset control register and every configuration space."""
+        rcr = self._reset_control.rcr if self._reset_control is not None else 0
+        spaces = tuple((devfn, bytes(s.config)) for devfn, s in sorted(self.functions.items()))
+        return PciState(address=self.address, reset_control=rcr, spaces=spaces)
+
+    def restore(self, state: PciState) -> None:
+        """Take the state `save` returned (for the same functions)."""
+        state = check_record(state, PciState, "pci")
+        require_range("pci", state, "address", 0, 0xFFFFFFFF)
+        devfns = tuple(devfn for devfn, _ in state.spaces)
+        require(devfns == tuple(sorted(self.functions)), "pci", f"functions {devfns}")
+        require(all(len(b) == 256 for _, b in state.spaces), "pci", "a space not of 256 bytes")
+        require(state.reset_control in (0, 2), "pci", f"reset control {state.reset_control}")
+        self.address = state.address
+        if self._reset_control is not None:
+            self._reset_control.rcr = state.reset_control
+        for devfn, data in state.spaces:
+            self.functions[devfn].config[:] = data
