@@ -153,7 +153,7 @@ class Machine:
         self._add_pc_devices(config.mem_size, config.realtime)
         # What the machine type adds (--machine): bt/board.py chooses.
         self.board = add_board(
-            config.machine, config.mem_size, self.memory, self.io, lambda: self._reset("0xCF9")
+            config.machine, config.mem_size, self.memory, self.io, self.clock, self._end_by
         )
         self.asm = Assembler()
         self.scanner = Scanner(FeatureGate(cpu.features))
@@ -327,6 +327,7 @@ class Machine:
             self.tsc,
             self.board.fw_cfg,
             self.board.pci,
+            self.board.pm,
         )
 
     def save_state(self) -> MachineState:
@@ -388,8 +389,8 @@ class Machine:
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
 
-    def _reset(self, how: str) -> None:
-        self.runloop.request_shutdown(0, f"guest reset the machine through port {how}")
+    def _end_by(self, what: str) -> None:
+        self.runloop.request_shutdown(0, f"guest {what}")
 
     def _start_cpu(self, image: BootImage) -> None:
         eng = self.engine

@@ -25,6 +25,7 @@ from bt.devices.fwcfg import FwCfg
 from bt.devices.i8042 import I8042
 from bt.devices.pcihost import PciHost
 from bt.devices.pic8259 import PicPair
+from bt.devices.piix3_pmio import PmIo
 from bt.devices.pit8254 import Pit8254
 from bt.devices.postcode import PostCode
 from bt.devices.records import (
@@ -36,6 +37,7 @@ from bt.devices.records import (
     PciState,
     PicPairState,
     PitState,
+    PmState,
     PostCodeState,
     UartState,
     VgaState,
@@ -73,9 +75,10 @@ class MachineState:
     tsc: TscState
     fw_cfg: FwCfgState
     pci: PciState | None  # None on a machine without PCI (isapc)
+    pm: PmState | None  # the PIIX4 PM's I/O; None on isapc
     guest_ram: None = None  # the snapshot issue (see the module docstring)
     cpu_context: None = None  # the snapshot issue (see the module docstring)
-    version: int = 2  # 2: fw_cfg and pci
+    version: int = 2  # 2: fw_cfg, pci and pm
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class MachineParts:
     tsc: TimeStampCounter
     fw_cfg: FwCfg
     pci: PciHost | None
+    pm: PmIo | None
 
     def save(self) -> MachineState:
         """Every part's record."""
@@ -114,6 +118,7 @@ class MachineParts:
             tsc=self.tsc.save(),
             fw_cfg=self.fw_cfg.save(),
             pci=self.pci.save() if self.pci is not None else None,
+            pm=self.pm.save() if self.pm is not None else None,
         )
 
     def restore(self, state: MachineState) -> None:
@@ -132,6 +137,7 @@ class MachineParts:
             f"a {type(state.clock).__name__} for a {type(self.clock).__name__}",
         )
         require((state.pci is None) == (self.pci is None), "machine", "PCI on one machine only")
+        require((state.pm is None) == (self.pm is None), "machine", "PM on one machine only")
         before = self.save()
         try:
             self._restore(state)
@@ -160,3 +166,5 @@ class MachineParts:
         self.fw_cfg.restore(state.fw_cfg)
         if self.pci is not None and state.pci is not None:
             self.pci.restore(state.pci)
+        if self.pm is not None and state.pm is not None:
+            self.pm.restore(state.pm)

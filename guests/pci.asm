@@ -325,7 +325,83 @@ main:
     HEX "dev31", eax, 8
     NL
     call fw_cfg
+    call pm
     EXIT 0
+
+; INW "name", port
+%macro INW 2
+    mov dx, %2
+    in ax, dx
+    movzx eax, ax
+    HEX %1, eax, 4
+%endmacro
+
+; pm: the PIIX4's power-management I/O block at PMBA 0x600 (PM1 status, enable, control, the
+; PM timer) and the APM control port 0xB2 that turns ACPI mode (SCI_EN) on and off.
+pm:
+    LINE "pm"
+    mov dx, 0x600
+    in ax, dx
+    and eax, 0xFFFE                     ; TMR_STS: whether 2.3 s of guest time have passed
+    HEX "pm1_sts", eax, 4
+    INW "pm1_en", 0x602
+    INW "pm1_cnt", 0x604
+    mov dx, 0xB2
+    in al, dx
+    movzx eax, al
+    HEX "apm_cnt", eax, 2
+    inc dx
+    in al, dx
+    movzx eax, al
+    HEX "apm_sts", eax, 2
+    NL
+    mov dx, 0x608
+    in eax, dx
+    mov ebx, eax
+    mov ecx, 100
+.spin:
+    in eax, dx
+    loop .spin
+    sub eax, ebx
+    and eax, 0xFFFFFF
+    setnz al                            ; the 24-bit timer moved (by how much depends on time)
+    movzx eax, al
+    DEC " timer_moves", eax
+    shr ebx, 24
+    HEX "timer_top", ebx, 2
+    mov dx, 0x600
+    mov ax, 0xFFFF                      ; status bits clear by writing ones
+    out dx, ax
+    INW "sts_after", 0x600
+    mov dx, 0x602
+    mov ax, 0xFFFF
+    out dx, ax
+    INW "en_after", 0x602
+    xor ax, ax
+    out dx, ax
+    NL
+    mov dx, 0xB2
+    mov al, 0xF1                        ; ACPI enable
+    out dx, al
+    INW " acpi_on_cnt", 0x604
+    mov dx, 0xB2
+    mov al, 0xF0                        ; ACPI disable
+    out dx, al
+    INW "acpi_off_cnt", 0x604
+    mov dx, 0x604
+    mov ax, 0x0C00                      ; SLP_TYP 3, SLP_EN clear: kept, nothing sleeps
+    out dx, ax
+    INW "cnt_typ", 0x604
+    xor ax, ax
+    out dx, ax
+    mov dx, 0xB3
+    mov al, 0x5A
+    out dx, al
+    in al, dx
+    movzx eax, al
+    HEX "apm_sts_rw", eax, 2
+    NL
+    ret
 
 ; fwsel: AX = fw_cfg key selected.
 fwsel:

@@ -187,6 +187,8 @@ SAVED_BY = {
     "fw_cfg": "fw_cfg",
     "fw_cfg-dma": "fw_cfg",
     "pci-config": "pci",
+    "pm": "pm",
+    "apm": "pm",
 }
 
 

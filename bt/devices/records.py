@@ -231,3 +231,17 @@ class FwCfgState:
     offset: int
     dma_address: int
     version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PmState:
+    """The PIIX4 PM's I/O: PM1_STS, PM1_EN, PM1_CNT, the PM-timer tick at which TMR_STS next
+    sets, APM_CNT and APM_STS."""
+
+    sts: int
+    en: int
+    cnt: int
+    overflow_ticks: int
+    apm_cnt: int
+    apm_sts: int
+    version: int = 1
