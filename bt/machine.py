@@ -325,9 +325,7 @@ class Machine:
             self.postcode,
             self.clock,
             self.tsc,
-            self.board.fw_cfg,
-            self.board.pci,
-            self.board.pm,
+            self.board,
         )
 
     def save_state(self) -> MachineState:

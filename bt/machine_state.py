@@ -18,14 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bt.board import Board
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
-from bt.devices.fwcfg import FwCfg
 from bt.devices.i8042 import I8042
-from bt.devices.pcihost import PciHost
 from bt.devices.pic8259 import PicPair
-from bt.devices.piix3_pmio import PmIo
 from bt.devices.pit8254 import Pit8254
 from bt.devices.postcode import PostCode
 from bt.devices.records import (
@@ -97,9 +95,7 @@ class MachineParts:
     postcode: PostCode
     clock: VirtualClock | HostClock
     tsc: TimeStampCounter
-    fw_cfg: FwCfg
-    pci: PciHost | None
-    pm: PmIo | None
+    board: Board  # fw_cfg, and on pc the PCI host and the PM function's I/O
 
     def save(self) -> MachineState:
         """Every part's record."""
@@ -116,9 +112,9 @@ class MachineParts:
             postcode=self.postcode.save(),
             clock=self.clock.save(),
             tsc=self.tsc.save(),
-            fw_cfg=self.fw_cfg.save(),
-            pci=self.pci.save() if self.pci is not None else None,
-            pm=self.pm.save() if self.pm is not None else None,
+            fw_cfg=self.board.fw_cfg.save(),
+            pci=self.board.pci.save() if self.board.pci is not None else None,
+            pm=self.board.pm.save() if self.board.pm is not None else None,
         )
 
     def restore(self, state: MachineState) -> None:
@@ -136,8 +132,9 @@ class MachineParts:
             "machine",
             f"a {type(state.clock).__name__} for a {type(self.clock).__name__}",
         )
-        require((state.pci is None) == (self.pci is None), "machine", "PCI on one machine only")
-        require((state.pm is None) == (self.pm is None), "machine", "PM on one machine only")
+        pci, pm = self.board.pci, self.board.pm
+        require((state.pci is None) == (pci is None), "machine", "PCI on one machine only")
+        require((state.pm is None) == (pm is None), "machine", "PM on one machine only")
         before = self.save()
         try:
             self._restore(state)
@@ -163,8 +160,9 @@ class MachineParts:
             assert isinstance(state.clock, HostClockState)
             self.clock.restore(state.clock)
         self.tsc.restore(state.tsc)
-        self.fw_cfg.restore(state.fw_cfg)
-        if self.pci is not None and state.pci is not None:
-            self.pci.restore(state.pci)
-        if self.pm is not None and state.pm is not None:
-            self.pm.restore(state.pm)
+        board = self.board
+        board.fw_cfg.restore(state.fw_cfg)
+        if board.pci is not None and state.pci is not None:
+            board.pci.restore(state.pci)
+        if board.pm is not None and state.pm is not None:
+            board.pm.restore(state.pm)
