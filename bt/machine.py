@@ -103,6 +103,11 @@ def _exit_watch(machine: Machine, port: ExitPort) -> _ExitWatch:
     )
 
 
+def _end_run(machine: Machine) -> Callable[[str], None]:
+    """A board device's way to end the run (a reset, a power-off) after this instruction."""
+    return lambda what: machine.runloop.request_shutdown(0, f"guest {what}")
+
+
 class _ExitWatch:
     """isa-debug-exit on the bus, telling the run loop when the guest asks to stop."""
 
@@ -152,8 +157,9 @@ class Machine:
         self.io.register(DEBUGCON, 1, self.debugcon, "debugcon")
         self._add_pc_devices(config.mem_size, config.realtime)
         # What the machine type adds (--machine): bt/board.py chooses.
+        pam = self.engine.view.set_shadow_read_only
         self.board = add_board(
-            config.machine, config.mem_size, self.memory, self.io, self.clock, self._end_by
+            config.machine, config.mem_size, self.memory, self.io, self.clock, _end_run(self), pam
         )
         self.asm = Assembler()
         self.scanner = Scanner(FeatureGate(cpu.features))
@@ -386,9 +392,6 @@ class Machine:
         io.register(POST_PORT, 1, self.postcode, "postcode")
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
-
-    def _end_by(self, what: str) -> None:
-        self.runloop.request_shutdown(0, f"guest {what}")
 
     def _start_cpu(self, image: BootImage) -> None:
         eng = self.engine

@@ -81,9 +81,9 @@ def pc_boot(
     image32 = rom_image(rom.image, config.machine)  # with the machine's BIOS32 header, $PIR
     chunks = (MemoryChunk(ROM_BASE, image32), MemoryChunk(BOOT_SECTOR_ADDR, sector))
     image = real_mode_image(chunks, entry, (BOOT_SECTOR_ADDR, BOOT_SECTOR_ADDR + len(sector)))
-    # SeaBIOS leaves its F0000 shadow read-only (make_bios_readonly_intel: PAM0 = 0x10, reads
-    # from RAM, writes to PCI, where nothing takes them): the guest's writes there are dropped.
-    image = image.with_rom(b"", (ROM_BASE, ROM_BASE + 0x10000))
+    # SeaBIOS leaves its F0000 shadow read-only on pc (make_bios_readonly_intel: PAM0 = 0x10,
+    # reads from RAM, writes to PCI, where nothing takes them): the i440FX's PAM registers make
+    # it so (bt/board.py). On isapc QEMU's firmware sits in RAM, writable.
     m = Machine(config, image, serial_out, debug_out)
     port92 = Port92(on_a20=m.engine.view.set_a20)
     m.io.register(0x92, 1, port92, "port92")

@@ -326,7 +326,68 @@ main:
     NL
     call fw_cfg
     call pm
+    call shadow
     EXIT 0
+
+; shadow_map: for each 16 KiB segment of 0xC0000-0xFFFFF, 1 when a write there sticks (RAM),
+; 0 when it is dropped (ROM, or RAM the i440FX's PAM makes read-only); each byte put back.
+shadow_map:
+    pushad
+    PUTS " "
+    mov esi, 0xC0000
+.seg:
+    mov al, [esi]
+    mov ah, al
+    not al
+    mov [esi], al
+    mov bl, [esi]
+    mov [esi], ah
+    cmp bl, ah
+    setne al
+    add al, '0'
+    call putc
+    add esi, 0x4000
+    cmp esi, 0x100000
+    jb .seg
+    popad
+    ret
+
+; pam_byte: PAM register CL (0x59-0x5F) of 00:00.0 set to AL.
+pam_byte:
+    pushad
+    mov ebx, eax
+    mov eax, 0x80000000
+    mov al, cl
+    and al, 0xFC
+    mov dx, CONFIG_ADDRESS
+    out dx, eax
+    mov dx, CONFIG_DATA
+    and cl, 3
+    add dl, cl
+    mov al, bl
+    out dx, al
+    popad
+    ret
+
+shadow:
+    PUTS "shadow"
+    call shadow_map
+    mov cl, 0x5A                        ; PAM1: C0000-C7FFF read and write RAM
+    mov al, 0x33
+    call pam_byte
+    mov cl, 0x59                        ; PAM0: F0000-FFFFF too
+    mov al, 0x30
+    call pam_byte
+    call shadow_map
+    mov cl, 0x5A                        ; as SeaBIOS left them
+    mov al, 0x11
+    call pam_byte
+    mov cl, 0x59
+    mov al, 0x10
+    call pam_byte
+    call shadow_map
+    NL
+    ret
 
 ; INW "name", port
 %macro INW 2

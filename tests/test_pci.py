@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bt.devices.i440fx import PAM_AT_ENTRY, i440fx, pam_access, pam_registers
+from bt.devices.i440fx import (
+    PAM_AT_ENTRY,
+    i440fx,
+    pam_access,
+    pam_registers,
+    read_only_segments,
+)
 from bt.devices.pcibus0 import pc_bus0
 from bt.devices.pcifunction import Bar, Identity, PciFunction, config_space
 from bt.devices.pcihost import PciHost
@@ -208,3 +214,20 @@ def test_state_round_trip_and_refusals() -> None:
         b.restore(dataclasses.replace(state, spaces=state.spaces[:-1]))
     with pytest.raises(StateError, match="256"):
         b.restore(dataclasses.replace(state, spaces=((0, b"\0"), *state.spaces[1:])))
+
+
+def test_pam_registers_decide_which_shadow_segments_take_writes(tmp_path: Path) -> None:
+    pc, isa = _machine(tmp_path, b"\xf4", "pc"), _machine(tmp_path, b"\xf4", "isapc")
+    assert read_only_segments(PAM_AT_ENTRY) == 0b1111_0011_1111_1111  # E8000-EFFFF writable
+    for addr in (0xC0000, 0xE4000, 0xF0000, 0xFFFF0):
+        assert pc.engine.view.is_rom(addr) and not isa.engine.view.is_rom(addr), hex(addr)
+    assert not pc.engine.view.is_rom(0xE8000)
+    pc.memory.write_phys(0xC0000, b"\x5a")
+    assert pc.memory.read_phys(0xC0000, 1) == b"\0"  # dropped
+    pc.io.write(0xCF8, 4, 0x80000058)
+    pc.io.write(0xCFE, 1, 0x33)  # PAM1: C0000-C7FFF read and write RAM
+    pc.memory.write_phys(0xC0000, b"\x5a")
+    assert pc.memory.read_phys(0xC0000, 1) == b"\x5a"
+    pc.io.write(0xCFE, 1, 0x11)  # read-only again: the next write is dropped
+    pc.memory.write_phys(0xC0000, b"\x00")
+    assert pc.memory.read_phys(0xC0000, 1) == b"\x5a"

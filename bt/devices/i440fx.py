@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bt.devices.pcifunction import Identity, PciFunction, config_space, firmware_left
 
 PAM0 = 0x59  # PAM0 (F0000-FFFFF in its high nibble) to PAM6 (0x5F)
@@ -38,3 +40,21 @@ def i440fx(mem_size: int) -> PciFunction:
 def pam_registers(fn: PciFunction) -> bytes:
     """PAM0-PAM6 as they stand."""
     return bytes(fn.config[PAM0 : PAM0 + PAM_COUNT])
+
+
+def read_only_segments(pam: bytes) -> int:
+    """Bit n set: 0xC0000 + n * 16 KiB takes no writes (its PAM attribute sends writes to PCI,
+    where nothing in that range answers). Reads always come from RAM here: attributes 0 and
+    2 (reads from PCI, where QEMU shows its ROM images) read the RAM as it is."""
+    return sum(1 << n for n in range(16) if not pam_access(pam, 0xC0000 + n * 0x4000) & 2)
+
+
+def watch_pam(fn: PciFunction, on_change: Callable[[int], None]) -> None:
+    """Tell `on_change` the read-only segments now and after each write that reaches PAM0-6."""
+
+    def written(offset: int, size: int) -> None:
+        if offset < PAM0 + PAM_COUNT and offset + size > PAM0:
+            on_change(read_only_segments(pam_registers(fn)))
+
+    fn.on_write = written
+    on_change(read_only_segments(pam_registers(fn)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from bt.devices.piix3 import ResetControl
@@ -18,6 +19,7 @@ class ConfigSpace(Protocol):
     """A function's configuration space as the host bridge reaches it."""
 
     config: bytearray  # its 256 bytes, for the machine's state record
+    on_write: Callable[[int, int], None] | None  # told of writes (a restore: all 256 bytes)
 
     def read(self, offset: int, size: int) -> int:
         """`size` bytes at `offset` (0-255)."""
@@ -102,4 +104,7 @@ class PciHost:
         if self._reset_control is not None:
             self._reset_control.rcr = state.reset_control
         for devfn, data in state.spaces:
-            self.functions[devfn].config[:] = data
+            space = self.functions[devfn]
+            space.config[:] = data
+            if space.on_write is not None:
+                space.on_write(0, 256)  # what the bytes control follows them (PAM)
