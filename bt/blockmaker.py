@@ -44,6 +44,10 @@ class BlockMaker:
         # The built-in BIOS's service entry points: guest-linear address -> vector (real mode:
         # a block starting at one is the service's callout, bt/callouts/bios.py).
         self.services: dict[int, int] | None = None
+        # Its 32-bit entries (bt/bios/pcibios32.py): guest-physical address -> vector. Far
+        # called from protected mode through the caller's own segments and paging, so a block
+        # is one when its first byte maps there.
+        self.protected_services: dict[int, int] | None = None
         # An instruction breakpoint at (linear, eip): the #DB handler's EIP, or None when
         # EFLAGS.RF lets the instruction run (the builder sets it).
         self.on_breakpoint: Callable[[int, int], int | None] | None = None
@@ -140,8 +144,16 @@ class BlockMaker:
             stops=self.cache.entry_checks,
             code16=code16,
             split_stores=split,
-            services=None if MODES[key.mode].protected else self.services,
+            services=self._protected_entry(key) if MODES[key.mode].protected else self.services,
         )
+
+    def _protected_entry(self, key: TBKey) -> dict[int, int] | None:
+        """{linear: vector} when `key`'s block starts at a 32-bit BIOS entry, else None."""
+        table = self.protected_services
+        if not table:
+            return None
+        vector = table.get(self.mem.probe(key.linear) or -1)
+        return None if vector is None else {key.linear: vector}
 
     def _mixed(self, ranges: tuple[tuple[int, int], ...]) -> bool:
         """Whether guest bytes `ranges` (linear, paging off) touch a mixed page (bt/smc.py)."""

@@ -54,6 +54,9 @@ class DeniedAccess:
     code_addr: CodeAddr
 
 
+SHADOW_BASE, SHADOW_END = 0xC0000, 0x100000  # the BIOS shadow area the PAM registers map
+
+
 class GuestView:
     """The TLB-fill policy and what it refused, for the engine to report."""
 
@@ -80,12 +83,33 @@ class GuestView:
         # and everything from rom_top to 4 GiB (a --bios file).
         self.rom_low = (0, 0)
         self.rom_top = 1 << 32
+        # 0xC0000-0xFFFFF by 16 KiB segments (bit n: 0xC0000 + n * 16 KiB) that the chipset
+        # makes read-only: the i440FX's PAM registers (bt/devices/i440fx.py).
+        self.shadow_read_only = 0
         self.rom_pages = RomPages(self)
 
     def is_rom(self, phys: int) -> bool:
         """Whether guest-physical `phys` is ROM (writes to it are dropped)."""
         lo, hi = self.rom_low
-        return lo <= phys < hi or phys >= self.rom_top
+        if lo <= phys < hi or phys >= self.rom_top:
+            return True
+        return SHADOW_BASE <= phys < SHADOW_END and bool(
+            self.shadow_read_only >> ((phys - SHADOW_BASE) >> 14) & 1
+        )
+
+    def set_shadow_read_only(self, segments: int) -> None:
+        """The PAM registers changed: `segments` (bit n: 0xC0000 + n * 16 KiB) read-only now.
+        No TLB or shadow-table entry may keep writing a segment that became read-only."""
+        newly = segments & ~self.shadow_read_only
+        self.shadow_read_only = segments
+        if self.shadow is not None:
+            for n in range(16):
+                if newly >> n & 1:
+                    for page in range(
+                        SHADOW_BASE + n * 0x4000, SHADOW_BASE + (n + 1) * 0x4000, 0x1000
+                    ):
+                        self.shadow.write_protect(page)
+        self.flush_tlb()
 
     def unassigned_read(self, uc: Uc, offset: int, size: int, _ud: object) -> int:
         """MMIO read of unassigned memory."""

@@ -10,9 +10,10 @@ from unicorn import x86_const as R
 from bt.bios.fwtables import multiboot_chunks
 from bt.bios.rom import load as load_bios_rom
 from bt.bios.tableinfo import Platform
+from bt.blockfaults import BlockFaults
 from bt.blockmaker import BlockMaker, guest_bytes_of
+from bt.board import add_board
 from bt.bootimage import BootImage
-from bt.breakpoints import hit_dr6
 from bt.budget import BudgetStop
 from bt.bus import Bus
 from bt.cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
@@ -42,9 +43,8 @@ from bt.devices.postcode import POST_PORT, PostCode
 from bt.devices.uart16550 import Uart16550
 from bt.devices.vga import VgaText, boot_screen_cells
 from bt.engine import GPRS, Engine
-from bt.errors import OptionError, TranslationError
+from bt.errors import OptionError
 from bt.events import EventDelivery
-from bt.exits import Fault, Goto, Unsupported
 from bt.guestmmu import guest_paging
 from bt.halt import HaltWait
 from bt.hookexit import MONITOR_ENTRY_NS, ExitDispatch
@@ -56,7 +56,6 @@ from bt.layout import TC_LINEAR, TC_SIZE
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
-from bt.paging import PageFault
 from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
 from bt.runresult import RunResult
@@ -70,7 +69,7 @@ from bt.translator.features import FeatureGate
 from bt.translator.rewriter import Rewriter
 from bt.translator.scanner import Scanner
 from bt.types import CodeAddr
-from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, RF, boot_vcpu
+from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, boot_vcpu
 
 COM1 = 0x3F8
 DEBUGCON = 0xE9
@@ -111,6 +110,11 @@ def _exit_watch(machine: Machine, port: ExitPort) -> _ExitWatch:
             st, f"guest wrote to the exit port (status {st})"
         ),
     )
+
+
+def _end_run(machine: Machine) -> Callable[[str], None]:
+    """A board device's way to end the run (a reset, a power-off) after this instruction."""
+    return lambda what: machine.runloop.request_shutdown(0, f"guest {what}")
 
 
 class _ExitWatch:
@@ -164,6 +168,11 @@ class Machine:
         self.debugcon = DebugCon(debug_out or (lambda _b: None))
         self.io.register(DEBUGCON, 1, self.debugcon, "debugcon")
         self._add_pc_devices(config.mem_size, config.realtime)
+        # What the machine type adds (--machine): bt/board.py chooses.
+        pam = self.engine.view.set_shadow_read_only
+        self.board = add_board(
+            config.machine, config.mem_size, self.memory, self.io, self.clock, _end_run(self), pam
+        )
         self.asm = Assembler()
         self.scanner = Scanner(FeatureGate(cpu.features))
         self.rewriter = Rewriter(self.asm)
@@ -245,8 +254,9 @@ class Machine:
         shadow = InterruptShadow(vcpu, self.state)
         interrupts = InterruptPolicy(vcpu, self.irq, shadow)
         self.events = EventDelivery(self.ctx, vcpu, self.state.counters.vectors)
-        self.maker.on_fetch_fault = self._fetch_fault
-        self.maker.on_breakpoint = self._breakpoint
+        faults = BlockFaults(vcpu, self.state, self.events)
+        self.maker.on_fetch_fault = faults.fetch_fault
+        self.maker.on_breakpoint = faults.breakpoint
         self.halt = HaltWait(vcpu, self.irq, interrupts, vclock, self.limits, config.realtime)
         dispatch = ExitDispatch(
             engine,
@@ -282,29 +292,6 @@ class Machine:
             self.state,
         )
 
-    def _fetch_fault(self, fault: PageFault, eip: int) -> int:
-        """A fetch at guest `eip` faulted under paging: #PF into the guest; its handler's EIP."""
-        self.vcpu.cr2 = fault.linear
-        return self._into_handler(Fault(14, fault.error_code, eip))
-
-    def _breakpoint(self, linear: int, eip: int) -> int | None:
-        """The instruction at guest `eip` is an instruction breakpoint: #DB (a fault, DR6's
-        B0-B3 set) unless EFLAGS.RF says it is to run once; the handler's EIP, or None."""
-        v = self.vcpu
-        if v.eflags_sys & RF:
-            self.state.rf_at = eip  # RF stays set while the instruction runs, as on a PC
-            return None
-        v.dr[6] = hit_dr6(v.dr, linear)
-        return self._into_handler(Fault(1, None, eip))
-
-    def _into_handler(self, fault: Fault) -> int:
-        """Deliver a fault the monitor found before a block ran; the handler's EIP (a triple
-        fault is a TranslationError: the block maker's callers report it as a crash)."""
-        got = self.events.deliver(fault)
-        if isinstance(got, Goto):
-            return got.eip
-        raise TranslationError(got.what if isinstance(got, Unsupported) else f"delivery gave {got}")
-
     def count_instructions(self) -> None:
         """Count guest instructions exactly (a Python block hook: slow; for --max-insns,
         --count-insns and measurement). Before the first run: later hooks miss compiled code."""
@@ -335,6 +322,7 @@ class Machine:
             self.ide,
             self.clock,
             self.tsc,
+            self.board,
         )
 
     def save_state(self) -> MachineState:

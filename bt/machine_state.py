@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bt.board import Board
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
@@ -31,9 +32,12 @@ from bt.devices.records import (
     CmosState,
     DebugConState,
     ExitPortState,
+    FwCfgState,
     I8042State,
+    PciState,
     PicPairState,
     PitState,
+    PmState,
     PostCodeState,
     UartState,
     VgaState,
@@ -70,9 +74,12 @@ class MachineState:
     ide: IdeState  # both IDE channels
     clock: VirtualClockState | HostClockState
     tsc: TscState
+    fw_cfg: FwCfgState
+    pci: PciState | None  # None on a machine without PCI (isapc)
+    pm: PmState | None  # the PIIX4 PM's I/O; None on isapc
     guest_ram: None = None  # the snapshot issue (see the module docstring)
     cpu_context: None = None  # the snapshot issue (see the module docstring)
-    version: int = 1
+    version: int = 2  # 2: fw_cfg, pci and pm
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,7 @@ class MachineParts:
     ide: IdeController
     clock: VirtualClock | HostClock
     tsc: TimeStampCounter
+    board: Board  # fw_cfg, and on pc the PCI host and the PM function's I/O
 
     def save(self) -> MachineState:
         """Every part's record."""
@@ -109,6 +117,9 @@ class MachineParts:
             ide=self.ide.save(),
             clock=self.clock.save(),
             tsc=self.tsc.save(),
+            fw_cfg=self.board.fw_cfg.save(),
+            pci=self.board.pci.save() if self.board.pci is not None else None,
+            pm=self.board.pm.save() if self.board.pm is not None else None,
         )
 
     def restore(self, state: MachineState) -> None:
@@ -126,6 +137,9 @@ class MachineParts:
             "machine",
             f"a {type(state.clock).__name__} for a {type(self.clock).__name__}",
         )
+        pci, pm = self.board.pci, self.board.pm
+        require((state.pci is None) == (pci is None), "machine", "PCI on one machine only")
+        require((state.pm is None) == (pm is None), "machine", "PM on one machine only")
         before = self.save()
         try:
             self._restore(state)
@@ -152,3 +166,9 @@ class MachineParts:
             assert isinstance(state.clock, HostClockState)
             self.clock.restore(state.clock)
         self.tsc.restore(state.tsc)
+        board = self.board
+        board.fw_cfg.restore(state.fw_cfg)
+        if board.pci is not None and state.pci is not None:
+            board.pci.restore(state.pci)
+        if board.pm is not None and state.pm is not None:
+            board.pm.restore(state.pm)

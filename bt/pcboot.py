@@ -18,6 +18,7 @@ from bt.bios.biosdrive import BiosDrive
 from bt.bios.edd import FarPtr
 from bt.bios.fwtables import firmware_tables, ram_tables, rom_with_tables
 from bt.bios.int13 import Int13
+from bt.bios.pcibios32 import protected_entries, rom_image
 from bt.bios.post import Chs, DiskCounts, boot_state, post
 from bt.bios.services import entry_services
 from bt.bios.stats import BiosCounter
@@ -72,8 +73,10 @@ def pc_boot(
         raise OptionError(f"--mem: booting from a disk needs at least 1 MiB, not {config.mem_size}")
     rom = bios_rom.load()
     tables = firmware_tables(config.platform(), rom)
+    # The tables in the ROM's free space, then the machine's BIOS32 header and $PIR table.
+    image32 = rom_image(rom_with_tables(rom, tables), config.machine)
     firmware = (
-        MemoryChunk(ROM_BASE, rom_with_tables(rom, tables)),
+        MemoryChunk(ROM_BASE, image32),
         *(MemoryChunk(addr, data) for addr, data in ram_tables(tables)),
     )
     if linux is not None:
@@ -100,9 +103,9 @@ def pc_boot(
     if plan is None:
         plan = BootPlan({0: BiosDrive(None, 0)}, None, b"", 0)
     image = real_mode_image(chunks, entry, image_range)
-    # SeaBIOS leaves its F0000 shadow read-only (make_bios_readonly_intel: PAM0 = 0x10, reads
-    # from RAM, writes to PCI, where nothing takes them): the guest's writes there are dropped.
-    image = image.with_rom(b"", (ROM_BASE, ROM_BASE + 0x10000))
+    # SeaBIOS leaves its F0000 shadow read-only on pc (make_bios_readonly_intel: PAM0 = 0x10,
+    # reads from RAM, writes to PCI, where nothing takes them): the i440FX's PAM registers make
+    # it so (bt/board.py). On isapc QEMU's firmware sits in RAM, writable.
     m = Machine(config, image, serial_out, debug_out)
     port92 = Port92(on_a20=m.engine.view.set_a20)
     m.io.register(0x92, 1, port92, "port92")
@@ -122,12 +125,14 @@ def pc_boot(
     dpte = FarPtr(EBDA_SEGMENT, DPTE_OFFSET)
     int13 = Int13(plan.drives, diskette_table=FarPtr(seg, off), dpte=dpte)
     counter = BiosCounter()
-    entries = entry_services(config.mem_size, int13, counter, config.machine)
-    runtime = BiosRuntime(entries, m.io, m.clock.now_ns)
+    table = entry_services(config.mem_size, int13, counter, config.machine)
+    protected = protected_entries(config.machine)
+    runtime = BiosRuntime(table, m.io, m.clock.now_ns, protected)
     runtime.on_unsupported = on_unsupported
     m.key_buffer_empty = lambda: ram.read_phys(0x41A, 2) == ram.read_phys(0x41C, 2)
     m.ctx.bios = runtime
     m.maker.services = runtime.entries
+    m.maker.protected_services = dict.fromkeys(protected, 0x1A)
     return PcBoot(m, counter, int13)
 
 

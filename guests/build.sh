@@ -18,7 +18,7 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
     ld "${LDFLAGS[@]}" -o "bin/$1.elf" obj/crt0.o "obj/$1.o"
 }
 
-for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks fwtables \
+for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks fwtables pci \
          paging paging_user paging_faults pae pagebench nx v86 ide; do
     asm_guest "$g"
 done
@@ -40,7 +40,7 @@ nasm -f elf32 -o obj/hhentry.o hhentry.asm
 gcc "${CFLAGS[@]}" -c -o obj/hhkernel.o hhkernel.c
 ld "${LDFLAGS[@]/link.ld/hh.ld}" -o bin/hhkernel.elf obj/hhentry.o obj/hhkernel.o
 # Boot sectors (real mode, 512 bytes, loaded at 0000:7C00).
-for g in realmode realpm rmbench smcmixed; do
+for g in realmode realpm rmbench smcmixed pcibios pcibios32; do
     nasm -f bin -I ./ -o "bin/$g.img" "$g.asm"
 done
 nasm -f bin -I ./ -DSTACK_BELOW_CODE -o bin/rmbench7c.img rmbench.asm

@@ -42,6 +42,7 @@ GUEST_INSNS = {
     "nx": 17_752,  # nx@n270
     "tasks": 58_979,  # tasks_ts (the most of the two)
     "fwtables": 98_735,  # isapc/fwtables (the most of its two machines)
+    "pci": 132_377,  # on pc (isapc: fewer)
 }
 # The paging guests (bt's --count-insns; pae runs one #PF more than on QEMU, which reads its
 # PDPTEs at every walk: guests/README.md).

@@ -18,6 +18,7 @@ GUEST_ARGS = {
     "serialout": ["--append", "16384"],
     "serialpoll": ["--append", "16384"],
 }
+MACHINES = {"pc", "isapc"}  # NAME@MACHINE: --machine (tools/qemu_ref.py MACHINE_VARIANTS)
 SLOW = {"pagebench"}  # a benchmark (78 million instructions): tools/bench.py runs it
 # Compared in tests/test_csoverride.py, where QEMU 7.2 skips the segment checks the Intel SDM
 # requires (writes through CS, CS limit, execute-only CS).
@@ -53,7 +54,7 @@ def test_guest_matches_qemu(name: str) -> None:
     # tools/qemu_ref.py does, so the command lines match.
     # NAME@MODEL: guests/bin/NAME.elf on CPU model MODEL (tools/qemu_ref.py CPU_VARIANTS).
     binary, _, cpu = name.partition("@")
-    cpu_args = ["--cpu", cpu] if cpu else []
+    cpu_args = ["--machine" if cpu in MACHINES else "--cpu", cpu] if cpu else []
     proc = run_bt(
         "run", f"{binary}.elf", *cpu_args, *limit_args(binary), *GUEST_ARGS.get(binary, [])
     )

@@ -32,9 +32,12 @@ def run_sector(name: str, max_insns: int = 1_000_000) -> tuple[str, int, Machine
 
 
 SLOW = {"rmbench", "rmbench7c"}  # a benchmark (18 million instructions): tools/bench.py runs it
+BIOS = {"pcibios", "pcibios32"}  # call the firmware: tests/test_pcibios.py boots them with it
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in BIN.glob("*.img") if p.stem not in SLOW))
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in BIN.glob("*.img") if p.stem not in SLOW | BIOS)
+)
 def test_boot_sector_matches_qemu(name: str) -> None:
     serial, status, _m = run_sector(name)
     assert serial == (EXPECTED / f"{name}.serial").read_text()

@@ -188,6 +188,11 @@ SAVED_BY = {
     "ide0-ctrl": "ide",
     "ide1": "ide",
     "ide1-ctrl": "ide",
+    "fw_cfg": "fw_cfg",
+    "fw_cfg-dma": "fw_cfg",
+    "pci-config": "pci",
+    "pm": "pm",
+    "apm": "pm",
 }
 
 

@@ -210,12 +210,36 @@ pnp_pc_prot:
 place 0xD113
 pnp_pc_real:
     jmp near pnp_real_body
+; -- 32-bit entries: far-called from 32-bit protected mode with the caller's own segments and paging
+; (bt/bios/pcibios32.py). The marker runs the service in the monitor, RETF returns to the caller.
+; At SeaBIOS 1.16.2's addresses, which differ between its bios-256k.bin (QEMU's pc) and bios.bin
+; (isapc): the BIOS32 service directory's entry and the PCI BIOS's, one pair for each machine.
+bits 32
+place 0xD1CA
+pcibios32_pc:
+    MARKER
+    retf
+bits 16
 place 0xD24F
 pnp_isapc_prot:
     jmp near pnp_prot_body
 place 0xD253
 pnp_isapc_real:
     jmp near pnp_real_body
+bits 32
+place 0xD26C
+bios32_pc:
+    MARKER
+    retf
+place 0xD30A
+pcibios32_isapc:
+    MARKER
+    retf
+place 0xD3AC
+bios32_isapc:
+    MARKER
+    retf
+bits 16
 
 ; -- entries at their conventional addresses -------------------------------------------------------
 place 0xE05B

@@ -15,6 +15,7 @@ from bt.bios.api import BiosCall, Service, ServiceResult, Unsupported
 from bt.bios.boot import RESET_VECTOR, BootFailure, Bootstrap, Reset
 from bt.bios.clock import RtcIrq, TimeOfDay, TimerIrq
 from bt.bios.keyboard import KeyboardInt16, KeyboardIrq, KeyboardIrqKey
+from bt.bios.pcibios import PciBios, TimeOfDayAndPci
 from bt.bios.printer import Printer
 from bt.bios.rom import ROM_BASE, load
 from bt.bios.serial import Serial
@@ -31,7 +32,8 @@ def services(
 ) -> dict[int, Service]:
     """Vector -> service for every ROM entry. `int13` (bt/bios/int13.py) answers INT 13h and
     INT 40h (the diskette half SeaBIOS moves there); without it both report every call as
-    unsupported. With `counter`, every call is counted."""
+    unsupported. With `counter`, every call is counted. `machine` (pc, isapc): the PCI
+    BIOS's answers that differ."""
     table: dict[int, Service] = {
         0x08: TimerIrq(),
         0x09: KeyboardIrq(),
@@ -44,7 +46,7 @@ def services(
         0x17: Printer(),
         0x18: BootFailure(),
         0x19: Bootstrap(),
-        0x1A: TimeOfDay(),
+        0x1A: TimeOfDayAndPci(TimeOfDay(), PciBios(machine)),
         0x70: RtcIrq(),
     }
     disk = int13 if int13 is not None else _NoDisks()

@@ -25,6 +25,7 @@ from bt.bios.api import (
 from bt.bus import Bus
 from bt.callouts.context import CalloutContext
 from bt.callouts.segments import load_segment
+from bt.errors import InternalError
 from bt.exits import Halt, VcpuExit
 from bt.exits import Unsupported as Stop
 from bt.memory import GuestMemory
@@ -71,6 +72,40 @@ class CalloutCpu:
         self.ctx.mem.write_u(at, 2, image | bit if value else image & ~bit)
 
 
+class ProtectedCpu(CalloutCpu):
+    """BiosCpu for a far call from 32-bit protected mode: offsets are 32 bits through the
+    caller's segment bases, and the result flags go into EFLAGS itself (RETF keeps them)."""
+
+    def set_seg(self, name: str, selector: int) -> None:
+        raise InternalError("a 32-bit BIOS service loaded a segment register")
+
+    def linear(self, seg: str, offset: int) -> int:
+        return (self.ctx.vcpu.segs[seg].base + offset) & 0xFFFFFFFF
+
+    def flag(self, name: str) -> bool:
+        return bool(self.ctx.guest_eflags() & _FLAG_BITS[name])
+
+    def set_flag(self, name: str, value: bool) -> None:
+        bit = _FLAG_BITS[name]
+        if bit not in (_FLAG_BITS["cf"], _FLAG_BITS["zf"]):
+            raise InternalError(f"a 32-bit BIOS service set {name}")
+        flags = self.ctx.guest_eflags()
+        self.ctx.set_arith_flags(flags | bit if value else flags & ~bit)
+
+
+class LinearRam:
+    """PhysMemory for a 32-bit service: the caller's addresses are linear (its paging)."""
+
+    def __init__(self, mem: GuestMemory) -> None:
+        self.mem = mem
+
+    def read_phys(self, phys: int, n: int) -> bytes:
+        return self.mem.read(phys, n)
+
+    def write_phys(self, phys: int, data: bytes) -> None:
+        self.mem.write(phys, data)
+
+
 class PhysicalRam:
     """PhysMemory over GuestMemory: accesses of any length, page by page (a sector read may
     cross pages holding translated code: each one is told, bt/smc.py)."""
@@ -104,11 +139,14 @@ class BiosRuntime:
         entries: Mapping[int, tuple[int, Service]],
         ports: Bus,
         now_ns: Callable[[], int],
+        protected: Mapping[int, Service] | None = None,
     ) -> None:
         # Guest-linear address of a marker -> its vector (the scanner's `services`) and
         # the service it calls.
         self.entries = {addr: vector for addr, (vector, _s) in entries.items()}
         self._services = {addr: service for addr, (_v, service) in entries.items()}
+        # Guest-physical address of a 32-bit entry's marker -> its service.
+        self._protected = dict(protected or {})
         self.ports = ports
         self.now_ns = now_ns
         self.unsupported: dict[tuple[int, int], str] = {}
@@ -118,12 +156,16 @@ class BiosRuntime:
     def call(self, ctx: CalloutContext, insn: GuestInsn, vector: int) -> VcpuExit | None:
         """Run the service of the marker `insn` for the caller whose registers `ctx` holds."""
         cpu = CalloutCpu(ctx)
+        mem: PhysicalRam | LinearRam = PhysicalRam(ctx.mem)
         service = self._services.get(insn.linear)
+        if service is None and self._protected:
+            service = self._protected.get(ctx.mem.probe(insn.linear) or -1)
+            cpu, mem = ProtectedCpu(ctx), LinearRam(ctx.mem)
         got: ServiceResult
         if service is None:
             got = Unsupported(vector, ctx.reg("ah"), f"INT {vector:02X}h")
         else:
-            got = service(BiosCall(vector, cpu, PhysicalRam(ctx.mem), self.ports, self.now_ns()))
+            got = service(BiosCall(vector, cpu, mem, self.ports, self.now_ns()))
         if isinstance(got, Unsupported):
             key = (got.vector, got.ah)
             if key not in self.unsupported:

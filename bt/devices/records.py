@@ -209,3 +209,39 @@ class PostCodeState:
     count: int
     recent: bytes
     version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PciState:
+    """Configuration mechanism 1: CONFIG_ADDRESS, the PIIX3's reset control register, and
+    each function's 256 configuration bytes by devfn on bus 0, in devfn order."""
+
+    address: int
+    reset_control: int
+    spaces: tuple[tuple[int, bytes], ...]
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FwCfgState:
+    """fw_cfg: the selected key (None: nothing answers it), the read offset into its entry,
+    and the DMA address register (its entries are fixed by the machine's configuration)."""
+
+    key: int | None
+    offset: int
+    dma_address: int
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PmState:
+    """The PIIX4 PM's I/O: PM1_STS, PM1_EN, PM1_CNT, the PM-timer tick at which TMR_STS next
+    sets, APM_CNT and APM_STS."""
+
+    sts: int
+    en: int
+    cnt: int
+    overflow_ticks: int
+    apm_cnt: int
+    apm_sts: int
+    version: int = 1
