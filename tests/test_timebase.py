@@ -3,8 +3,12 @@ helper."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from bt.callouts.msr import has_tsc_adjust
+from bt.cpumodel import DEFAULT
 from bt.errors import InternalError
 from bt.timebase import TSC_HZ, HostClock, TimeStampCounter, VirtualClock, earliest_deadline
 
@@ -88,3 +92,11 @@ def test_tsc_goes_on_from_a_restored_clock() -> None:
     other = TimeStampCounter(other_clock)
     other.restore(saved)
     assert other.rdtsc() == 50 and tsc.rdtsc() == 1049
+
+
+def test_tsc_adjust_msr_only_where_the_model_reports_it() -> None:
+    # qemu32's top basic leaf is 4: CPUID 7 answers as leaf 4, whose EBX bit 1 is set.
+    assert DEFAULT.max_basic < 7 and DEFAULT.cpuid(7, 0)[1] & 2 and not has_tsc_adjust(DEFAULT)
+    top = (0, 0, 7, *DEFAULT.leaves[0][3:])
+    rows = (top, *DEFAULT.leaves[1:], (7, 0, 0, 2, 0, 0))
+    assert has_tsc_adjust(dataclasses.replace(DEFAULT, leaves=rows))

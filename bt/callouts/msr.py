@@ -22,7 +22,7 @@ def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     index = ctx.reg("ecx")
     if index == msrs.TSC:
         value = ctx.tsc.value
-    elif index == msrs.TSC_ADJUST and _has_tsc_adjust(ctx.cpu):
+    elif index == msrs.TSC_ADJUST and has_tsc_adjust(ctx.cpu):
         value = ctx.tsc.adjust
     else:
         value = msrs.read(ctx.cpu, ctx.vcpu.msrs, index)
@@ -40,7 +40,7 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     value = (ctx.reg("edx") << 32) | ctx.reg("eax")
     if index == msrs.TSC:
         ctx.tsc.write(value)
-    elif index == msrs.TSC_ADJUST and _has_tsc_adjust(ctx.cpu):
+    elif index == msrs.TSC_ADJUST and has_tsc_adjust(ctx.cpu):
         ctx.tsc.write_adjust(value)
     elif msrs.write(ctx.cpu, ctx.vcpu.msrs, index, value) and ctx.mem.mmu is not None:
         # EFER.NXE: the walker takes it and the guest TLB is flushed. WRMSR loads no PDPTEs: a bad
@@ -50,7 +50,7 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     return None
 
 
-def _has_tsc_adjust(cpu: CpuModel) -> bool:
+def has_tsc_adjust(cpu: CpuModel) -> bool:
     """CPUID.(EAX=7,ECX=0):EBX bit 1 (a model without leaf 7 answers it as its top leaf)."""
     return cpu.max_basic >= 7 and bool(cpu.cpuid(7, 0)[1] & 2)
 
