@@ -190,7 +190,7 @@ class Machine:
         self.cache.on_insert.append(lambda tb: self.fpu.note_block(r.insn for r in tb.insns))
         self.cache.on_retire.append(self.fpu.retiring)
         self.cache.before_flush.append(self.fpu.freeze)
-        self.tsc = TimeStampCounter()
+        self.tsc = TimeStampCounter(self.clock)
         self.ctx = CalloutContext(self.engine, self.vcpu, self.memory, self.io, self.tsc)
         self.ctx.fpu = self.fpu
         self.ctx.cpu = cpu

@@ -8,8 +8,8 @@ and how a write is kept. Writes are stored unmasked unless said otherwise: QEMU 
 reserved bits, not even an invalid PAT memory type (measured: 0x...02 and all-ones read back).
 
 The vCPU's `msrs` dict holds only what the guest wrote (so a machine-state record stays small);
-a read of an MSR never written gives `initial`. The TSC (0x10) belongs to the time base and is
-handled by the RDMSR/WRMSR callouts.
+a read of an MSR never written gives `initial`. The TSC (0x10) and IA32_TSC_ADJUST (0x3B, where
+the model reports it) belong to the time base and are handled by the RDMSR/WRMSR callouts.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from bt.cpumodel import CpuModel
 
 TSC = 0x10
+TSC_ADJUST = 0x3B  # with CPUID.7.0:EBX bit 1 only (no model bt offers reports it yet)
 APIC_BASE = 0x1B
 BIOS_SIGN_ID = 0x8B
 MTRR_CAP = 0xFE

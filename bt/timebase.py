@@ -13,10 +13,15 @@ Design notes:
   twice is harmless: a device only acts on events whose time has come.
 - Register reads stay exact between ticks: a device computes counts and flags from `now_ns()` at
   the moment of the access, as QEMU does from its virtual clock.
-- The time-stamp counter is guest time too, and lives here (`TimeStampCounter`): RDTSC steps it
-  by a fixed `TSC_STEP` per read, so its values depend only on the guest's own RDTSCs and WRMSRs,
-  never on the host or on how often the monitor ran (the values a guest sees are the same on
-  every run, --realtime included).
+- The time-stamp counter is guest time too, and lives here (`TimeStampCounter`): it counts
+  `TSC_HZ` ticks per second of the machine's Clock (1 GHz: one tick per nanosecond, so the
+  conversion is exact and a kernel's log shows a round "1000.000 MHz"; QEMU TCG's TSC follows
+  the host's, whose rate differs from host to host and would make no run reproducible). It is
+  invariant (the rate never changes, HLT included: the clock runs on) and monotonic (the clock
+  is), and only WRMSR 0x10 or IA32_TSC_ADJUST moves it. On a VirtualClock every RDTSC is a
+  monitor entry that moves the clock on (bt/hookexit.py MONITOR_ENTRY_NS), so a guest spinning
+  on RDTSC sees 1000 ticks a read and its loop ends, and the PIT, the RTC and the TSC agree on
+  how much time passed because they read the same nanoseconds.
 - Each clock and the TSC save and restore a state record (bt/staterecord.py); a restored clock
   goes on from the saved time (a HostClock: from the saved time at the moment of the restore).
 """
@@ -32,7 +37,7 @@ from bt.errors import InternalError
 from bt.staterecord import check_record, require_range
 
 NS_PER_SEC = 1_000_000_000
-TSC_STEP = 1000  # TSC ticks per RDTSC: the counter moves forward at every read
+TSC_HZ = 1_000_000_000  # the TSC rate the guest sees (see the design notes above)
 TSC_MASK = (1 << 64) - 1
 
 
@@ -54,10 +59,11 @@ class HostClockState:
 
 @dataclass(frozen=True, slots=True)
 class TscState:
-    """The time-stamp counter's value."""
+    """The time-stamp counter's offset from the clock's count, and IA32_TSC_ADJUST."""
 
-    value: int
-    version: int = 1
+    offset: int
+    adjust: int
+    version: int = 2
 
 
 class Clock(Protocol):
@@ -121,29 +127,48 @@ class HostClock:
 
 
 class TimeStampCounter:
-    """The guest's TSC: RDTSC steps and reads it, RDMSR/WRMSR 0x10 read and set it."""
+    """The guest's TSC: `hz` ticks a second of `clock`, plus the offset WRMSR 0x10 and
+    IA32_TSC_ADJUST give it (both modulo 2^64, as the SDM has them)."""
 
-    def __init__(self, value: int = 0) -> None:
-        self.value = value & TSC_MASK
+    def __init__(self, clock: Clock, hz: int = TSC_HZ) -> None:
+        self._clock = clock
+        self.hz = hz
+        self.offset = 0
+        self.adjust = 0  # IA32_TSC_ADJUST: what software added to the TSC (SDM 18.17.3)
+
+    def _count(self) -> int:
+        return self._clock.now_ns() * self.hz // NS_PER_SEC
+
+    @property
+    def value(self) -> int:
+        """The counter now (RDTSC, RDMSR 0x10)."""
+        return (self._count() + self.offset) & TSC_MASK
 
     def rdtsc(self) -> int:
-        """RDTSC: the counter moves `TSC_STEP` forward and the guest reads the new value."""
-        self.value = (self.value + TSC_STEP) & TSC_MASK
+        """RDTSC: the counter at the clock's current time."""
         return self.value
 
     def write(self, value: int) -> None:
-        """WRMSR IA32_TIME_STAMP_COUNTER."""
-        self.value = value & TSC_MASK
+        """WRMSR IA32_TIME_STAMP_COUNTER: the counter takes `value`; IA32_TSC_ADJUST moves by
+        as much as the counter did (SDM 18.17.3)."""
+        old = self.value
+        self.offset = (value - self._count()) & TSC_MASK
+        self.adjust = (self.adjust + value - old) & TSC_MASK
+
+    def write_adjust(self, value: int) -> None:
+        """WRMSR IA32_TSC_ADJUST: the counter moves by the change of the adjustment."""
+        self.offset = (self.offset + value - self.adjust) & TSC_MASK
+        self.adjust = value & TSC_MASK
 
     def save(self) -> TscState:
-        """The counter as a state record."""
-        return TscState(value=self.value)
+        """The offset and the adjustment (the time itself is the clock's record)."""
+        return TscState(offset=self.offset, adjust=self.adjust)
 
     def restore(self, state: TscState) -> None:
-        """Take the value `save` returned."""
+        """Take the values `save` returned (with the clock restored, the counter goes on)."""
         state = check_record(state, TscState, "tsc")
-        require_range("tsc", state, "value", 0, TSC_MASK)
-        self.value = state.value
+        require_range("tsc", state, "offset adjust", 0, TSC_MASK)
+        self.offset, self.adjust = state.offset, state.adjust
 
 
 class TimerDevice(Protocol):

@@ -126,13 +126,15 @@ def test_clocks_and_tsc_round_trip() -> None:
     later.restore(HostClockState(now_ns=10**15))
     assert later.now_ns() >= 10**15 > host.now_ns()  # goes on from the saved time
 
-    tsc = TimeStampCounter()
-    for _ in range(3):
-        tsc.rdtsc()
-    tsc.write(0xFFFF_FFFF_FFFF_FC00)  # WRMSR 0x10 near the top: the next read wraps
-    other = TimeStampCounter()
+    clock = VirtualClock(3000)
+    tsc = TimeStampCounter(clock)
+    tsc.write(0xFFFF_FFFF_FFFF_FC00)  # WRMSR 0x10 near the top: it wraps 1024 ns later
+    other = TimeStampCounter(clock)
     other.restore(tsc.save())
-    assert [other.rdtsc(), other.rdtsc()] == [tsc.rdtsc(), tsc.rdtsc()] == [(1 << 64) - 24, 976]
+    clock.advance(1000)
+    assert other.rdtsc() == tsc.rdtsc() == (1 << 64) - 24
+    clock.advance(1000)
+    assert other.rdtsc() == tsc.rdtsc() == 976
 
 
 def test_irq_line_is_data() -> None:
@@ -209,8 +211,9 @@ def test_machine_state_covers_every_device_on_the_bus() -> None:
 def test_fidelity_guest_reads_the_time_base_tsc() -> None:
     m = machine("fidelity.elf")
     m.run(max_insns=2_000_000)
-    assert m.tsc.value > 0 and m.tsc.value % 1000 == 0  # RDTSC stepped the time base's TSC
-    assert m.save_state().tsc.value == m.tsc.value
+    # RDTSC read the time base's TSC: the machine's clock at 1 GHz
+    assert m.tsc.value == m.clock.now_ns() > 0
+    assert m.save_state().tsc.offset == m.tsc.offset == 0
 
 
 def test_machine_restore_is_all_or_nothing() -> None:

@@ -13,7 +13,9 @@ boots it (it has no CD-ROM drive; QEMU boots it either way). Both hold /boot/gru
 
 GRUB 2 passes the words after the kernel's path as its command line; QEMU's -kernel (and GRUB
 Legacy) pass the path too, which the project's kernels skip: the path is given twice so the
-kernel sees what it sees under QEMU's -kernel with `--append ARGS`.
+kernel sees what it sees under QEMU's -kernel with `--append ARGS`. `--linux16` boots a Linux
+bzImage (memtest86+) through GRUB's `linux16` instead: the real-mode setup code, as a PC's
+bootloader runs it, with ARGS as its command line.
 """
 
 from __future__ import annotations
@@ -44,15 +46,20 @@ ISO_TOOLS = ("grub-mkrescue", "xorriso")
 DEFAULT_ARGS = "bt test cmdline"  # ckernel's expected output was made with this --append
 
 
-def grub_cfg(args: str) -> str:
+def grub_cfg(args: str, linux16: bool = False) -> str:
     """The configuration: GRUB's console on COM1, the kernel booted at once."""
+    load = (
+        f"linux16 /boot/kernel.elf {args}"
+        if linux16
+        else (f"multiboot /boot/kernel.elf /boot/kernel.elf {args}")
+    )
     return (
         "serial --unit=0 --speed=115200\n"
         "terminal_input serial\n"
         "terminal_output serial\n"
         "set timeout=0\n"
         'menuentry "bt kernel" {\n'
-        f"  multiboot /boot/kernel.elf /boot/kernel.elf {args}\n"
+        f"  {load}\n"
         "  boot\n"
         "}\n"
     )
@@ -94,8 +101,9 @@ def _check(kernel: Path, tools: tuple[str, ...]) -> None:
         raise ToolError(f"{kernel}: no such kernel file")
 
 
-def build(out: Path, kernel: Path, args: str) -> None:
-    """Write the disk image `out` booting `kernel` with command-line `args`."""
+def build(out: Path, kernel: Path, args: str, linux16: bool = False) -> None:
+    """Write the disk image `out` booting `kernel` with command-line `args` (`linux16`: a
+    bzImage through GRUB's linux16)."""
     _check(kernel, DISK_TOOLS)
     with tempfile.TemporaryDirectory(prefix="mkgrubimg-") as tmp:
         work = Path(tmp)
@@ -105,6 +113,7 @@ def build(out: Path, kernel: Path, args: str) -> None:
             ["grub-mkimage", "-O", "i386-pc", "-d", str(GRUB_DIR), "-o", str(core)]
             + ["-p", prefix]
             + MODULES.split()
+            + (["linux16"] if linux16 else [])
         )
         core_bytes = core.read_bytes()
         if 1 + -(-len(core_bytes) // SECTOR) > PART_FIRST:
@@ -112,7 +121,7 @@ def build(out: Path, kernel: Path, args: str) -> None:
         part = work / "part.img"
         run(["mkfs.fat", "-F", "16", "-n", "BTGRUB", "-C", str(part), str(PART_SECTORS // 2)])
         cfg = work / "grub.cfg"
-        cfg.write_text(grub_cfg(args))
+        cfg.write_text(grub_cfg(args, linux16))
         fs = ["-i", str(part)]
         run(["mmd", *fs, "::/boot", "::/boot/grub"])
         run(["mcopy", *fs, str(cfg), "::/boot/grub/grub.cfg"])
@@ -138,9 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel", required=True, metavar="ELF", help="the Multiboot kernel")
     parser.add_argument("--args", default=DEFAULT_ARGS, help="its command line's arguments")
     parser.add_argument("--kind", choices=BUILDERS, default="disk", help="the image's kind")
+    parser.add_argument(
+        "--linux16", action="store_true", help="the kernel is a bzImage (disk images only)"
+    )
     ns = parser.parse_args(argv)
     try:
-        BUILDERS[ns.kind](Path(ns.out), Path(ns.kernel), ns.args)
+        if ns.linux16:
+            if ns.kind != "disk":
+                raise ToolError("--linux16 makes disk images only")
+            build(Path(ns.out), Path(ns.kernel), ns.args, linux16=True)
+        else:
+            BUILDERS[ns.kind](Path(ns.out), Path(ns.kernel), ns.args)
     except (ToolError, OSError) as exc:
         parser.exit(2, f"mkgrubimg: error: {exc}\n")
     return 0

@@ -32,14 +32,23 @@ for _i, _n in enumerate(("a", "c", "d", "b")):
 class TimeStampCounter(Protocol):
     """The guest's TSC (bt.timebase.TimeStampCounter, restated: the time base owns it)."""
 
-    value: int
+    @property
+    def value(self) -> int:
+        """The counter now."""
+        ...
+
+    adjust: int
 
     def rdtsc(self) -> int:
-        """RDTSC: step the counter and read it."""
+        """RDTSC: the counter now."""
         ...
 
     def write(self, value: int) -> None:
         """WRMSR 0x10: set the counter."""
+        ...
+
+    def write_adjust(self, value: int) -> None:
+        """WRMSR IA32_TSC_ADJUST: move the counter by the change."""
         ...
 
 

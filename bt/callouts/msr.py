@@ -8,6 +8,7 @@ from bt import msrs
 from bt.callouts.context import CalloutContext
 from bt.callouts.cpuid import cpuid_leaf
 from bt.callouts.faulting import gp0, need_cpl0, ud_fault
+from bt.cpumodel import CpuModel
 from bt.exits import VcpuExit
 from bt.paging import BadPdpte
 from bt.translator.insn import GuestInsn
@@ -19,7 +20,12 @@ def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     if fault is not None:
         return fault
     index = ctx.reg("ecx")
-    value = ctx.tsc.value if index == msrs.TSC else msrs.read(ctx.cpu, ctx.vcpu.msrs, index)
+    if index == msrs.TSC:
+        value = ctx.tsc.value
+    elif index == msrs.TSC_ADJUST and has_tsc_adjust(ctx.cpu):
+        value = ctx.tsc.adjust
+    else:
+        value = msrs.read(ctx.cpu, ctx.vcpu.msrs, index)
     ctx.set_reg("eax", value & 0xFFFFFFFF)
     ctx.set_reg("edx", value >> 32)
     return None
@@ -34,12 +40,19 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     value = (ctx.reg("edx") << 32) | ctx.reg("eax")
     if index == msrs.TSC:
         ctx.tsc.write(value)
+    elif index == msrs.TSC_ADJUST and has_tsc_adjust(ctx.cpu):
+        ctx.tsc.write_adjust(value)
     elif msrs.write(ctx.cpu, ctx.vcpu.msrs, index, value) and ctx.mem.mmu is not None:
         # EFER.NXE: the walker takes it and the guest TLB is flushed. WRMSR loads no PDPTEs: a bad
         # one (changed in memory since MOV CR3) leaves the walker as it was.
         with contextlib.suppress(BadPdpte):
             ctx.mem.mmu.set_mode()
     return None
+
+
+def has_tsc_adjust(cpu: CpuModel) -> bool:
+    """CPUID.(EAX=7,ECX=0):EBX bit 1 (a model without leaf 7 answers it as its top leaf)."""
+    return cpu.max_basic >= 7 and bool(cpu.cpuid(7, 0)[1] & 2)
 
 
 def rdpmc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
@@ -60,7 +73,7 @@ def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 
 def rdtsc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
-    """RDTSC: deterministic virtual time that only moves forward; #GP(0) above CPL 0 while
+    """RDTSC: the machine's clock at the TSC rate (bt/timebase.py); #GP(0) above CPL 0 while
     CR4.TSD is set (QEMU, the SDM)."""
     if ctx.vcpu.cr4 & 4 and ctx.vcpu.cpl > 0:
         return gp0(insn)
