@@ -172,7 +172,7 @@ def _linux(args: argparse.Namespace, guest: str, mem_size: int) -> LinuxLoad | N
         return None  # not readable: the loader names the problem
     if not is_bzimage(data):
         return None
-    return load_linux(guest, data, args.append, args.initrd, mem_size)
+    return load_linux(guest, data, args.append, args.initrd, mem_size, args.machine)
 
 
 def _run(

@@ -43,9 +43,10 @@ CAN_USE_HEAP = 0x80
 XLF_CAN_BE_LOADED_ABOVE_4G = 0x02
 LOADER_QEMU = 0xB0  # type_of_loader: QEMU's id 0xB, revision 0
 MIN_PROTOCOL = 0x200
-# QEMU keeps ACPI's and the firmware's data out of the initrd's way at the top of low RAM
-# (PCMachineClass.acpi_data_size: 0x20000 + 0x8000), whatever the machine type.
-ACPI_DATA_SIZE = 0x28000
+# What QEMU keeps out of the initrd's way at the top of low RAM (x86_load_linux's
+# acpi_data_size), by machine type: measured under QEMU 7.2 with -m 128, the initrd's last page
+# at 0x07fdf000 on pc (below SeaBIOS's 128 KiB high zone) and at 0x07fff000 on isapc.
+ACPI_DATA_SIZE = {"pc": 0x20000, "isapc": 0}
 # vga= as QEMU's loader reads it (x86_load_linux): the names, else a number (strtol base 0).
 VGA_NAMES = {"normal": 0xFFFF, "ext": 0xFFFE, "ask": 0xFFFD}
 _STRTOL = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -162,9 +163,12 @@ def vga_mode(cmdline: str) -> int | None:
     return (-value if sign == "-" else value) & 0xFFFF
 
 
-def lay_out(kernel: LinuxKernel, cmdline: str, initrd: bytes, ram_size: int) -> LinuxLoad:
-    """The memory QEMU's x86_load_linux lays out for `kernel` on a machine with `ram_size`
-    bytes of RAM below 4 GiB (one-line GuestImageError when something does not fit)."""
+def lay_out(
+    kernel: LinuxKernel, cmdline: str, initrd: bytes, ram_size: int, machine: str = "pc"
+) -> LinuxLoad:
+    """The memory QEMU's x86_load_linux lays out for `kernel` on its `machine` type with
+    `ram_size` bytes of RAM below 4 GiB (one-line GuestImageError when something does not
+    fit)."""
     path, protocol = kernel.path, kernel.protocol
     line = cmdline.encode("latin-1") + b"\0"
     if len(line) - 1 > kernel.cmdline_size:
@@ -187,7 +191,7 @@ def lay_out(kernel: LinuxKernel, cmdline: str, initrd: bytes, ram_size: int) -> 
         initrd_max = 0xFFFFFFFF
     else:
         initrd_max = kernel.initrd_addr_max
-    initrd_max = min(initrd_max, ram_size - ACPI_DATA_SIZE - 1)
+    initrd_max = min(initrd_max, ram_size - ACPI_DATA_SIZE[machine] - 1)
     setup = bytearray(kernel.setup)
     if protocol >= 0x202:
         setup[CMD_LINE_PTR : CMD_LINE_PTR + 4] = cmdline_addr.to_bytes(4, "little")
@@ -231,10 +235,15 @@ def lay_out(kernel: LinuxKernel, cmdline: str, initrd: bytes, ram_size: int) -> 
 
 
 def load_linux(
-    path: str, data: bytes, cmdline: str, initrd_path: str | None, ram_size: int
+    path: str,
+    data: bytes,
+    cmdline: str,
+    initrd_path: str | None,
+    ram_size: int,
+    machine: str = "pc",
 ) -> LinuxLoad:
     """The bzImage `data` (read from `path`) with the initrd at `initrd_path`, laid out for
-    `ram_size` bytes of RAM (one-line GuestImageError/OptionError on bad input)."""
+    `ram_size` bytes of RAM on `machine` (one-line GuestImageError/OptionError on bad input)."""
     kernel = parse_kernel(path, data)
     initrd = b""
     if initrd_path is not None:
@@ -243,4 +252,4 @@ def load_linux(
                 initrd = fh.read()
         except OSError as exc:
             raise OptionError(f"--initrd: cannot read {initrd_path}: {exc.strerror}") from None
-    return lay_out(kernel, cmdline, initrd, ram_size)
+    return lay_out(kernel, cmdline, initrd, ram_size, machine)

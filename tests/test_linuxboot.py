@@ -56,9 +56,12 @@ def test_layout_is_qemus_for_a_modern_kernel() -> None:
     initrd = b"\x1f\x8b" + bytes(5000)
     load = lay_out(k, "console=ttyS0 vga=0x317", initrd, 128 * MIB)
     # x86_load_linux: setup at 0x10000, command line at 0x20000, kernel at 1 MiB; the initrd
-    # page-aligned below min(initrd_addr_max, RAM - ACPI data (0x28000)) - 1.
+    # page-aligned below min(initrd_addr_max, RAM - ACPI data) - 1: 128 KiB on pc, none on
+    # isapc (measured: Linux's RAMDISK line under QEMU 7.2).
     assert (load.real_addr, load.cmdline_addr, load.prot_addr) == (0x10000, 0x20000, 0x100000)
-    assert load.initrd_addr == (128 * MIB - 0x28000 - 1 - len(initrd)) & ~0xFFF
+    assert load.initrd_addr == (128 * MIB - 0x20000 - 1 - len(initrd)) & ~0xFFF
+    isa = lay_out(k, "", initrd, 128 * MIB, "isapc")
+    assert isa.initrd_addr == (128 * MIB - 1 - len(initrd)) & ~0xFFF
     s = load.setup
     assert _u32(s, CMD_LINE_PTR) == 0x20000 and s[TYPE_OF_LOADER] == 0xB0
     assert s[LOADFLAGS] == 0x81  # LOADED_HIGH | CAN_USE_HEAP
