@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from unicorn import x86_const as R
 
+from bt.apicsetup import make_apics, place_apics
 from bt.blockmaker import BlockMaker, guest_bytes_of
 from bt.bootimage import BootImage
 from bt.breakpoints import hit_dr6
@@ -30,6 +31,7 @@ from bt.devices.debugcon import DebugCon
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
 from bt.devices.irqline import IrqLine
+from bt.devices.isairqs import IsaIrqs
 from bt.devices.keytypist import KeyTypist
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
@@ -51,6 +53,7 @@ from bt.layout import TC_LINEAR, TC_SIZE
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
+from bt.mmio import MmioDevices
 from bt.paging import PageFault
 from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
@@ -59,7 +62,7 @@ from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
-from bt.timebase import HostClock, TimeStampCounter, VirtualClock
+from bt.timebase import HostClock, TimerDevice, TimeStampCounter, VirtualClock
 from bt.translator.assembler import Assembler
 from bt.translator.features import FeatureGate
 from bt.translator.rewriter import Rewriter
@@ -207,9 +210,11 @@ class Machine:
         vcpu, engine, cache = self.vcpu, self.engine, self.cache
         self.state = RunState(entry)
         self.limits = Limits(engine.backstop)
-        timers = (self.pit, self.cmos, self.typist)
-        self.irq = IrqSource(self.clock, self.pics, timers, (self._uart_line,))
+        timers: tuple[TimerDevice, ...] = (self.pit, self.cmos, self.typist, *self.apics.timers())
+        self.irq = IrqSource(self.clock, self.apics.cpu_side(self.pics), timers, (self._uart_line,))
+        self.irq.nmi = self.apics.nmi
         vclock = self.clock if isinstance(self.clock, VirtualClock) else None
+        place_apics(self.apics, MmioDevices(engine, vclock, MONITOR_ENTRY_NS, self.irq), self.ctx)
         # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
         # which records every port access.
         self.portfast = PortFastPath(
@@ -343,7 +348,7 @@ class Machine:
 
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
-        self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
+        self.isa.set_irq(4, 1 if self.uart.irq_pending() else 0)
 
     def _add_pc_devices(self, mem_size: int, realtime: bool) -> None:
         """The PC platform a Multiboot kernel finds, in the state QEMU + SeaBIOS leave it.
@@ -359,14 +364,16 @@ class Machine:
         io.register(0x20, 2, self.pics.master, "pic-master")
         io.register(0xA0, 2, self.pics.slave, "pic-slave")
         io.register(0x4D0, 2, self.pics.elcr, "elcr")
-        self.pit = Pit8254(self.clock, irq=IrqLine(self.pics, 0))
+        self.apics = make_apics(self.config.cpu, self.config.machine, self.clock, self.pics)
+        self.isa = IsaIrqs(self.pics, self.apics.ioapic)  # each ISA line to both
+        self.pit = Pit8254(self.clock, irq=IrqLine(self.isa, 0))
         io.register(0x40, 4, self.pit, "pit")
         io.register(0x61, 1, self.pit.speaker, "port61")
-        self.cmos = Cmos(self.clock, mem_size, irq=IrqLine(self.pics, 8))
+        self.cmos = Cmos(self.clock, mem_size, irq=IrqLine(self.isa, 8))
         io.register(0x70, 2, self.cmos, "cmos")
         self.kbd = I8042(
-            irq_kbd=IrqLine(self.pics, 1),
-            irq_aux=IrqLine(self.pics, 12),
+            irq_kbd=IrqLine(self.isa, 1),
+            irq_aux=IrqLine(self.isa, 12),
             on_a20=self.engine.view.set_a20,
             on_reset=lambda: self.runloop.request_shutdown(
                 0, "guest reset the machine through the keyboard controller"

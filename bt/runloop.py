@@ -111,7 +111,7 @@ class RunLoop:
             st.stop = None
             st.counters.emu_starts += 1
             # Accesses the native port hook answered stand for callouts (bt/portfast.py).
-            entries = st.counters.callouts + eng.native_io.answered
+            entries = st.counters.callouts + eng.native_io.answered + eng.view.mmio_accesses
             self.dispatch.push_if()
             eng.sync_control(self.events.vcpu.cr2, self.events.vcpu.cr3)
             try:
@@ -146,7 +146,8 @@ class RunLoop:
                     else:
                         nxt = trapped
                 elif self.budget is not None:
-                    idle = st.counters.callouts + eng.native_io.answered == entries
+                    done = st.counters.callouts + eng.native_io.answered + eng.view.mmio_accesses
+                    idle = done == entries
                     nxt = self.budget.stopped(nxt, idle=idle)
                     if st.deferred:
                         # Stopped inside one instruction's translation with an interrupt
