@@ -54,6 +54,7 @@ from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
 from bt.mmio import MmioDevices
+from bt.mmiostop import MmioStop
 from bt.paging import PageFault
 from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
@@ -214,7 +215,8 @@ class Machine:
         self.irq = IrqSource(self.clock, self.apics.cpu_side(self.pics), timers, (self._uart_line,))
         self.irq.nmi = self.apics.nmi
         vclock = self.clock if isinstance(self.clock, VirtualClock) else None
-        place_apics(self.apics, MmioDevices(engine, vclock, MONITOR_ENTRY_NS, self.irq), self.ctx)
+        mmio = MmioDevices(engine, vclock, MONITOR_ENTRY_NS, self.irq)
+        place_apics(self.apics, mmio, self.ctx)
         # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
         # which records every port access.
         self.portfast = PortFastPath(
@@ -272,6 +274,7 @@ class Machine:
             self.limits,
             self.state,
         )
+        self.runloop.mmio_stop = MmioStop(mmio, cache, self.maker, budget, self.state)
 
     def _fetch_fault(self, fault: PageFault, eip: int) -> int:
         """A fetch at guest `eip` faulted under paging: #PF into the guest; its handler's EIP."""

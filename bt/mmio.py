@@ -6,25 +6,31 @@ a device's range is cut out of it and mapped to the device's callbacks, so the f
 off: linear = physical) and the shadow tables (guest paging: bt/shadowtables.py maps a non-RAM
 guest page to the same Unicorn-physical page) both lead there unchanged.
 
-A callback runs in the middle of a translated block, inside the accessing instruction. The
-monitor cannot deliver an interrupt there, and `emu_stop` from there would make Unicorn restart
-the block, running its first instructions twice (DESIGN fact 12). So a write, which may make an
-interrupt deliverable (EOI, TPR, SVR, an IPI, an IOAPIC entry unmasked, a timer armed), trips
-the backstop instead: the CPU stops at the next block start, on its own thread, and BudgetStop
-delivers what is due at that instruction boundary (bt/budget.py). That is where QEMU's TCG takes
-it too: at the start of its next translation block. A read trips it only when the clock passed
-the next timer event. Each access counts as a monitor entry: virtual time moves by the step a
-callout adds, so a guest polling the APIC timer sees it count.
+A callback runs in the middle of a translated block, inside the accessing instruction, where
+the monitor cannot deliver an interrupt. A write after which an interrupt is deliverable (an
+EOI unmasking a pending one, a self-IPI, TPR lowered, an IOAPIC entry unmasked, a timer due)
+stops the CPU from the callback. Unicorn then stands at the start of the writing instruction
+(its host-level restart point: the write is done, the rest of the instruction is not), so the
+write must not happen twice: it is armed to be dropped once (`drop`), and bt/mmiostop.py runs
+the instruction again alone, its repeated write dropped, and delivers the interrupt right after
+it, as a PC does. (DESIGN fact 12 is why the other stops stay away from mid-block exits.) The
+replayed accesses do not move time again. A read stops nothing; when the clock passed the next
+timer event it trips the backstop, for the next block start. Each access counts as a monitor
+entry: virtual time moves by the step a callout adds, so a guest polling the APIC timer sees
+it count.
 """
 
 from __future__ import annotations
 
 from unicorn import Uc
+from unicorn import x86_const as R
 
 from bt.bus import BusDevice
 from bt.engine import Engine
 from bt.irq import IrqSource
 from bt.timebase import VirtualClock
+
+IF = 1 << 9
 
 
 class MmioDevices:
@@ -38,6 +44,8 @@ class MmioDevices:
         self._step = step_ns
         self._irq = irq
         self._callbacks: list[object] = []  # Unicorn keeps no reference of its own
+        self.drop: tuple[BusDevice, int, int, int] | None = None  # a write not to repeat
+        self.stopped = False  # a write stopped the CPU at its instruction (bt/mmiostop.py)
 
     def place(self, base: int, length: int, device: BusDevice) -> None:
         """Map `device` at guest-physical [base, base + length), inside the unassigned space
@@ -59,10 +67,17 @@ class MmioDevices:
 
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
+                value &= (1 << (8 * size)) - 1
+                if self.drop == (device, offset, size, value):
+                    self.drop = None  # the replay's repeat of the write that stopped the CPU
+                    return
                 self._entered()
-                device.write(offset, size, value & ((1 << (8 * size)) - 1))
+                device.write(offset, size, value)
                 self._irq.devices_changed()
-                eng.backstop.trip()
+                if self._deliverable():
+                    self.drop = (device, offset, size, value)
+                    self.stopped = True
+                    uc.emu_stop()
             except BaseException as exc:
                 eng.pending_error = exc
                 uc.emu_stop()
@@ -72,7 +87,20 @@ class MmioDevices:
         uc.mmio_map(base, length, read, None, write, None)
         self._callbacks += [read, write]
 
+    def _deliverable(self) -> bool:
+        """Whether the CPU would take an interrupt now (an NMI; or INTR with IF set), or a
+        timer event is due."""
+        irq = self._irq
+        if irq.nmi.ready():
+            return True
+        if irq.controller.pending():
+            return bool(self._engine.read_reg(R.UC_X86_REG_EFLAGS) & IF)
+        deadline = irq.next_deadline()
+        return deadline is not None and irq.clock.now_ns() >= deadline
+
     def _entered(self) -> None:
+        if self.drop is not None:
+            return  # the replay of the instruction that stopped the CPU: its accesses counted
         self._engine.view.mmio_accesses += 1
         if self._clock is not None:
             self._clock.advance(self._step)
