@@ -68,9 +68,12 @@ class MmioDevices:
         def write(uc: Uc, offset: int, size: int, value: int, _ud: object) -> None:
             try:
                 value &= (1 << (8 * size)) - 1
-                if self.drop == (device, offset, size, value):
-                    self.drop = None  # the replay's repeat of the write that stopped the CPU
-                    return
+                if self.drop is not None:
+                    # The replay repeats the write that stopped the CPU; any other write means
+                    # the replay went elsewhere, and nothing may be dropped later.
+                    repeat, self.drop = self.drop == (device, offset, size, value), None
+                    if repeat:
+                        return
                 self._entered()
                 device.write(offset, size, value)
                 self._irq.devices_changed()
