@@ -8,7 +8,8 @@ guest page to the same Unicorn-physical page) both lead there unchanged.
 
 A callback runs in the middle of a translated block, inside the accessing instruction, where
 the monitor cannot deliver an interrupt. A write after which an interrupt is deliverable (an
-EOI unmasking a pending one, a self-IPI, TPR lowered, an IOAPIC entry unmasked, a timer due)
+EOI unmasking a pending one, a self-IPI, TPR lowered, an IOAPIC entry unmasked, a timer armed
+with a short count)
 stops the CPU from the callback. Unicorn then stands at the start of the writing instruction
 (its host-level restart point: the write is done, the rest of the instruction is not), so the
 write must not happen twice: it is armed to be dropped once (`drop`), and bt/mmiostop.py runs
@@ -91,15 +92,21 @@ class MmioDevices:
         self._callbacks += [read, write]
 
     def _deliverable(self) -> bool:
-        """Whether the CPU would take an interrupt now (an NMI; or INTR with IF set), or a
-        timer event is due."""
+        """Whether the CPU would take an interrupt now: an NMI, or with IF set INTR or a timer
+        event due within a monitor entry's step (a timer armed with a short count: virtual
+        time moves to it, as it would at the next entry)."""
         irq = self._irq
         if irq.nmi.ready():
             return True
-        if irq.controller.pending():
-            return bool(self._engine.read_reg(R.UC_X86_REG_EFLAGS) & IF)
         deadline = irq.next_deadline()
-        return deadline is not None and irq.clock.now_ns() >= deadline
+        soon = deadline is not None and deadline <= irq.clock.now_ns() + self._step
+        if not (soon or irq.controller.pending()):
+            return False
+        if not self._engine.read_reg(R.UC_X86_REG_EFLAGS) & IF:
+            return False
+        if soon and deadline is not None and self._clock is not None:
+            self._clock.advance_to(deadline)
+        return True
 
     def _entered(self) -> None:
         if self.drop is not None:

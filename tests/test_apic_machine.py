@@ -136,6 +136,11 @@ PRECISE = """
     mov dword ptr [0xFEC00010], 0x8061
     mov eax, dword ptr [0x30004c]
     mov dword ptr [0x300018], eax
+    mov dword ptr [0xFEE003E0], 0xb
+    mov dword ptr [0xFEE00320], 0x41
+    mov dword ptr [0xFEE00380], 10
+    mov eax, dword ptr [0x300040]
+    mov dword ptr [0x300020], eax
     mov al, 0
     out 0xf4, al
 gate:
@@ -183,6 +188,7 @@ def test_interrupt_taken_right_after_the_write(tmp_path: Path, paging: bool) -> 
     assert nested == 3
     assert nmi == 1
     assert (masked, unmasked) == (0, 1)  # IRQ 1's level pending, taken at the unmasking write
+    assert _results(m, 9)[8] == 4  # a one-shot of 10 counts: expired right after the write
 
 
 def test_writes_that_raise_nothing_do_not_stop(tmp_path: Path) -> None:
