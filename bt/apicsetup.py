@@ -32,6 +32,10 @@ class Apics:
         or the 8259 pair itself."""
         return pics if self.lapic is None else self.lapic
 
+    def routes(self, irq: int) -> bool:
+        """Whether the IOAPIC's entry for ISA line `irq` is unmasked."""
+        return self.ioapic is not None and self.ioapic.unmasked(irq)
+
     def timers(self) -> tuple[TimerDevice, ...]:
         """The APIC timer, when there is a local APIC."""
         return () if self.lapic is None else (self.lapic.timer,)

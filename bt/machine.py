@@ -424,6 +424,6 @@ class Machine:
 
 def _ready_for_key(m: Machine) -> bool:
     """Whether the guest can take a typed key: the controller's output buffer read, IRQ 1
-    unmasked, the BIOS's keyboard buffer (if any) drained."""
-    irq1 = not m.pics.master.imr & 0x02
+    unmasked (at the 8259 or the IOAPIC), the BIOS's keyboard buffer (if any) drained."""
+    irq1 = not m.pics.master.imr & 0x02 or m.apics.routes(1)
     return m.kbd.output_empty() and irq1 and m.key_buffer_empty()

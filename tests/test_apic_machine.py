@@ -211,3 +211,59 @@ again:
     assert res.kind == "exit-port", res
     assert m.runloop.stats().emu_starts < 10  # IF clear: no stop for the 400 writes
     assert m.apics.lapic is not None and m.apics.lapic.irr & 1 << 0x41
+
+
+KEYS_GUEST = """
+    mov edi, 0x200000
+    mov eax, h61
+    mov ebx, 0x61
+    call gate
+    sub esp, 6
+    mov word ptr [esp], 0x7ff
+    mov dword ptr [esp + 2], 0x200000
+    lidt [esp]
+    add esp, 6
+    mov al, 0xff
+    out 0x21, al
+    out 0xa1, al
+    mov dword ptr [0xFEC00000], 0x12
+    mov dword ptr [0xFEC00010], 0x61
+    sti
+wait:
+    cmp dword ptr [0x300000], 4
+    jae done
+    hlt
+    jmp wait
+done:
+    mov al, 0
+    out 0xf4, al
+gate:
+    mov word ptr [edi + ebx * 8], ax
+    mov word ptr [edi + ebx * 8 + 2], 0x08
+    mov word ptr [edi + ebx * 8 + 4], 0x8e00
+    shr eax, 16
+    mov word ptr [edi + ebx * 8 + 6], ax
+    ret
+h61:
+    push eax
+    push ebx
+    in al, 0x60
+    mov ebx, dword ptr [0x300000]
+    mov byte ptr [0x300010 + ebx], al
+    inc dword ptr [0x300000]
+    mov dword ptr [0xFEE000B0], 0
+    pop ebx
+    pop eax
+    iretd
+"""
+
+
+def test_typed_keys_arrive_through_the_ioapic(tmp_path: Path) -> None:
+    ks = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_32)
+    path = tmp_path / "guest.bin"
+    path.write_bytes(bytes(ks.asm(KEYS_GUEST, 0x100000)[0]))
+    image = load_guest(str(path), 16 << 20, "", 0x100000, None)
+    m = Machine(MachineConfig(16 << 20, keys=b"ab"), image, lambda _b: None)
+    res = m.run(max_insns=200_000)
+    assert res.kind == "exit-port", res
+    assert m.memory.read(0x300010, 4) == bytes((0x1E, 0x9E, 0x30, 0xB0))  # set 1, make/break

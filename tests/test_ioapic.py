@@ -157,3 +157,11 @@ def test_ioapic_into_the_local_apic() -> None:
     isa.set_irq(0, 1)  # the PIT's line: pin 2 here, IRQ 0 on the 8259 (masked)
     assert lapic.acknowledge() == 0x60
     assert pics.master.irr & 1  # the 8259 saw it too
+
+
+def test_unmasked_follows_the_entry_of_the_line() -> None:
+    io, _ = _io()
+    assert not io.unmasked(0) and not io.unmasked(1) and not io.unmasked(30)
+    _w(io, 0x14, 0x60)
+    _w(io, 0x12, 0x61)
+    assert io.unmasked(0) and io.unmasked(1)  # IRQ 0 is pin 2's

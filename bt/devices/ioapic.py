@@ -68,6 +68,11 @@ class IoApic:
             self.irr |= mask
             self._service()
 
+    def unmasked(self, irq: int) -> bool:
+        """Whether ISA line `irq` reaches the CPU through its entry (unmasked)."""
+        pin = 2 if irq == 0 else irq
+        return pin < PINS and not self.table[pin] & MASKED
+
     def _service(self) -> None:
         """Send a message for every unmasked pin with a request (QEMU's ioapic_service)."""
         for pin in range(PINS):
