@@ -92,19 +92,20 @@ class MmioDevices:
         self._callbacks += [read, write]
 
     def _deliverable(self) -> bool:
-        """Whether the CPU would take an interrupt now: an NMI, or with IF set INTR or a timer
-        event due within a monitor entry's step (a timer armed with a short count: virtual
-        time moves to it, as it would at the next entry)."""
+        """Whether the monitor must look now: an NMI or INTR asserted (with IF clear too: the
+        translations running were made while nothing was pending, and their STI and POPF must
+        now tell the monitor, bt/keypolicy.py), or, with IF set, a timer event due within a
+        monitor entry's step (a timer armed with a short count: virtual time moves to it, as
+        it would at the next entry)."""
         irq = self._irq
-        if irq.nmi.ready():
+        if irq.nmi.ready() or irq.controller.pending():
             return True
         deadline = irq.next_deadline()
-        soon = deadline is not None and deadline <= irq.clock.now_ns() + self._step
-        if not (soon or irq.controller.pending()):
+        if deadline is None or deadline > irq.clock.now_ns() + self._step:
             return False
         if not self._engine.read_reg(R.UC_X86_REG_EFLAGS) & IF:
-            return False
-        if soon and deadline is not None and self._clock is not None:
+            return False  # the monitor's next entry finds it due
+        if self._clock is not None:
             self._clock.advance_to(deadline)
         return True
 

@@ -197,7 +197,7 @@ def test_writes_that_raise_nothing_do_not_stop(tmp_path: Path) -> None:
         + """
     mov ecx, 200
 again:
-    mov dword ptr [0xFEE00080], 0x20
+    mov dword ptr [0xFEE00080], 0x50
     mov dword ptr [0xFEE00300], 0x40041
     dec ecx
     jnz again
@@ -209,7 +209,7 @@ again:
     m = _machine(tmp_path, text)
     res = m.run(max_insns=100_000)
     assert res.kind == "exit-port", res
-    assert m.runloop.stats().emu_starts < 10  # IF clear: no stop for the 400 writes
+    assert m.runloop.stats().emu_starts < 10  # held back by TPR: no stop for the 400 writes
     assert m.apics.lapic is not None and m.apics.lapic.irr & 1 << 0x41
 
 
@@ -267,3 +267,42 @@ def test_typed_keys_arrive_through_the_ioapic(tmp_path: Path) -> None:
     res = m.run(max_insns=200_000)
     assert res.kind == "exit-port", res
     assert m.memory.read(0x300010, 4) == bytes((0x1E, 0x9E, 0x30, 0xB0))  # set 1, make/break
+
+
+def test_a_request_raised_with_if_clear_is_taken_after_sti(tmp_path: Path) -> None:
+    # Three passes over the same code: the first two translate and chain it while the IPI is
+    # held back by TPR, the third lowers TPR with IF clear, and its STI must then reach the
+    # monitor (the translations running were made while nothing was pending).
+    text = (
+        IDT
+        + """
+    mov dword ptr [0x300080], 0x50
+    mov dword ptr [0x300084], 0x50
+    mov dword ptr [0x300088], 0
+    mov dword ptr [0xFEE00080], 0x50
+    mov dword ptr [0xFEE00300], 0x40041
+    xor esi, esi
+again:
+    cli
+    mov edx, dword ptr [0x300080 + esi * 4]
+    mov dword ptr [0xFEE00080], edx
+    mov ecx, 10
+spin:
+    dec ecx
+    jnz spin
+    sti
+    nop
+    mov eax, dword ptr [0x300040]
+    mov dword ptr [0x300000 + esi * 4], eax
+    inc esi
+    cmp esi, 3
+    jb again
+    mov al, 0
+    out 0xf4, al
+"""
+        + PRECISE[PRECISE.index("gate:") :]
+    )
+    m = _machine(tmp_path, text)
+    res = m.run(max_insns=100_000)
+    assert res.kind == "exit-port", res
+    assert _results(m, 3) == [0, 0, 1]  # taken after STI and the instruction in its shadow
