@@ -41,13 +41,17 @@ class Apics:
         return () if self.lapic is None else (self.lapic.timer,)
 
 
-def make_apics(cpu: CpuModel, machine: str, clock: Clock, pics: Pic) -> Apics:
-    """The APICs of `machine` with `cpu`, wired to the 8259 pair (LINT0, ExtINT entries)."""
+def make_apics(
+    cpu: CpuModel, machine: str, clock: Clock, pics: Pic, firmware_ran: bool = True
+) -> Apics:
+    """The APICs of `machine` with `cpu`, wired to the 8259 pair (LINT0, ExtINT entries): as
+    SeaBIOS leaves them, or in their reset state for a firmware run from the reset vector."""
     nmi = NmiLine()
     if not cpu.has("apic"):
         return Apics(None, None, nmi)
     lapic = LocalApic(clock, pics, nmi.raise_nmi)
-    lapic.seabios_state()
+    if firmware_ran:
+        lapic.seabios_state()
     if machine != "pc":
         return Apics(lapic, None, nmi)
     ioapic = IoApic(lapic, pics.acknowledge)

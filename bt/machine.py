@@ -367,7 +367,8 @@ class Machine:
         io.register(0x20, 2, self.pics.master, "pic-master")
         io.register(0xA0, 2, self.pics.slave, "pic-slave")
         io.register(0x4D0, 2, self.pics.elcr, "elcr")
-        self.apics = make_apics(self.config.cpu, self.config.machine, self.clock, self.pics)
+        cfg, booted = self.config, not self.image.rom  # a --bios ROM starts from reset
+        self.apics = make_apics(cfg.cpu, cfg.machine, self.clock, self.pics, booted)
         self.isa = IsaIrqs(self.pics, self.apics.ioapic)  # each ISA line to both
         self.pit = Pit8254(self.clock, irq=IrqLine(self.isa, 0))
         io.register(0x40, 4, self.pit, "pit")

@@ -306,3 +306,18 @@ spin:
     res = m.run(max_insns=100_000)
     assert res.kind == "exit-port", res
     assert _results(m, 3) == [0, 0, 1]  # taken after STI and the instruction in its shadow
+
+
+def test_a_rom_from_the_reset_vector_finds_the_reset_state() -> None:
+    from bt.apicsetup import make_apics
+    from bt.devices.pic8259 import PicPair
+    from bt.timebase import VirtualClock
+
+    apics = make_apics(MODELS["qemu32"], "pc", VirtualClock(), PicPair(), firmware_ran=False)
+    assert apics.lapic is not None
+    assert [apics.lapic.read(off, 4) for off in (0xF0, 0x300, 0x350, 0x360)] == [
+        0xFF,
+        0,
+        0x700,
+        0x10000,
+    ]
