@@ -65,11 +65,14 @@ INTGATE equ 0x8E
 
 %macro WAITFOR 2                        ; WAITFOR counter, n: HLT until counter >= n
 %%again:
+    cli                                 ; no interrupt between the test and the HLT:
     cmp dword [%1], %2
     jae %%done
+    sti                                 ; STI's shadow covers the HLT
     hlt
     jmp %%again
 %%done:
+    sti
 %endmacro
 
 %macro BOUNDARY 0                       ; end the basic block: a pending interrupt comes here
@@ -493,7 +496,7 @@ main:
     out 0x64, al
     mov al, 0x55
     out 0x60, al
-    PUTS "irq1"                         ; (QEMU takes IRQ 1 only once the CPU did more I/O)
+    PUTS "irq1"
     WAITFOR n_kbd, 1
     DEC "count", [n_kbd]
     HEX "byte", [kbd_byte], 2
