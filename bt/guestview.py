@@ -74,6 +74,7 @@ class GuestView:
         self.denied: DeniedAccess | None = None
         self.unassigned_value = 0  # QEMU 7.2 reads unassigned memory as 0 (guests/isolation.asm)
         self.tlb_fills = 0
+        self.mmio_accesses = 0  # translated code's accesses to devices (bt/mmio.py)
         self.mmu: GuestMmu | None = None  # guest paging (the builder attaches it)
         self.page_fault: PageFault | None = None  # what the guest's paging refused, exactly
         self.refused: dict[int, int] = {}  # page -> #PF error code, pointed at the hole

@@ -209,6 +209,8 @@ class ExitDispatch:
                     self.cache.retarget_return_cache(tb, site, result.eip, dst)
         if site.kind in _IO_KINDS and self.irq is not None:
             self.irq.devices_changed()
+        elif site.kind == "iret" and self.irq is not None and not isinstance(result, Fault):
+            self.irq.nmi.iret()  # NMIs are delivered again (bt/nmi.py)
         if hits:
             # A data or I/O breakpoint matched: the #DB trap, returning to the next instruction
             # (or to a REP INS/OUTS that stopped after the iteration that hit).

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from bt.nmi import NmiLine
 from bt.timebase import Clock, TimerDevice, earliest_deadline
 
 # Blocks translated code may run without a monitor entry before the run loop looks at pending
@@ -50,6 +51,7 @@ class IrqSource:
         # touches a device, so they are re-read after port I/O, not at every safe point.
         self.lines = tuple(lines)
         self.pollers: tuple[Callable[[], None], ...] = ()
+        self.nmi = NmiLine()  # the CPU's NMI input (the local APIC raises it)
         self._deadline: int | None = None
         self._stale = True  # a device may have been reprogrammed: ask for the deadline again
         self._lines_stale = True

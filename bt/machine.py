@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from unicorn import x86_const as R
 
+from bt.apicsetup import make_apics, place_apics
 from bt.bios.fwtables import multiboot_chunks
 from bt.bios.rom import load as load_bios_rom
 from bt.bios.tableinfo import Platform
@@ -36,6 +37,7 @@ from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
 from bt.devices.ide_isa import IdeController
 from bt.devices.irqline import IrqLine
+from bt.devices.isairqs import IsaIrqs
 from bt.devices.keytypist import KeyTypist
 from bt.devices.pic8259 import PicPair
 from bt.devices.pit8254 import Pit8254
@@ -56,6 +58,8 @@ from bt.layout import TC_LINEAR, TC_SIZE
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
 from bt.memory import GuestMemory
+from bt.mmio import MmioDevices
+from bt.mmiostop import MmioStop
 from bt.portfast import PortFastPath
 from bt.runloop import RunLoop
 from bt.runresult import RunResult
@@ -63,7 +67,7 @@ from bt.runstate import RunState
 from bt.shadow import InterruptShadow
 from bt.smc import SmcHandler
 from bt.storelookup import StoreLookup
-from bt.timebase import HostClock, TimeStampCounter, VirtualClock
+from bt.timebase import HostClock, TimerDevice, TimeStampCounter, VirtualClock
 from bt.translator.assembler import Assembler
 from bt.translator.features import FeatureGate
 from bt.translator.rewriter import Rewriter
@@ -230,9 +234,12 @@ class Machine:
         vcpu, engine, cache = self.vcpu, self.engine, self.cache
         self.state = RunState(entry)
         self.limits = Limits(engine.backstop)
-        timers = (self.pit, self.cmos, self.typist)
-        self.irq = IrqSource(self.clock, self.pics, timers, (self._uart_line,))
+        timers: tuple[TimerDevice, ...] = (self.pit, self.cmos, self.typist, *self.apics.timers())
+        self.irq = IrqSource(self.clock, self.apics.cpu_side(self.pics), timers, (self._uart_line,))
+        self.irq.nmi = self.apics.nmi
         vclock = self.clock if isinstance(self.clock, VirtualClock) else None
+        mmio = MmioDevices(engine, vclock, MONITOR_ENTRY_NS, self.irq)
+        place_apics(self.apics, mmio, self.ctx)
         # COM1 and 0xE9 answered by the native port hook while plain; off while tracing,
         # which records every port access.
         self.portfast = PortFastPath(
@@ -291,6 +298,7 @@ class Machine:
             self.limits,
             self.state,
         )
+        self.runloop.mmio_stop = MmioStop(mmio, cache, self.maker, budget, self.state)
 
     def count_instructions(self) -> None:
         """Count guest instructions exactly (a Python block hook: slow; for --max-insns,
@@ -346,7 +354,7 @@ class Machine:
 
     def _uart_line(self) -> None:
         # COM1's interrupt output drives IRQ 4 (a level the PIC sees as an edge when it rises).
-        self.pics.set_irq(4, 1 if self.uart.irq_pending() else 0)
+        self.isa.set_irq(4, 1 if self.uart.irq_pending() else 0)
 
     def _add_pc_devices(self, mem_size: int, realtime: bool) -> None:
         """The PC platform a Multiboot kernel finds, in the state QEMU + SeaBIOS leave it.
@@ -362,14 +370,17 @@ class Machine:
         io.register(0x20, 2, self.pics.master, "pic-master")
         io.register(0xA0, 2, self.pics.slave, "pic-slave")
         io.register(0x4D0, 2, self.pics.elcr, "elcr")
-        self.pit = Pit8254(self.clock, irq=IrqLine(self.pics, 0))
+        cfg, booted = self.config, not self.image.rom  # a --bios ROM starts from reset
+        self.apics = make_apics(cfg.cpu, cfg.machine, self.clock, self.pics, booted)
+        self.isa = IsaIrqs(self.pics, self.apics.ioapic)  # each ISA line to both
+        self.pit = Pit8254(self.clock, irq=IrqLine(self.isa, 0))
         io.register(0x40, 4, self.pit, "pit")
         io.register(0x61, 1, self.pit.speaker, "port61")
-        self.cmos = Cmos(self.clock, mem_size, irq=IrqLine(self.pics, 8))
+        self.cmos = Cmos(self.clock, mem_size, irq=IrqLine(self.isa, 8))
         io.register(0x70, 2, self.cmos, "cmos")
         self.kbd = I8042(
-            irq_kbd=IrqLine(self.pics, 1),
-            irq_aux=IrqLine(self.pics, 12),
+            irq_kbd=IrqLine(self.isa, 1),
+            irq_aux=IrqLine(self.isa, 12),
             on_a20=self.engine.view.set_a20,
             on_reset=lambda: self.runloop.request_shutdown(
                 0, "guest reset the machine through the keyboard controller"
@@ -381,7 +392,7 @@ class Machine:
         io.register(0x3B0, 0x30, self.vga, "vga")
         self.postcode = PostCode()
         io.register(POST_PORT, 1, self.postcode, "postcode")
-        self.ide = IdeController(self.config.disks, lambda line: IrqLine(self.pics, line))
+        self.ide = IdeController(self.config.disks, lambda line: IrqLine(self.isa, line))
         self.ide.register(io)  # both channels, on pc and isapc alike (as QEMU)
         # The text screen as QEMU's firmware leaves it at the kernel's entry.
         self.memory.load(0xB8000, boot_screen_cells())
@@ -419,6 +430,6 @@ class Machine:
 
 def _ready_for_key(m: Machine) -> bool:
     """Whether the guest can take a typed key: the controller's output buffer read, IRQ 1
-    unmasked, the BIOS's keyboard buffer (if any) drained."""
-    irq1 = not m.pics.master.imr & 0x02
+    unmasked (at the 8259 or the IOAPIC), the BIOS's keyboard buffer (if any) drained."""
+    irq1 = not m.pics.master.imr & 0x02 or m.apics.routes(1)
     return m.kbd.output_empty() and irq1 and m.key_buffer_empty()

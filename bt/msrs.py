@@ -19,6 +19,7 @@ from bt.cpumodel import CpuModel
 TSC = 0x10
 TSC_ADJUST = 0x3B  # with CPUID.7.0:EBX bit 1 only (no model bt offers reports it yet)
 APIC_BASE = 0x1B
+APIC_BSP, APIC_ENABLE = 1 << 8, 1 << 11
 BIOS_SIGN_ID = 0x8B
 MTRR_CAP = 0xFE
 SYSENTER_CS, SYSENTER_ESP, SYSENTER_EIP = 0x174, 0x175, 0x176
@@ -124,12 +125,29 @@ def write(model: CpuModel, msrs: dict[int, int], index: int, value: int) -> bool
             return False
         if (index - MC_BANKS) % 4 != 0 or value in (0, _ALL_ONES):
             msrs[index] = value  # MCi_CTL: all or nothing; STATUS, ADDR, MISC: as written
+    elif index == APIC_BASE:
+        if model.has("apic"):  # without a local APIC QEMU drops the write (reads 0x100)
+            msrs[index] = apic_base(read(model, msrs, index), value)
     elif index in _STORED or index in MTRR_PHYS or index in MTRR_FIX:
         msrs[index] = value  # even on a model without MTRR (qemu32): QEMU keeps them
     return False
 
 
-# Kept as written. IA32_APIC_BASE is kept as today (bt has no local APIC to move); the rest of
+def apic_base(old: int, value: int) -> int:
+    """IA32_APIC_BASE after WRMSR of `value`, as QEMU 7.2 keeps it (apic_set_base): the base
+    address is taken (the registers stay at 0xFEE00000), the BSP bit stays, and a global
+    disable (bit 11 clear) sticks: the enable bit cannot be set again."""
+    new = (value & 0xFFFFF000) | (old & (APIC_BSP | APIC_ENABLE))
+    return new if value & APIC_ENABLE else new & ~APIC_ENABLE
+
+
+def apic_enabled(model: CpuModel, msrs: dict[int, int]) -> bool:
+    """Whether the local APIC is there and globally enabled (QEMU clears CPUID.1:EDX.APIC
+    once it is disabled)."""
+    return bool(read(model, msrs, APIC_BASE) & APIC_ENABLE)
+
+
+# Kept as written. The rest of
 # QEMU's MSRs that these models see (BIOS_SIGN_ID, MTRRcap, MCG_CAP, PERF_STATUS, FEATURE_CONTROL,
 # PLATFORM_ID, TSC_AUX without RDTSCP, DEBUGCTL and the LBRs) drop writes, as every unknown one.
-_STORED = frozenset({APIC_BASE, MCG_STATUS, MISC_ENABLE, PAT, MTRR_DEF_TYPE, STAR})
+_STORED = frozenset({MCG_STATUS, MISC_ENABLE, PAT, MTRR_DEF_TYPE, STAR})

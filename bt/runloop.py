@@ -26,6 +26,7 @@ from bt.hookexit import ExitDispatch
 from bt.insncount import InsnCounter
 from bt.irq import BACKSTOP_BLOCKS
 from bt.limits import LimitReached, Limits
+from bt.mmiostop import MmioStop
 from bt.paging import PageFault
 from bt.runresult import EXIT_CRASH, RunResult, RunStats
 from bt.runstate import RunState
@@ -58,6 +59,7 @@ class RunLoop:
         self.halt = halt
         self.smc = smc
         self.budget = budget
+        self.mmio_stop: MmioStop | None = None  # a device write stopped the CPU (bt/mmio.py)
         self.limits = limits
         self.state = state
         self.counter = counter
@@ -111,7 +113,7 @@ class RunLoop:
             st.stop = None
             st.counters.emu_starts += 1
             # Accesses the native port hook answered stand for callouts (bt/portfast.py).
-            entries = st.counters.callouts + eng.native_io.answered
+            entries = st.counters.callouts + eng.native_io.answered + eng.view.mmio_accesses
             self.dispatch.push_if()
             eng.sync_control(self.events.vcpu.cr2, self.events.vcpu.cr3)
             try:
@@ -132,6 +134,8 @@ class RunLoop:
             elif eng.exception is not None:
                 unbias(self.cache, eng, eng.exception.code_addr)
                 nxt = self._cpu_exception(eng.exception.vector, eng.exception.code_addr)
+            elif self.mmio_stop is not None and self.mmio_stop.pending():
+                nxt = self.mmio_stop.resume(CodeAddr(eng.read_reg(R.UC_X86_REG_EIP)))
             else:
                 # The backstop's budget ran out, at the start of a Unicorn block (or, with the
                 # fallback instruction count, at any instruction).
@@ -146,7 +150,8 @@ class RunLoop:
                     else:
                         nxt = trapped
                 elif self.budget is not None:
-                    idle = st.counters.callouts + eng.native_io.answered == entries
+                    done = st.counters.callouts + eng.native_io.answered + eng.view.mmio_accesses
+                    idle = done == entries
                     nxt = self.budget.stopped(nxt, idle=idle)
                     if st.deferred:
                         # Stopped inside one instruction's translation with an interrupt

@@ -19,7 +19,7 @@ c_guest() {                 # shared crt0 stub + one C source -> one ELF
 }
 
 for g in flags descriptors segments control io interrupts smc isolation demo kernelish translate usermode escape pcdevices runaway csoverride serialout serialpoll fpu channels sysenter singlestep debugregs watchpoints cpumodel tasks fwtables pci \
-         paging paging_user paging_faults pae pagebench nx v86 ide tsc; do
+         paging paging_user paging_faults pae pagebench nx v86 ide tsc apic; do
     asm_guest "$g"
 done
 # tasks_ts: tasks with a #TS in the new task's context (bt only, QEMU saves a wrong EIP there).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from unicorn import x86_const as R
@@ -92,6 +93,8 @@ class CalloutContext:
         self.tsc = tsc
         self.fpu: FpuPointers | None = None  # the x87 pointers, frozen before selectors change
         self.watch: BreakpointWatch | None = None  # data and I/O breakpoints (bt/hookexit.py)
+        # Told of IA32_APIC_BASE after each WRMSR (the local APIC follows it: bt/apicsetup.py).
+        self.on_apic_base: Callable[[int], None] | None = None
         self.cpu: CpuModel = DEFAULT  # the CPU model the guest sees (`--cpu`)
         self.bios: BiosRuntime | None = None  # the built-in BIOS's services (bt/callouts/bios.py)
         self._file = RegisterFile(engine.uc, GPRS + (R.UC_X86_REG_EFLAGS,))

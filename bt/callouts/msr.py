@@ -13,6 +13,8 @@ from bt.exits import VcpuExit
 from bt.paging import BadPdpte
 from bt.translator.insn import GuestInsn
 
+CPUID_APIC = 1 << 9  # leaf 1, EDX
+
 
 def rdmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """RDMSR: the virtual MSRs of the CPU model (bt/msrs.py); 0 for those QEMU lacks."""
@@ -42,6 +44,10 @@ def wrmsr(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
         ctx.tsc.write(value)
     elif index == msrs.TSC_ADJUST and has_tsc_adjust(ctx.cpu):
         ctx.tsc.write_adjust(value)
+    elif index == msrs.APIC_BASE:
+        msrs.write(ctx.cpu, ctx.vcpu.msrs, index, value)
+        if ctx.on_apic_base is not None:
+            ctx.on_apic_base(msrs.read(ctx.cpu, ctx.vcpu.msrs, index))
     elif msrs.write(ctx.cpu, ctx.vcpu.msrs, index, value) and ctx.mem.mmu is not None:
         # EFER.NXE: the walker takes it and the guest TLB is flushed. WRMSR loads no PDPTEs: a bad
         # one (changed in memory since MOV CR3) leaves the walker as it was.
@@ -64,7 +70,10 @@ def rdpmc(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
 
 def cpuid(ctx: CalloutContext, insn: GuestInsn) -> VcpuExit | None:
     """CPUID: the CPU model the guest sees (`--cpu`, QEMU's qemu32 by default)."""
-    a, b, c, d = cpuid_leaf(ctx.cpu, ctx.reg("eax"), ctx.reg("ecx"))
+    leaf = ctx.reg("eax")
+    a, b, c, d = cpuid_leaf(ctx.cpu, leaf, ctx.reg("ecx"))
+    if leaf == 1 and not msrs.apic_enabled(ctx.cpu, ctx.vcpu.msrs):
+        d &= ~CPUID_APIC  # a globally disabled local APIC leaves CPUID, as under QEMU
     ctx.set_reg("eax", a)
     ctx.set_reg("ebx", b)
     ctx.set_reg("ecx", c)
