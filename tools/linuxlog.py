@@ -60,7 +60,11 @@ _TIMED = (
 # keyboard, the initramfs unpacked by an async worker): where they fall among the init
 # thread's lines depends on how time passed while it waited, not on what the machine is.
 # `in_order` leaves them out; the test checks that both logs hold them too.
-_ASYNC = (rb"input: AT Translated Set 2 keyboard", rb"Trying to unpack rootfs image as initramfs")
+_ASYNC = (
+    rb"input: AT Translated Set 2 keyboard",
+    rb"Trying to unpack rootfs image as initramfs",
+    rb"Freeing initrd memory",
+)
 
 
 def in_order(lines: list[bytes]) -> list[bytes]:
