@@ -30,10 +30,12 @@ def test_comparable_drops_timestamps_and_timed_lines() -> None:
         b"[    0.000000] tsc: Detected 2600.003 MHz processor\n"
         b"[    0.000000] tsc: Marking TSC unstable due to clocksource watchdog\n"
         b"[    1.5] not a stamp\n"
+        b"[    1.600000] input: AT Keyboard as /devices/platform/i8042/serio0/input/input1\n"
         b"BT-LINUX-MARKER: /init is running on 6.1\nafter\n"
     )
     assert linuxlog.comparable(log) == [
         b"Linux version 6.1",
         b"[    1.5] not a stamp",
+        b"input: AT Keyboard as /devices/platform/i8042/serio0/input/inputN",
         b"BT-LINUX-MARKER: /init is running on 6.1",
     ]
