@@ -139,7 +139,7 @@ int30_pm:
 
 irq0_pm:
     push eax
-    inc byte [pm_irq]
+    mov byte [pm_irq], 1                ; set, not counted (as irq0_rm)
     mov al, 0x20                        ; EOI to the master PIC
     out 0x20, al
     pop eax
@@ -261,7 +261,9 @@ int60_rm:
     iret
 
 irq0_rm:
-    inc byte [cs:rm_irq]
+    ; Set, not counted: a second tick may be taken between the IRET and the waiting loop's CLI
+    ; (QEMU's PIT catches up when its host is late), and the line must not depend on that.
+    mov byte [cs:rm_irq], 1
     push ax
     mov al, 0x20                        ; EOI to the master PIC
     out 0x20, al
