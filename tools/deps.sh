@@ -1,8 +1,10 @@
 #!/bin/sh
-# System packages the test suite uses beyond pip: Debian's Chromium (the HTML report test) and
+# System packages the test suite uses beyond pip: Debian's Chromium (the HTML report test),
 # the bootloaders the tests build images from (grub-pc-bin, grub-common, xorriso, mtools,
-# dosfstools, syslinux: tests/test_grub.py). Installs what is missing when this user may run
-# apt-get; otherwise says which tests will skip.
+# dosfstools, syslinux: tests/test_grub.py) and memtest86+ (tests/test_memtest.py). Installs
+# what is missing when this user may run apt-get; otherwise says which tests will skip.
+# (The Linux boot, `python -m pytest -m linux_boot`, also needs the i386 package lists for
+# tools/linux_kernel.py's apt-get download: dpkg --add-architecture i386 && apt-get update.)
 set -eu
 PACKAGES=""
 command -v chromium >/dev/null 2>&1 || PACKAGES="$PACKAGES chromium"
@@ -13,6 +15,7 @@ command -v mcopy >/dev/null 2>&1 || PACKAGES="$PACKAGES mtools"
 command -v mkfs.fat >/dev/null 2>&1 || PACKAGES="$PACKAGES dosfstools"
 command -v syslinux >/dev/null 2>&1 || PACKAGES="$PACKAGES syslinux"
 [ -d /usr/lib/syslinux/modules/bios ] || PACKAGES="$PACKAGES syslinux-common"
+[ -f /boot/memtest86+ia32.bin ] || PACKAGES="$PACKAGES memtest86+"
 if [ -z "$PACKAGES" ]; then
     exit 0
 fi
