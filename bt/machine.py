@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from unicorn import x86_const as R
 
 from bt.apicsetup import make_apics, place_apics
 from bt.bios.fwtables import multiboot_chunks
 from bt.bios.rom import load as load_bios_rom
-from bt.bios.tableinfo import Platform
 from bt.blockfaults import BlockFaults
 from bt.blockmaker import BlockMaker, guest_bytes_of
 from bt.board import add_board
 from bt.bootimage import BootImage
 from bt.budget import BudgetStop
 from bt.bus import Bus
-from bt.cache.cache import DEFAULT_HOST_BUDGET, TranslationCache
+from bt.cache.cache import TranslationCache
 from bt.cache.codebuf import CodeBuffer
 from bt.cache.persist import PersistentStore
 from bt.callouts.context import CalloutContext
@@ -28,11 +26,8 @@ from bt.callouts.fpustate import (
     FpuPointers,
     sync_control,
 )
-from bt.cpumodel import DEFAULT as DEFAULT_CPU
-from bt.cpumodel import CpuModel
 from bt.devices.cmos import Cmos
 from bt.devices.debugcon import DebugCon
-from bt.devices.diskimage import DiskImage
 from bt.devices.exit_port import ExitPort
 from bt.devices.i8042 import I8042
 from bt.devices.ide_isa import IdeController
@@ -57,6 +52,7 @@ from bt.keypolicy import KeyPolicy
 from bt.layout import TC_LINEAR, TC_SIZE
 from bt.limits import Limits
 from bt.machine_state import MachineParts, MachineState
+from bt.machineconfig import MachineConfig as MachineConfig  # re-exported: its users import it here
 from bt.memory import GuestMemory
 from bt.mmio import MmioDevices
 from bt.mmiostop import MmioStop
@@ -78,32 +74,6 @@ from bt.vcpu import ARITH_FLAGS, FIXED_ONE, IF, boot_vcpu
 COM1 = 0x3F8
 DEBUGCON = 0xE9
 EXIT_PORT = 0xF4
-
-
-@dataclass(frozen=True, slots=True)
-class MachineConfig:
-    """What the user chose for one VM."""
-
-    mem_size: int
-    chaining: bool = True
-    inline: bool = True  # inline emulation of sensitive instructions (translator/inline.py)
-    count_insns: bool = False
-    trace_path: str | None = None
-    trace_level: str = "block"
-    trace_window: tuple[int, int] | None = None  # linear [start, end) the trace records
-    guest_name: str = ""
-    cache_dir: str | None = None
-    cache_size: int = DEFAULT_HOST_BUDGET  # host bytes the translation cache may use
-    realtime: bool = False  # device time follows the host clock instead of the guest's work
-    keys: bytes = b""  # text typed on the keyboard (--keys FILE), as the host sent it
-    cpu: CpuModel = DEFAULT_CPU  # the CPU model the guest sees (--cpu)
-    machine: str = "pc"  # the machine type (--machine): "pc" or "isapc", as QEMU's -M
-    disks: tuple[DiskImage | None, ...] = ()  # the IDE positions' images (--hda..--hdd)
-
-    def platform(self) -> Platform:
-        """What the firmware tables describe (bt/bios/fwtables.py): machine, RAM, boot CPU."""
-        eax, _, _, edx = self.cpu.cpuid(1, 0)
-        return Platform(self.machine, self.mem_size, eax, edx, self.cpu.has("apic"))
 
 
 def _exit_watch(machine: Machine, port: ExitPort) -> _ExitWatch:

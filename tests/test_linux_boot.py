@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -48,7 +49,7 @@ def _reference(kernel: Path, initrd: Path) -> bytes:
 def test_linux_boots_to_init_as_under_qemu(tmp_path: Path) -> None:
     kernel = _kernel()
     initrd = tmp_path / "initrd.gz"
-    initrd.write_bytes(mkinitramfs.initramfs(mkinitramfs.INIT.read_bytes()))
+    initrd.write_bytes(mkinitramfs.default_image())
     log = tmp_path / "serial.log"
     proc = subprocess.run(
         [sys.executable, "-m", "bt", "run", "--kernel", str(kernel), "--initrd", str(initrd)]
@@ -56,7 +57,7 @@ def test_linux_boots_to_init_as_under_qemu(tmp_path: Path) -> None:
         + ["--serial", f"file:{log}"],
         capture_output=True,
         cwd=ROOT,
-        timeout=3600,  # a hang guard: the boot ends at init's exit-port write
+        timeout=HANG_GUARD,  # the boot ends at init's exit-port write
     )
     got = log.read_bytes()
     assert linuxlog.MARKER in got, (got[-3000:], proc.stderr[-2000:])

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_GUARD
 
 from bt.bootplan import is_kernel_file
 from bt.cpumodel import model_named
@@ -140,7 +141,7 @@ def _bt(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=120,
+        timeout=HANG_GUARD,
     )
 
 

@@ -76,7 +76,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         initrd = Path(tmp) / "initrd.gz"
-        initrd.write_bytes(mkinitramfs.initramfs(mkinitramfs.INIT.read_bytes()))
+        initrd.write_bytes(mkinitramfs.default_image())
         bts, qemus, stats = [], [], b""
         for _ in range(args.runs):  # interleaved: load that comes and goes hits both
             wall, stats, _log = _bt(kernel, initrd, False)

@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         initrd = Path(tmp) / "initrd.gz"
-        initrd.write_bytes(mkinitramfs.initramfs(mkinitramfs.INIT.read_bytes()))
+        initrd.write_bytes(mkinitramfs.default_image())
         log, status = qemu_log(kernel, initrd)
     if status != EXIT_STATUS or MARKER not in log:
         sys.stderr.write(f"linuxlog: QEMU ended with status {status} without the marker\n")

@@ -45,6 +45,11 @@ def initramfs(init: bytes) -> bytes:
     return gzip.compress(archive, compresslevel=9, mtime=0)
 
 
+def default_image() -> bytes:
+    """The boot test's initramfs: guests/linux/init packed by `initramfs`."""
+    return initramfs(INIT.read_bytes())
+
+
 def main(argv: list[str]) -> int:
     if len(argv) not in (2, 3):
         sys.stderr.write("usage: python tools/mkinitramfs.py OUT [INIT]\n")
